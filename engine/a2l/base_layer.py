@@ -1,0 +1,81 @@
+"""The base layer: what an Audio2Lmk backend predicts, and what the editor's keyframes refine."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A labelled time span in seconds (a phoneme, a viseme or a blink)."""
+
+    start: float
+    end: float
+    label: str
+
+
+@dataclass
+class BaseLayer:
+    fps: float
+    offsets: np.ndarray  # (T, 468, 3) float32, cm, added to the reference canonical mesh
+    pose: np.ndarray  # (T, 6) float64 relative pose [rx, ry, rz deg, tx, ty, tz cm]
+    weights: dict[str, np.ndarray] = field(default_factory=dict)  # rig control -> (T,) track (embedded backend)
+    phonemes: list[Segment] = field(default_factory=list)
+    visemes: list[Segment] = field(default_factory=list)
+    blinks: list[Segment] = field(default_factory=list)
+    backend: str = "embedded"
+
+    def __post_init__(self):
+        t = self.offsets.shape[0]
+        if self.offsets.shape[1:] != (468, 3) or self.pose.shape != (t, 6):
+            raise ValueError(f"base layer shapes disagree: offsets {self.offsets.shape}, pose {self.pose.shape}")
+        for name, track in self.weights.items():
+            if track.shape != (t,):
+                raise ValueError(f"weight track {name!r} has shape {track.shape}, expected ({t},)")
+
+    @property
+    def frame_count(self) -> int:
+        return int(self.offsets.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps
+
+    def to_arrays(self, prefix: str = "base/") -> dict[str, np.ndarray]:
+        """Flat arrays for an npz member (no pickling: segments become parallel arrays)."""
+        out = {
+            f"{prefix}fps": np.asarray(self.fps, dtype=np.float64),
+            f"{prefix}offsets": self.offsets.astype(np.float32),
+            f"{prefix}pose": self.pose.astype(np.float64),
+            f"{prefix}backend": np.asarray(self.backend),
+            f"{prefix}weight_names": np.asarray(sorted(self.weights), dtype=str),
+        }
+        for i, name in enumerate(sorted(self.weights)):
+            out[f"{prefix}weight/{i}"] = self.weights[name].astype(np.float32)
+        for kind in ("phonemes", "visemes", "blinks"):
+            segs: list[Segment] = getattr(self, kind)
+            out[f"{prefix}{kind}/times"] = np.asarray([[s.start, s.end] for s in segs], dtype=np.float64).reshape(-1, 2)
+            out[f"{prefix}{kind}/labels"] = np.asarray([s.label for s in segs], dtype=str)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str = "base/") -> "BaseLayer":
+        names = [str(n) for n in arrays[f"{prefix}weight_names"]]
+        weights = {n: np.asarray(arrays[f"{prefix}weight/{i}"], dtype=np.float32) for i, n in enumerate(names)}
+
+        def segments(kind: str) -> list[Segment]:
+            times = np.asarray(arrays[f"{prefix}{kind}/times"]).reshape(-1, 2)
+            labels = [str(x) for x in arrays[f"{prefix}{kind}/labels"]]
+            return [Segment(float(a), float(b), lab) for (a, b), lab in zip(times, labels)]
+
+        return cls(
+            fps=float(arrays[f"{prefix}fps"]),
+            offsets=np.asarray(arrays[f"{prefix}offsets"], dtype=np.float32),
+            pose=np.asarray(arrays[f"{prefix}pose"], dtype=np.float64),
+            weights=weights,
+            phonemes=segments("phonemes"),
+            visemes=segments("visemes"),
+            blinks=segments("blinks"),
+            backend=str(arrays[f"{prefix}backend"]),
+        )

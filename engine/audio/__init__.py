@@ -1,0 +1,1 @@
+"""Audio input: decoding any container, resampling, loudness."""

@@ -1,0 +1,109 @@
+"""Decodes the audio of any common file (WAV, FLAC, MP3, M4A/AAC, OGG, the audio track of
+MP4/MOV/MKV) with PyAV. The original samples are kept for the final mux; a mono 16 kHz copy
+feeds the analysis."""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.errors import AudioReadError
+
+ANALYSIS_RATE = 16_000
+SILENCE_DBFS = -60.0
+
+
+@dataclass
+class AudioClip:
+    samples: np.ndarray  # (N, C) float32 in [-1, 1] at `rate`: the original, for muxing
+    rate: int
+    source: str = ""
+    mono16k: np.ndarray = field(default=None, repr=False)  # (M,) float32 at 16 kHz for analysis
+
+    def __post_init__(self):
+        if self.samples.ndim == 1:
+            self.samples = self.samples[:, None]
+        if self.mono16k is None:
+            self.mono16k = resample(self.samples.mean(axis=1), self.rate, ANALYSIS_RATE)
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[0] / self.rate
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    def frame_count(self, fps: float) -> int:
+        """Video frames that cover the audio: ceil(duration * fps), as the reference implementation."""
+        return max(1, math.ceil(self.duration * fps - 1e-9))
+
+    def peak_dbfs(self) -> float:
+        peak = float(np.abs(self.samples).max()) if self.samples.size else 0.0
+        return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Band-limited polyphase resampling of a 1-D signal."""
+    x = np.asarray(x, dtype=np.float32)
+    if rate_in == rate_out:
+        return x.copy()
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(rate_in), int(rate_out))
+    return resample_poly(x, rate_out // g, rate_in // g).astype(np.float32)
+
+
+def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioClip:
+    """Reads the first audio stream of `path`. Raises AudioReadError with a specific reason."""
+    import av
+
+    path = str(path)
+    if not os.path.exists(path):
+        raise AudioReadError(f"audio file not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise AudioReadError(f"audio file is empty (0 bytes): {path}")
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise AudioReadError(f"cannot read {path}: not a recognised audio or video file ({exc})") from None
+    with container:
+        if not container.streams.audio:
+            raise AudioReadError(f"{path} has no audio stream")
+        stream = container.streams.audio[0]
+        chunks = []
+        rate = None
+        try:
+            for frame in container.decode(stream):
+                arr = frame.to_ndarray()
+                rate = frame.sample_rate
+                layout_channels = len(frame.layout.channels)
+                if frame.format.is_planar:
+                    arr = arr.T  # (samples, channels)
+                else:
+                    arr = arr.reshape(-1, layout_channels)
+                chunks.append(_to_float(arr))
+        except av.error.FFmpegError as exc:
+            if not chunks:
+                raise AudioReadError(f"cannot decode the audio of {path}: {exc}") from None
+            warnings.warn(f"{path}: audio decoding stopped early ({exc}); using what was decoded", stacklevel=2)
+    if not chunks or rate is None or sum(c.shape[0] for c in chunks) == 0:
+        raise AudioReadError(f"{path} contains no audio samples (zero length)")
+    samples = np.concatenate(chunks, axis=0)
+    clip = AudioClip(samples=samples, rate=int(rate), source=path)
+    if warn_silent and clip.peak_dbfs() < SILENCE_DBFS:
+        warnings.warn(f"{path} is silent (peak {clip.peak_dbfs():.0f} dBFS): the mouth will stay closed", stacklevel=2)
+    return clip
+
+
+def _to_float(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.int16:
+        return arr.astype(np.float32) / 32768.0
+    if arr.dtype == np.int32:
+        return arr.astype(np.float32) / 2147483648.0
+    if arr.dtype == np.uint8:
+        return (arr.astype(np.float32) - 128.0) / 128.0
+    return arr.astype(np.float32)

@@ -1,0 +1,1 @@
+"""Face analysis: MediaPipe landmarks, the canonical face model, reference faces."""

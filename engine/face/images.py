@@ -1,0 +1,51 @@
+"""Image loading that copes with what users actually hand us: EXIF orientation, RGBA, grayscale,
+palette and 16-bit files, very large photos."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from engine.errors import ImageReadError
+
+MAX_SIDE = 4096  # larger photos are downscaled on load: detection gains nothing above this
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Reads an image file as RGB uint8 (H, W, 3), upright per its EXIF orientation."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = 400_000_000
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            return to_rgb8(im)
+    except FileNotFoundError:
+        raise ImageReadError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageReadError(f"cannot read image {path}: {exc}") from None
+
+
+def to_rgb8(im) -> np.ndarray:
+    """PIL image of any mode -> RGB uint8 array; transparency is composited over white."""
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if arr.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3:4] / 255.0
+        arr = (rgba[..., :3] * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    else:
+        arr = np.asarray(im.convert("RGB"))
+    h, w = arr.shape[:2]
+    if max(h, w) > MAX_SIDE:
+        import cv2
+
+        s = MAX_SIDE / max(h, w)
+        arr = cv2.resize(arr, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(arr)

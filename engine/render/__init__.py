@@ -1,0 +1,1 @@
+"""Lmk2Video renderers: landmark sequence -> frames."""
