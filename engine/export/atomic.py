@@ -1,0 +1,51 @@
+"""Atomic file output: write beside the target, then rename over it, so that a crash or a cancel never
+leaves a half-written file at the path the user asked for (and never destroys the file already there)."""
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from typing import Iterator
+
+from engine.errors import ExportError
+
+
+def prepare_target(path: str | os.PathLike) -> str:
+    """Absolute target path; creates its folder. Raises ExportError if the folder cannot be made."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise ExportError(f"cannot write {path}: it is a folder")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the output folder {os.path.dirname(path)}: {exc.strerror or exc}") from None
+    return path
+
+
+def temp_sibling(path: str) -> str:
+    """A hidden, unique temporary name in the target's folder (same file system, so os.replace is atomic).
+    The target's extension is kept last so that writers that guess the format from the name still work."""
+    folder, name = os.path.split(path)
+    ext = os.path.splitext(name)[1]
+    return os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.part{ext}")
+
+
+def remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[str]:
+    """Yields a temporary path to write; on success it replaces `path`, on any exception it is removed."""
+    target = prepare_target(path)
+    tmp = temp_sibling(target)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        remove_quietly(tmp)
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:
+        remove_quietly(tmp)
+        raise

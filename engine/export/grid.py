@@ -1,0 +1,37 @@
+"""The reference implementation's comparison layout: [reference | pose image | result] side by side, as
+torchvision's make_grid(padding=2, pad_value=0) draws it (three 512 panels -> 1544x516)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from engine.errors import ExportError
+
+PADDING = 2
+
+
+def side_by_side(reference_rgb: np.ndarray, pose_image_rgb: np.ndarray, frame_rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 grid. Panels whose height differs from the frame's are resized to it (aspect kept, width
+    rounded to even so that the grid stays encodable as H.264)."""
+    height = frame_rgb.shape[0]
+    panels = [_fit_height(p, height, name) for p, name in
+              ((reference_rgb, "reference"), (pose_image_rgb, "pose image"), (frame_rgb, "frame"))]
+    width = PADDING + sum(p.shape[1] + PADDING for p in panels)
+    grid = np.zeros((height + 2 * PADDING, width, 3), dtype=np.uint8)
+    x = PADDING
+    for panel in panels:
+        grid[PADDING:PADDING + height, x:x + panel.shape[1]] = panel
+        x += panel.shape[1] + PADDING
+    return grid
+
+
+def _fit_height(panel: np.ndarray, height: int, name: str) -> np.ndarray:
+    panel = np.asarray(panel)
+    if panel.ndim != 3 or panel.shape[2] != 3 or panel.dtype != np.uint8:
+        raise ExportError(f"{name} must be an RGB uint8 image (H, W, 3), got {panel.dtype} {panel.shape}")
+    h, w = panel.shape[:2]
+    if h == height:
+        return panel
+    new_w = max(2, 2 * round(w * height / h / 2))
+    interpolation = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
+    return cv2.resize(panel, (new_w, height), interpolation=interpolation)
