@@ -1,0 +1,1 @@
+"""The animation document: keyframed curves, the project model and its file format (Qt-free)."""

@@ -1,0 +1,267 @@
+import io
+import json
+import os
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from engine.a2l.base_layer import Segment
+from engine.a2l.embedded import A2LSettings
+from engine.document import project_io
+from engine.document.curves import Interpolation
+from engine.document.project import Gains, Project, Sources
+from engine.document.project_io import (
+    autosave_path,
+    discard_autosave,
+    find_recoverable,
+    load_project,
+    missing_sources,
+    recover_autosave,
+    relink_source,
+    save_project,
+    write_autosave,
+)
+from engine.errors import AudioReadError, ProjectFileError
+from engine.audio.decode import load_audio
+from engine.face.reference import analyze_portrait
+from tests.media import media
+from tests.test_project import FPS, make_base
+
+PORTRAIT = "portraits/hallo__6.jpg"
+AUDIO = "speech/Real3DPortrait__Obama_5s.wav"
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path, monkeypatch):
+    """Untitled autosaves and the autosave registry go under tmp, never the user's home."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@pytest.fixture(scope="module")
+def parts():
+    return analyze_portrait(media(PORTRAIT)), load_audio(media(AUDIO))
+
+
+def make_project(parts, portrait=None, audio=None) -> Project:
+    reference, clip = parts
+    base = make_base(clip.frame_count(FPS), blinks=True)
+    base.phonemes = [Segment(0.1, 0.2, "HH"), Segment(0.2, 0.35, "AH")]
+    base.visemes = [Segment(0.1, 0.35, "C")]
+    p = Project(
+        Sources(portrait or media(PORTRAIT), audio or media(AUDIO), "hello there"),
+        FPS, reference, clip, base,
+        gains=Gains(lip=0.8, head=1.2, smoothing=0.04, blink=0.5),
+        in_out=(0.5, 3.25),
+        a2l_settings=A2LSettings(seed=7, transcript="hello there", lip_intensity=1.3),
+    )
+    p.channels["rx"].set_key(0.5, 10.0, Interpolation.LINEAR)
+    p.channels["rx"].set_key(1.0, -4.0, Interpolation.CONSTANT)
+    p.channels["rx"].set_key(2.0, 3.0)
+    p.channels["jawOpen"].set_key(0.3, 0.4, Interpolation.EASE_IN_OUT)
+    p.channels["jawOpen"].set_key(1.2, 0.9)
+    p.channels["jawOpen"].set_handles(1, (-0.2, 0.1), (0.3, -0.05))
+    p.channels["mouthSmileLeft"].set_key(2.5, 0.7, Interpolation.EASE_OUT)
+    return p
+
+
+def test_save_load_round_trip(parts, tmp_path):
+    p = make_project(parts)
+    path = tmp_path / "a.talkline"
+    save_project(p, path)
+    assert p.path == str(path)
+    q = load_project(path)
+    assert q.path == str(path)
+    assert q.sources == p.sources and q.fps == p.fps and q.in_out == p.in_out and q.gains == p.gains
+    assert q.a2l_settings == p.a2l_settings
+    assert all(q.channels[n] == p.channels[n] for n in p.channel_names)
+    assert q.channels["jawOpen"].keys[1].handle_left == (-0.2, 0.1)
+    assert q.channels["jawOpen"].keys[0].interpolation is Interpolation.EASE_IN_OUT
+    for name in ("image", "landmarks", "mesh", "transform"):
+        assert np.array_equal(getattr(q.reference, name), getattr(p.reference, name))
+    assert q.reference.blendshapes == pytest.approx(p.reference.blendshapes)
+    assert np.array_equal(q.base.offsets, p.base.offsets) and np.array_equal(q.base.pose, p.base.pose)
+    assert q.base.weights.keys() == p.base.weights.keys()
+    assert all(np.array_equal(q.base.weights[k], p.base.weights[k]) for k in p.base.weights)
+    assert q.base.phonemes == p.base.phonemes and q.base.visemes == p.base.visemes and q.base.blinks == p.base.blinks
+    assert q.audio is not None and q.audio.samples.shape == p.audio.samples.shape
+    a, b = p.evaluate_motion(), q.evaluate_motion()
+    assert np.array_equal(a.mesh, b.mesh) and np.array_equal(a.pose, b.pose)
+    with zipfile.ZipFile(path) as zf:
+        assert set(zf.namelist()) == {"project.json", "arrays.npz", "reference.png"}
+        assert json.loads(zf.read("project.json"))["schema_version"] == project_io.SCHEMA_VERSION
+
+
+def test_failed_save_leaves_previous_file_intact(parts, tmp_path, monkeypatch):
+    p = make_project(parts)
+    path = tmp_path / "a.talkline"
+    save_project(p, path)
+    before = path.read_bytes()
+
+    def broken_png(rgb):
+        raise RuntimeError("disk full while writing")
+
+    monkeypatch.setattr(project_io, "_png", broken_png)  # fails after project.json and arrays.npz went in
+    p.channels["rx"].set_key(4.0, 1.0)
+    with pytest.raises(RuntimeError):
+        save_project(p, path)
+    assert path.read_bytes() == before
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".talkline")] == ["a.talkline"]
+    assert not [n for n in os.listdir(tmp_path) if ".part" in n]  # the temporary file is gone
+    assert len(load_project(path).channels["rx"]) == 3
+
+
+def write_zip(path, members: dict[str, bytes]):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def members_of(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+@pytest.fixture(scope="module")
+def saved(parts, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "good.talkline"
+    save_project(make_project(parts), path)
+    return path
+
+
+def with_json(members, **changes):
+    doc = json.loads(members["project.json"])
+    doc.update(changes)
+    return {**members, "project.json": json.dumps(doc).encode()}
+
+
+def with_array(members, name, value):
+    with np.load(io.BytesIO(members["arrays.npz"]), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays[name] = value
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return {**members, "arrays.npz": buf.getvalue()}
+
+
+CORRUPT = {
+    "empty": (lambda m: None, "is empty"),
+    "random bytes": (lambda m: None, "not a zip archive"),
+    "no project.json": (lambda m: {k: v for k, v in m.items() if k != "project.json"}, "missing its project.json"),
+    "no arrays": (lambda m: {k: v for k, v in m.items() if k != "arrays.npz"}, "missing its arrays.npz"),
+    "bad json": (lambda m: {**m, "project.json": b"{not json"}, "not valid JSON"),
+    "not a project": (lambda m: {**m, "project.json": b"[1, 2]"}, "not a Talkline project"),
+    "newer schema": (lambda m: with_json(m, schema_version=99), "newer Talkline"),
+    "no schema": (lambda m: with_json(m, schema_version=None), "invalid schema_version"),
+    "mesh shape": (lambda m: with_array(m, "reference/mesh", np.zeros((400, 3))), "reference/mesh has shape (400, 3)"),
+    "offsets shape": (lambda m: with_array(m, "base/offsets", np.zeros((151, 400, 3), np.float32)), "base layer is malformed"),
+    "frame count": (lambda m: with_array(m, "base/offsets", np.zeros((3, 468, 3), np.float32)), "base layer is malformed"),
+    "garbage arrays": (lambda m: {**m, "arrays.npz": b"garbage"}, "arrays.npz in"),
+    "object array": (lambda m: with_array(m, "base/backend", np.array([{"x": 1}], dtype=object)), "holds Python objects"),
+    "bad channel": (lambda m: with_json(m, channels={"rx": {"keys": [{"time": 0}]}}), "channel 'rx' is malformed"),
+    "unknown channel": (lambda m: with_json(m, channels={"wiggle": {"keys": []}}), "unknown channel"),
+    "missing field": (lambda m: _drop(m, "gains"), "lacks the field 'gains'"),
+    "bad image": (lambda m: {**m, "reference.png": b"nope"}, "reference.png is not a readable PNG"),
+}
+
+
+def _drop(members, key):
+    doc = json.loads(members["project.json"])
+    del doc[key]
+    return {**members, "project.json": json.dumps(doc).encode()}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT))
+def test_corrupt_files_give_specific_errors(saved, tmp_path, case):
+    make, message = CORRUPT[case]
+    path = tmp_path / "bad.talkline"
+    if case == "empty":
+        path.write_bytes(b"")
+    elif case == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(5000))
+    else:
+        write_zip(path, make(members_of(saved)))
+    with pytest.raises(ProjectFileError) as err:
+        load_project(path)
+    assert message in str(err.value), str(err.value)
+
+
+def test_missing_file():
+    with pytest.raises(ProjectFileError, match="not found"):
+        load_project("/nonexistent/x.talkline")
+
+
+def test_moved_sources_still_open_and_relink(parts, tmp_path):
+    media_dir = tmp_path / "media"
+    media_dir.mkdir()
+    portrait = shutil.copy(media(PORTRAIT), media_dir / "face.jpg")
+    audio = shutil.copy(media(AUDIO), media_dir / "voice.wav")
+    p = make_project(parts, portrait=str(portrait), audio=str(audio))
+    path = tmp_path / "proj" / "p.talkline"
+    save_project(p, path)
+    assert missing_sources(load_project(path)) == []
+    os.remove(portrait)
+    os.remove(audio)
+    q = load_project(path)
+    assert q.audio is None and missing_sources(q) == ["portrait", "audio"]
+    assert np.array_equal(q.reference.image, p.reference.image)
+    assert np.array_equal(q.evaluate(40).landmarks_px, p.evaluate(40).landmarks_px)  # still editable
+    with pytest.raises(AudioReadError):
+        q.regenerate()
+    seen = []
+    q.changed.connect(seen.append)
+    relink_source(q, "audio", media(AUDIO))
+    relink_source(q, "portrait", media(PORTRAIT))
+    assert q.audio is not None and missing_sources(q) == [] and seen == ["sources", "sources"]
+    with pytest.raises(ValueError):
+        relink_source(q, "video", media(AUDIO))
+    with pytest.raises(AudioReadError):
+        relink_source(q, "audio", str(path))
+
+
+def test_project_moved_with_its_media_finds_them_by_relative_path(parts, tmp_path):
+    folder = tmp_path / "job"
+    folder.mkdir()
+    portrait = shutil.copy(media(PORTRAIT), folder / "face.jpg")
+    audio = shutil.copy(media(AUDIO), folder / "voice.wav")
+    save_project(make_project(parts, portrait=str(portrait), audio=str(audio)), folder / "p.talkline")
+    moved = shutil.move(str(folder), str(tmp_path / "elsewhere"))
+    q = load_project(os.path.join(moved, "p.talkline"))
+    assert q.sources.audio == os.path.join(moved, "voice.wav") and q.audio is not None
+    assert missing_sources(q) == []
+
+
+def test_autosave_and_recovery(parts, tmp_path):
+    p = make_project(parts)
+    path = tmp_path / "p.talkline"
+    save_project(p, path)
+    assert find_recoverable() == []
+    p.channels["ry"].set_key(1.0, 7.0)
+    auto = write_autosave(p)
+    assert auto == autosave_path(path) and auto.parent == tmp_path and p.path == str(path)
+    os.utime(path, (1, 1))  # the project is older than its autosave: recoverable
+    assert find_recoverable() == [auto]
+    r = recover_autosave(auto)
+    assert r.path == str(path) and len(r.channels["ry"]) == 1
+    save_project(r, path)  # saving supersedes the autosave
+    assert not auto.exists() and find_recoverable() == []
+
+
+def test_untitled_autosave_and_discard(parts, tmp_path):
+    p = make_project(parts)
+    auto = write_autosave(p)
+    assert auto == autosave_path(None) and str(auto).startswith(str(tmp_path / "state"))
+    assert find_recoverable() == [auto]
+    assert recover_autosave(auto).path is None
+    discard_autosave(auto)
+    assert not auto.exists() and find_recoverable() == []
+
+
+def test_stale_autosave_is_not_offered(parts, tmp_path):
+    p = make_project(parts)
+    path = tmp_path / "p.talkline"
+    save_project(p, path)
+    auto = write_autosave(p)
+    os.utime(auto, (1, 1))  # older than the project: nothing to recover
+    assert find_recoverable() == []
