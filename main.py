@@ -107,7 +107,7 @@ def _predict(args, portrait, audio_path: str, transcript: str | None):
     base = predict_embedded(audio, fps=args.fps, settings=settings)
     pose = base.pose
     if getattr(args, "pose_template", None):
-        from engine.export.landmarks import load_pose_template
+        from engine.export.pose_template import load_pose_template
 
         pose = load_pose_template(args.pose_template, base.frame_count, args.fps)
     motion = Motion(args.fps, reference.mesh[None] + base.offsets.astype(np.float64), np.asarray(pose, dtype=np.float64))
@@ -138,7 +138,8 @@ def cmd_render(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from engine.export.landmarks import save_landmarks_npz, save_pose_template
+    from engine.export.landmarks import save_landmarks_npz
+    from engine.export.pose_template import save_pose_template
 
     reference, audio, base, motion = _predict(args, args.portrait, args.audio, _transcript(args.transcript))
     landmarks = motion.landmarks_px(reference.transform, reference.width, reference.height)

@@ -105,8 +105,7 @@ class RenderJob:
                 writers.append(pose_video)
             frames = None
             if s.frames_dir:
-                frames = PngSequenceWriter(s.frames_dir, audio=self.audio, audio_offset=self.audio_offset,
-                                           fps=motion.fps, frame_count=total)
+                frames = PngSequenceWriter(s.frames_dir, motion.fps, audio=self.audio, audio_offset=self.audio_offset)
                 writers.append(frames)
 
             start = time.perf_counter()
@@ -128,8 +127,8 @@ class RenderJob:
             if self._cancel.is_set():
                 raise RenderCancelled("render cancelled")
             for writer in writers:
-                writer.close()
-                self.outputs.append(str(writer.path))
+                written = writer.close()
+                self.outputs.extend(written if isinstance(written, list) else [written])
             if s.landmarks:
                 save_landmarks_npz(s.landmarks, landmarks.astype(np.float32), motion.mesh.astype(np.float32),
                                    motion.pose, motion.fps, (w, h))

@@ -5,7 +5,9 @@ prints a traceback at interpreter exit with mediapipe 1.2.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +25,27 @@ class FaceDetection:
         return self.landmarks[:, :2] * np.array([width, height])
 
 
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silences MediaPipe's native INFO/WARNING chatter (written straight to fd 2, deaf to GLOG_* settings)
+    so a command's own messages stay readable. TALKLINE_NATIVE_LOGS=1 shows it."""
+    if os.environ.get("TALKLINE_NATIVE_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class FaceLandmarkerSession:
     def __init__(self, *, video: bool = False, max_faces: int = 1, model_path: str | os.PathLike | None = None,
                  min_confidence: float = 0.5):
-        os.environ.setdefault("GLOG_minloglevel", "2")
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.FaceLandmarkerOptions(
@@ -38,7 +57,8 @@ class FaceLandmarkerSession:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        with quiet_native_stderr():
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._video = video
 
     def __enter__(self) -> "FaceLandmarkerSession":
@@ -57,10 +77,11 @@ class FaceLandmarkerSession:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb[..., :3]))
-        if self._video:
-            result = self._landmarker.detect_for_video(image, int(round((timestamp_s or 0.0) * 1000)))
-        else:
-            result = self._landmarker.detect(image)
+        with quiet_native_stderr():
+            if self._video:
+                result = self._landmarker.detect_for_video(image, int(round((timestamp_s or 0.0) * 1000)))
+            else:
+                result = self._landmarker.detect(image)
         faces = []
         for i, lms in enumerate(result.face_landmarks):
             landmarks = np.array([[p.x, p.y, p.z] for p in lms], dtype=np.float64)
