@@ -1,0 +1,122 @@
+"""Speed and fidelity of the `warp` renderer.
+
+Speed: frames per second at 512x512 on ONE core over a 60-frame clip (jaw opening, head turn, blink),
+as a ratio to real time at 30 fps and to scikit-image's PiecewiseAffineTransform warp of the same
+frames, timed in the same run. Fidelity (--fidelity): the face landmarker is run on rendered frames and
+its landmarks compared with the targets (mean px at 512, all 468 and the 40 lip points).
+
+    .venv/bin/python bench/bench_warp.py [--fidelity] [--portraits a.png,b.jpg] [--frames 60]
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.face.landmarker import FaceLandmarkerSession  # noqa: E402
+from engine.face.reference import analyze_portrait  # noqa: E402
+from engine.render import warp_targets as wt  # noqa: E402
+from engine.render.pose_image import LIP_INDICES  # noqa: E402
+from engine.render.warp import WarpRenderer  # noqa: E402
+
+MEDIA = Path("../shared/media/portraits")
+DEFAULT_PORTRAITS = ("AniPortrait__Aragaki.png", "hallo__6.jpg", "LivePortrait__s12.jpg", "Moore-AnimateAnyone__3.png",
+                     "JoyVASA__joyvasa_005.png", "AniPortrait__lyl.png")
+SKIMAGE_FRAMES = 3
+
+
+def skimage_warp(image: np.ndarray, src_px: np.ndarray, dst_px: np.ndarray) -> np.ndarray:
+    """The baseline: a piecewise-affine warp (landmarks + image corners) with scikit-image."""
+    from skimage.transform import PiecewiseAffineTransform, warp
+
+    h, w = image.shape[:2]
+    corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], dtype=np.float64)
+    tform = PiecewiseAffineTransform.from_estimate(np.vstack([dst_px, corners]), np.vstack([src_px[:468], corners]))
+    return (warp(image, tform, output_shape=(h, w)) * 255).astype(np.uint8)
+
+
+def bench_speed(reference, frames: int) -> dict[str, float]:
+    targets = wt.demo_sequence(reference, frames)
+    renderer = WarpRenderer(reference)
+    renderer.render(targets[0])  # warm caches
+    t0 = time.perf_counter()
+    for tgt in targets:
+        renderer.render(tgt)
+    warp_fps = frames / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for tgt in targets[:SKIMAGE_FRAMES]:
+        skimage_warp(reference.image, reference.landmarks_px, tgt)
+    sk_fps = SKIMAGE_FRAMES / (time.perf_counter() - t0)
+    return {"warp_fps": warp_fps, "skimage_fps": sk_fps}
+
+
+def fidelity_targets(reference) -> dict[str, np.ndarray]:
+    m = reference.mesh
+    return {
+        "jaw_open": wt.target_px(reference, wt.jaw_open(m, 0.6)),
+        "jaw_wide": wt.target_px(reference, wt.jaw_open(m, 1.0)),
+        "smile_talk": wt.target_px(reference, wt.smile(wt.jaw_open(m, 0.5), 1.0)),
+        "head_turn": wt.target_px(reference, wt.jaw_open(m, 0.5), [4, 15, 3, 0, 0, 0]),
+        "blink": wt.target_px(reference, wt.blink(m, 1.0)),
+    }
+
+
+def landmark_error(session: FaceLandmarkerSession, frame: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """(mean px over all 468, mean px over the lip points); NaN when no face is found."""
+    faces = session.detect(frame)
+    if not faces:
+        return float("nan"), float("nan")
+    found = faces[0].pixels(frame.shape[1], frame.shape[0])[:468]
+    dist = np.linalg.norm(found - target[:468], axis=1)
+    return float(dist.mean()), float(dist[list(LIP_INDICES)].mean())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fidelity", action="store_true", help="also measure landmark fidelity")
+    parser.add_argument("--portraits", default=",".join(DEFAULT_PORTRAITS))
+    parser.add_argument("--frames", type=int, default=60)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    names = [n for n in args.portraits.split(",") if n]
+    refs = {n: analyze_portrait(MEDIA / n) for n in names}
+
+    first = refs[names[0]]
+    speed = bench_speed(first, args.frames)
+    print(f"speed on {names[0]} at {first.width}x{first.height}, one core, {args.frames} frames")
+    print(f"{'renderer':<28}{'fps':>10}{'x real time (30 fps)':>24}{'x skimage':>12}")
+    for label, fps in (("warp (WarpRenderer)", speed["warp_fps"]), ("skimage PiecewiseAffine", speed["skimage_fps"])):
+        print(f"{label:<28}{fps:>10.1f}{fps / 30.0:>24.2f}{fps / speed['skimage_fps']:>12.1f}")
+
+    if args.fidelity:
+        print("\nfidelity: mean |detected - target| px at 512 (all 468 / lips 40)")
+        kinds = list(fidelity_targets(first))
+        print(f"{'portrait':<30}" + "".join(f"{k:>16}" for k in kinds))
+        totals = []
+        with FaceLandmarkerSession() as session:
+            for name, ref in refs.items():
+                renderer = WarpRenderer(ref)
+                cells = []
+                for kind, tgt in fidelity_targets(ref).items():
+                    all_px, lips_px = landmark_error(session, renderer.render(tgt), tgt)
+                    totals.append((all_px, lips_px))
+                    cells.append(f"{all_px:7.2f} /{lips_px:6.2f}")
+                print(f"{name:<30}" + "".join(f"{c:>16}" for c in cells))
+        arr = np.array(totals)
+        print(f"{'mean':<30}{np.nanmean(arr[:, 0]):7.2f} /{np.nanmean(arr[:, 1]):6.2f}   "
+              f"(worst {np.nanmax(arr[:, 0]):.2f} / {np.nanmax(arr[:, 1]):.2f}; no face found: {int(np.isnan(arr[:, 0]).sum())})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

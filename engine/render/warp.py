@@ -1,0 +1,67 @@
+"""The `warp` Lmk2Video backend: a CPU, real-time, landmark-driven warp of one portrait.
+
+Per frame: a dense backward map from the target landmarks (engine.render.warp_field), one cv2.remap of
+the source frame, then eyelids that cover the eye (engine.render.eyes) and a synthesised mouth interior
+where the target opens the mouth wider than the source (engine.render.mouth). The same object powers
+the editor's live preview and the final render.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.face.reference import ReferenceFace
+from engine.render.eyes import paint_eyes
+from engine.render.mouth import MouthStyle, paint_mouth
+from engine.render.warp_field import WarpField
+
+DEFAULT_GRID_STEP = 4  # px between nodes of the displacement grid
+
+
+def _landmarks(px, name: str) -> np.ndarray:
+    arr = np.asarray(px, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape not in ((468, 2), (478, 2)):
+        raise ValueError(f"{name} must have shape (468, 2) or (478, 2) in pixels, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite coordinates")
+    return arr
+
+
+class WarpRenderer:
+    """Renders target landmarks (pixels of the reference frame) as frames of the reference's size."""
+
+    def __init__(self, reference: ReferenceFace, grid_step: int = DEFAULT_GRID_STEP):
+        self.reference = reference
+        self.grid_step = grid_step
+        self._image = np.ascontiguousarray(reference.image[..., :3])
+        self._px = _landmarks(reference.landmarks_px, "reference landmarks")
+        self._field = WarpField(self._px, reference.width, reference.height, grid_step)
+        self._mouth = MouthStyle.of(self._image, self._px)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.reference.width, self.reference.height
+
+    def render(self, target_px: np.ndarray, source: np.ndarray | None = None,
+               source_px: np.ndarray | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame with the face moved onto `target_px` ((468|478, 2) pixels).
+
+        `source`/`source_px` warp another frame with its own landmarks instead of the reference
+        (e.g. a video frame for dubbing); its geometry is then built on the fly (slower)."""
+        import cv2
+
+        target = _landmarks(target_px, "target landmarks")
+        if source is None:
+            image, px, field, mouth = self._image, self._px, self._field, self._mouth
+        else:
+            if source_px is None:
+                raise ValueError("source_px is required with a source frame")
+            image = np.ascontiguousarray(np.asarray(source)[..., :3])
+            if image.ndim != 3 or image.dtype != np.uint8:
+                raise ValueError(f"source must be an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+            px = _landmarks(source_px, "source landmarks")
+            field = WarpField(px, image.shape[1], image.shape[0], self.grid_step)
+            mouth = MouthStyle.of(image, px)
+        out = cv2.remap(image, field.backward_map(target), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        paint_eyes(out, image, px, target)
+        paint_mouth(out, target, mouth)
+        return out

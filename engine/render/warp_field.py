@@ -1,0 +1,199 @@
+"""A dense, smooth displacement field of the whole frame driven by the 468 face landmarks.
+
+Control points live in SOURCE space (the frame being warped): the landmarks, rings of extra points
+around the face that follow the face outline and the head's 2D similarity motion with a falloff (hair follows, shoulders stay),
+and image-border points that never move. A fixed Delaunay triangulation interpolates their
+displacements; the barycentric weights of a coarse pixel grid are one sparse matrix, so a frame's
+forward field is one sparse matmul. The backward map (output pixel -> source pixel) that cv2.remap
+needs comes from a few Newton iterations solving s + D(s) = q on the grid, then a bilinear upsample.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.spatial import Delaunay
+
+from engine.face.canonical import load_canonical_model
+
+N_MESH = 468
+RING_SCALES = (1.12, 1.3, 1.55, 1.85, 2.3)  # ring radius / face hull radius, per direction
+RING_FOLLOW_UP = (1.0, 0.95, 0.8, 0.5, 0.2)  # share of the head motion above the face (hair moves with the head)
+RING_FOLLOW_DOWN = (0.85, 0.55, 0.25, 0.08, 0.0)  # ... below it (neck bends, shoulders stay)
+# Share of the nearest landmark's own motion in a ring point's motion (the rest: the head's similarity
+# motion). High near the face: the silhouette of a turning head barely moves while its features do,
+# and the neck follows the chin when the jaw opens.
+RING_ANCHOR = (0.9, 0.6, 0.3, 0.1, 0.0)
+RING_DIRECTIONS = 40
+BORDER_SPACING_PX = 48
+BORDER_SAFETY = 0.45  # a ring point moves at most this fraction of its distance to the frame edge: no folds
+RIGID_MIN_CANONICAL_Y = -2.5  # stable landmarks for the head's similarity motion: above the mouth and jaw
+NEWTON_ITERATIONS = 5
+MAX_NEWTON_STEP_PX = 12.0
+MIN_JACOBIAN_DET = 0.2  # Newton's step is damped where the map squeezes harder than this
+FOLD_DET = -0.02  # a fold, not a squeeze: a closing eyelid legitimately squeezes the eye to a line
+FOLD_RELAX_ROUNDS = 4
+FOLD_RELAX_SIGMA = 2.0  # grid nodes
+
+
+def _rigid_landmarks() -> np.ndarray:
+    model = load_canonical_model()
+    stable = (model.procrustes_weights > 0) & (model.vertices[:, 1] > RIGID_MIN_CANONICAL_Y)
+    return np.nonzero(stable)[0]
+
+
+class WarpField:
+    """Precomputed geometry of the warp for one source frame size and its source landmarks."""
+
+    def __init__(self, source_px: np.ndarray, width: int, height: int, grid_step: int = 4):
+        src = np.asarray(source_px, dtype=np.float64)[:N_MESH]
+        self.width, self.height = int(width), int(height)
+        self.source = src
+        self._rigid_idx = _rigid_landmarks()
+        p = src[self._rigid_idx]
+        ones, zeros = np.ones(len(p)), np.zeros(len(p))
+        # Similarity x' = a x - b y + tx, y' = b x + a y + ty; least squares is linear in the targets.
+        design = np.vstack([np.stack([p[:, 0], -p[:, 1], ones, zeros], 1), np.stack([p[:, 1], p[:, 0], zeros, ones], 1)])
+        self._rigid_pinv = np.linalg.pinv(design)  # (4, 2n)
+
+        rings, follow, anchor_w, anchor_idx = self._rings(src)
+        border = self._border_points()
+        ctrl = np.vstack([src, rings, border])
+        self._rings_xy = rings
+        self._ring_follow = follow
+        self._ring_anchor_w = anchor_w
+        self._ring_anchor_idx = anchor_idx
+        self._ring_cap = BORDER_SAFETY * self._distance_to_edge(rings)
+        self._n_ctrl = len(ctrl)
+
+        # Grid nodes sit where cv2.resize (INTER_LINEAR) puts source samples, so upsampling is exact.
+        self.grid_w = max(2, int(np.ceil(self.width / grid_step)))
+        self.grid_h = max(2, int(np.ceil(self.height / grid_step)))
+        gx = (np.arange(self.grid_w) + 0.5) * (self.width / self.grid_w) - 0.5
+        gy = (np.arange(self.grid_h) + 0.5) * (self.height / self.grid_h) - 0.5
+        self.grid = np.stack(np.meshgrid(gx, gy), axis=-1).astype(np.float32)  # (gh, gw, 2)
+        tri = Delaunay(ctrl)
+        self._bary = self._barycentric_matrix(tri, self.grid.reshape(-1, 2).astype(np.float64))
+        self._pixels = np.stack(np.meshgrid(np.arange(self.width, dtype=np.float32),
+                                            np.arange(self.height, dtype=np.float32)), axis=-1)
+        # Pixel x -> grid coordinate (x + 0.5) * to_grid - 0.5, for sampling the field with cv2.remap.
+        self._to_grid = np.array([self.grid_w / self.width, self.grid_h / self.height], dtype=np.float32)
+
+    def _rings(self, src: np.ndarray):
+        from scipy.spatial import ConvexHull
+
+        hull = src[ConvexHull(src).vertices]
+        centre = hull.mean(axis=0)
+        angles = np.linspace(0.0, 2 * np.pi, RING_DIRECTIONS, endpoint=False)
+        dirs = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        # Hull radius along each direction: the furthest hull point's projection (convex, so it is exact enough).
+        radius = np.max((hull - centre) @ dirs.T, axis=0)
+        down = np.clip(dirs[:, 1], 0.0, 1.0)  # image y grows downwards
+        pts, follow, anchor_w = [], [], []
+        for k, s in enumerate(RING_SCALES):
+            pts.append(centre + dirs * (radius * s)[:, None])
+            follow.append(RING_FOLLOW_UP[k] * (1 - down) + RING_FOLLOW_DOWN[k] * down)
+            anchor_w.append(np.full(RING_DIRECTIONS, RING_ANCHOR[k]))
+        pts, follow, anchor_w = np.vstack(pts), np.concatenate(follow), np.concatenate(anchor_w)
+        margin = 0.5 * BORDER_SPACING_PX
+        keep = ((pts[:, 0] > margin) & (pts[:, 0] < self.width - 1 - margin)
+                & (pts[:, 1] > margin) & (pts[:, 1] < self.height - 1 - margin))
+        pts, follow, anchor_w = pts[keep], follow[keep], anchor_w[keep]
+        anchor_idx = np.argmin(((pts[:, None, :] - src[None, :, :]) ** 2).sum(-1), axis=1)
+        return pts, follow, anchor_w, anchor_idx
+
+    def _border_points(self) -> np.ndarray:
+        w, h = self.width - 1, self.height - 1
+        xs = np.linspace(0, w, max(2, int(round(w / BORDER_SPACING_PX)) + 1))
+        ys = np.linspace(0, h, max(2, int(round(h / BORDER_SPACING_PX)) + 1))[1:-1]
+        pts = [np.stack([xs, np.zeros_like(xs)], 1), np.stack([xs, np.full_like(xs, h)], 1),
+               np.stack([np.zeros_like(ys), ys], 1), np.stack([np.full_like(ys, w), ys], 1)]
+        # Pad outside the frame so edge pixels interpolate inside triangles, never extrapolate.
+        return np.vstack(pts) + np.sign(np.vstack(pts) - np.array([w / 2, h / 2])) * 2.0
+
+    def _distance_to_edge(self, pts: np.ndarray) -> np.ndarray:
+        return np.minimum.reduce([pts[:, 0], self.width - 1 - pts[:, 0], pts[:, 1], self.height - 1 - pts[:, 1]])
+
+    def _barycentric_matrix(self, tri: Delaunay, points: np.ndarray) -> sparse.csr_matrix:
+        simplex = tri.find_simplex(points)
+        if np.any(simplex < 0):  # only possible for degenerate frames; the nearest vertex then carries the pixel
+            simplex = np.where(simplex < 0, 0, simplex)
+        t = tri.transform[simplex]
+        b = np.einsum("nij,nj->ni", t[:, :2], points - t[:, 2])
+        bary = np.hstack([b, 1.0 - b.sum(axis=1, keepdims=True)])
+        rows = np.repeat(np.arange(len(points)), 3)
+        return sparse.csr_matrix((bary.ravel(), (rows, tri.simplices[simplex].ravel())),
+                                 shape=(len(points), self._n_ctrl))
+
+    def control_displacements(self, target_px: np.ndarray) -> np.ndarray:
+        """(n_ctrl, 2) forward displacement of every control point for (468, 2) target landmarks."""
+        tgt = np.asarray(target_px, dtype=np.float64)[:N_MESH]
+        d_mesh = tgt - self.source
+        a, b, tx, ty = self._rigid_pinv @ tgt[self._rigid_idx].T.ravel()
+        x, y = self._rings_xy[:, 0], self._rings_xy[:, 1]
+        rigid = np.stack([a * x - b * y + tx - x, b * x + a * y + ty - y], axis=1)
+        anchor = self._ring_anchor_w[:, None]
+        d_ring = self._ring_follow[:, None] * (anchor * d_mesh[self._ring_anchor_idx] + (1 - anchor) * rigid)
+        norm = np.linalg.norm(d_ring, axis=1)
+        d_ring *= np.minimum(1.0, self._ring_cap / np.maximum(norm, 1e-9))[:, None]
+        out = np.zeros((self._n_ctrl, 2))
+        out[:N_MESH] = d_mesh
+        out[N_MESH:N_MESH + len(d_ring)] = d_ring
+        return out
+
+    def forward_grid(self, target_px: np.ndarray) -> np.ndarray:
+        """(gh, gw, 2) float32 forward displacement at the grid nodes, with folds relaxed."""
+        import cv2
+
+        field = (self._bary @ self.control_displacements(target_px)).astype(np.float32)
+        field = field.reshape(self.grid_h, self.grid_w, 2)
+        # A turned head folds the far cheek over its silhouette (self-occlusion); a 2D warp cannot
+        # show that, so squeeze instead: smooth the field locally until its Jacobian stays positive.
+        for _ in range(FOLD_RELAX_ROUNDS):
+            bad = self._jacobian_det(field) < FOLD_DET
+            if not bad.any():
+                break
+            # A soft weight around the fold keeps the relaxed patch from leaving a kink at its edge.
+            weight = cv2.GaussianBlur(bad.astype(np.float32), (0, 0), FOLD_RELAX_SIGMA) * 3.0
+            weight = np.minimum(weight, 1.0)[..., None]
+            field += weight * (cv2.GaussianBlur(field, (0, 0), FOLD_RELAX_SIGMA) - field)
+        return field
+
+    def _jacobian(self, field: np.ndarray) -> np.ndarray:
+        """(gh, gw, 4) float32 d(field)/d(pixel): [dFx/dx, dFx/dy, dFy/dx, dFy/dy]."""
+        dx = np.gradient(field, axis=1) * self._to_grid[0]
+        dy = np.gradient(field, axis=0) * self._to_grid[1]
+        return np.stack([dx[..., 0], dy[..., 0], dx[..., 1], dy[..., 1]], axis=-1).astype(np.float32)
+
+    def _jacobian_det(self, field: np.ndarray) -> np.ndarray:
+        j = self._jacobian(field)
+        return (1 + j[..., 0]) * (1 + j[..., 3]) - j[..., 1] * j[..., 2]
+
+    def backward_grid(self, target_px: np.ndarray) -> np.ndarray:
+        """(gh, gw, 2) float32: for each grid node of the OUTPUT frame, the offset to its source pixel.
+
+        Solves s + F(s) = q by Newton's method (plain fixed-point iteration diverges where the
+        target stretches the source more than twofold, e.g. the cheek behind a turning head)."""
+        import cv2
+
+        field = self.forward_grid(target_px)
+        jac = self._jacobian(field)
+        q = self.grid
+        s = q - field
+        for _ in range(NEWTON_ITERATIONS):
+            at = (s + 0.5) * self._to_grid - 0.5
+            f = cv2.remap(field, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            j = cv2.remap(jac, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            r = q - s - f
+            a, b, c, d = 1 + j[..., 0], j[..., 1], j[..., 2], 1 + j[..., 3]
+            det = np.maximum(a * d - b * c, MIN_JACOBIAN_DET)
+            step = np.stack([(d * r[..., 0] - b * r[..., 1]) / det, (a * r[..., 1] - c * r[..., 0]) / det], axis=-1)
+            s += np.clip(step, -MAX_NEWTON_STEP_PX, MAX_NEWTON_STEP_PX)
+        return s - q
+
+    def backward_map(self, target_px: np.ndarray) -> np.ndarray:
+        """(H, W, 2) float32 map for cv2.remap: output pixel -> source pixel."""
+        import cv2
+
+        # Upsample offsets, not positions: edge pixels then keep exact identity where nothing moves.
+        offset = cv2.resize(self.backward_grid(target_px), (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        return offset + self._pixels

@@ -1,0 +1,137 @@
+"""The `warp` renderer on real portraits: identity, background, mouth interior, blinks, fidelity."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.face.landmarker import FaceLandmarkerSession
+from engine.face.reference import analyze_portrait
+from engine.render import warp_targets as wt
+from engine.render.eyes import eye_opening
+from engine.render.face_regions import EYES, eye_polygon, inner_lip_polygon
+from engine.render.mouth import mouth_opening
+from engine.render.warp import WarpRenderer
+
+PORTRAITS = "../shared/media/portraits/"
+
+
+@pytest.fixture(scope="module")
+def olsen():  # colour photo, lips closed in the reference
+    ref = analyze_portrait(PORTRAITS + "hallo__6.jpg")
+    return ref, WarpRenderer(ref)
+
+
+@pytest.fixture(scope="module")
+def einstein():  # greyscale photo
+    ref = analyze_portrait(PORTRAITS + "LivePortrait__s12.jpg")
+    return ref, WarpRenderer(ref)
+
+
+def _luma(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def _polygon_mask(shape, pts: np.ndarray, erode: int = 0) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1)
+    if erode:
+        mask = cv2.erode(mask, np.ones((2 * erode + 1, 2 * erode + 1), np.uint8))
+    return mask.astype(bool)
+
+
+def test_output_shape_and_dtype(olsen):
+    ref, renderer = olsen
+    out = renderer.render(wt.target_px(ref, wt.jaw_open(ref.mesh, 0.5)))
+    assert out.shape == ref.image.shape and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("portrait", ["olsen", "einstein"])
+def test_identity_target_reproduces_reference(portrait, request):
+    ref, renderer = request.getfixturevalue(portrait)
+    for target in (ref.landmarks_px, ref.landmarks_px[:468]):
+        diff = np.abs(renderer.render(target).astype(int) - ref.image.astype(int))
+        assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 2
+
+
+def test_projected_zero_motion_is_identity(olsen):
+    ref, renderer = olsen
+    out = renderer.render(wt.target_px(ref, ref.mesh, np.zeros(6)))
+    assert np.abs(out.astype(int) - ref.image.astype(int)).mean() < 2.0
+
+
+def test_background_corner_stays_while_head_turns_and_face_moves(olsen):
+    ref, renderer = olsen
+    out = renderer.render(wt.target_px(ref, ref.mesh, [0, 15, 0, 0, 0, 0]))
+    corners = [(slice(0, 24), slice(0, 24)), (slice(0, 24), slice(-24, None)),
+               (slice(-24, None), slice(0, 24)), (slice(-24, None), slice(-24, None))]
+    for ys, xs in corners:  # sub-pixel resampling at most
+        assert np.abs(out[ys, xs].astype(int) - ref.image[ys, xs].astype(int)).mean() < 1.0
+    face = _polygon_mask(ref.image.shape, ref.landmarks_px[[10, 338, 297, 284, 454, 361, 152, 132, 234, 54, 67, 109]])
+    assert np.abs(out[face].astype(int) - ref.image[face].astype(int)).mean() > 10
+
+
+def test_invalid_landmark_shapes_raise_value_error(olsen):
+    ref, renderer = olsen
+    for bad in (np.zeros((467, 2)), np.zeros((468, 3)), np.zeros((2, 468, 2)), np.full((468, 2), np.nan)):
+        with pytest.raises(ValueError):
+            renderer.render(bad)
+    with pytest.raises(ValueError):
+        renderer.render(ref.landmarks_px, source=ref.image)  # source without its landmarks
+
+
+def test_source_frame_with_own_landmarks_matches_reference_path(olsen):
+    ref, renderer = olsen
+    target = wt.target_px(ref, wt.jaw_open(ref.mesh, 0.7), [0, 8, 0, 0, 0, 0])
+    assert np.array_equal(renderer.render(target, source=ref.image, source_px=ref.landmarks_px), renderer.render(target))
+
+
+@pytest.mark.parametrize("portrait", ["olsen", "einstein"])
+def test_mouth_interior_appears_only_when_jaw_opens(portrait, request):
+    ref, renderer = request.getfixturevalue(portrait)
+    assert mouth_opening(ref.landmarks_px) < 0.05 * np.linalg.norm(ref.landmarks_px[308] - ref.landmarks_px[78])
+    target = wt.target_px(ref, wt.jaw_open(ref.mesh, 0.8))
+    inside = _polygon_mask(ref.image.shape, target[list(inner_lip_polygon())], erode=1)
+    luma = _luma(renderer.render(target))[inside]
+    skin = np.median(_luma(ref.image)[_polygon_mask(ref.image.shape, ref.landmarks_px[[50, 101, 118, 117, 123]])])
+    assert inside.sum() > 300
+    assert (luma < 0.35 * skin).mean() > 0.15, "no dark cavity"
+    assert (luma > 0.85 * skin).mean() > 0.08, "no bright teeth"
+
+    closed = wt.target_px(ref, wt.jaw_open(ref.mesh, 0.0))
+    mouth_box = _polygon_mask(ref.image.shape, ref.landmarks_px[[61, 0, 291, 17]])
+    diff = np.abs(renderer.render(closed).astype(int) - ref.image.astype(int))[mouth_box]
+    assert diff.mean() < 2.0
+
+
+def test_blink_covers_the_eyes(olsen):
+    ref, renderer = olsen
+    target = wt.target_px(ref, wt.blink(ref.mesh, 1.0))
+    out = renderer.render(target)
+    for eye in EYES:
+        assert eye_opening(target, eye) < 0.15 * eye_opening(ref.landmarks_px, eye)
+        region = _polygon_mask(ref.image.shape, ref.landmarks_px[list(eye_polygon(eye))])
+        # Lid skin and lashes replace the white, iris and pupil: a large change in the open eye's area.
+        change = np.abs(out[region].astype(int) - ref.image[region].astype(int)).mean()
+        # The sclera (the brightest part of an open eye) disappears under the lid.
+        bright = np.percentile(_luma(ref.image)[region], 90)
+        white_ref = (_luma(ref.image)[region] >= bright).mean()
+        white_out = (_luma(out)[region] >= bright).mean()
+        assert change > 15 and white_out < 0.3 * white_ref, (change, white_ref, white_out)
+    half = renderer.render(wt.target_px(ref, wt.blink(ref.mesh, 0.5)))
+    region = _polygon_mask(ref.image.shape, ref.landmarks_px[list(eye_polygon(EYES[0]))])
+    assert 0 < np.abs(half[region].astype(int) - ref.image[region].astype(int)).mean() < change
+
+
+@pytest.mark.parametrize("kind", ["jaw_open", "head_turn", "blink"])
+def test_landmarker_finds_the_target_landmarks(olsen, kind):
+    ref, renderer = olsen
+    m = ref.mesh
+    target = {"jaw_open": lambda: wt.target_px(ref, wt.jaw_open(m, 0.6)),
+              "head_turn": lambda: wt.target_px(ref, wt.jaw_open(m, 0.3), [4, 15, 3, 0, 0, 0]),
+              "blink": lambda: wt.target_px(ref, wt.blink(m, 1.0))}[kind]()
+    with FaceLandmarkerSession() as session:
+        faces = session.detect(renderer.render(target))
+    assert len(faces) == 1
+    dist = np.linalg.norm(faces[0].pixels(ref.width, ref.height)[:468] - target, axis=1)
+    assert dist.mean() <= 4.0
