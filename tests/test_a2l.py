@@ -1,0 +1,194 @@
+"""The embedded Audio2Lmk: phones, visemes, coarticulation, loudness, head pose, blinks, mouth cues."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+import soundfile
+
+from engine.a2l.base_layer import Segment
+from engine.a2l.embedded import A2LSettings, predict_embedded
+from engine.a2l.mouth_cues import mouth_cues_json, mouth_cues_tsv
+from engine.a2l.visemes import viseme_of, viseme_segments
+from engine.audio.decode import AudioClip, load_audio
+from engine.errors import AudioReadError
+from engine.face.canonical import load_canonical_model
+
+SENTENCE = "Bob made a map of the moon"
+SPEECH = "../shared/media/speech/SadTalker__RD_Radio31_000.wav"
+SINGING = ("../shared/media/singing/SadTalker__imagine.wav", "../shared/media/singing/MultiTalk__1.wav")
+
+
+def lip_gap_ratio(offsets: np.ndarray) -> np.ndarray:
+    """Opening of the inner lips (13-14) beyond the neutral face's, over the inter-ocular distance
+    (33-263), on the canonical mesh + offsets. (MediaPipe's canonical face has its lips 0.58 cm apart; a
+    portrait's own neutral mesh usually has them shut, so "closed" means "not opened beyond neutral".)"""
+    v = load_canonical_model().vertices
+    mesh = v[None] + offsets
+    neutral = np.linalg.norm(v[13] - v[14])
+    return (np.linalg.norm(mesh[:, 13] - mesh[:, 14], axis=1) - neutral) / np.linalg.norm(mesh[:, 33] - mesh[:, 263], axis=1)
+
+
+@pytest.fixture(scope="module")
+def bob(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    wav = tmp_path_factory.mktemp("a2l") / "bob.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), SENTENCE], check=True, capture_output=True)
+    clip = load_audio(wav)
+    return clip, predict_embedded(clip, 30.0, A2LSettings(transcript=SENTENCE))
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return load_audio(SPEECH)
+
+
+def test_visemes_of_known_phones():
+    assert [viseme_of(p) for p in ("B", "M", "P", "F", "V", "AA", "IY", "UW", "OW", "S", "SIL")] == \
+        ["PP", "PP", "PP", "FF", "FF", "aa", "I", "U", "O", "SS", "sil"]
+    phones = [Segment(0.0, 0.1, "SIL"), Segment(0.1, 0.2, "M"), Segment(0.2, 0.22, "AH"), Segment(0.22, 0.4, "UW"),
+              Segment(0.4, 0.45, "B"), Segment(0.45, 0.6, "AA")]
+    # the 20 ms schwa is shorter than the 2-frame hold: the following vowel absorbs it; bilabials are kept
+    assert [(round(s.start, 2), round(s.end, 2), s.label) for s in viseme_segments(phones, 2 / 30)] == \
+        [(0.0, 0.1, "sil"), (0.1, 0.2, "PP"), (0.2, 0.4, "U"), (0.4, 0.45, "PP"), (0.45, 0.6, "aa")]
+
+
+def test_bilabial_closures_follow_the_aligned_phones(bob):
+    clip, base = bob
+    labels = [p.label for p in base.phonemes if p.label != "SIL"]
+    assert labels[:3] == ["B", "AA", "B"] and labels.count("M") == 3 and labels.count("P") == 1
+    gap = lip_gap_ratio(base.offsets)
+    assert gap.max() > 0.06  # the vowels open the mouth
+    for p in base.phonemes:
+        if p.label in ("B", "M", "P"):
+            lo, hi = int(np.floor(p.start * 30)) - 2, int(np.ceil(p.end * 30)) + 2
+            window = gap[max(0, lo):hi + 1]
+            assert window.min() < 0.01, f"{p.label} at {p.start:.2f}s does not close the lips"
+
+
+def test_frame_count_matches_the_audio(speech):
+    for fps in (24.0, 25.0, 30.0):
+        base = predict_embedded(speech, fps)
+        assert base.frame_count == speech.frame_count(fps)
+        assert base.offsets.dtype == np.float32 and base.pose.shape == (base.frame_count, 6)
+        assert all(track.shape == (base.frame_count,) for track in base.weights.values())
+        assert abs(base.duration - speech.duration) < 1.0 / fps
+
+
+def test_speech_moves_mouth_head_and_eyes(speech):
+    base = predict_embedded(speech, 25.0)
+    assert np.percentile(base.weights["jawOpen"], 90) > 0.3
+    assert np.abs(base.pose[:, :3]).max() > 0.5
+    assert 1 <= len(base.blinks) <= 6  # 8 s at ~17 per minute
+    assert base.weights["eyeBlinkLeft"].max() > 0.9
+    assert {s.label for s in base.visemes} >= {"PP", "aa", "sil"}
+
+
+def test_silence_gives_a_closed_still_mouth(tmp_path):
+    wav = tmp_path / "silence.wav"
+    soundfile.write(wav, np.zeros(32000, np.float32), 16000)
+    with pytest.warns(UserWarning, match="silent"):
+        clip = load_audio(wav)
+    base = predict_embedded(clip, 30.0)
+    assert base.frame_count == 60
+    assert np.abs(base.weights["jawOpen"]).max() < 0.01
+    assert np.abs(lip_gap_ratio(base.offsets)).max() < 0.005
+    assert np.abs(base.pose).max() < 1e-6
+
+
+def test_seed_determinism(speech):
+    a = predict_embedded(speech, 30.0, A2LSettings(seed=1))
+    b = predict_embedded(speech, 30.0, A2LSettings(seed=1))
+    c = predict_embedded(speech, 30.0, A2LSettings(seed=2))
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    np.testing.assert_array_equal(a.pose, b.pose)
+    assert a.blinks == b.blinks
+    assert np.abs(a.pose - c.pose).max() > 0.3
+    assert [s.start for s in a.blinks] != [s.start for s in c.blinks]
+    np.testing.assert_array_equal(a.weights["jawOpen"], c.weights["jawOpen"])  # the seed is not the lips
+
+
+def test_intensity_controls(speech):
+    base = predict_embedded(speech, 30.0)
+    calm = predict_embedded(speech, 30.0, A2LSettings(lip_intensity=0.5, head_intensity=0.0, blink_rate=0.0))
+    np.testing.assert_allclose(calm.weights["jawOpen"], 0.5 * base.weights["jawOpen"], atol=1e-6)
+    assert np.abs(calm.pose).max() == 0.0 and calm.blinks == []
+
+
+def test_loudness_scales_the_opening(speech):
+    loud = predict_embedded(speech, 30.0)
+    quiet_clip = AudioClip(samples=speech.samples * 0.1, rate=speech.rate)  # -20 dB
+    quiet = predict_embedded(quiet_clip, 30.0)
+    assert quiet.weights["jawOpen"].mean() < 0.9 * loud.weights["jawOpen"].mean()
+
+
+@pytest.mark.parametrize("path", SINGING)
+def test_singing_moves_the_mouth(path):
+    base = predict_embedded(load_audio(path), 30.0)
+    gap = lip_gap_ratio(base.offsets)
+    assert np.percentile(gap, 75) > 0.04  # lips part by > 0.35 cm for most of the song
+    assert base.weights["jawOpen"].std() > 0.08  # and they move, not just hang open
+
+
+def test_bad_audio_errors(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not audio" * 100)
+    for path in (empty, garbage, tmp_path / "missing.wav"):
+        with pytest.raises(AudioReadError):
+            load_audio(path)
+
+
+def test_unalignable_transcript_falls_back_to_recognition(bob):
+    clip, _ = bob
+    with pytest.warns(UserWarning, match="could not be aligned"):
+        base = predict_embedded(clip, 30.0, A2LSettings(transcript="completely different words entirely here"))
+    assert base.frame_count == clip.frame_count(30.0) and len(base.phonemes) > 3
+
+
+def test_out_of_dictionary_words_without_espeak(monkeypatch):
+    from engine.a2l import pronounce
+
+    pronounce.espeak_phones.cache_clear()
+    monkeypatch.setattr(pronounce.shutil, "which", lambda _name: None)
+    assert pronounce.pronounce("zorblax") == ["Z", "AA", "R", "B", "L", "AE", "K", "S"]
+    pronounce.espeak_phones.cache_clear()
+
+
+def test_settings_json_round_trip():
+    s = A2LSettings(seed=7, transcript="hello", lip_intensity=0.8, min_hold_frames=3)
+    assert A2LSettings.from_json(s.to_json()) == s
+    assert A2LSettings.from_json({"seed": 3, "unknown_future_key": 1}).seed == 3
+
+
+def test_mouth_cues_export(bob):
+    _, base = bob
+    data = json.loads(mouth_cues_json(base, "bob.wav"))
+    assert data["metadata"] == {"soundFile": "bob.wav", "duration": round(base.duration, 2)}
+    cues = data["mouthCues"]
+    assert cues[0]["start"] == 0.0 and cues[-1]["end"] == round(base.duration, 2)
+    assert all(a["end"] == b["start"] for a, b in zip(cues, cues[1:]))
+    assert {c["value"] for c in cues} <= set("ABCDEFGHX") and "A" in {c["value"] for c in cues}
+    lines = mouth_cues_tsv(base).splitlines()
+    assert lines[0].startswith("0.00\t") and lines[-1] == f"{base.duration:.2f}\tX"
+    assert len(lines) == len(cues) + 1
+
+
+@pytest.mark.slow
+def test_ten_minutes_of_speech(speech):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warnings on long input
+        reps = int(np.ceil(600 / speech.duration))
+        long = AudioClip(samples=np.tile(speech.mono16k, reps)[: 600 * 16000, None], rate=16000)
+        base = predict_embedded(long, 25.0)
+    assert base.frame_count == 15000
+    jaw = base.weights["jawOpen"]
+    # every minute is animated like the first (chunked recognition keeps working to the end)
+    per_minute = jaw.reshape(10, -1).mean(axis=1)
+    assert per_minute.min() > 0.5 * per_minute.max()
