@@ -110,7 +110,7 @@ def _predict(args, portrait, audio_path: str, transcript: str | None):
         from engine.export.pose_template import load_pose_template
 
         pose = load_pose_template(args.pose_template, base.frame_count, args.fps)
-    motion = Motion(args.fps, reference.mesh[None] + base.offsets.astype(np.float64), np.asarray(pose, dtype=np.float64))
+    motion = Motion(args.fps, reference.rest_mesh[None] + base.offsets.astype(np.float64), np.asarray(pose, dtype=np.float64))
     return reference, audio, base, motion
 
 

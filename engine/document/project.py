@@ -1,6 +1,6 @@
 """The animation document: sources, the Audio2Lmk base layer, additive keyframed edit channels and gains.
 
-Per frame: mesh = reference mesh + base offsets (lip/blink gains, smoothing) + rig.offsets(edit values);
+Per frame: mesh = reference rest mesh + base offsets (lip/blink gains, smoothing) + rig.offsets(edit values);
 pose = base pose * head gain (smoothed) + pose channel values; landmarks = projection of both.
 Everything that does not depend on the frame (scaled/smoothed base arrays, curves sampled at every frame)
 is computed once per change and cached, so evaluate(frame) is a few small numpy operations.
@@ -277,7 +277,7 @@ class Project:
         offsets, base_pose = self.base_arrays()
         row = self.channel_samples()[frame]
         n_pose = len(POSE_CHANNELS)
-        mesh = self.reference.mesh + offsets[frame]
+        mesh = self.reference.rest_mesh + offsets[frame]
         edits = {n: v for n, v in zip(self.channel_names[n_pose:], row[n_pose:].tolist()) if v != 0.0}
         if edits:
             mesh = mesh + self.rig.offsets_frame(edits)
@@ -299,7 +299,7 @@ class Project:
         offsets, base_pose = self.base_arrays()
         samples = self.channel_samples()[start:stop]
         n_pose = len(POSE_CHANNELS)
-        mesh = self.reference.mesh + offsets[start:stop]
+        mesh = self.reference.rest_mesh + offsets[start:stop]
         controls = samples[:, n_pose:]
         if np.any(controls):
             mesh = mesh + self.rig.offsets(controls)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -36,6 +37,14 @@ class ReferenceFace:
     @property
     def height(self) -> int:
         return int(self.image.shape[0])
+
+    @cached_property
+    def rest_mesh(self) -> np.ndarray:
+        """The mesh motion is added to: `mesh` with parted lips closed (see engine.face.rest_pose)."""
+        from engine.a2l.rig import load_rig
+        from engine.face.rest_pose import mouth_rest_offsets
+
+        return self.mesh + mouth_rest_offsets(self.mesh, load_rig())
 
     @property
     def landmarks_px(self) -> np.ndarray:
