@@ -59,7 +59,7 @@ def test_evaluate_without_edits_is_the_base_layer(reference, audio):
     p = make_project(reference, audio)
     st = p.evaluate(40)
     assert isinstance(st, FrameState)
-    assert np.allclose(st.mesh, reference.mesh + p.base.offsets[40])
+    assert np.allclose(st.mesh, reference.rest_mesh + p.base.offsets[40])
     assert np.allclose(st.pose, p.base.pose[40])
     expect = project_points(st.mesh, reference.transform, st.pose, reference.width, reference.height)
     assert np.allclose(st.landmarks_px, expect)
@@ -85,11 +85,11 @@ def test_jaw_key_adds_exactly_the_rig_offsets(reference, audio):
     p.channels["jawOpen"].set_key(1.0, 0.6, Interpolation.LINEAR)
     p.channels["jawOpen"].set_key(2.0, 0.0)  # no notify: the cache follows the curve's revision
     st = p.evaluate(30)
-    assert np.array_equal(st.mesh, reference.mesh + rig.offsets_frame({"jawOpen": 0.6}))
+    assert np.array_equal(st.mesh, reference.rest_mesh + rig.offsets_frame({"jawOpen": 0.6}))
     mid = p.evaluate(45)  # linear midpoint
-    assert np.allclose(mid.mesh, reference.mesh + rig.offsets_frame({"jawOpen": 0.3}), atol=1e-6)
+    assert np.allclose(mid.mesh, reference.rest_mesh + rig.offsets_frame({"jawOpen": 0.3}), atol=1e-6)
     assert mid.values["jawOpen"] == pytest.approx(0.3)
-    assert np.array_equal(p.evaluate(75).mesh, reference.mesh)  # after the last key at 0
+    assert np.array_equal(p.evaluate(75).mesh, reference.rest_mesh)  # after the last key at 0
 
 
 def test_gains(reference, audio):
@@ -97,11 +97,11 @@ def test_gains(reference, audio):
     p.channels["ry"].set_key(1.0, 5.0)
     p.set_gains(Gains(lip=0.0, head=0.0))
     st = p.evaluate(50)
-    assert np.array_equal(st.mesh, reference.mesh)  # lip 0: no base offsets, no edits
+    assert np.array_equal(st.mesh, reference.rest_mesh)  # lip 0: no base offsets, no edits
     assert np.allclose(st.pose, [0, 5.0, 0, 0, 0, 0])  # head 0: pose == channel values
     p.set_gains(Gains(lip=0.5, head=2.0))
     st = p.evaluate(50)
-    assert np.allclose(st.mesh, reference.mesh + 0.5 * p.base.offsets[50], atol=1e-7)
+    assert np.allclose(st.mesh, reference.rest_mesh + 0.5 * p.base.offsets[50], atol=1e-7)
     assert np.allclose(st.pose, 2.0 * p.base.pose[50] + [0, 5.0, 0, 0, 0, 0])
 
 
@@ -111,9 +111,9 @@ def test_blink_gain_and_smoothing_keeps_blinks(reference, audio):
     p = make_project(reference, audio, base)
     blink = rig.offsets({"eyeBlinkLeft": base.weights["eyeBlinkLeft"], "eyeBlinkRight": base.weights["eyeBlinkRight"]})
     p.set_gains(Gains(lip=0.0, blink=1.0))
-    assert np.allclose(p.evaluate(63).mesh, reference.mesh + blink[63], atol=1e-6)
+    assert np.allclose(p.evaluate(63).mesh, reference.rest_mesh + blink[63], atol=1e-6)
     p.set_gains(Gains(lip=0.0, blink=0.0))
-    assert np.allclose(p.evaluate(63).mesh, reference.mesh, atol=1e-6)
+    assert np.allclose(p.evaluate(63).mesh, reference.rest_mesh, atol=1e-6)
     assert p.evaluate(63).base_values["eyeBlinkLeft"] == pytest.approx(1.0)
     # Smoothing (sigma 0.3 s) damps the 1.3 Hz expression and the pose, not the 6-frame blink.
     p.set_gains(Gains(smoothing=0.3))
