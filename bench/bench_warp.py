@@ -1,9 +1,9 @@
 """Speed and fidelity of the `warp` renderer.
 
-Speed: frames per second at 512x512 on ONE core over a 60-frame clip (jaw opening, head turn, blink),
+Speed: frames per second at 512x512 on ONE core over a 60-frame clip (rig speech shapes, head turn, blink),
 as a ratio to real time at 30 fps and to scikit-image's PiecewiseAffineTransform warp of the same
-frames, timed in the same run. Fidelity (--fidelity): the face landmarker is run on rendered frames and
-its landmarks compared with the targets (mean px at 512, all 468 and the 40 lip points).
+frames, timed in the same run. Fidelity (--fidelity): the face landmarker is run on frames rendered from
+expression-rig targets and its landmarks compared with the targets (mean px at 512, all 468 / the 40 lip points).
 
     .venv/bin/python bench/bench_warp.py [--fidelity] [--portraits a.png,b.jpg] [--frames 60]
 """
@@ -61,14 +61,12 @@ def bench_speed(reference, frames: int) -> dict[str, float]:
 
 
 def fidelity_targets(reference) -> dict[str, np.ndarray]:
-    m = reference.mesh
-    return {
-        "jaw_open": wt.target_px(reference, wt.jaw_open(m, 0.6)),
-        "jaw_wide": wt.target_px(reference, wt.jaw_open(m, 1.0)),
-        "smile_talk": wt.target_px(reference, wt.smile(wt.jaw_open(m, 0.5), 1.0)),
-        "head_turn": wt.target_px(reference, wt.jaw_open(m, 0.5), [4, 15, 3, 0, 0, 0]),
-        "blink": wt.target_px(reference, wt.blink(m, 1.0)),
-    }
+    """Rig expressions: speech-typical shapes, the jaw wide open, a head turn while talking, a blink."""
+    out = {name: wt.target_px(reference, values) for name, values in wt.SPEECH_EXPRESSIONS.items()}
+    out["jaw_wide"] = wt.target_px(reference, wt.WIDE_OPEN)
+    out["head_turn"] = wt.target_px(reference, wt.SPEECH_EXPRESSIONS["ah"], wt.HEAD_TURN_POSE)
+    out["blink"] = wt.target_px(reference, wt.BLINK)
+    return out
 
 
 def landmark_error(session: FaceLandmarkerSession, frame: np.ndarray, target: np.ndarray) -> tuple[float, float]:
@@ -99,21 +97,23 @@ def main() -> int:
         print(f"{label:<28}{fps:>10.1f}{fps / 30.0:>24.2f}{fps / speed['skimage_fps']:>12.1f}")
 
     if args.fidelity:
-        print("\nfidelity: mean |detected - target| px at 512 (all 468 / lips 40)")
-        kinds = list(fidelity_targets(first))
-        print(f"{'portrait':<30}" + "".join(f"{k:>16}" for k in kinds))
-        totals = []
+        print("\nfidelity: mean |detected - target| px at 512, all 468 / lips 40 (rows: rig targets)")
+        short = [n.split("__")[-1].rsplit(".", 1)[0][:12] for n in names]
+        print(f"{'target':<12}" + "".join(f"{s:>15}" for s in short) + f"{'mean':>15}")
+        rows: dict[str, list[tuple[float, float]]] = {}
         with FaceLandmarkerSession() as session:
-            for name, ref in refs.items():
+            for ref in refs.values():
                 renderer = WarpRenderer(ref)
-                cells = []
                 for kind, tgt in fidelity_targets(ref).items():
-                    all_px, lips_px = landmark_error(session, renderer.render(tgt), tgt)
-                    totals.append((all_px, lips_px))
-                    cells.append(f"{all_px:7.2f} /{lips_px:6.2f}")
-                print(f"{name:<30}" + "".join(f"{c:>16}" for c in cells))
-        arr = np.array(totals)
-        print(f"{'mean':<30}{np.nanmean(arr[:, 0]):7.2f} /{np.nanmean(arr[:, 1]):6.2f}   "
+                    rows.setdefault(kind, []).append(landmark_error(session, renderer.render(tgt), tgt))
+        for kind, cells in rows.items():
+            arr = np.array(cells)
+            print(f"{kind:<12}" + "".join(f"{a:6.2f} /{l:6.2f}" for a, l in arr).replace("/", " /")
+                  + f"{np.nanmean(arr[:, 0]):7.2f} /{np.nanmean(arr[:, 1]):6.2f}")
+        arr = np.array([c for cells in rows.values() for c in cells])
+        speech = np.array([c for k in wt.SPEECH_EXPRESSIONS for c in rows[k]])
+        print(f"speech shapes mean {np.nanmean(speech[:, 0]):.2f} / {np.nanmean(speech[:, 1]):.2f}; "
+              f"all targets mean {np.nanmean(arr[:, 0]):.2f} / {np.nanmean(arr[:, 1]):.2f} "
               f"(worst {np.nanmax(arr[:, 0]):.2f} / {np.nanmax(arr[:, 1]):.2f}; no face found: {int(np.isnan(arr[:, 0]).sum())})")
     return 0
 

@@ -17,8 +17,13 @@ from engine.render.face_regions import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_I
 # Projected tooth widths from the midline outwards, as fractions of the inner mouth width; heights of
 # their visible part (upper, lower), the same unit. Molars beyond are lost in the dark of the corners.
 TOOTH_WIDTHS = (0.15, 0.12, 0.10, 0.085, 0.075)
-UPPER_TOOTH_HEIGHTS = (0.2, 0.17, 0.18, 0.14, 0.12)
+UPPER_TOOTH_HEIGHTS = (0.16, 0.14, 0.145, 0.115, 0.1)
 LOWER_TOOTH_HEIGHTS = (0.09, 0.085, 0.09, 0.075, 0.065)
+# The lips cover the teeth: at most this share of the local opening shows upper / lower teeth; the rest
+# slides under the lip (the tips keep their shape), so a small opening shows mostly upper tooth edges
+# over a dark gap and the lower teeth only appear when the jaw drops.
+UPPER_GAP_SHARE = 0.6
+LOWER_GAP_SHARE = 0.25
 IVORY = np.array([0.97, 0.94, 0.87])
 OPEN_RATIO_FULL = 0.06  # opening / mouth width beyond which the interior is fully synthesised
 FEATHER_SIGMA_PX = 0.8
@@ -68,8 +73,11 @@ class MouthStyle:
             if len(inside) > 20:
                 luma = inside.mean(axis=1)
                 bright = inside[luma >= np.percentile(luma, 85)].mean(axis=0)
-                if bright.mean() > 0.6 * teeth.mean():
-                    teeth = bright
+                # Lip pixels are not teeth: teeth are brighter and less saturated than the lips.
+                sat = lambda c: float(c.max() - c.min()) / max(float(c.max()), 1.0)
+                if bright.mean() > max(0.6 * teeth.mean(), 1.25 * lip.mean()) and sat(bright) < 0.8 * sat(lip):
+                    # Half ivory at the same brightness: the sample mixes in lip and gum pixels.
+                    teeth = 0.5 * bright + 0.5 * ivory * (bright.mean() / ivory.mean())
         cavity = lip * 0.16 + 4.0
         tongue = lip * 0.62 + np.array([8.0, 0.0, 0.0]) * (chroma > 4.0)
         return MouthStyle(teeth, cavity, tongue, width, opening)
@@ -150,18 +158,20 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle) -> 
     tongue_shade = 0.55 + 0.4 * _smoothstep((v - tongue_top) / (0.4 * gap + 1))
     colour = colour * (1 - tongue_in[..., None]) + (style.tongue * tongue_shade[..., None] * tongue_in[..., None])
     # Lower teeth, then upper teeth in front of them (overbite).
-    for heights, anchor, sign, light in ((LOWER_TOOTH_HEIGHTS, v_lo, -1.0, 0.78), (UPPER_TOOTH_HEIGHTS, v_up, 1.0, 1.0)):
+    for heights, anchor, sign, light, share in ((LOWER_TOOTH_HEIGHTS, v_lo, -1.0, 0.72, LOWER_GAP_SHARE),
+                                                (UPPER_TOOTH_HEIGHTS, v_up, 1.0, 1.0, UPPER_GAP_SHARE)):
         shade, height, recede = _teeth_row(x, heights, W)
-        into = (v - anchor) * sign  # distance from the lip into the mouth
+        hidden = np.maximum(max(heights) * W - share * gap, 0.0)  # under the lip
+        into = (v - anchor) * sign + hidden  # distance from the tooth's root edge into the mouth
         cover = _smoothstep((height - into) / 1.2) * (into > -3.0) * (1.0 - _smoothstep((np.abs(x) - 0.46 * W) / 3.0))
-        lip_shadow = 0.62 + 0.38 * _smoothstep(into / (0.07 * W))
+        lip_shadow = 0.7 + 0.3 * _smoothstep((into - hidden) / (0.07 * W))
         tip = 1.0 - 0.12 * _smoothstep((into - 0.8 * height) / (0.2 * height + 1e-3))
         lit = style.teeth * (light * shade * lip_shadow * tip)[..., None]
         tooth = lit + (style.cavity - lit) * (0.9 * recede)[..., None]
         colour = colour * (1 - cover[..., None]) + tooth * cover[..., None]
     # The lips' inner edge shades what lies right behind it.
     edge = np.minimum(v - v_up, v_lo - v)
-    colour *= (0.6 + 0.4 * _smoothstep(edge / 2.5))[..., None]
+    colour *= (0.68 + 0.32 * _smoothstep(edge / 2.5))[..., None]
 
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     a = alpha[..., None]

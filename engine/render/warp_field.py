@@ -14,12 +14,13 @@ from scipy import sparse
 from scipy.spatial import Delaunay
 
 from engine.face.canonical import load_canonical_model
+from engine.render.face_regions import FACE_OVAL
 
 N_MESH = 468
 RING_SCALES = (1.12, 1.3, 1.55, 1.85, 2.3)  # ring radius / face hull radius, per direction
 RING_FOLLOW_UP = (1.0, 0.95, 0.8, 0.5, 0.2)  # share of the head motion above the face (hair moves with the head)
 RING_FOLLOW_DOWN = (0.85, 0.55, 0.25, 0.08, 0.0)  # ... below it (neck bends, shoulders stay)
-# Share of the nearest landmark's own motion in a ring point's motion (the rest: the head's similarity
+# Share of the nearest outline landmark's own motion in a ring point's motion (the rest: the head's similarity
 # motion). High near the face: the silhouette of a turning head barely moves while its features do,
 # and the neck follows the chin when the jaw opens.
 RING_ANCHOR = (0.9, 0.6, 0.3, 0.1, 0.0)
@@ -54,6 +55,8 @@ class WarpField:
         # Similarity x' = a x - b y + tx, y' = b x + a y + ty; least squares is linear in the targets.
         design = np.vstack([np.stack([p[:, 0], -p[:, 1], ones, zeros], 1), np.stack([p[:, 1], p[:, 0], zeros, ones], 1)])
         self._rigid_pinv = np.linalg.pinv(design)  # (4, 2n)
+        self._oval = np.array(FACE_OVAL)
+        self._oval_gap = self._outline_gaps(src, src[self._rigid_idx].mean(axis=0))[0]
 
         rings, follow, anchor_w, anchor_idx = self._rings(src)
         border = self._border_points()
@@ -98,7 +101,9 @@ class WarpField:
         keep = ((pts[:, 0] > margin) & (pts[:, 0] < self.width - 1 - margin)
                 & (pts[:, 1] > margin) & (pts[:, 1] < self.height - 1 - margin))
         pts, follow, anchor_w = pts[keep], follow[keep], anchor_w[keep]
-        anchor_idx = np.argmin(((pts[:, None, :] - src[None, :, :]) ** 2).sum(-1), axis=1)
+        # Anchored on the outline only: inner points turn out of sight, the silhouette does not.
+        oval = np.array(FACE_OVAL)
+        anchor_idx = oval[np.argmin(((pts[:, None, :] - src[None, oval, :]) ** 2).sum(-1), axis=1)]
         return pts, follow, anchor_w, anchor_idx
 
     def _border_points(self) -> np.ndarray:
@@ -124,11 +129,50 @@ class WarpField:
         return sparse.csr_matrix((bary.ravel(), (rows, tri.simplices[simplex].ravel())),
                                  shape=(len(points), self._n_ctrl))
 
+    def _outline_gaps(self, pts: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (px) from each face-outline point to the convex hull of `pts` along the ray from
+        `centre`, and the rays' unit directions."""
+        import cv2
+
+        hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+        edge = np.roll(hull, -1, axis=0) - hull
+        normal = np.stack([edge[:, 1], -edge[:, 0]], axis=1)
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
+        normal *= np.sign(((hull - hull.mean(axis=0)) * normal).sum(axis=1, keepdims=True) + 1e-12)  # outwards
+        p = pts[self._oval]
+        u = p - centre
+        u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-9)
+        nu = u @ normal.T  # (n_oval, n_edges)
+        slack = (hull * normal).sum(axis=1)[None, :] - p @ normal.T  # >= 0 inside the hull
+        t = np.where(nu > 1e-9, slack / np.where(nu > 1e-9, nu, 1.0), np.inf)
+        return np.maximum(t.min(axis=1), 0.0), u
+
+    def _silhouette(self, tgt: np.ndarray, rigid: np.ndarray) -> np.ndarray:
+        """`tgt` with the face outline kept on the visible silhouette.
+
+        Turning the head rotates far-side outline points behind the cheek (inside the target's hull);
+        moved there, they would drag the source's skin/background edge into the face and fold the cheek
+        over it. The edge instead stays on the target's outer boundary: each outline point is pushed
+        out along its ray by how much deeper inside the hull it lies than in the source (zero when
+        nothing turns, so identity stays exact)."""
+        a, b, tx, ty = rigid
+        c = self.source[self._rigid_idx].mean(axis=0)
+        centre = np.array([a * c[0] - b * c[1] + tx, b * c[0] + a * c[1] + ty])
+        gap, u = self._outline_gaps(tgt, centre)
+        push = np.maximum(gap - self._oval_gap, 0.0)
+        if not np.any(push > 0.05):
+            return tgt
+        out = tgt.copy()
+        out[self._oval] += push[:, None] * u
+        return out
+
     def control_displacements(self, target_px: np.ndarray) -> np.ndarray:
         """(n_ctrl, 2) forward displacement of every control point for (468, 2) target landmarks."""
         tgt = np.asarray(target_px, dtype=np.float64)[:N_MESH]
+        rigid_fit = self._rigid_pinv @ tgt[self._rigid_idx].T.ravel()
+        tgt = self._silhouette(tgt, rigid_fit)
         d_mesh = tgt - self.source
-        a, b, tx, ty = self._rigid_pinv @ tgt[self._rigid_idx].T.ravel()
+        a, b, tx, ty = rigid_fit
         x, y = self._rings_xy[:, 0], self._rings_xy[:, 1]
         rigid = np.stack([a * x - b * y + tx - x, b * x + a * y + ty - y], axis=1)
         anchor = self._ring_anchor_w[:, None]
