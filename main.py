@@ -90,13 +90,11 @@ def _progress_bar(total: int, desc: str):
 
 
 def _predict(args, portrait, audio_path: str, transcript: str | None):
-    """Portrait + audio -> (reference, audio clip, base layer, motion)."""
-    import numpy as np
-
+    """Portrait + audio -> (reference, audio clip, base layer, motion): the same document the editor edits."""
     from engine.a2l.embedded import A2LSettings, predict_embedded
     from engine.audio.decode import load_audio
+    from engine.document.project import Project, Sources
     from engine.face.reference import analyze_portrait
-    from engine.motion import Motion
 
     reference = analyze_portrait(portrait, size=getattr(args, "size", 512), crop=not getattr(args, "full_frame", False),
                                  face_index=getattr(args, "face_index", None))
@@ -105,13 +103,14 @@ def _predict(args, portrait, audio_path: str, transcript: str | None):
                            lip_intensity=getattr(args, "lip_intensity", 1.0),
                            head_intensity=getattr(args, "head_intensity", 1.0))
     base = predict_embedded(audio, fps=args.fps, settings=settings)
-    pose = base.pose
     if getattr(args, "pose_template", None):
         from engine.export.pose_template import load_pose_template
 
-        pose = load_pose_template(args.pose_template, base.frame_count, args.fps)
-    motion = Motion(args.fps, reference.rest_mesh[None] + base.offsets.astype(np.float64), np.asarray(pose, dtype=np.float64))
-    return reference, audio, base, motion
+        base.pose = load_pose_template(args.pose_template, base.frame_count, args.fps)
+    portrait_name = portrait if isinstance(portrait, str) else "<built-in portrait>"
+    project = Project(Sources(portrait_name, str(audio_path), transcript), args.fps, reference, audio, base,
+                      a2l_settings=settings)
+    return reference, audio, base, project.evaluate_motion()
 
 
 def _render(reference, audio, motion, settings) -> list[str]:

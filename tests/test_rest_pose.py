@@ -24,3 +24,18 @@ def test_parted_lips_rest_closed_and_keep_the_smile():
 def test_closed_lips_need_no_correction(rel):
     ref = analyze_portrait(media(rel))
     np.testing.assert_array_equal(ref.rest_mesh, ref.mesh)
+
+
+def test_fitted_rig_closes_this_faces_eyes():
+    from engine.a2l.rig import load_rig
+
+    ref = analyze_portrait(media("portraits/hallo__6.jpg"))  # eyes wider than the canonical face's
+    blink = {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}
+    canonical = ref.rest_mesh + load_rig().offsets_frame(blink)
+    fitted = ref.rest_mesh + ref.rig.offsets_frame(blink)
+    for upper, lower in ((386, 374), (159, 145)):
+        assert canonical[upper, 1] - canonical[lower, 1] > 0.15  # a canonical blink leaves a slit
+        assert abs(fitted[upper, 1] - fitted[lower, 1]) < 0.03
+    # everything but the lids is the canonical rig
+    other = [i for i, name in enumerate(ref.rig.controls) if not name.startswith("eyeBlink")]
+    np.testing.assert_array_equal(ref.rig.basis[other], load_rig().basis[other])

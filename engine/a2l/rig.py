@@ -113,3 +113,29 @@ def load_rig() -> Rig:
     basis = np.stack([fields[name] for name in CONTROLS]).astype(np.float32)
     basis.setflags(write=False)
     return Rig(controls=CONTROLS, basis=basis, ranges={name: (0.0, 1.0) for name in CONTROLS})
+
+
+FACE_FITTED_CONTROLS = ("eyeBlinkLeft", "eyeBlinkRight")
+
+
+def fit_to_face(mesh: np.ndarray) -> Rig:
+    """The rig with its lid controls rebuilt on one face's own mesh.
+
+    A canonical-face blink moves each lid by the canonical eye opening, which leaves wider eyes a slit
+    apart; rebuilt on the face itself, eyeBlink = 1 closes that face's eyes exactly. The right eye is
+    built as the left eye of the mirrored face (canonical mirror map), so asymmetric faces fit both sides.
+    """
+    from engine.a2l.rig_controls import ControlBuilder, mirror_field
+
+    rig = load_rig()
+    model = load_canonical_model()
+    mirror = ControlBuilder(model.vertices, model.triangles).g.mirror
+    mesh = np.asarray(mesh, dtype=np.float64)
+    left = ControlBuilder(mesh, model.triangles).eye_blink_left()
+    mirrored = mesh[mirror] * np.array([-1.0, 1.0, 1.0])
+    right = mirror_field(ControlBuilder(mirrored, model.triangles).eye_blink_left(), mirror)
+    basis = rig.basis.copy()
+    basis[rig.index("eyeBlinkLeft")] = left
+    basis[rig.index("eyeBlinkRight")] = right
+    basis.setflags(write=False)
+    return Rig(controls=rig.controls, basis=basis, ranges=dict(rig.ranges))

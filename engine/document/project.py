@@ -113,9 +113,7 @@ class Project:
         a2l_settings=None,
         path: str | None = None,
     ):
-        from engine.a2l.rig import load_rig
-
-        self.rig = load_rig()
+        self.rig = reference.rig  # fitted to this face: its blinks close these eyes
         self.channel_names: tuple[str, ...] = POSE_CHANNELS + tuple(self.rig.controls)
         unknown = set(channels or {}) - set(self.channel_names)
         if unknown:
@@ -242,8 +240,12 @@ class Project:
             base = self.base
             sigma = self.gains.smoothing * self.fps
             blink_tracks = {n: base.weights[n] for n in BLINK_CONTROLS if n in base.weights}
+            # The base layer's blinks were made with the canonical rig; swap in this face's lids.
+            from engine.a2l.rig import load_rig
+
+            canonical_blinks = load_rig().offsets(blink_tracks).astype(np.float64) if blink_tracks else 0.0
             blinks = self.rig.offsets(blink_tracks).astype(np.float64) if blink_tracks else None
-            expr = base.offsets.astype(np.float64) - (blinks if blinks is not None else 0.0)
+            expr = base.offsets.astype(np.float64) - canonical_blinks
             # Blinks are left out of the smoothing: they are brief on purpose, not jitter.
             self._parts_cache = (key, (_smooth(expr, sigma), blinks, _smooth(base.pose.astype(np.float64), sigma)))
         return self._parts_cache[1]

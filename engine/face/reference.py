@@ -46,6 +46,13 @@ class ReferenceFace:
 
         return self.mesh + mouth_rest_offsets(self.mesh, load_rig())
 
+    @cached_property
+    def rig(self):
+        """The expression rig fitted to this face (its blinks close these eyes exactly)."""
+        from engine.a2l.rig import fit_to_face
+
+        return fit_to_face(self.rest_mesh)
+
     @property
     def landmarks_px(self) -> np.ndarray:
         """(478, 2) pixel coordinates in `image`."""
