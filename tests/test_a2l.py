@@ -192,3 +192,22 @@ def test_ten_minutes_of_speech(speech):
     # every minute is animated like the first (chunked recognition keeps working to the end)
     per_minute = jaw.reshape(10, -1).mean(axis=1)
     assert per_minute.min() > 0.5 * per_minute.max()
+
+
+def test_acoustic_openness_open_vowel_opens_more(tmp_path):
+    """F1 + 1-3 kHz envelope: espeak-ng 'ah' (high F1) then 'ee' (low F1): 'ah' opens the mouth more."""
+    from engine.a2l.openness import acoustic_openness_100hz, band_tracks
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    wav = tmp_path / "ah_ee.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "-s", "80", "[[A:::::: i::::::]]"], check=True)
+    x = load_audio(wav).mono16k
+    f1, _, level = band_tracks(x)
+    opening = acoustic_openness_100hz(x)
+    voiced = np.flatnonzero(level > level.max() - 15)
+    q = len(voiced) // 4  # first quarter: inside "ah"; last quarter: inside "ee"
+    ah, ee = voiced[2:q], voiced[-q:-2]
+    assert np.median(f1[ah]) > np.median(f1[ee]) + 150
+    assert np.median(opening[ah]) > np.median(opening[ee]) + 0.2
+    assert acoustic_openness_100hz(np.zeros(16000, np.float32)).max() == 0.0  # silence stays shut

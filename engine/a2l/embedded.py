@@ -19,6 +19,7 @@ from engine.a2l.blinks import blink_times, blink_track
 from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coarticulate
 from engine.a2l.head_pose import head_pose, stress_peaks
 from engine.a2l.loudness import AudioFeatures, audio_features, smooth
+from engine.a2l.openness import acoustic_openness
 from engine.a2l.phonemes import phones_for
 from engine.a2l.visemes import mouth_controls, viseme_segments
 from engine.audio.decode import AudioClip
@@ -26,12 +27,16 @@ from engine.audio.decode import AudioClip
 # Speech whose loud parts sit at this level (dBFS, 25 ms RMS, 80th percentile) opens the mouth at gain 1;
 # each 10 dB louder/quieter scales the opening by ~1.33 / 0.75 (clamped).
 NOMINAL_SPEECH_DB = -20.0
-# The voiced-energy envelope's share of the opening: it carries singing, non-English speech and long
-# vowels that the English phone recogniser gets wrong. Kept small: on real talking-head videos speakers
-# often open the mouth in pauses (breathing), so loudness alone predicts opening poorly (bench_lipsync).
-ENVELOPE_SHARE = 0.12
-FRAME_LOUDNESS_SHARE = 0.3
+# jawOpen = ACOUSTIC_JAW x acoustic openness (F1 + 1-3 kHz envelope, engine.a2l.openness) + PHONE_JAW x the
+# coarticulated phone-class opening. The acoustic part carries most of the weight: allphone recognition
+# is noisy and English-only, while F1 follows the jaw in any language and in singing (bench_lipsync:
+# acoustic+phones beats either alone). The 0.4 : 0.33 ratio is one of the constants tuned on the bench.
+ACOUSTIC_JAW = 0.4
+PHONE_JAW = 0.33
+CLOSURE_RESIDUAL_JAW = 0.15  # jaw left on a closed bilabial frame (the lips seal over it)
+RECOGNISED_CLOSURE = 0.5
 BROW_ACCENT = 0.25
+LIP_PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthFunnel")
 
 
 @dataclass
@@ -42,8 +47,8 @@ class A2LSettings:
     head_intensity: float = 1.0
     blink_rate: float = 1.0  # scale of the natural ~17 blinks per minute
     min_hold_frames: int = 2  # a mouth shape lasts at least this many frames (viseme track and smoothing)
-    lead_ms: float = 70.0  # the mouth anticipates the sound (and recognised phone boundaries lag it)
-    loudness_influence: float = 1.0  # 0: opening from phones only; 1: scaled by loudness
+    lead_ms: float = 30.0  # the mouth anticipates the sound (bench_lipsync: larger leads score worse)
+    loudness_influence: float = 1.0  # 0: opening from phones only; 1: acoustic openness and clip loudness
     brow_intensity: float = 1.0
 
     def to_json(self) -> str:
@@ -61,16 +66,14 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, sum(stream.encode())])
 
 
-def jaw_opening(phone_jaw: np.ndarray, features: AudioFeatures, loudness_influence: float = 1.0) -> np.ndarray:
-    """The openness model: phone-class opening x frame loudness, plus the voiced-energy envelope."""
-    act = features.activity.astype(np.float64)
-    envelope = smooth(act ** 0.8 * (0.35 + 0.65 * np.clip(features.voicing, 0, 1)), 1.0)
-    clip_gain = np.clip(10.0 ** ((features.speech_db - NOMINAL_SPEECH_DB) / 80.0), 0.7, 1.4)
-    frame_gain = 1.0 - FRAME_LOUDNESS_SHARE + FRAME_LOUDNESS_SHARE * np.sqrt(act)
+def jaw_opening(phone_jaw: np.ndarray, acoustic: np.ndarray, features: AudioFeatures,
+                loudness_influence: float = 1.0) -> np.ndarray:
+    """The openness model: acoustic openness + phone-class opening, scaled by the clip's loudness."""
     k = loudness_influence
-    jaw = (1.0 + k * (clip_gain - 1.0)) * ((1.0 - k + k * frame_gain) * phone_jaw + k * ENVELOPE_SHARE * envelope)
-    jaw = smooth(jaw, 1.0)
-    return np.clip(jaw, 0.0, 1.0)
+    clip_gain = np.clip(10.0 ** ((features.speech_db - NOMINAL_SPEECH_DB) / 80.0), 0.7, 1.4)
+    phone_weight = PHONE_JAW + (1.0 - k) * (1.0 - PHONE_JAW)  # k = 0: the phone opening alone, unscaled
+    jaw = (1.0 + k * (clip_gain - 1.0)) * (k * ACOUSTIC_JAW * acoustic + phone_weight * phone_jaw)
+    return np.clip(smooth(jaw, 1.0), 0.0, 1.0)
 
 
 def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings | None = None,
@@ -81,7 +84,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     report = progress or (lambda _f: None)
     n = audio.frame_count(fps)
     times = np.arange(n) / fps
-    phones, _aligned = phones_for(audio.mono16k, s.transcript, lambda f: report(0.7 * f))
+    phones, aligned = phones_for(audio.mono16k, s.transcript, lambda f: report(0.7 * f))
     phones = [p for p in phones if p.start < n / fps]
     features = audio_features(audio.mono16k, fps, n)
     report(0.8)
@@ -91,16 +94,20 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     controls = mouth_controls()
     mouth = coarticulate(phones, times, controls, params)
     col = {c: i for i, c in enumerate(controls)}
-    jaw = jaw_opening(mouth[:, col["jawOpen"]], features, s.loudness_influence)
+    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic_openness(audio.mono16k, fps, n), features,
+                      s.loudness_influence)
     # Lip shaping follows speech activity so the mouth rests in silences.
     gate = smooth(features.activity > 0.05, 0.5)[:, None]
     mouth = mouth * np.clip(gate, 0, 1)
     mouth[:, col["jawOpen"]] = jaw
     closed = bilabial_frames(phones, fps, lead, n)
-    mouth[closed, col["jawOpen"]] *= 0.15
-    for name in ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthFunnel"):
-        mouth[closed, col[name]] = 0.0  # these part the lips
-    mouth[closed, col["mouthClose"]] = mouth[closed, col["jawOpen"]]  # seal the lips over the residual jaw
+    # Aligned bilabials really close the lips; recognised ones are often wrong (allphone confuses M/N, B/D),
+    # so they only narrow the mouth.
+    c = 1.0 if aligned else RECOGNISED_CLOSURE
+    mouth[closed, col["jawOpen"]] *= 1.0 - c * (1.0 - CLOSURE_RESIDUAL_JAW)
+    for name in LIP_PARTING:
+        mouth[closed, col[name]] *= 1.0 - c  # these part the lips
+    mouth[closed, col["mouthClose"]] = c * mouth[closed, col["jawOpen"]]  # seal the lips over the residual jaw
     mouth *= s.lip_intensity
 
     weights = {c: mouth[:, i].astype(np.float32) for c, i in col.items()}
