@@ -1,0 +1,72 @@
+"""Every menu action of the editor as data: (menu, id, title, shortcut, handler method of MainWindow).
+The main window builds QActions from this table, so menus, shortcuts and tests share one source."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    id: str
+    menu: str
+    title: str
+    shortcut: str | None
+    handler: str  # MainWindow method name
+    arg: object = None  # passed to the handler when not None
+    checkable: bool = False
+
+
+SEPARATOR = None
+
+ACTIONS: tuple[ActionSpec | None, ...] = (
+    ActionSpec("new", "&File", "&New Project…", "Ctrl+N", "new_project"),
+    ActionSpec("open", "&File", "&Open…", "Ctrl+O", "open_project_dialog"),
+    ActionSpec("open_demo", "&File", "Open &Demo", None, "open_demo"),
+    ActionSpec("save", "&File", "&Save", "Ctrl+S", "save"),
+    ActionSpec("save_as", "&File", "Save &As…", "Ctrl+Shift+S", "save_as"),
+    ActionSpec("relink_audio", "&File", "Relink &Audio…", None, "relink_audio"),
+    ActionSpec("quit", "&File", "&Quit", "Ctrl+Q", "close"),
+
+    ActionSpec("undo", "&Edit", "&Undo", "Ctrl+Z", "undo"),
+    ActionSpec("redo", "&Edit", "&Redo", "Ctrl+Shift+Z", "redo"),
+    ActionSpec("set_key", "&Edit", "Set &Key on Selected Channels", "S", "set_key_on_selection"),
+    ActionSpec("delete_keys", "&Edit", "&Delete Selected Keys", "Delete", "delete_keys"),
+    ActionSpec("copy_keys", "&Edit", "&Copy Keys", "Ctrl+C", "copy_keys"),
+    ActionSpec("paste_keys", "&Edit", "&Paste Keys at Playhead", "Ctrl+V", "paste_keys"),
+    ActionSpec("interp_constant", "&Edit/Key &Interpolation", "Constant", None, "set_interpolation", "constant"),
+    ActionSpec("interp_linear", "&Edit/Key &Interpolation", "Linear", None, "set_interpolation", "linear"),
+    ActionSpec("interp_bezier", "&Edit/Key &Interpolation", "Bezier", None, "set_interpolation", "bezier"),
+    ActionSpec("interp_ease_in", "&Edit/Key &Interpolation", "Ease In", None, "set_interpolation", "ease_in"),
+    ActionSpec("interp_ease_out", "&Edit/Key &Interpolation", "Ease Out", None, "set_interpolation", "ease_out"),
+    ActionSpec("interp_ease_in_out", "&Edit/Key &Interpolation", "Ease In-Out", None, "set_interpolation",
+               "ease_in_out"),
+
+    ActionSpec("play", "&Playback", "&Play / Pause", "Space", "toggle_play"),
+    ActionSpec("shuttle_back", "&Playback", "Shuttle &Reverse", "J", "shuttle", -1),
+    ActionSpec("stop", "&Playback", "&Stop", "K", "stop"),
+    ActionSpec("shuttle_fwd", "&Playback", "Shuttle &Forward", "L", "shuttle", 1),
+    ActionSpec("prev_frame", "&Playback", "Previous Frame", "Left", "step_frames", -1),
+    ActionSpec("next_frame", "&Playback", "Next Frame", "Right", "step_frames", 1),
+    ActionSpec("back_second", "&Playback", "Back One Second", "Shift+Left", "step_seconds", -1.0),
+    ActionSpec("fwd_second", "&Playback", "Forward One Second", "Shift+Right", "step_seconds", 1.0),
+    ActionSpec("next_key", "&Playback", "Next Key", "Up", "jump_key", 1),
+    ActionSpec("prev_key", "&Playback", "Previous Key", "Down", "jump_key", -1),
+    ActionSpec("set_in", "&Playback", "Set &In Point", "I", "set_in_point"),
+    ActionSpec("set_out", "&Playback", "Set &Out Point", "O", "set_out_point"),
+    ActionSpec("clear_in_out", "&Playback", "Clear In/Out", "Shift+I", "clear_in_out"),
+    ActionSpec("loop", "&Playback", "&Loop", None, "set_loop", checkable=True),
+
+    ActionSpec("zoom_in", "&View", "Zoom Timeline &In", "=", "zoom_timeline", 0.5),
+    ActionSpec("zoom_out", "&View", "Zoom Timeline &Out", "-", "zoom_timeline", 2.0),
+    ActionSpec("zoom_fit", "&View", "&Fit Timeline", "\\", "fit_timeline"),
+    ActionSpec("unit_frames", "&View/Time &Unit", "Frames", None, "set_time_unit", "frames"),
+    ActionSpec("unit_timecode", "&View/Time &Unit", "Timecode", None, "set_time_unit", "timecode"),
+    ActionSpec("unit_seconds", "&View/Time &Unit", "Seconds", None, "set_time_unit", "seconds"),
+    ActionSpec("preview_warp", "&View/&Preview", "Warp Render", None, "set_preview_mode", "warp"),
+    ActionSpec("preview_pose", "&View/&Preview", "Pose Image", None, "set_preview_mode", "pose image"),
+    ActionSpec("preview_landmarks", "&View/&Preview", "Landmarks", None, "set_preview_mode", "landmarks"),
+    ActionSpec("wireframe", "&View", "&Wireframe (3D)", "W", "set_wireframe", checkable=True),
+
+    ActionSpec("render", "&Render", "&Queue Render", "Ctrl+R", "queue_render"),
+    ActionSpec("cancel_render", "&Render", "&Cancel Selected Render", None, "cancel_render"),
+)

@@ -1,0 +1,53 @@
+"""Application entry: QApplication setup (dark theme, pyqtgraph defaults) and run_editor for main.py."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+STYLESHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+
+
+def _dark_palette() -> QPalette:
+    p = QPalette()
+    for role, color in ((QPalette.Window, "#232629"), (QPalette.WindowText, "#d6d6d6"), (QPalette.Base, "#1b1d1f"),
+                        (QPalette.AlternateBase, "#2a2d31"), (QPalette.Text, "#d6d6d6"), (QPalette.Button, "#3a3f44"),
+                        (QPalette.ButtonText, "#d6d6d6"), (QPalette.Highlight, "#3d6fa8"),
+                        (QPalette.HighlightedText, "#ffffff"), (QPalette.ToolTipBase, "#2d3135"),
+                        (QPalette.ToolTipText, "#d6d6d6")):
+        p.setColor(role, QColor(color))
+    return p
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with Talkline's look (reuses an existing instance, e.g. pytest-qt's)."""
+    app = QApplication.instance() or QApplication(["talkline", *(argv or [])])
+    app.setApplicationName("Talkline")
+    app.setOrganizationName("Talkline")
+    app.setStyle("Fusion")
+    app.setPalette(_dark_palette())
+    app.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+    pg.setConfigOptions(background="#1b1d1f", foreground="#b8bcc0", antialias=True)
+    return app
+
+
+def run_editor(argv: list[str]) -> int:
+    """Open the editor; argv may hold a project path. Returns the exit code."""
+    from editor.main_window import MainWindow
+
+    app = make_app(argv)
+    window = MainWindow()
+    window.show()
+    project_args = [a for a in argv if not a.startswith("-")]
+    if project_args:
+        window.open_project(project_args[0])
+    else:
+        window.offer_recovery()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(run_editor(sys.argv[1:]))

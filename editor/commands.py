@@ -1,0 +1,119 @@
+"""Undo commands. Each one holds before/after snapshots and applies them through the model, which notifies
+the views. Drags share a merge id so one drag is one undo step; undo never touches zoom or view state."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from engine.a2l.base_layer import BaseLayer
+from engine.document.curves import Curve
+from engine.document.project import Gains, Project
+
+_MERGEABLE = 1001  # QUndoCommand.id() for commands that may merge (same class and same merge id)
+
+
+class _Mergeable(QUndoCommand):
+    def __init__(self, text: str, merge_id: object | None):
+        super().__init__(text)
+        self.merge_id = merge_id
+
+    def id(self) -> int:
+        return _MERGEABLE if self.merge_id is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if type(other) is not type(self) or other.merge_id != self.merge_id:
+            return False
+        self._absorb(other)
+        return True
+
+    def _absorb(self, other) -> None:
+        raise NotImplementedError
+
+
+class CurvesCommand(_Mergeable):
+    """Replace the keys of some channels (keys, handles, interpolation, deletes, pastes all go through here)."""
+
+    def __init__(self, project: Project, before: dict[str, Curve], after: dict[str, Curve], text: str,
+                 merge_id: object | None = None):
+        super().__init__(text, merge_id)
+        self.project, self.before, self.after = project, before, after
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)
+
+    def _apply(self, curves: dict[str, Curve]) -> None:
+        for name, curve in curves.items():
+            self.project.set_channel(name, curve.copy())
+
+    def _absorb(self, other: "CurvesCommand") -> None:
+        for name, curve in other.before.items():
+            self.before.setdefault(name, curve)
+        self.after.update(other.after)
+
+
+def edit_curves(stack: QUndoStack, project: Project, names, edit: Callable[[str, Curve], None], text: str,
+                merge_id: object | None = None) -> None:
+    """Apply `edit(name, curve)` to copies of the named channels and push it as one undoable step."""
+    before = {n: project.channels[n].copy() for n in names}
+    after = {n: c.copy() for n, c in before.items()}
+    for name, curve in after.items():
+        edit(name, curve)
+    stack.push(CurvesCommand(project, before, after, text, merge_id))
+
+
+class GainsCommand(_Mergeable):
+    def __init__(self, project: Project, after: Gains, merge_id: object | None = None):
+        super().__init__("Change gains", merge_id)
+        self.project = project
+        self.before = dataclasses.replace(project.gains)
+        self.after = dataclasses.replace(after)
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)
+
+    def _apply(self, gains: Gains) -> None:
+        self.project.set_gains(dataclasses.replace(gains))
+
+    def _absorb(self, other: "GainsCommand") -> None:
+        self.after = other.after
+
+
+class InOutCommand(QUndoCommand):
+    def __init__(self, project: Project, after: tuple[float, float] | None):
+        super().__init__("Set in/out range" if after else "Clear in/out range")
+        self.project, self.before, self.after = project, project.in_out, after
+
+    def redo(self) -> None:
+        self.project.set_in_out(self.after)
+
+    def undo(self) -> None:
+        self.project.set_in_out(self.before)
+
+
+class RegenerateCommand(QUndoCommand):
+    """Swap in a re-predicted base layer (computed on a worker); the edit layers are untouched."""
+
+    def __init__(self, project: Project, base: BaseLayer, settings):
+        super().__init__("Regenerate base layer")
+        self.project = project
+        self.before = (project.base, project.a2l_settings)
+        self.after = (base, settings)
+
+    def redo(self) -> None:
+        self._apply(*self.after)
+
+    def undo(self) -> None:
+        self._apply(*self.before)
+
+    def _apply(self, base: BaseLayer, settings) -> None:
+        self.project.base, self.project.a2l_settings = base, settings
+        self.project.sources.transcript = settings.transcript
+        self.project.notify("base")

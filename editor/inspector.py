@@ -1,0 +1,214 @@
+"""Inspector: a slider per pose channel and rig control at the playhead (dragging sets a key, one undo step
+per drag; the check box selects the channel for the graph editor and the set-key shortcut), the global
+gains, and the Audio2Lmk settings with a regenerate button."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QLineEdit,
+                               QPushButton, QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
+
+from editor.commands import GainsCommand, edit_curves
+from editor.session import EditorSession
+from engine.a2l.rig import load_rig
+from engine.document.project import POSE_CHANNELS, Gains
+
+SLIDER_STEPS = 1000
+POSE_RANGES = {"rx": (-30.0, 30.0), "ry": (-30.0, 30.0), "rz": (-30.0, 30.0),
+               "tx": (-5.0, 5.0), "ty": (-5.0, 5.0), "tz": (-5.0, 5.0)}
+GAIN_SPECS = {"lip": (0.0, 3.0, 0.05), "head": (0.0, 3.0, 0.05), "smoothing": (0.0, 0.5, 0.01),
+              "blink": (0.0, 3.0, 0.05)}
+
+
+class ChannelRow:
+    """Check box (selection), slider and value readout for one channel."""
+
+    def __init__(self, name: str, lo: float, hi: float):
+        self.name, self.lo, self.hi = name, lo, hi
+        self.check = QCheckBox(name)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.readout = QLabel("0.000")
+        self.readout.setMinimumWidth(58)
+        self.readout.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.key_mark = QLabel("")
+        self.key_mark.setFixedWidth(12)
+        self.key_mark.setStyleSheet("color: #e0a040;")
+
+    def to_slider(self, value: float) -> int:
+        return round((min(max(value, self.lo), self.hi) - self.lo) / (self.hi - self.lo) * SLIDER_STEPS)
+
+    def from_slider(self, position: int) -> float:
+        return self.lo + position / SLIDER_STEPS * (self.hi - self.lo)
+
+    def show(self, value: float, keyed: bool) -> None:
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(self.to_slider(value))
+        self.readout.setText(f"{value:.3f}")
+        self.key_mark.setText("◆" if keyed else "")
+
+
+class Inspector(QWidget):
+    regenerate_requested = Signal(object)  # A2LSettings
+
+    def __init__(self, session: EditorSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self._drag_ids = itertools.count()
+        self._drag_id: int | None = None
+        rig = load_rig()
+        specs = [(n, *POSE_RANGES[n]) for n in POSE_CHANNELS] + [(n, *rig.ranges[n]) for n in rig.controls]
+        self.rows = {name: ChannelRow(name, lo, hi) for name, lo, hi in specs}
+
+        channels = QWidget()
+        grid = QGridLayout(channels)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.setVerticalSpacing(2)
+        for r, row in enumerate(self.rows.values()):
+            if r == len(POSE_CHANNELS):
+                grid.addWidget(self._section("Expression controls"), 2 * r, 0, 1, 4)
+            elif r == 0:
+                grid.addWidget(self._section("Head pose (deg, cm)"), 0, 0, 1, 4)
+            grid.addWidget(row.key_mark, 2 * r + 1, 0)
+            grid.addWidget(row.check, 2 * r + 1, 1)
+            grid.addWidget(row.slider, 2 * r + 1, 2)
+            grid.addWidget(row.readout, 2 * r + 1, 3)
+            row.check.toggled.connect(self._on_checked)
+            row.slider.sliderPressed.connect(self._begin_drag)
+            row.slider.sliderReleased.connect(self._end_drag)
+            row.slider.valueChanged.connect(lambda pos, row=row: self._on_slider(row, pos))
+        grid.setColumnStretch(2, 1)
+
+        self.gain_boxes: dict[str, QDoubleSpinBox] = {}
+        gains_box = QGroupBox("Gains")
+        gains_form = QFormLayout(gains_box)
+        for field, (lo, hi, step) in GAIN_SPECS.items():
+            box = QDoubleSpinBox()
+            box.setRange(lo, hi)
+            box.setSingleStep(step)
+            box.setDecimals(2)
+            box.valueChanged.connect(lambda v, f=field: self._on_gain(f, v))
+            gains_form.addRow(field + (" (s)" if field == "smoothing" else ""), box)
+            self.gain_boxes[field] = box
+
+        a2l_box = QGroupBox("Audio2Lmk (embedded)")
+        a2l_form = QFormLayout(a2l_box)
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.transcript_edit = QLineEdit()
+        self.transcript_edit.setPlaceholderText("optional transcript (forced alignment)")
+        self.a2l_boxes: dict[str, QDoubleSpinBox] = {}
+        for field in ("lip_intensity", "head_intensity", "blink_rate"):
+            box = QDoubleSpinBox()
+            box.setRange(0.0, 3.0)
+            box.setSingleStep(0.1)
+            self.a2l_boxes[field] = box
+        a2l_form.addRow("seed", self.seed_box)
+        a2l_form.addRow("transcript", self.transcript_edit)
+        for field, box in self.a2l_boxes.items():
+            a2l_form.addRow(field.replace("_", " "), box)
+        self.regenerate_button = QPushButton("Regenerate base layer")
+        self.regenerate_button.setToolTip("Re-predict from the audio; your keys and gains are kept (undoable)")
+        self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.a2l_settings()))
+        a2l_form.addRow(self.regenerate_button)
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(channels)
+        layout.addWidget(gains_box)
+        layout.addWidget(a2l_box)
+        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        session.project_replaced.connect(self._on_replaced)
+        session.frame_changed.connect(lambda _: self.refresh_values())
+        session.project_changed.connect(self._on_project_changed)
+        session.selection_changed.connect(self._on_selection)
+
+    @staticmethod
+    def _section(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setStyleSheet("color: #e0a040; font-weight: bold; padding-top: 6px;")
+        return label
+
+    # --- model -> view ---------------------------------------------------------------------------
+    def _on_replaced(self) -> None:
+        if self.session.project is None:
+            return
+        self.refresh_values()
+        self.refresh_gains()
+        self.refresh_settings()
+
+    def _on_project_changed(self, what: str) -> None:
+        if what == "gains":
+            self.refresh_gains()
+        elif what == "base":
+            self.refresh_settings()
+        self.refresh_values()
+
+    def refresh_values(self) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        values = self.session.frame_state().values
+        t = self.session.time
+        for name, row in self.rows.items():
+            if not row.slider.isSliderDown():
+                row.show(values.get(name, 0.0), project.channels[name].find(t) is not None)
+
+    def refresh_gains(self) -> None:
+        gains = self.session.project.gains
+        for field, box in self.gain_boxes.items():
+            with QSignalBlocker(box):
+                box.setValue(getattr(gains, field))
+
+    def refresh_settings(self) -> None:
+        s = self.session.project.a2l_settings
+        self.seed_box.setValue(s.seed)
+        self.transcript_edit.setText(s.transcript or "")
+        for field, box in self.a2l_boxes.items():
+            box.setValue(getattr(s, field))
+
+    def _on_selection(self, names) -> None:
+        for name, row in self.rows.items():
+            with QSignalBlocker(row.check):
+                row.check.setChecked(name in names)
+
+    # --- view -> model ---------------------------------------------------------------------------
+    def _on_checked(self, _checked: bool) -> None:
+        self.session.set_selection([n for n, r in self.rows.items() if r.check.isChecked()])
+
+    def _begin_drag(self) -> None:
+        self._drag_id = next(self._drag_ids)
+
+    def _end_drag(self) -> None:
+        self._drag_id = None
+        self.refresh_values()
+
+    def _on_slider(self, row: ChannelRow, position: int) -> None:
+        self.set_value(row.name, row.from_slider(position),
+                       merge_id=("inspector", row.name, self._drag_id) if self._drag_id is not None else None)
+        row.readout.setText(f"{row.from_slider(position):.3f}")
+
+    def set_value(self, name: str, value: float, merge_id=None) -> None:
+        """Key `name` at the playhead with `value` (the edit-layer value, added to the base)."""
+        t = self.session.time
+        edit_curves(self.session.undo_stack, self.session.project, [name],
+                    lambda _, curve: curve.set_key(t, value), f"Set key {name}", merge_id)
+
+    def _on_gain(self, field: str, value: float) -> None:
+        gains = dataclasses.replace(self.session.project.gains, **{field: value})
+        self.session.undo_stack.push(GainsCommand(self.session.project, gains, merge_id=("gain", field)))
+
+    def a2l_settings(self):
+        values = {f: b.value() for f, b in self.a2l_boxes.items()}
+        return dataclasses.replace(self.session.project.a2l_settings, seed=self.seed_box.value(),
+                                   transcript=self.transcript_edit.text().strip() or None, **values)

@@ -1,0 +1,207 @@
+"""2D preview: the live warp render, the pose image, or the portrait with landmarks, of the playhead frame.
+
+Frames render on one background thread; a new request replaces any that has not started (latest wins),
+so scrubbing and playback never queue up stale work."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from editor.session import EditorSession
+from engine.face.reference import ReferenceFace
+from engine.jobs import make_renderer
+from engine.render.pose_image import pose_image_rgb
+
+PREVIEW_MODES = ("warp", "pose image", "landmarks")
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    serial: int  # increases with every request, so the view knows when it shows the latest one
+    frame: int
+    mode: str
+    landmarks_px: np.ndarray  # (468, 2)
+
+
+class PreviewRenderer(QObject):
+    """One worker thread; `submit` drops a queued request that a newer one replaces (napari slicer pattern)."""
+
+    rendered = Signal(object, object)  # PreviewRequest, RGB uint8 image
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview")
+        self._lock = threading.Lock()
+        self._pending: PreviewRequest | None = None
+        self._busy = False
+        self._reference: ReferenceFace | None = None
+        self._warp = None
+
+    def set_reference(self, reference: ReferenceFace | None) -> None:
+        with self._lock:
+            self._reference, self._warp = reference, None
+
+    def submit(self, request: PreviewRequest) -> None:
+        with self._lock:
+            self._pending = request
+            if self._busy:
+                return
+            self._busy = True
+        self._pool.submit(self._drain)
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._busy
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                request, self._pending = self._pending, None
+                reference = self._reference
+                if request is None or reference is None:
+                    self._busy = False
+                    return
+            try:
+                self.rendered.emit(request, self.render(reference, request))
+            except Exception as exc:  # noqa: BLE001  (shown in the preview, never kills the worker)
+                self.failed.emit(f"{type(exc).__name__}: {exc}")
+
+    def render(self, reference: ReferenceFace, request: PreviewRequest) -> np.ndarray:
+        w, h = reference.width, reference.height
+        if request.mode == "pose image":
+            return pose_image_rgb(request.landmarks_px, w, h)
+        if request.mode == "landmarks":
+            return reference.image
+        if self._warp is None:
+            self._warp = make_renderer("warp", reference)
+        return self._warp.render(request.landmarks_px)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._pending = None
+        self._pool.shutdown(wait=True)
+
+
+class ImageView(QWidget):
+    """An RGB array fitted to the widget (aspect kept), optionally with landmark dots on top."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumSize(160, 160)
+        self._image: QImage | None = None
+        self._size = (1, 1)
+        self.points: np.ndarray | None = None  # (N, 2) pixels of the image
+
+    def set_image(self, rgb: np.ndarray) -> None:
+        rgb = np.ascontiguousarray(rgb)
+        h, w = rgb.shape[:2]
+        self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+        self._size = (w, h)
+        self.update()
+
+    def target_rect(self) -> QRectF:
+        w, h = self._size
+        scale = min(self.width() / w, self.height() / h)
+        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+
+    def paintEvent(self, _):
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#141517"))
+        if self._image is None:
+            return
+        rect = self.target_rect()
+        painter.setRenderHint(QPainter.SmoothPixmapTransform)
+        painter.drawImage(rect, self._image)
+        if self.points is not None:
+            s = rect.width() / self._size[0]
+            painter.setRenderHint(QPainter.Antialiasing)
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QColor(90, 230, 140, 220))
+            for x, y in self.points:
+                painter.drawEllipse(QPointF(rect.x() + x * s, rect.y() + y * s), 1.6, 1.6)
+
+
+class Preview2D(QWidget):
+    def __init__(self, session: EditorSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.renderer = PreviewRenderer(self)
+        self.renderer.rendered.connect(self._on_rendered)
+        self.renderer.failed.connect(self._on_failed)
+        self.shown_frame = -1
+        self._serial = 0
+        self._shown_serial = -1
+
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(PREVIEW_MODES)
+        self.mode_box.currentTextChanged.connect(lambda _: self.request())
+        self.status = QLabel("")
+        self.status.setObjectName("hint")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.addWidget(QLabel("Show"))
+        bar.addWidget(self.mode_box)
+        bar.addStretch(1)
+        bar.addWidget(self.status)
+        self.image_view = ImageView()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.image_view, 1)
+
+        session.project_replaced.connect(self._on_replaced)
+        session.frame_changed.connect(lambda _: self.request())
+        session.project_changed.connect(lambda _: self.request())
+
+    @property
+    def mode(self) -> str:
+        return self.mode_box.currentText()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_box.setCurrentText(mode)
+
+    def _on_replaced(self) -> None:
+        project = self.session.project
+        self.renderer.set_reference(project.reference if project is not None else None)
+        self.shown_frame = -1
+        self.request()
+
+    def request(self) -> None:
+        """Ask for the playhead frame in the current mode (cheap: the render happens on the worker)."""
+        if self.session.project is None:
+            return
+        self._serial += 1
+        state = self.session.frame_state()
+        self.renderer.submit(PreviewRequest(self._serial, self.session.frame, self.mode, state.landmarks_px))
+
+    @property
+    def up_to_date(self) -> bool:
+        """True once the latest request is on screen."""
+        return self._shown_serial == self._serial
+
+    def _on_rendered(self, request: PreviewRequest, rgb: np.ndarray) -> None:
+        self.image_view.points = request.landmarks_px if request.mode == "landmarks" else None
+        self.image_view.set_image(rgb)
+        self.shown_frame, self._shown_serial = request.frame, request.serial
+        self.status.setText(f"frame {request.frame}")
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(f"preview failed: {message}")
+
+    def current_image(self) -> np.ndarray | None:
+        """The displayed frame as RGB (tests)."""
+        img = self.image_view._image
+        if img is None:
+            return None
+        ptr = img.constBits()
+        return np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3] \
+            .reshape(img.height(), img.width(), 3).copy()

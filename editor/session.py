@@ -1,0 +1,88 @@
+"""The editor's Qt-side state around a Project: playhead, channel selection, undo stack, cached frame state.
+
+Views subscribe to these signals (and to `project_changed`, the GUI-thread relay of Project.changed);
+none of them owns the document.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from engine.document.project import FrameState, Project
+
+
+class EditorSession(QObject):
+    project_replaced = Signal()  # a different Project (or None) is now open
+    project_changed = Signal(str)  # relay of Project.changed ("channel:<name>", "gains", "base", ...)
+    frame_changed = Signal(int)
+    selection_changed = Signal(tuple)  # selected channel names
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.undo_stack = QUndoStack(self)
+        self.frame = 0
+        self.selection: tuple[str, ...] = ()
+        self._state: FrameState | None = None
+        self._state_frame = -1
+
+    def set_project(self, project: Project | None) -> None:
+        if self.project is not None:
+            self.project.changed.disconnect(self._on_project_changed)
+        self.project = project
+        self.undo_stack.clear()
+        self._state = None
+        self.frame = 0
+        self.selection = ()
+        if project is not None:
+            project.changed.connect(self._on_project_changed)
+        self.project_replaced.emit()
+        self.selection_changed.emit(self.selection)
+        self.frame_changed.emit(self.frame)
+
+    def _on_project_changed(self, what: str) -> None:
+        self._state = None
+        self.project_changed.emit(what)
+        if what in ("base", "fps") and self.project is not None:
+            self.set_frame(min(self.frame, self.project.frame_count - 1))
+
+    # --- playhead -------------------------------------------------------------------------------
+    @property
+    def frame_count(self) -> int:
+        return self.project.frame_count if self.project is not None else 0
+
+    @property
+    def time(self) -> float:
+        return self.project.time_of(self.frame) if self.project is not None else 0.0
+
+    def set_frame(self, frame: int) -> None:
+        if self.project is None:
+            return
+        frame = max(0, min(int(frame), self.project.frame_count - 1))
+        if frame != self.frame:
+            self.frame = frame
+            self.frame_changed.emit(frame)
+
+    def set_time(self, seconds: float) -> None:
+        if self.project is not None:
+            self.set_frame(self.project.frame_of(seconds))
+
+    def frame_state(self) -> FrameState:
+        """The evaluated playhead frame, shared by every view (evaluated once per frame or change)."""
+        if self._state is None or self._state_frame != self.frame:
+            self._state = self.project.evaluate(self.frame)
+            self._state_frame = self.frame
+        return self._state
+
+    # --- channel selection ----------------------------------------------------------------------
+    def set_selection(self, names) -> None:
+        names = tuple(dict.fromkeys(names))
+        if names != self.selection:
+            self.selection = names
+            self.selection_changed.emit(names)
+
+    def key_times(self) -> list[float]:
+        """Sorted times of every key on every channel (for next/previous key)."""
+        if self.project is None:
+            return []
+        return sorted({k.time for c in self.project.channels.values() for k in c.keys})

@@ -1,0 +1,86 @@
+"""Timeline lane items: labelled segments (phonemes, visemes, blinks) and keyframe diamonds per channel.
+
+Both paint in device pixels (text and diamonds keep their size at any zoom) and skip what is off screen.
+"""
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPen, QPolygonF
+
+from engine.a2l.base_layer import Segment
+
+
+def _visible_x(item: pg.GraphicsObject) -> tuple[float, float]:
+    view = item.getViewBox()
+    return tuple(view.viewRange()[0]) if view is not None else (-np.inf, np.inf)
+
+
+class SegmentLaneItem(pg.GraphicsObject):
+    """Segments drawn as alternating boxes in the band [row, row + 1] with their labels."""
+
+    def __init__(self, segments: list[Segment], row: int, colors: tuple[str, str], end: float):
+        super().__init__()
+        self.segments = sorted(segments, key=lambda s: s.start)
+        self._starts = [s.start for s in self.segments]
+        self.row, self.end = row, max(end, 1e-3)
+        self.colors = (QColor(colors[0]), QColor(colors[1]))
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0.0, float(self.row), self.end, 1.0)
+
+    def paint(self, painter: QPainter, *_):
+        t0, t1 = _visible_x(self)
+        first = max(bisect.bisect_right(self._starts, t0) - 1, 0)
+        xf = painter.transform()
+        painter.resetTransform()
+        metrics = QFontMetrics(painter.font())
+        painter.setPen(QPen(QColor("#15171a")))
+        for i in range(first, len(self.segments)):
+            seg = self.segments[i]
+            if seg.start > t1:
+                break
+            rect = xf.mapRect(QRectF(seg.start, self.row + 0.08, seg.end - seg.start, 0.84))
+            painter.fillRect(rect, self.colors[i % 2])
+            if rect.width() > 8:
+                painter.setPen(QColor("#eeeeee"))
+                label = metrics.elidedText(seg.label, Qt.ElideRight, int(rect.width()) - 2)
+                painter.drawText(rect, Qt.AlignCenter, label)
+        painter.setTransform(xf)
+
+
+class KeyLanesItem(pg.GraphicsObject):
+    """One row per animated channel (row i spans [i, i + 1]); a diamond per key."""
+
+    RADIUS = 5.0
+
+    def __init__(self):
+        super().__init__()
+        self.lanes: list[tuple[str, np.ndarray]] = []
+        self.end = 1.0
+
+    def set_lanes(self, lanes: list[tuple[str, np.ndarray]], end: float) -> None:
+        self.prepareGeometryChange()
+        self.lanes, self.end = lanes, max(end, 1e-3)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0.0, 0.0, self.end, float(max(len(self.lanes), 1)))
+
+    def paint(self, painter: QPainter, *_):
+        t0, t1 = _visible_x(self)
+        xf = painter.transform()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(QPen(QColor("#1a1a1a"), 1))
+        painter.setBrush(QBrush(QColor("#e0a040")))
+        r = self.RADIUS
+        for row, (_, times) in enumerate(self.lanes):
+            for t in times[(times >= t0) & (times <= t1)]:
+                c = xf.map(QPointF(float(t), row + 0.5))
+                painter.drawPolygon(QPolygonF([QPointF(c.x(), c.y() - r), QPointF(c.x() + r, c.y()),
+                                               QPointF(c.x(), c.y() + r), QPointF(c.x() - r, c.y())]))
+        painter.setTransform(xf)

@@ -1,0 +1,187 @@
+"""TimelineWidget: three x-linked pyqtgraph plots (waveform, segment lanes, key lanes) sharing one playhead."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from editor.session import EditorSession
+from engine.audio.decode import ANALYSIS_RATE
+from editor.timeline.lanes import KeyLanesItem, SegmentLaneItem
+from editor.timeline.ruler import TIME_MODES, TimeAxis, format_time
+from editor.timeline.scrub_view import ScrubViewBox
+from editor.timeline.waveform import WaveformItem, WaveformPyramid
+
+AXIS_WIDTH = 96
+LANE_ROWS = ("phonemes", "visemes", "blinks")
+ROW_PX = 17
+MAX_KEY_ROWS = 6
+PLAYHEAD_PEN = pg.mkPen("#ff9a2e", width=2)
+
+
+class TimelineWidget(QWidget):
+    def __init__(self, session: EditorSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.pyramid: WaveformPyramid | None = None
+
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(TIME_MODES)
+        self.mode_box.setCurrentText("timecode")
+        self.mode_box.currentTextChanged.connect(self._on_mode)
+        fit = QPushButton("Fit")
+        fit.setToolTip("Zoom to the whole clip (\\)")
+        fit.clicked.connect(self.fit)
+        self.readout = QLabel("")
+        header = QHBoxLayout()
+        header.setContentsMargins(4, 2, 4, 2)
+        header.addWidget(QLabel("Time unit"))
+        header.addWidget(self.mode_box)
+        header.addWidget(fit)
+        header.addStretch(1)
+        header.addWidget(self.readout)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.layout.setSpacing(0)
+        self.ruler = TimeAxis("top")
+        self.wave_plot = self._add_plot(0, {"top": self.ruler})
+        self.lane_plot = self._add_plot(1)
+        self.key_plot = self._add_plot(2)
+        for p in (self.lane_plot, self.key_plot):
+            p.setXLink(self.wave_plot)
+            p.getViewBox().invertY(True)
+        self.wave_plot.setYRange(-1.0, 1.0, padding=0.05)
+        self.lane_plot.setYRange(0, len(LANE_ROWS), padding=0)
+        self.lane_plot.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(LANE_ROWS)]])
+        self.graphics.ci.layout.setRowFixedHeight(1, ROW_PX * len(LANE_ROWS))
+        self.graphics.ci.layout.setRowStretchFactor(0, 1)
+        self.graphics.ci.layout.setRowMinimumHeight(0, 80)
+
+        self.waveform = WaveformItem()
+        self.waveform.attach(self.wave_plot.getViewBox())
+        self.key_lanes = KeyLanesItem()
+        self.key_plot.addItem(self.key_lanes)
+        self.lane_items: list[SegmentLaneItem] = []
+        self.playheads = [pg.InfiniteLine(angle=90, pen=PLAYHEAD_PEN) for _ in range(3)]
+        self.in_out_regions = [pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 200, 80, 28),
+                                                   pen=pg.mkPen("#e0a040", width=1)) for _ in range(3)]
+        for plot, line, region in zip(self.plots, self.playheads, self.in_out_regions):
+            plot.addItem(region, ignoreBounds=True)
+            plot.addItem(line, ignoreBounds=True)
+            line.setZValue(100)
+            plot.getViewBox().sigScrub.connect(self._on_scrub)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(self.graphics, 1)
+
+        session.project_replaced.connect(self._rebuild)
+        session.project_changed.connect(self._on_project_changed)
+        session.frame_changed.connect(self._on_frame)
+        self._rebuild()
+
+    @property
+    def plots(self) -> tuple[pg.PlotItem, ...]:
+        return (self.wave_plot, self.lane_plot, self.key_plot)
+
+    def _add_plot(self, row: int, axes: dict | None = None) -> pg.PlotItem:
+        plot = self.graphics.addPlot(row=row, col=0, viewBox=ScrubViewBox(), axisItems=axes or {})
+        plot.hideAxis("bottom")
+        plot.showAxis("top", row == 0)
+        left = plot.getAxis("left")
+        left.setWidth(AXIS_WIDTH)
+        left.setStyle(hideOverlappingLabels=False, textFillLimits=[(0, 1.0)])  # every lane keeps its name
+        if row == 0:
+            left.setTicks([[(0.0, "audio")]])
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        return plot
+
+    # --- model -> view ---------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        project = self.session.project
+        for item in self.lane_items:
+            self.lane_plot.removeItem(item)
+        self.lane_items = []
+        if project is None:
+            self.waveform.set_pyramid(None)
+            self.key_lanes.set_lanes([], 1.0)
+            return
+        audio = project.audio
+        self.pyramid = WaveformPyramid(audio.mono16k, ANALYSIS_RATE) if audio is not None else None
+        self.ruler.set_format(project.fps, self.mode_box.currentText())
+        duration = project.duration
+        for view in (p.getViewBox() for p in self.plots):
+            view.setLimits(xMin=-0.05 * duration, xMax=duration * 1.05, minXRange=2.0 / project.fps)
+        base = project.base
+        colors = (("#3b5a7a", "#2f4a66"), ("#5a3b7a", "#4a2f66"), ("#3b7a5a", "#2f664a"))
+        for row, (segs, col) in enumerate(zip((base.phonemes, base.visemes, base.blinks), colors)):
+            item = SegmentLaneItem(segs, row, col, duration)
+            self.lane_plot.addItem(item)
+            self.lane_items.append(item)
+        self.waveform.set_pyramid(self.pyramid)
+        self._refresh_keys()
+        self._refresh_in_out()
+        self.fit()
+        self._on_frame(self.session.frame)
+
+    def _on_project_changed(self, what: str) -> None:
+        if what.startswith("channel:"):
+            self._refresh_keys()
+        elif what == "in_out":
+            self._refresh_in_out()
+        elif what in ("base", "sources", "fps"):
+            self._rebuild()
+
+    def _refresh_keys(self) -> None:
+        project = self.session.project
+        lanes = [(name, np.array([k.time for k in curve.keys])) for name, curve in project.channels.items()
+                 if len(curve)]
+        self.key_lanes.set_lanes(lanes, project.duration)
+        rows = max(len(lanes), 1)
+        self.key_plot.getAxis("left").setTicks([[(i + 0.5, n) for i, (n, _) in enumerate(lanes)]])
+        self.key_plot.setYRange(0, min(rows, MAX_KEY_ROWS), padding=0)
+        self.graphics.ci.layout.setRowFixedHeight(2, ROW_PX * min(rows, MAX_KEY_ROWS) + 2)
+
+    def _refresh_in_out(self) -> None:
+        in_out = self.session.project.in_out
+        for region in self.in_out_regions:
+            region.setVisible(in_out is not None)
+            if in_out is not None:
+                region.setRegion(in_out)
+
+    def _on_frame(self, frame: int) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        t = project.time_of(frame)
+        for line in self.playheads:
+            line.setValue(t)
+        mode = self.mode_box.currentText()
+        self.readout.setText(f"frame {frame} / {project.frame_count - 1}   {format_time(t, 'timecode', project.fps)}"
+                             if mode != "seconds" else f"{t:.3f} s")
+
+    # --- view -> model ---------------------------------------------------------------------------
+    def _on_scrub(self, t: float, y: float) -> None:
+        if self.sender() is self.key_plot.getViewBox():
+            row = int(np.floor(y))
+            if 0 <= row < len(self.key_lanes.lanes):
+                self.session.set_selection([self.key_lanes.lanes[row][0]])
+        self.session.set_time(t)
+
+    def _on_mode(self, mode: str) -> None:
+        if self.session.project is not None:
+            self.ruler.set_format(self.session.project.fps, mode)
+            self._on_frame(self.session.frame)
+
+    # --- zoom ------------------------------------------------------------------------------------
+    def fit(self) -> None:
+        if self.session.project is not None:
+            self.wave_plot.setXRange(0.0, self.session.project.duration, padding=0.01)
+
+    def zoom(self, factor: float) -> None:
+        """Zoom time around the playhead (factor < 1 zooms in)."""
+        (t0, t1), t = self.wave_plot.viewRange()[0], self.session.time
+        self.wave_plot.setXRange(t - (t - t0) * factor, t + (t1 - t) * factor, padding=0)

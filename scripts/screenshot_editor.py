@@ -1,0 +1,88 @@
+"""Screenshot of the editor on a real project: a portrait speaking espeak-ng speech, a few keys set, the
+playhead mid-speech with the mouth open. Writes docs/screenshot.png and /tmp/talkline_screenshot.png.
+
+    xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX" .venv/bin/python scripts/screenshot_editor.py
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TEXT = "Hello! I am a talking portrait. Bob bought a big map, and we will visit the moon."
+
+
+def settle(app, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--portrait", default=str(ROOT.parent / "shared/media/portraits/AniPortrait__Aragaki.png"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QSettings
+
+    from editor.app import make_app
+    from editor.commands import edit_curves
+    from editor.main_window import MainWindow
+    from engine.document.curves import Interpolation
+    from engine.document.project import Project
+    from engine.speech_synth import synthesize_speech
+
+    app = make_app()
+    tmp = Path(tempfile.mkdtemp(prefix="talkline-shot-"))
+    audio = synthesize_speech(TEXT, tmp / "speech.wav")
+    project = Project.create(args.portrait, str(audio), size=512)
+
+    window = MainWindow(settings=QSettings(str(tmp / "settings.ini"), QSettings.IniFormat), use_audio=False)
+    window.resize(1920, 1080)
+    window.show()
+    window.set_project(project)
+    stack = window.session.undo_stack
+    # A head turn, a smile swell and a brow accent: the kind of layer an animator adds over the base.
+    for name, keys in {"ry": [(0.4, 0.0), (1.6, 8.0), (3.0, -4.0), (4.2, 0.0)],
+                       "mouthSmileLeft": [(0.8, 0.0), (2.0, 0.45), (3.4, 0.1)],
+                       "mouthSmileRight": [(0.8, 0.0), (2.0, 0.45), (3.4, 0.1)],
+                       "browInnerUp": [(1.0, 0.0), (1.5, 0.6), (2.2, 0.0)]}.items():
+        edit_curves(stack, project, [name], lambda _, c, keys=keys: [c.set_key(t, v) for t, v in keys], "keys")
+    edit_curves(stack, project, ["browInnerUp"], lambda _, c: c.set_interpolation(1, Interpolation.EASE_IN_OUT),
+                "ease")
+    window.session.set_selection(["ry", "jawOpen", "mouthSmileLeft", "browInnerUp"])
+
+    # Mid-speech with the mouth open: the frame of the widest base jaw opening around the middle.
+    jaw = project.base.weights["jawOpen"]
+    mid = project.frame_count // 2
+    lo, hi = max(mid - int(project.fps), 0), min(mid + int(project.fps), project.frame_count)
+    frame = lo + int(jaw[lo:hi].argmax())
+    window.session.set_frame(frame)
+    window.graph.selected_keys = {("ry", 1)}
+    window.graph.redraw(autorange=True)
+    window.timeline.mode_box.setCurrentText("seconds")
+    settle(app, 1.0)
+    while not window.preview.up_to_date:
+        settle(app, 0.1)
+    settle(app, 0.5)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(out))
+    shutil.copy(out, "/tmp/talkline_screenshot.png")
+    print(f"{out} (frame {frame}, jawOpen base {jaw[frame]:.2f})")
+    stack.setClean()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
