@@ -30,11 +30,16 @@ NOMINAL_SPEECH_DB = -20.0
 # jawOpen = ACOUSTIC_JAW x acoustic openness (F1 + 1-3 kHz envelope, engine.a2l.openness) + PHONE_JAW x the
 # coarticulated phone-class opening. The acoustic part carries most of the weight: allphone recognition
 # is noisy and English-only, while F1 follows the jaw in any language and in singing (bench_lipsync:
-# acoustic+phones beats either alone). The 0.4 : 0.33 ratio is one of the constants tuned on the bench.
+# acoustic+phones beats either alone). The 0.4 : 0.45 ratio is one of the constants tuned on the bench.
 ACOUSTIC_JAW = 0.4
-PHONE_JAW = 0.33
+PHONE_JAW = 0.45
 CLOSURE_RESIDUAL_JAW = 0.15  # jaw left on a closed bilabial frame (the lips seal over it)
 RECOGNISED_CLOSURE = 0.5
+# Rounded lips (funnel, pucker) narrow the inner-lip gap on real faces (bench_lipsync: the phone-timed funnel
+# track correlates negatively with the measured gap), while the rig's mouthFunnel alone parts the lips a
+# little. Each unit of rounding therefore brings this much mouthClose (bounded by the jaw), which seals the
+# gap more than the funnel opens it.
+ROUNDING_CLOSE = 0.35
 BROW_ACCENT = 0.25
 LIP_PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthFunnel")
 
@@ -47,7 +52,7 @@ class A2LSettings:
     head_intensity: float = 1.0
     blink_rate: float = 1.0  # scale of the natural ~17 blinks per minute
     min_hold_frames: int = 2  # a mouth shape lasts at least this many frames (viseme track and smoothing)
-    lead_ms: float = 30.0  # the mouth anticipates the sound (bench_lipsync: larger leads score worse)
+    lead_ms: float = 50.0  # the mouth anticipates the sound (phones and acoustic openness; tuned on bench_lipsync)
     loudness_influence: float = 1.0  # 0: opening from phones only; 1: acoustic openness and clip loudness
     brow_intensity: float = 1.0
 
@@ -94,7 +99,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     controls = mouth_controls()
     mouth = coarticulate(phones, times, controls, params)
     col = {c: i for i, c in enumerate(controls)}
-    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic_openness(audio.mono16k, fps, n), features,
+    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic_openness(audio.mono16k, fps, n, lead), features,
                       s.loudness_influence)
     # Lip shaping follows speech activity so the mouth rests in silences.
     gate = smooth(features.activity > 0.05, 0.5)[:, None]
@@ -107,6 +112,8 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     mouth[closed, col["jawOpen"]] *= 1.0 - c * (1.0 - CLOSURE_RESIDUAL_JAW)
     for name in LIP_PARTING:
         mouth[closed, col[name]] *= 1.0 - c  # these part the lips
+    rounding = mouth[:, col["mouthFunnel"]] + mouth[:, col["mouthPucker"]]
+    mouth[:, col["mouthClose"]] = np.minimum(ROUNDING_CLOSE * rounding, mouth[:, col["jawOpen"]])
     mouth[closed, col["mouthClose"]] = c * mouth[closed, col["jawOpen"]]  # seal the lips over the residual jaw
     mouth *= s.lip_intensity
 

@@ -5,10 +5,13 @@ Two acoustic correlates of the lip aperture, per 10 ms frame of the 16 kHz signa
   "ee", "oo" and nasals ~250-350 Hz). It is tracked as the power-squared-weighted spectral centroid in
   200-1000 Hz (squaring the power favours the formant peak over the F0 harmonic floor; a cheap, robust proxy
   for LPC formant tracking);
-- the 1-3 kHz band envelope (F2-F3 region), which Chandrasekaran et al. 2009 found to correlate best with the
-  mouth area.
+- the share of the 1-3 kHz band (F2-F3 region, which Chandrasekaran et al. 2009 found to correlate best with
+  the mouth area) in the 100-4000 Hz level: an open vocal tract radiates more of its energy there, while the
+  overall level mostly follows vocal effort (bench_lipsync: the share scores clearly better than the raw
+  band envelope, and the level alone hardly correlates with the lip gap).
 Both are smoothed to the syllabic rate (< 4 Hz) and normalised per utterance between percentiles of the
-active frames, so the result does not depend on the microphone level. Pauses: a short one (under
+speech frames (everything within SPEECH_RANGE_DB of the loud parts), so the result does not depend on the
+microphone level. Pauses: a short one (under
 PAUSE_BRIDGE_S) keeps the mouth slightly ajar, as real speakers breathe through it; a long one and silence
 close it.
 """
@@ -25,10 +28,13 @@ F1_BAND = (200.0, 1000.0)
 ENVELOPE_BAND = (1000.0, 3000.0)
 LEVEL_BAND = (100.0, 4000.0)
 SYLLABIC_HZ = 4.0  # low-pass of the 100 Hz feature tracks: mouth movements follow syllables, not pitch periods
-ACTIVE_DB = 12.0  # a frame is speech when its level is this far above the clip's noise floor (10th percentile)
+# A frame is speech when its level is within this range of the clip's loud parts (90th percentile). Relative
+# to the loud parts, not the noise floor: clips with few pauses have no noise floor to measure, and a
+# floor-relative gate then mutes quiet syllables.
+SPEECH_RANGE_DB = 40.0
 PAUSE_BRIDGE_S = 0.6
 PAUSE_OPENING = 0.3  # opening held through a short pause (breathing), in units of the speech range
-F1_SHARE = 2.0 / 3.0  # the rest is the 1-3 kHz envelope
+F1_SHARE = 0.5  # the rest is the 1-3 kHz share
 
 
 def band_tracks(mono16k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,15 +72,15 @@ def _percentile_norm(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def acoustic_openness_100hz(mono16k: np.ndarray) -> np.ndarray:
-    """(frames at 100 Hz,) openness ~0..1.2 from F1 and the 1-3 kHz envelope; 0 in silence."""
+    """(frames at 100 Hz,) openness ~0..1.2 from F1 and the 1-3 kHz share; 0 in silence."""
     f1, env, level = band_tracks(mono16k)
     if len(level) == 0:
         return np.zeros(0)
-    active = (level > np.percentile(level, 10) + ACTIVE_DB) & (level > SILENCE_DB)
+    active = (level > np.percentile(level, 90) - SPEECH_RANGE_DB) & (level > SILENCE_DB)
     if not active.any():
         return np.zeros(len(level))
     speech = (F1_SHARE * _percentile_norm(_lowpass(f1, SYLLABIC_HZ), active)
-              + (1.0 - F1_SHARE) * _percentile_norm(_lowpass(env, SYLLABIC_HZ), active))
+              + (1.0 - F1_SHARE) * _percentile_norm(_lowpass(env - level, SYLLABIC_HZ), active))
     opening = np.where(active, speech, PAUSE_OPENING)
     k = int(PAUSE_BRIDGE_S * 100)
     padded = np.concatenate([np.zeros(k, bool), active, np.zeros(k, bool)])
@@ -82,11 +88,12 @@ def acoustic_openness_100hz(mono16k: np.ndarray) -> np.ndarray:
     return opening * np.clip(_lowpass(in_speech.astype(np.float64), 2.0), 0.0, 1.0)
 
 
-def acoustic_openness(mono16k: np.ndarray, fps: float, frame_count: int) -> np.ndarray:
-    """(frame_count,) openness at the video frame times (averaged over each frame's span)."""
+def acoustic_openness(mono16k: np.ndarray, fps: float, frame_count: int, lead_s: float = 0.0) -> np.ndarray:
+    """(frame_count,) openness at the video frame times (averaged over each frame's span), taken `lead_s`
+    ahead: the mouth opens before the sound it shapes."""
     y = acoustic_openness_100hz(mono16k)
     if len(y) == 0:
         return np.zeros(frame_count)
     k = max(1, int(round(100.0 / fps)))
     y = np.convolve(y, np.ones(k) / k, mode="same")
-    return np.interp(np.arange(frame_count) / fps, np.arange(len(y)) / 100.0, y)
+    return np.interp(np.arange(frame_count) / fps + lead_s, np.arange(len(y)) / 100.0, y)
