@@ -29,7 +29,8 @@ class _Mergeable(QUndoCommand):
         return True
 
     def _absorb(self, other) -> None:
-        raise NotImplementedError
+        """Takes over the later command's end state (the earlier one keeps its start state)."""
+        self.after = other.after
 
 
 class CurvesCommand(_Mergeable):
@@ -81,9 +82,6 @@ class GainsCommand(_Mergeable):
 
     def _apply(self, gains: Gains) -> None:
         self.project.set_gains(dataclasses.replace(gains))
-
-    def _absorb(self, other: "GainsCommand") -> None:
-        self.after = other.after
 
 
 class InOutCommand(QUndoCommand):
