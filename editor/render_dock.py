@@ -8,7 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+                               QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from editor.session import EditorSession
 from editor.workers import RenderThread
@@ -18,9 +19,13 @@ OUTPUT_KINDS = {"mp4": "MP4 video (H.264 + AAC)", "frames": "PNG sequence", "lan
                 "pose_video": "pose-image video"}
 
 
-def settings_for(stem: str, kinds: set[str], backend: str, side_by_side: bool) -> RenderSettings:
+FPS_CHOICES = ("project", "24", "25", "30", "50", "60")
+
+
+def settings_for(stem: str, kinds: set[str], backend: str, side_by_side: bool, size: int | None = None,
+                 fps: float | None = None) -> RenderSettings:
     """Output paths derived from one stem (e.g. /out/take1 -> take1.mp4, take1_frames/, ...)."""
-    return RenderSettings(
+    return RenderSettings(size=size, fps=fps,
         output=f"{stem}.mp4" if "mp4" in kinds else None,
         frames_dir=f"{stem}_frames" if "frames" in kinds else None,
         landmarks=f"{stem}_landmarks.npz" if "landmarks" in kinds else None,
@@ -40,6 +45,12 @@ class RenderDock(QWidget):
         self.backend_box = QComboBox()
         self.backend_box.addItems(list(BACKENDS))
         self.format_label = QLabel("-")
+        self.size_box = QSpinBox()
+        self.size_box.setRange(128, 2048)
+        self.size_box.setSingleStep(64)
+        self.size_box.setSuffix(" px")
+        self.fps_box = QComboBox()
+        self.fps_box.addItems(list(FPS_CHOICES))
         self.kind_boxes = {k: QCheckBox(text) for k, text in OUTPUT_KINDS.items()}
         self.kind_boxes["mp4"].setChecked(True)
         self.side_by_side = QCheckBox("side by side [reference | pose | result]")
@@ -54,7 +65,9 @@ class RenderDock(QWidget):
         form = QFormLayout()
         form.addRow("Range", self.range_box)
         form.addRow("Backend", self.backend_box)
-        form.addRow("Frame", self.format_label)
+        form.addRow("Project", self.format_label)
+        form.addRow("Size", self.size_box)
+        form.addRow("Frame rate", self.fps_box)
         form.addRow("Output", stem_row)
         kinds = QVBoxLayout()
         for box in self.kind_boxes.values():
@@ -98,7 +111,8 @@ class RenderDock(QWidget):
         if project is None:
             return
         ref = project.reference
-        self.format_label.setText(f"{ref.width}x{ref.height} px, {project.fps:g} fps (project)")
+        self.format_label.setText(f"{ref.width}x{ref.height} px, {project.fps:g} fps")
+        self.size_box.setValue(max(ref.width, ref.height))
         self.range_box.model().item(1).setEnabled(project.in_out is not None)
         if project.path:
             self.stem_edit.setText(str(Path(project.path).with_suffix("")) + "_render")
@@ -123,7 +137,12 @@ class RenderDock(QWidget):
             return None
         start, stop = self.frame_range()
         stem = self.stem_edit.text().strip()
-        settings = settings_for(stem, kinds, self.backend_box.currentText(), self.side_by_side.isChecked())
+        ref = project.reference
+        size = self.size_box.value()
+        fps_text = self.fps_box.currentText()
+        settings = settings_for(stem, kinds, self.backend_box.currentText(), self.side_by_side.isChecked(),
+                                size=None if size == max(ref.width, ref.height) else size,
+                                fps=None if fps_text == "project" else float(fps_text))
         job = RenderJob(project.reference, project.evaluate_motion(start, stop), project.audio, settings,
                         audio_offset=project.time_of(start))
         label = f"{Path(stem).name}  [{start}-{stop - 1}]  {', '.join(sorted(kinds))}"

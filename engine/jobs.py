@@ -28,6 +28,8 @@ class RenderSettings:
     pose_video: str | None = None  # MP4 of the pose images
     side_by_side: bool = False  # [reference | pose image | result] like the reference implementation
     backend: str = "warp"
+    size: int | None = None  # output frame size (longer side); None = the reference's
+    fps: float | None = None  # output frame rate; None = the motion's
 
     def wants_frames(self) -> bool:
         return bool(self.output or self.frames_dir)
@@ -59,8 +61,8 @@ class RenderJob:
                  settings: RenderSettings, audio_offset: float = 0.0):
         if not (settings.output or settings.frames_dir or settings.landmarks or settings.pose_video):
             raise ValueError("a render job needs at least one output")
-        self.reference = reference
-        self.motion = motion
+        self.reference = reference.resized(settings.size) if settings.size else reference
+        self.motion = motion.resampled(settings.fps) if settings.fps else motion
         self.audio = audio
         self.settings = settings
         self.audio_offset = audio_offset

@@ -26,5 +26,19 @@ class Motion:
         """(T, 468, 2) pixel landmarks in the output frame."""
         return project(self.mesh, ref_transform, self.pose, width, height)
 
+    def resampled(self, fps: float) -> "Motion":
+        """The same motion at another frame rate (linear in time), covering ceil(duration * fps) frames."""
+        if fps == self.fps:
+            return self
+        import math
+
+        n = max(1, math.ceil(self.frame_count / self.fps * fps - 1e-9))
+        src = np.clip(np.arange(n) / fps * self.fps, 0, self.frame_count - 1)
+        i0 = np.floor(src).astype(int)
+        i1 = np.minimum(i0 + 1, self.frame_count - 1)
+        w = (src - i0)[:, None]
+        mesh = self.mesh[i0] * (1 - w[..., None]) + self.mesh[i1] * w[..., None]
+        return Motion(fps, mesh, self.pose[i0] * (1 - w) + self.pose[i1] * w)
+
     def slice(self, start: int, stop: int) -> "Motion":
         return Motion(self.fps, self.mesh[start:stop], self.pose[start:stop])

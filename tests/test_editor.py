@@ -1,6 +1,8 @@
 """The editor driven through its real widgets (pytest-qt on Xvfb with Mesa OpenGL)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -277,6 +279,21 @@ def test_render_to_mp4_decodes_and_cancel_leaves_no_file(make_main_window, demo_
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     ref = window.project.reference
     assert len(frames) == window.project.frame_count and frames[0].shape == (ref.height, ref.width, 3)
+
+    # another size and frame rate, chosen in the dock
+    dock.stem_edit.setText(str(tmp_path / "small"))
+    dock.size_box.setValue(128)
+    dock.fps_box.setCurrentText("25")
+    with qtbot.waitSignal(dock.thread.job_finished, timeout=180_000) as done:
+        dock.queue_render()
+    with av.open(done.args[1][0]) as container:
+        stream = container.streams.video[0]
+        small = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        assert float(stream.base_rate) == 25.0
+    assert small[0].shape == (128, 128, 3)
+    assert len(small) == math.ceil(window.project.frame_count / window.project.fps * 25 - 1e-9)
+    dock.size_box.setValue(max(ref.width, ref.height))
+    dock.fps_box.setCurrentText("project")
 
     dock.stem_edit.setText(str(tmp_path / "cancelled"))
     dock.kind_boxes["landmarks"].setChecked(True)

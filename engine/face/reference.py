@@ -53,6 +53,13 @@ class ReferenceFace:
 
         return fit_to_face(self.rest_mesh)
 
+    def resized(self, size: int) -> "ReferenceFace":
+        """The same face framed at another size (longer side = size, even sides). Normalized landmarks, the
+        canonical mesh and the transform do not depend on the frame size, so only the image is resampled."""
+        if size == max(self.width, self.height):
+            return self
+        return ReferenceFace(fit_even(self.image, size), self.landmarks, self.mesh, self.transform, self.blendshapes)
+
     @property
     def landmarks_px(self) -> np.ndarray:
         """(478, 2) pixel coordinates in `image`."""
