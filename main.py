@@ -96,14 +96,14 @@ def _predict(args, portrait, audio_path: str, transcript: str | None):
     from engine.document.project import Project, Sources
     from engine.face.reference import analyze_portrait
 
-    reference = analyze_portrait(portrait, size=getattr(args, "size", 512), crop=not getattr(args, "full_frame", False),
-                                 face_index=getattr(args, "face_index", None))
+    reference = analyze_portrait(portrait, size=args.size, crop=not args.full_frame,
+                                 face_index=args.face_index)
     audio = load_audio(audio_path)
     settings = A2LSettings(seed=args.seed, transcript=transcript,
-                           lip_intensity=getattr(args, "lip_intensity", 1.0),
-                           head_intensity=getattr(args, "head_intensity", 1.0))
+                           lip_intensity=args.lip_intensity,
+                           head_intensity=args.head_intensity)
     base = predict_embedded(audio, fps=args.fps, settings=settings)
-    if getattr(args, "pose_template", None):
+    if args.pose_template:
         from engine.export.pose_template import load_pose_template
 
         base.pose = load_pose_template(args.pose_template, base.frame_count, args.fps)
@@ -149,7 +149,7 @@ def cmd_predict(args) -> int:
         from engine.a2l.mouth_cues import mouth_cues_json, mouth_cues_tsv
 
         text = mouth_cues_tsv(base) if args.mouth_cues.lower().endswith(".tsv") else mouth_cues_json(base, args.audio)
-        Path(args.mouth_cues).write_text(text if isinstance(text, str) else __import__("json").dumps(text, indent=2))
+        Path(args.mouth_cues).write_text(text, encoding="utf-8")
         print(args.mouth_cues)
     if args.pose_template_out:
         save_pose_template(args.pose_template_out, motion.pose, motion.fps)

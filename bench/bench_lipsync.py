@@ -26,7 +26,7 @@ from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
 from engine.a2l.loudness import level_100hz  # noqa: E402
 from engine.a2l.phonemes import recognize_phones  # noqa: E402
 from engine.a2l.visemes import VISEMES, openness_table, viseme_of  # noqa: E402
-from engine.audio.decode import ANALYSIS_RATE, load_audio  # noqa: E402
+from engine.audio.decode import load_audio  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
 from engine.media.video_read import iter_video_frames, probe_video  # noqa: E402
 

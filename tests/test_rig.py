@@ -6,6 +6,9 @@ import pytest
 
 from engine.a2l.rig import CONTROLS, Rig, load_rig
 from engine.a2l.rig_mesh import (
+    FaceGraph,
+)
+from engine.face.contours import (
     EYE_LEFT_LOWER,
     EYE_LEFT_UPPER,
     EYE_RIGHT_LOWER,
@@ -14,7 +17,6 @@ from engine.a2l.rig_mesh import (
     LIPS_INNER_UPPER,
     LIPS_OUTER_LOWER,
     LIPS_OUTER_UPPER,
-    FaceGraph,
 )
 from engine.face.canonical import load_canonical_model
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.ndimage import binary_closing
 from scipy.signal import butter, sosfiltfilt
 
-from engine.a2l.loudness import BLOCK, HOP, SILENCE_DB, WIN, _frames
+from engine.a2l.loudness import BLOCK, SILENCE_DB, WIN, _frames
 
 NFFT = 512
 F1_BAND = (200.0, 1000.0)

@@ -14,6 +14,11 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from engine.a2l.rig_mesh import (
+    FaceGraph,
+    LipRegions,
+    lip_regions,
+)
+from engine.face.contours import (
     BROW_LEFT_LOWER,
     BROW_LEFT_UPPER,
     BROW_RIGHT_LOWER,
@@ -27,9 +32,6 @@ from engine.a2l.rig_mesh import (
     LIPS_OUTER_LOWER,
     LIPS_OUTER_UPPER,
     MOUTH_CORNER_LEFT,
-    FaceGraph,
-    LipRegions,
-    lip_regions,
 )
 
 # Jaw hinge: behind and below the ear line (the effective centre of the condyle's rotation + glide).

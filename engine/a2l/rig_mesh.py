@@ -14,27 +14,19 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.sparse.linalg import spsolve
 
-# MediaPipe landmark loops; x > 0 is the subject's left. Paired index by index (same position along the loop).
-LIPS_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
-LIPS_OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
-LIPS_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-LIPS_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-# The mouth corner columns (outer corner -> inner corner) belong to both lips.
-MOUTH_CORNER_RIGHT = (61, 76, 62, 78)
-MOUTH_CORNER_LEFT = (291, 306, 292, 308)
-
-EYE_RIGHT_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
-EYE_RIGHT_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
-EYE_LEFT_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
-EYE_LEFT_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
-
-# Brow loops from the outer end to the inner end.
-BROW_RIGHT_UPPER = (70, 63, 105, 66, 107)
-BROW_RIGHT_LOWER = (46, 53, 52, 65, 55)
-BROW_LEFT_UPPER = (300, 293, 334, 296, 336)
-BROW_LEFT_LOWER = (276, 283, 282, 295, 285)
-
-NOSE_TIP = 1
+from engine.face.contours import (
+    LIPS_OUTER_UPPER,
+    LIPS_OUTER_LOWER,
+    LIPS_INNER_UPPER,
+    LIPS_INNER_LOWER,
+    MOUTH_CORNER_RIGHT,
+    MOUTH_CORNER_LEFT,
+    EYE_RIGHT_UPPER,
+    EYE_RIGHT_LOWER,
+    EYE_LEFT_UPPER,
+    EYE_LEFT_LOWER,
+    NOSE_TIP,
+)
 
 
 def _pairs_between(adjacency: list[set[int]], a: tuple[int, ...], b: tuple[int, ...]) -> set[tuple[int, int]]:

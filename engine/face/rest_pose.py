@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-# Inner-lip vertex pairs (upper, lower), corner to corner; the gap between them is the mouth opening.
-INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317), (311, 402), (310, 318), (415, 324))
+from engine.face.contours import INNER_LIP_PAIRS
+
 CLOSED_GAP_CM = 0.03  # what the landmarker's mesh shows for closed lips
 PARTED_GAP_CM = 0.15  # below this mean gap the lips count as closed already
 CLOSING_CONTROLS = ("jawOpen", "mouthClose", "mouthUpperUpLeft", "mouthUpperUpRight",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.render.face_regions import EYES, eye_polygon
+from engine.face.contours import EYES, eye_polygon
 
 CLOSING_FULL = 0.3  # fraction of closing at which the eyeball is fully un-squashed
 FEATHER_SIGMA_PX = 0.7

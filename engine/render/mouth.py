@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.render.face_regions import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_INNER_LIP, UPPER_OUTER_LIP, inner_lip_polygon
+from engine.face.contours import (INNER_LIP_PAIRS, LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER,
+                                  LIPS_OUTER_UPPER, inner_lip_polygon)
 
 # Projected tooth widths from the midline outwards, as fractions of the inner mouth width; heights of
 # their visible part (upper, lower), the same unit. Molars beyond are lost in the dark of the corners.
@@ -28,7 +29,6 @@ IVORY = np.array([0.97, 0.94, 0.87])
 OPEN_RATIO_FULL = 0.06  # opening / mouth width beyond which the interior is fully synthesised
 FEATHER_SIGMA_PX = 0.8
 POLY_SHIFT = 4  # cv2 fixed-point bits for sub-pixel polygon edges
-PAIRS = tuple(zip(UPPER_INNER_LIP[1:-1], LOWER_INNER_LIP[1:-1]))
 
 
 def _smoothstep(x):
@@ -38,7 +38,7 @@ def _smoothstep(x):
 
 def mouth_opening(px: np.ndarray) -> float:
     """Mean distance (px) between paired upper and lower inner-lip points."""
-    up, lo = zip(*PAIRS)
+    up, lo = zip(*INNER_LIP_PAIRS)
     return float(np.linalg.norm(px[list(up)] - px[list(lo)], axis=1).mean())
 
 
@@ -56,8 +56,8 @@ class MouthStyle:
         import cv2
 
         img = image.astype(np.float64)
-        lip_pts = np.vstack([(px[list(UPPER_INNER_LIP)] + px[list(UPPER_OUTER_LIP)]) / 2,
-                             (px[list(LOWER_INNER_LIP)] + px[list(LOWER_OUTER_LIP)]) / 2])
+        lip_pts = np.vstack([(px[list(LIPS_INNER_UPPER)] + px[list(LIPS_OUTER_UPPER)]) / 2,
+                             (px[list(LIPS_INNER_LOWER)] + px[list(LIPS_OUTER_LOWER)]) / 2])
         lip = _sample(img, lip_pts).mean(axis=0)
         cheeks = _sample(img, np.vstack([px[[50, 280, 101, 330, 118, 347]]])).mean(axis=0)  # cheek landmarks
         width = float(np.linalg.norm(px[308] - px[78]))
@@ -142,7 +142,7 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle) -> 
         order = np.argsort(pu)
         return np.interp(u, pu[order], pv[order])
 
-    v_up, v_lo = contour(UPPER_INNER_LIP), contour(LOWER_INNER_LIP)
+    v_up, v_lo = contour(LIPS_INNER_UPPER), contour(LIPS_INNER_LOWER)
     mid = ((target_px[13] + target_px[14]) / 2 - c0) @ axis
     x = u - mid  # signed distance from the teeth midline
     gap = np.maximum(v_lo - v_up, 1e-3)

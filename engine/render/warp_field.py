@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.spatial import Delaunay
 
 from engine.face.canonical import load_canonical_model
-from engine.render.face_regions import FACE_OVAL
+from engine.face.contours import FACE_OVAL
 
 N_MESH = 468
 RING_SCALES = (1.12, 1.3, 1.55, 1.85, 2.3)  # ring radius / face hull radius, per direction
