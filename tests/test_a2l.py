@@ -211,3 +211,28 @@ def test_acoustic_openness_open_vowel_opens_more(tmp_path):
     assert np.median(f1[ah]) > np.median(f1[ee]) + 150
     assert np.median(opening[ah]) > np.median(opening[ee]) + 0.2
     assert acoustic_openness_100hz(np.zeros(16000, np.float32)).max() == 0.0  # silence stays shut
+
+
+def test_acoustic_openness_ignores_voiceless_hiss(tmp_path):
+    """Formant measures are read in voiced frames only: 100 ms of /s/-like hiss (high-passed noise at the
+    vowel's level) spliced into a sustained 'ah' leaves the opening where the vowel had it (measured on the
+    hiss itself, the 1-3 kHz share and the F1 centroid would jump)."""
+    from scipy.signal import butter, sosfilt
+
+    from engine.a2l.openness import acoustic_openness_100hz, band_tracks
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    wav = tmp_path / "ah.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "-s", "80", "[[A:::::::::::]]"], check=True)
+    x = load_audio(wav).mono16k
+    _, _, level = band_tracks(x)
+    voiced = np.flatnonzero(level > level.max() - 15)
+    mid = voiced[len(voiced) // 2]
+    a, b = mid * 160, mid * 160 + 1600
+    hiss = sosfilt(butter(4, 3000.0, "hp", fs=16000, output="sos"), np.random.default_rng(0).normal(0, 1, b - a))
+    spliced = x.copy()
+    spliced[a:b] = hiss * np.sqrt(np.mean(x[voiced[0] * 160:voiced[-1] * 160] ** 2)) / hiss.std()
+    clean = acoustic_openness_100hz(x)[mid:mid + 10]
+    with_hiss = acoustic_openness_100hz(spliced.astype(np.float32))[mid:mid + 10]
+    assert np.abs(with_hiss - clean).max() < 0.1

@@ -21,7 +21,8 @@ SILENCE_DB = -55.0  # absolute floor: below this nothing is speech
 @dataclass
 class AudioFeatures:
     """Per video frame: level (dBFS of the RMS), voicing (0..1 normalised autocorrelation peak), pitch (Hz,
-    0 where unvoiced), activity (0..1, sound well above the noise floor), and the clip's speech level."""
+    0 where unvoiced), activity (0..1, sound well above the noise floor), and the clip's speech level; plus
+    the voicing at 100 Hz (`voicing_track`), which the acoustic openness reuses."""
 
     level_db: np.ndarray
     voicing: np.ndarray
@@ -29,6 +30,7 @@ class AudioFeatures:
     activity: np.ndarray
     speech_db: float
     noise_db: float
+    voicing_track: np.ndarray
 
 
 def _frames(x: np.ndarray, win: int) -> np.ndarray:
@@ -99,4 +101,4 @@ def audio_features(mono16k: np.ndarray, fps: float, frame_count: int) -> AudioFe
     floor = max(noise + 6.0, SILENCE_DB)
     activity = np.clip((level_v - floor) / max(speech - floor, 6.0), 0.0, 1.0)
     return AudioFeatures(level_v.astype(np.float32), voicing_v.astype(np.float32), pitch_v.astype(np.float32),
-                         activity.astype(np.float32), speech, noise)
+                         activity.astype(np.float32), speech, noise, voicing)

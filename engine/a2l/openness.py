@@ -9,7 +9,9 @@ Two acoustic correlates of the lip aperture, per 10 ms frame of the 16 kHz signa
   the mouth area) in the 100-4000 Hz level: an open vocal tract radiates more of its energy there, while the
   overall level mostly follows vocal effort (bench_lipsync: the share scores clearly better than the raw
   band envelope, and the level alone hardly correlates with the lip gap).
-Both are smoothed to the syllabic rate (< 4 Hz) and normalised per utterance between percentiles of the
+Both are read only in voiced frames (formants exist there; in fricatives and stop bursts the same
+measures describe frication noise, not the vocal tract) and carried across unvoiced frames by
+interpolation. Both are then smoothed to the syllabic rate (< 4 Hz) and normalised per utterance between percentiles of the
 speech frames (everything within SPEECH_RANGE_DB of the loud parts), so the result does not depend on the
 microphone level. Pauses: a short one (under
 PAUSE_BRIDGE_S) keeps the mouth slightly ajar, as real speakers breathe through it; a long one and silence
@@ -21,7 +23,7 @@ import numpy as np
 from scipy.ndimage import binary_closing
 from scipy.signal import butter, sosfiltfilt
 
-from engine.a2l.loudness import BLOCK, SILENCE_DB, WIN, _frames
+from engine.a2l.loudness import BLOCK, SILENCE_DB, WIN, _frames, voicing_100hz
 
 NFFT = 512
 F1_BAND = (200.0, 1000.0)
@@ -35,6 +37,7 @@ SPEECH_RANGE_DB = 40.0
 PAUSE_BRIDGE_S = 0.6
 PAUSE_OPENING = 0.3  # opening held through a short pause (breathing), in units of the speech range
 F1_SHARE = 0.5  # the rest is the 1-3 kHz share
+VOICED = 0.5  # normalised autocorrelation peak above which a frame counts as voiced
 
 
 def band_tracks(mono16k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,16 +74,29 @@ def _percentile_norm(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.clip((y - lo) / max(hi - lo, 1e-9), 0.0, 1.2)
 
 
-def acoustic_openness_100hz(mono16k: np.ndarray) -> np.ndarray:
-    """(frames at 100 Hz,) openness ~0..1.2 from F1 and the 1-3 kHz share; 0 in silence."""
+def _voiced_only(y: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """y with its unvoiced frames replaced by interpolation between the voiced ones around them."""
+    idx = np.flatnonzero(voiced)
+    if len(idx) < 10:  # hardly any voicing (whisper, noise): keep the raw measure
+        return y
+    return np.interp(np.arange(len(y)), idx, y[idx])
+
+
+def acoustic_openness_100hz(mono16k: np.ndarray, voicing: np.ndarray | None = None) -> np.ndarray:
+    """(frames at 100 Hz,) openness ~0..1.2 from F1 and the 1-3 kHz share; 0 in silence. `voicing` is
+    loudness.voicing_100hz of the same signal (computed here when not given)."""
     f1, env, level = band_tracks(mono16k)
     if len(level) == 0:
         return np.zeros(0)
     active = (level > np.percentile(level, 90) - SPEECH_RANGE_DB) & (level > SILENCE_DB)
     if not active.any():
         return np.zeros(len(level))
-    speech = (F1_SHARE * _percentile_norm(_lowpass(f1, SYLLABIC_HZ), active)
-              + (1.0 - F1_SHARE) * _percentile_norm(_lowpass(env - level, SYLLABIC_HZ), active))
+    if voicing is None:
+        voicing = voicing_100hz(np.asarray(mono16k, np.float32))[0]
+    voiced = active & (voicing[: len(level)] > VOICED)
+    speech = (F1_SHARE * _percentile_norm(_lowpass(_voiced_only(f1, voiced), SYLLABIC_HZ), active)
+              + (1.0 - F1_SHARE) * _percentile_norm(_lowpass(_voiced_only(env - level, voiced), SYLLABIC_HZ),
+                                                     active))
     opening = np.where(active, speech, PAUSE_OPENING)
     k = int(PAUSE_BRIDGE_S * 100)
     padded = np.concatenate([np.zeros(k, bool), active, np.zeros(k, bool)])
@@ -88,10 +104,11 @@ def acoustic_openness_100hz(mono16k: np.ndarray) -> np.ndarray:
     return opening * np.clip(_lowpass(in_speech.astype(np.float64), 2.0), 0.0, 1.0)
 
 
-def acoustic_openness(mono16k: np.ndarray, fps: float, frame_count: int, lead_s: float = 0.0) -> np.ndarray:
+def acoustic_openness(mono16k: np.ndarray, fps: float, frame_count: int, lead_s: float = 0.0,
+                      voicing: np.ndarray | None = None) -> np.ndarray:
     """(frame_count,) openness at the video frame times (averaged over each frame's span), taken `lead_s`
     ahead: the mouth opens before the sound it shapes."""
-    y = acoustic_openness_100hz(mono16k)
+    y = acoustic_openness_100hz(mono16k, voicing)
     if len(y) == 0:
         return np.zeros(frame_count)
     k = max(1, int(round(100.0 / fps)))

@@ -79,9 +79,12 @@ def recognize_phones(mono16k: np.ndarray, progress=None) -> list[Segment]:
     import pocketsphinx as ps
 
     hmm, phone_lm, _ = _model_paths()
+    # lw=1: the shipped phone LM is weak, so the acoustics get more say than pocketsphinx's default (6.5) or our
+    # earlier 2.0 gave them (bench_lipsync: better phone-timed openness on the benchmark and on the driving
+    # clips no constant was fitted on).
     # ds=2 scores every other 10 ms frame (segments stay at 100 frames/s): ~2x faster, with phone
     # boundaries within a frame of the full decoding on speech; the acoustic openness carries the fine timing.
-    decoder = ps.Decoder(hmm=hmm, allphone=phone_lm, lm=None, lw=2.0, beam=1e-10, pbeam=1e-10, ds=2,
+    decoder = ps.Decoder(hmm=hmm, allphone=phone_lm, lm=None, lw=1.0, beam=1e-10, pbeam=1e-10, ds=2,
                          loglevel="FATAL")
     cuts = _cut_points(mono16k)
     out: list[Segment] = []
