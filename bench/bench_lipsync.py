@@ -3,9 +3,11 @@
 Ground truth per video frame: inner-lip gap (landmarks 13-14) / inter-ocular distance (33-263), from the
 MediaPipe face landmarker (video mode) on the frames; cached as .npy under bench/.cache (re-runs are fast).
 Prediction: the same ratio as 3D distances on the predicted canonical mesh (canonical model vertices +
-offsets), from the video's audio alone at the video's fps, no transcript (allphone recognition).
+offsets), from the video's audio alone at the video's fps, no transcript: "embedded" is the default
+(allphone recognition), "accurate" the accurate_phones setting (word recognition + phone alignment).
 Baselines, computed in the same run: the audio RMS envelope at video rate, and the bare phone-to-openness
-lookup (the viseme's jawOpen target of the phone under each frame: no coarticulation, no loudness).
+lookup (the viseme's jawOpen target of the phone under each frame: no coarticulation, no loudness), on the
+allphone phones ("lookup") and on the accurate mode's phones ("lookup_acc").
 Score: Pearson r per clip at the clip's best global offset within +-2 frames (one constant offset per clip
 and method, as SyncNet-style evaluations allow for each recording's A/V offset), at one offset shared by all
 clips (chosen on the mean), and at zero offset.
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
 from engine.a2l.loudness import level_100hz  # noqa: E402
-from engine.a2l.phonemes import recognize_phones  # noqa: E402
+from engine.a2l.phonemes import recognize_phones, recognize_word_phones  # noqa: E402
 from engine.a2l.visemes import VISEMES, openness_table, viseme_of  # noqa: E402
 from engine.audio.decode import load_audio  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
@@ -93,26 +95,31 @@ def pearson(a: np.ndarray, b: np.ndarray, shift: int) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-METHODS = ("embedded", "rms", "lookup")
+METHODS = ("embedded", "accurate", "rms", "lookup", "lookup_acc")
 
 
-def score_clips(videos: list[Path]) -> tuple[list[tuple[str, dict[str, list[float]]]], float, float]:
-    """Per clip and method, r at every offset in -MAX_SHIFT..MAX_SHIFT; plus audio and prediction seconds."""
+def score_clips(videos: list[Path]) -> tuple[list[tuple[str, dict[str, list[float]]]], float, list[float]]:
+    """Per clip and method, r at every offset in -MAX_SHIFT..MAX_SHIFT; plus the audio seconds and the
+    prediction seconds of the default and the accurate mode."""
     rows = []
-    audio_s = predict_s = 0.0
+    audio_s, predict_s = 0.0, [0.0, 0.0]
     for video in videos:
         info = probe_video(video)
         truth = ground_truth(video)
         audio = load_audio(SEPARATE_AUDIO.get(video.name, video), warn_silent=False)
-        t0 = time.perf_counter()
-        base = predict_embedded(audio, info.fps, A2LSettings())
-        predict_s += time.perf_counter() - t0
+        bases = []
+        for i, accurate in enumerate((False, True)):
+            t0 = time.perf_counter()
+            bases.append(predict_embedded(audio, info.fps, A2LSettings(accurate_phones=accurate)))
+            predict_s[i] += time.perf_counter() - t0
         audio_s += audio.duration
-        n = min(len(truth), base.frame_count)
+        n = min(len(truth), bases[0].frame_count)
         preds = {
-            "embedded": mesh_opening(base.offsets[:n]),
+            "embedded": mesh_opening(bases[0].offsets[:n]),
+            "accurate": mesh_opening(bases[1].offsets[:n]),
             "rms": rms_baseline(audio.mono16k, info.fps, n),
             "lookup": lookup_baseline(recognize_phones(audio.mono16k), info.fps, n),
+            "lookup_acc": lookup_baseline(recognize_word_phones(audio.mono16k), info.fps, n),
         }
         rows.append((video.stem, {m: [pearson(truth[:n], preds[m], s) for s in range(-MAX_SHIFT, MAX_SHIFT + 1)]
                                   for m in METHODS}))
@@ -122,20 +129,22 @@ def score_clips(videos: list[Path]) -> tuple[list[tuple[str, dict[str, list[floa
 def print_table(title: str, rows: list[tuple[str, dict[str, list[float]]]]) -> None:
     shared = {m: int(np.argmax(np.mean([r[m] for _, r in rows], axis=0))) for m in METHODS}
     zero = MAX_SHIFT
-    print(f"{title:42s} " + " ".join(f"{m:>9s}" for m in METHODS) + "   (r at each clip's best offset, frames)")
+    print(f"{title:42s} " + " ".join(f"{m:>10s}" for m in METHODS) + "   (r at each clip's best offset, frames)")
     for name, r in rows:
-        print(f"{name:42s} " + " ".join(f"{max(r[m]):9.3f}" for m in METHODS) + "   "
+        print(f"{name:42s} " + " ".join(f"{max(r[m]):10.3f}" for m in METHODS) + "   "
               + " ".join(f"{int(np.argmax(r[m])) - MAX_SHIFT:+d}" for m in METHODS))
     mean = {m: float(np.mean([max(r[m]) for _, r in rows])) for m in METHODS}
     mean_shared = {m: float(np.mean([r[m][shared[m]] for _, r in rows])) for m in METHODS}
     mean0 = {m: float(np.mean([r[m][zero] for _, r in rows])) for m in METHODS}
-    print(f"{'mean (best offset per clip)':42s} " + " ".join(f"{mean[m]:9.3f}" for m in METHODS))
-    print(f"{'mean (one offset for all clips)':42s} " + " ".join(f"{mean_shared[m]:9.3f}" for m in METHODS)
+    print(f"{'mean (best offset per clip)':42s} " + " ".join(f"{mean[m]:10.3f}" for m in METHODS))
+    print(f"{'mean (one offset for all clips)':42s} " + " ".join(f"{mean_shared[m]:10.3f}" for m in METHODS)
           + "   offsets " + " ".join(f"{shared[m] - MAX_SHIFT:+d}" for m in METHODS))
-    print(f"{'mean at zero offset':42s} " + " ".join(f"{mean0[m]:9.3f}" for m in METHODS))
-    wins = sum(max(r["embedded"]) > max(r["lookup"]) for name, r in rows if name not in NON_ENGLISH)
-    print(f"embedded / rms mean r: {mean['embedded'] / max(mean['rms'], 1e-9):.2f}x; "
-          f"embedded beats the bare lookup on {wins}/{len(rows)} English clips\n")
+    print(f"{'mean at zero offset':42s} " + " ".join(f"{mean0[m]:10.3f}" for m in METHODS))
+    for mode, lookup in (("embedded", "lookup"), ("accurate", "lookup_acc")):
+        wins = sum(max(r[mode]) > max(r[lookup]) for name, r in rows if name not in NON_ENGLISH)
+        print(f"{mode} / rms mean r: {mean[mode] / max(mean['rms'], 1e-9):.2f}x; "
+              f"{mode} beats the bare lookup on its phones ({lookup}) on {wins}/{len(rows)} English clips")
+    print()
 
 
 def main() -> None:
@@ -143,8 +152,10 @@ def main() -> None:
     print_table("talking_videos (the benchmark)", rows)
     held, held_audio_s, held_predict_s = score_clips(HELD_OUT)
     print_table("driving_videos (no constant fitted on them)", held)
-    audio_s, predict_s = audio_s + held_audio_s, predict_s + held_predict_s
-    print(f"predict_embedded: {audio_s:.1f} s of audio in {predict_s:.1f} s ({audio_s / predict_s:.1f}x real time)")
+    audio_s += held_audio_s
+    for mode, seconds in zip(("default", "accurate_phones"), np.add(predict_s, held_predict_s)):
+        print(f"predict_embedded ({mode}): {audio_s:.1f} s of audio in {seconds:.1f} s "
+              f"({audio_s / seconds:.1f}x real time)")
 
 
 if __name__ == "__main__":

@@ -105,8 +105,11 @@ class Inspector(QWidget):
             box.setRange(0.0, 3.0)
             box.setSingleStep(0.1)
             self.a2l_boxes[field] = box
+        self.accurate_check = QCheckBox("accurate phones (word recognition, ~3x slower)")
+        self.accurate_check.setToolTip("Without a transcript: recognise English words and align their phones")
         a2l_form.addRow("seed", self.seed_box)
         a2l_form.addRow("transcript", self.transcript_edit)
+        a2l_form.addRow(self.accurate_check)
         for field, box in self.a2l_boxes.items():
             a2l_form.addRow(field.replace("_", " "), box)
         self.regenerate_button = QPushButton("Regenerate base layer")
@@ -174,6 +177,7 @@ class Inspector(QWidget):
         s = self.session.project.a2l_settings
         self.seed_box.setValue(s.seed)
         self.transcript_edit.setText(s.transcript or "")
+        self.accurate_check.setChecked(s.accurate_phones)
         for field, box in self.a2l_boxes.items():
             box.setValue(getattr(s, field))
 
@@ -211,4 +215,5 @@ class Inspector(QWidget):
     def a2l_settings(self):
         values = {f: b.value() for f, b in self.a2l_boxes.items()}
         return dataclasses.replace(self.session.project.a2l_settings, seed=self.seed_box.value(),
-                                   transcript=self.transcript_edit.text().strip() or None, **values)
+                                   transcript=self.transcript_edit.text().strip() or None,
+                                   accurate_phones=self.accurate_check.isChecked(), **values)

@@ -236,3 +236,17 @@ def test_acoustic_openness_ignores_voiceless_hiss(tmp_path):
     clean = acoustic_openness_100hz(x)[mid:mid + 10]
     with_hiss = acoustic_openness_100hz(spliced.astype(np.float32))[mid:mid + 10]
     assert np.abs(with_hiss - clean).max() < 0.1
+
+
+def test_accurate_phones_recognise_the_words_across_chunks():
+    """Accurate mode (word recognition + phone alignment) on real speech, "In a mosaic of life, ...": the
+    phones of "mosaic" come out in order, and the clip (31 s: two recognition chunks) is phoned to its end."""
+    from engine.a2l.phonemes import CHUNK_S, recognize_word_phones
+
+    x = load_audio("../shared/media/speech/AniTalker__speech4.wav").mono16k
+    phones = recognize_word_phones(x)
+    labels = " ".join(p.label for p in phones if p.label != "SIL")
+    assert "M OW Z EY IH K" in labels
+    spoken = [p for p in phones if p.label != "SIL"]
+    assert spoken[-1].end > len(x) / 16000 - 2.0 and any(p.start > CHUNK_S + 2 for p in spoken)
+    assert all(b.start >= a.end - 1e-6 for a, b in zip(phones, phones[1:]))  # contiguous, in time order

@@ -52,7 +52,7 @@ def test_render_writes_h264_aac_with_all_extras(tmp_path, speech):
 
 def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     out = tmp_path / "motion.npz"
-    result = run_cli("predict", speech, "--portrait", media("portraits/hallo__6.jpg"), "-o", out,
+    result = run_cli("predict", speech, "--portrait", media("portraits/hallo__6.jpg"), "-o", out, "--accurate-phones",
                      "--mouth-cues", tmp_path / "cues.tsv", "--pose-template-out", tmp_path / "pose_temp.npy")
     assert result.returncode == 0, result.stderr
     data = np.load(out, allow_pickle=False)

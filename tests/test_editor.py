@@ -222,14 +222,18 @@ def test_regenerate_keeps_edits_and_is_undoable(make_main_window, demo_project_f
     old_base = window.project.base
     window.inspector.seed_box.setValue(7)
     window.inspector.a2l_boxes["head_intensity"].setValue(2.0)
+    qtbot.mouseClick(window.inspector.accurate_check, Qt.MouseButton.LeftButton,
+                     pos=QPoint(8, window.inspector.accurate_check.height() // 2))
     with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
                           check_params_cb=lambda what: what == "base"):
         window.inspector.regenerate_button.click()
     assert window.project.base is not old_base and window.project.a2l_settings.seed == 7
+    assert window.project.a2l_settings.accurate_phones
     assert not np.allclose(window.project.base.pose, old_base.pose)
     assert len(window.project.channels["rz"]) == 1
     window.actions_by_id["undo"].trigger()
     assert window.project.base is old_base and window.project.a2l_settings.seed == 0
+    assert not window.project.a2l_settings.accurate_phones and not window.inspector.accurate_check.isChecked()
 
 
 def test_save_reload_equality(make_main_window, demo_project_file, dialogs, tmp_path):

@@ -55,6 +55,9 @@ class A2LSettings:
     lead_ms: float = 50.0  # the mouth anticipates the sound (phones and acoustic openness; tuned on bench_lipsync)
     loudness_influence: float = 1.0  # 0: opening from phones only; 1: acoustic openness and clip loudness
     brow_intensity: float = 1.0
+    # Without a transcript: recognise words, then align their phones (better lip sync, ~3x slower) instead of
+    # recognising phones directly (allphone, the fast default).
+    accurate_phones: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -89,7 +92,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     report = progress or (lambda _f: None)
     n = audio.frame_count(fps)
     times = np.arange(n) / fps
-    phones, aligned = phones_for(audio.mono16k, s.transcript, lambda f: report(0.7 * f))
+    phones, aligned = phones_for(audio.mono16k, s.transcript, lambda f: report(0.7 * f), s.accurate_phones)
     phones = [p for p in phones if p.start < n / fps]
     features = audio_features(audio.mono16k, fps, n)
     report(0.8)
