@@ -1,7 +1,7 @@
 """Speed of the whole embedded Audio2Lmk pipeline (predict_embedded) against the audio's duration,
 measured in one run on one core: a long input made by tiling real speech.
 
-    .venv/bin/python bench/bench_a2l_speed.py [minutes]
+    .venv/bin/python bench/bench_a2l_speed.py [minutes] [--accurate]   (--accurate: the accurate_phones setting)
 """
 from __future__ import annotations
 
@@ -16,23 +16,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from engine.a2l.embedded import predict_embedded  # noqa: E402
+from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
 from engine.audio.decode import AudioClip, load_audio  # noqa: E402
 
 SPEECH = "../shared/media/speech/AniTalker__speech4.wav"
 
 
 def main() -> None:
-    minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
+    args = [a for a in sys.argv[1:] if a != "--accurate"]
+    minutes = float(args[0]) if args else 3.0
+    settings = A2LSettings(accurate_phones="--accurate" in sys.argv[1:])
     src = load_audio(SPEECH)
     reps = int(np.ceil(minutes * 60 / src.duration))
     mono = np.tile(src.mono16k, reps)[: int(minutes * 60 * 16000)]
     clip = AudioClip(samples=mono[:, None], rate=16000, source="tiled")
     t0 = time.perf_counter()
-    base = predict_embedded(clip, 30.0)
+    base = predict_embedded(clip, 30.0, settings)
     elapsed = time.perf_counter() - t0
     print(f"{clip.duration:.0f} s of audio -> {base.frame_count} frames in {elapsed:.1f} s: "
-          f"{clip.duration / elapsed:.1f}x real time (target >= 20x)")
+          f"{clip.duration / elapsed:.1f}x real time (target >= 20x)"
+          + (" [accurate_phones]" if settings.accurate_phones else ""))
 
 
 if __name__ == "__main__":

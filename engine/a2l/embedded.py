@@ -1,6 +1,7 @@
 """The embedded Audio2Lmk backend (CPU, offline): audio -> base layer.
 
-phones (pocketsphinx: forced alignment of a transcript, else allphone recognition)
+phones (pocketsphinx: forced alignment of a transcript, else allphone recognition, or word recognition +
+  phone alignment with accurate_phones)
   -> visemes -> coarticulated mouth control tracks (anticipation, bilabial closures, anti-flicker)
   x loudness and voicing (quiet speech opens less, shouting more; sung or non-English vowels still open
     the mouth through the voiced-energy envelope; silence closes it)
