@@ -194,18 +194,26 @@ def test_ten_minutes_of_speech(speech):
     assert per_minute.min() > 0.5 * per_minute.max()
 
 
+def _sustained_vowels(tmp_path, phonemes: str) -> tuple[np.ndarray, np.ndarray]:
+    """espeak-ng speaking `phonemes` slowly: the 16 kHz signal and its loud (voiced) 10 ms frames."""
+    from engine.a2l.openness import band_tracks
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    wav = tmp_path / "vowels.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "-s", "80", phonemes], check=True)
+    x = load_audio(wav).mono16k
+    _, _, level = band_tracks(x)
+    return x, np.flatnonzero(level > level.max() - 15)
+
+
 def test_acoustic_openness_open_vowel_opens_more(tmp_path):
     """F1 + 1-3 kHz envelope: espeak-ng 'ah' (high F1) then 'ee' (low F1): 'ah' opens the mouth more."""
     from engine.a2l.openness import acoustic_openness_100hz, band_tracks
 
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed")
-    wav = tmp_path / "ah_ee.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), "-s", "80", "[[A:::::: i::::::]]"], check=True)
-    x = load_audio(wav).mono16k
-    f1, _, level = band_tracks(x)
+    x, voiced = _sustained_vowels(tmp_path, "[[A:::::: i::::::]]")
+    f1, _, _ = band_tracks(x)
     opening = acoustic_openness_100hz(x)
-    voiced = np.flatnonzero(level > level.max() - 15)
     q = len(voiced) // 4  # first quarter: inside "ah"; last quarter: inside "ee"
     ah, ee = voiced[2:q], voiced[-q:-2]
     assert np.median(f1[ah]) > np.median(f1[ee]) + 150
@@ -219,15 +227,9 @@ def test_acoustic_openness_ignores_voiceless_hiss(tmp_path):
     hiss itself, the 1-3 kHz share and the F1 centroid would jump)."""
     from scipy.signal import butter, sosfilt
 
-    from engine.a2l.openness import acoustic_openness_100hz, band_tracks
+    from engine.a2l.openness import acoustic_openness_100hz
 
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed")
-    wav = tmp_path / "ah.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), "-s", "80", "[[A:::::::::::]]"], check=True)
-    x = load_audio(wav).mono16k
-    _, _, level = band_tracks(x)
-    voiced = np.flatnonzero(level > level.max() - 15)
+    x, voiced = _sustained_vowels(tmp_path, "[[A:::::::::::]]")
     mid = voiced[len(voiced) // 2]
     a, b = mid * 160, mid * 160 + 1600
     hiss = sosfilt(butter(4, 3000.0, "hp", fs=16000, output="sos"), np.random.default_rng(0).normal(0, 1, b - a))
