@@ -173,6 +173,7 @@ def cmd_demo(args) -> int:
         audio_path = args.audio or str(synthesize_speech(text, Path(tmp) / "speech.wav"))
         args.size, args.full_frame, args.face_index = 512, False, None
         args.lip_intensity = args.head_intensity = 1.0
+        args.accurate_phones = False
         args.pose_template = None
         reference, audio, _, motion = _predict(args, astronaut(), audio_path, None if args.audio else text)
         settings = RenderSettings(output=str(out), side_by_side=args.side_by_side)
