@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
 from engine.a2l.loudness import level_100hz  # noqa: E402
-from engine.a2l.phonemes import recognize_phones, recognize_word_phones  # noqa: E402
 from engine.a2l.visemes import VISEMES, openness_table, viseme_of  # noqa: E402
 from engine.audio.decode import load_audio  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
@@ -118,8 +117,9 @@ def score_clips(videos: list[Path]) -> tuple[list[tuple[str, dict[str, list[floa
             "embedded": mesh_opening(bases[0].offsets[:n]),
             "accurate": mesh_opening(bases[1].offsets[:n]),
             "rms": rms_baseline(audio.mono16k, info.fps, n),
-            "lookup": lookup_baseline(recognize_phones(audio.mono16k), info.fps, n),
-            "lookup_acc": lookup_baseline(recognize_word_phones(audio.mono16k), info.fps, n),
+            # the same phones the two modes animated from
+            "lookup": lookup_baseline(bases[0].phonemes, info.fps, n),
+            "lookup_acc": lookup_baseline(bases[1].phonemes, info.fps, n),
         }
         rows.append((video.stem, {m: [pearson(truth[:n], preds[m], s) for s in range(-MAX_SHIFT, MAX_SHIFT + 1)]
                                   for m in METHODS}))

@@ -103,8 +103,8 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     controls = mouth_controls()
     mouth = coarticulate(phones, times, controls, params)
     col = {c: i for i, c in enumerate(controls)}
-    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic_openness(audio.mono16k, fps, n, lead, features.voicing_track), features,
-                      s.loudness_influence)
+    acoustic = acoustic_openness(audio.mono16k, fps, n, lead, features.voicing_track)
+    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic, features, s.loudness_influence)
     # Lip shaping follows speech activity so the mouth rests in silences.
     gate = smooth(features.activity > 0.05, 0.5)[:, None]
     mouth = mouth * np.clip(gate, 0, 1)

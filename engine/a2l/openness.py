@@ -11,8 +11,8 @@ Two acoustic correlates of the lip aperture, per 10 ms frame of the 16 kHz signa
   band envelope, and the level alone hardly correlates with the lip gap).
 Both are read only in voiced frames (formants exist there; in fricatives and stop bursts the same
 measures describe frication noise, not the vocal tract) and carried across unvoiced frames by
-interpolation. Both are then smoothed to the syllabic rate (< 4 Hz) and normalised per utterance between percentiles of the
-speech frames (everything within SPEECH_RANGE_DB of the loud parts), so the result does not depend on the
+interpolation. Both are then smoothed to the syllabic rate (< 4 Hz) and normalised per utterance between
+percentiles of the speech frames (everything within SPEECH_RANGE_DB of the loud parts), so the result does not depend on the
 microphone level. Pauses: a short one (under
 PAUSE_BRIDGE_S) keeps the mouth slightly ajar, as real speakers breathe through it; a long one and silence
 close it.

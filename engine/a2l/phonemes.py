@@ -91,6 +91,11 @@ def _utterance(decoder, pcm: bytes) -> None:
     decoder.end_utt()
 
 
+def _alignment_phones(alignment) -> list[tuple[str, int, int]]:
+    """(label, first frame, last frame) of every phone of a pocketsphinx phone-level alignment."""
+    return [(phone.name, phone.start, phone.start + phone.duration - 1) for word in alignment for phone in word]
+
+
 def _allphone_decoder():
     import pocketsphinx as ps
 
@@ -141,7 +146,7 @@ def recognize_word_phones(mono16k: np.ndarray, progress=None) -> list[Segment]:
                 alignment = None
             decoder.activate_search()  # back to the language model for the next chunk
             if alignment is not None:
-                return [(ph.name, ph.start, ph.start + ph.duration - 1) for word in alignment for ph in word]
+                return _alignment_phones(alignment)
         if fallback is None:
             fallback = _allphone_decoder()
         return _allphone(fallback, pcm)
@@ -181,15 +186,10 @@ def align_transcript(mono16k: np.ndarray, transcript: str) -> list[Segment] | No
         return None
     if alignment is None:
         return None
-    raw, aligned_words = [], 0
-    for word in alignment:
-        if not word.name.startswith(("<", "[")):
-            aligned_words += 1
-        for phone in word:
-            raw.append((phone.name, phone.start, phone.start + phone.duration - 1))
+    aligned_words = sum(not word.name.startswith(("<", "[")) for word in alignment)
     if aligned_words < len(words):  # a partial path: the decoder gave up
         return None
-    return merge_silence(_segments(raw, 0.0, len(mono16k) / ANALYSIS_RATE))
+    return merge_silence(_segments(_alignment_phones(alignment), 0.0, len(mono16k) / ANALYSIS_RATE))
 
 
 def merge_silence(segments: list[Segment]) -> list[Segment]:
