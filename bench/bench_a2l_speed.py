@@ -1,5 +1,6 @@
 """Speed of the whole embedded Audio2Lmk pipeline (predict_embedded) against the audio's duration,
-measured in one run on one core: a long input made by tiling real speech.
+measured in one run on one core: a long input made by repeating all the speech clips of ../shared/media
+(several speakers, clean and noisy, English and other languages) one after the other.
 
     .venv/bin/python bench/bench_a2l_speed.py [minutes] [--accurate]   (--accurate: the accurate_phones setting)
 """
@@ -19,16 +20,16 @@ import numpy as np  # noqa: E402
 from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
 from engine.audio.decode import AudioClip, load_audio  # noqa: E402
 
-SPEECH = "../shared/media/speech/AniTalker__speech4.wav"
+SPEECH = sorted(Path("../shared/media/speech").glob("*.*"))
 
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--accurate"]
     minutes = float(args[0]) if args else 3.0
     settings = A2LSettings(accurate_phones="--accurate" in sys.argv[1:])
-    src = load_audio(SPEECH)
-    reps = int(np.ceil(minutes * 60 / src.duration))
-    mono = np.tile(src.mono16k, reps)[: int(minutes * 60 * 16000)]
+    speech = np.concatenate([load_audio(path, warn_silent=False).mono16k for path in SPEECH])
+    reps = int(np.ceil(minutes * 60 * 16000 / len(speech)))
+    mono = np.tile(speech, reps)[: int(minutes * 60 * 16000)]
     clip = AudioClip(samples=mono[:, None], rate=16000, source="tiled")
     t0 = time.perf_counter()
     base = predict_embedded(clip, 30.0, settings)

@@ -4,10 +4,11 @@ Ground truth per video frame: inner-lip gap (landmarks 13-14) / inter-ocular dis
 MediaPipe face landmarker (video mode) on the frames; cached as .npy under bench/.cache (re-runs are fast).
 Prediction: the same ratio as 3D distances on the predicted canonical mesh (canonical model vertices +
 offsets), from the video's audio alone at the video's fps, no transcript: "embedded" is the default
-(allphone recognition), "accurate" the accurate_phones setting (word recognition + phone alignment).
+(common-words recognition, phones timed in each word), "accurate" the accurate_phones setting (whole
+dictionary + phone alignment).
 Baselines, computed in the same run: the audio RMS envelope at video rate, and the bare phone-to-openness
 lookup (the viseme's jawOpen target of the phone under each frame: no coarticulation, no loudness), on the
-allphone phones ("lookup") and on the accurate mode's phones ("lookup_acc").
+default's phones ("lookup") and on the accurate mode's phones ("lookup_acc").
 Score: Pearson r per clip at the clip's best global offset within +-2 frames (one constant offset per clip
 and method, as SyncNet-style evaluations allow for each recording's A/V offset), at one offset shared by all
 clips (chosen on the mean), and at zero offset.

@@ -105,8 +105,9 @@ class Inspector(QWidget):
             box.setRange(0.0, 3.0)
             box.setSingleStep(0.1)
             self.a2l_boxes[field] = box
-        self.accurate_check = QCheckBox("accurate phones (word recognition, ~3x slower)")
-        self.accurate_check.setToolTip("Without a transcript: recognise English words and align their phones")
+        self.accurate_check = QCheckBox("accurate phones (whole dictionary, ~2.5x slower)")
+        self.accurate_check.setToolTip("Without a transcript: recognise words over the whole English dictionary and "
+                                       "align their phones (finer phone timing and rare words, e.g. for mouth cues)")
         a2l_form.addRow("seed", self.seed_box)
         a2l_form.addRow("transcript", self.transcript_edit)
         a2l_form.addRow(self.accurate_check)

@@ -12,6 +12,10 @@ class FaceModelMissingError(TalklineError):
     """The MediaPipe face landmarker model file cannot be found."""
 
 
+class SpeechModelMissingError(TalklineError):
+    """A file the phone recognition needs (the common-words vocabulary) cannot be found."""
+
+
 class ImageReadError(TalklineError):
     """An image file cannot be read or decoded."""
 

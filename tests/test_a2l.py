@@ -240,15 +240,74 @@ def test_acoustic_openness_ignores_voiceless_hiss(tmp_path):
     assert np.abs(with_hiss - clean).max() < 0.1
 
 
-def test_accurate_phones_recognise_the_words_across_chunks():
-    """Accurate mode (word recognition + phone alignment) on real speech, "In a mosaic of life, ...": the
-    phones of "mosaic" come out in order, and the clip (31 s: two recognition chunks) is phoned to its end."""
-    from engine.a2l.phonemes import CHUNK_S, recognize_word_phones
+def _assert_covers_both_chunks(phones, x):
+    from engine.a2l.phonemes import CHUNK_S
 
-    x = load_audio("../shared/media/speech/AniTalker__speech4.wav").mono16k
-    phones = recognize_word_phones(x)
-    labels = " ".join(p.label for p in phones if p.label != "SIL")
-    assert "M OW Z EY IH K" in labels
     spoken = [p for p in phones if p.label != "SIL"]
     assert spoken[-1].end > len(x) / 16000 - 2.0 and any(p.start > CHUNK_S + 2 for p in spoken)
     assert all(b.start >= a.end - 1e-6 for a, b in zip(phones, phones[1:]))  # contiguous, in time order
+
+
+def test_recognised_words_give_the_phones_across_chunks():
+    """Default recognition (common-words vocabulary) on real speech, "In a mosaic of life, each moment we sit
+    ... the journey through life": the phones of the common words come out in order, and the clip (31 s: two
+    recognition chunks) is phoned to its end."""
+    from engine.a2l.phonemes import recognize_phones
+
+    x = load_audio("../shared/media/speech/AniTalker__speech4.wav").mono16k
+    phones = recognize_phones(x)
+    labels = " ".join(p.label for p in phones)
+    assert "M OW M AH N T" in labels and "JH ER N IY TH R UW L AY F" in labels
+    _assert_covers_both_chunks(phones, x)
+
+
+def test_phones_share_their_word_by_length():
+    """A recognised word's frames are shared among its dictionary phones, a vowel counting VOWEL_LENGTH
+    consonants; fillers are silence."""
+    from types import SimpleNamespace
+
+    from engine.a2l.phonemes import VOWEL_LENGTH, _phones_in_words
+
+    segs = [SimpleNamespace(word="<sil>", start_frame=0, end_frame=9),
+            SimpleNamespace(word="moment", start_frame=10, end_frame=10 + 8 * 6 - 1),
+            SimpleNamespace(word="[NOISE]", start_frame=58, end_frame=60)]
+    decoder = SimpleNamespace(seg=lambda: segs, lookup_word={"moment": "M OW M AH N T"}.get)
+    assert VOWEL_LENGTH == 2.0  # the frame counts below are for this value
+    assert _phones_in_words(decoder) == [("SIL", 0, 9), ("M", 10, 15), ("OW", 16, 27), ("M", 28, 33),
+                                         ("AH", 34, 45), ("N", 46, 51), ("T", 52, 57), ("SIL", 58, 60)]
+
+
+def test_common_words_vocabulary_is_reproducible():
+    """resources/a2l/common_words.dict is what scripts/make_common_words.py derives from the installed
+    pocketsphinx (so a pocketsphinx upgrade that changes it is caught)."""
+    import importlib.util
+
+    from engine.a2l.phonemes import COMMON_WORDS, VOCABULARY_SIZE
+
+    spec = importlib.util.spec_from_file_location("make_common_words", "scripts/make_common_words.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = COMMON_WORDS.read_text(encoding="utf-8")
+    assert module.common_words(VOCABULARY_SIZE) == text
+    words = {line.split()[0].split("(")[0] for line in text.splitlines()}
+    assert len(words) == VOCABULARY_SIZE and {"the", "moment", "journey"} <= words and "mosaic" not in words
+
+
+def test_missing_vocabulary_is_a_clear_error(monkeypatch, tmp_path):
+    import engine.a2l.phonemes as phonemes
+    from engine.errors import SpeechModelMissingError
+
+    monkeypatch.setattr(phonemes, "COMMON_WORDS", tmp_path / "gone.dict")
+    with pytest.raises(SpeechModelMissingError, match="gone.dict.*make_common_words"):
+        phonemes.recognize_phones(np.zeros(16000, np.float32))
+
+
+def test_accurate_phones_recognise_the_words_across_chunks():
+    """Accurate mode (whole dictionary + phone alignment): a word outside the common-words vocabulary,
+    "mosaic", is recognised and its phones come out in order; the 31 s clip is phoned to its end."""
+    from engine.a2l.phonemes import recognize_phones
+
+    x = load_audio("../shared/media/speech/AniTalker__speech4.wav").mono16k
+    phones = recognize_phones(x, accurate=True)
+    assert "M OW Z EY IH K" in " ".join(p.label for p in phones)
+    _assert_covers_both_chunks(phones, x)

@@ -1,7 +1,6 @@
 """The embedded Audio2Lmk backend (CPU, offline): audio -> base layer.
 
-phones (pocketsphinx: forced alignment of a transcript, else allphone recognition, or word recognition +
-  phone alignment with accurate_phones)
+phones (pocketsphinx: forced alignment of a transcript, else the phones of recognised words)
   -> visemes -> coarticulated mouth control tracks (anticipation, bilabial closures, anti-flicker)
   x loudness and voicing (quiet speech opens less, shouting more; sung or non-English vowels still open
     the mouth through the voiced-energy envelope; silence closes it)
@@ -29,8 +28,8 @@ from engine.audio.decode import AudioClip
 # each 10 dB louder/quieter scales the opening by ~1.33 / 0.75 (clamped).
 NOMINAL_SPEECH_DB = -20.0
 # jawOpen = ACOUSTIC_JAW x acoustic openness (F1 + 1-3 kHz envelope, engine.a2l.openness) + PHONE_JAW x the
-# coarticulated phone-class opening. The acoustic part carries most of the weight: allphone recognition
-# is noisy and English-only, while F1 follows the jaw in any language and in singing (bench_lipsync:
+# coarticulated phone-class opening. The acoustic part carries much of the weight: recognised phones
+# are often wrong and English-only, while F1 follows the jaw in any language and in singing (bench_lipsync:
 # acoustic+phones beats either alone). The 0.4 : 0.45 ratio is one of the constants tuned on the bench.
 ACOUSTIC_JAW = 0.4
 PHONE_JAW = 0.45
@@ -56,8 +55,8 @@ class A2LSettings:
     lead_ms: float = 50.0  # the mouth anticipates the sound (phones and acoustic openness; tuned on bench_lipsync)
     loudness_influence: float = 1.0  # 0: opening from phones only; 1: acoustic openness and clip loudness
     brow_intensity: float = 1.0
-    # Without a transcript: recognise words, then align their phones (better lip sync, ~3x slower) instead of
-    # recognising phones directly (allphone, the fast default).
+    # Without a transcript: recognise words over the whole dictionary and align their phones (finer phone timing,
+    # rare words; ~2.5x slower) instead of the common-words vocabulary with phones timed in each word.
     accurate_phones: bool = False
 
     def to_json(self) -> str:
@@ -110,7 +109,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     mouth = mouth * np.clip(gate, 0, 1)
     mouth[:, col["jawOpen"]] = jaw
     closed = bilabial_frames(phones, fps, lead, n)
-    # Aligned bilabials really close the lips; recognised ones are often wrong (allphone confuses M/N, B/D),
+    # Aligned bilabials really close the lips; recognised ones are often wrong (M/N, B/D confusions),
     # so they only narrow the mouth.
     c = 1.0 if aligned else RECOGNISED_CLOSURE
     mouth[closed, col["jawOpen"]] *= 1.0 - c * (1.0 - CLOSURE_RESIDUAL_JAW)

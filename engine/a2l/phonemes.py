@@ -1,41 +1,61 @@
 """Phones from audio with pocketsphinx (offline, English acoustic model shipped with the package).
 
-Two modes: allphone recognition (no transcript; phone n-gram decoding) and forced alignment of a
-transcript (much more accurate). Both return ARPAbet labels without stress digits, "SIL" for
-silence/noise, as `Segment`s in seconds. pocketsphinx works at 100 frames per second.
+Without a transcript, words are recognised with pocketsphinx's English language model and their dictionary
+pronunciations give the phones: the words constrain the phones far better than allphone recognition with
+the shipped phone LM (bench_lipsync). With a transcript, forced alignment (phone level; the most accurate).
+Both return ARPAbet labels without stress digits, "SIL" for silence/noise, as `Segment`s in seconds.
+pocketsphinx works at 100 frames per second.
 """
 from __future__ import annotations
 
 import os
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from engine.a2l.base_layer import Segment
 from engine.a2l.pronounce import pronounce
 from engine.audio.decode import ANALYSIS_RATE
+from engine.errors import SpeechModelMissingError
 
 PS_FPS = 100.0
+# Word recognition runs over the most frequent English words (scripts/make_common_words.py): a small
+# vocabulary keeps the search fast, and a rare word comes out as similar-sounding common ones, which is what
+# lip shapes need.
+VOCABULARY_SIZE = 5000
+COMMON_WORDS = Path(__file__).resolve().parents[2] / "resources" / "a2l" / "common_words.dict"
 # Chunks keep recognition linear in time and memory on long files; cuts are placed at the quietest
 # point near each boundary so words are rarely split.
 CHUNK_S = 20.0
 CUT_SEARCH_S = 3.0
-# Forced alignment is one utterance; past this length a transcript is ignored (allphone instead).
+# Forced alignment is one utterance; past this length a transcript is ignored (recognition instead).
 MAX_ALIGN_S = 120.0
 # Padding and a tiny seeded noise floor: digital silence (exact zeros, as in synthetic speech) makes
 # pocketsphinx's log-energy features degenerate and alignment fails.
 PAD_S = 0.3
 NOISE_FLOOR = 1e-4
+# pocketsphinx's fast-decoding settings (downsampled frames, tight per-frame limits, no second passes)
+WORD_DECODING = dict(ds=2, topn=2, maxwpf=5, maxhmmpf=3000, fwdflat=False, bestpath=False)
+# With the common-words vocabulary, a language weight a little above pocketsphinx's default 6.5: fewer live
+# hypotheses, ~12% faster, the same lip sync on bench_lipsync and the driving clips (10 and more lose words;
+# the accurate mode keeps the default, which it needs).
+COMMON_WORDS_LW = 8.0
+# A recognised word's span is shared among its phones, a vowel counting this many consonants (about their
+# ratio of mean durations in read English; bench_lipsync: this timing scores as well as a phone-level
+# alignment pass, which costs as much as the recognition).
+VOWEL_LENGTH = 2.0
+VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
 NOISE_PHONES = {"SIL", "+NSN+", "+SPN+", "+BREATH+", "+COUGH+", "+LAUGH+", "+NOISE+", "+SMACK+", "+UM+", "+UH+"}
 
 
 def _model_paths() -> tuple[str, str, str]:
+    """The acoustic model folder, the word language model and the full CMUdict shipped with pocketsphinx."""
     import pocketsphinx
 
     root = os.path.join(pocketsphinx.get_model_path(), "en-us")
-    return (os.path.join(root, "en-us"), os.path.join(root, "en-us-phone.lm.bin"),
-            os.path.join(root, "cmudict-en-us.dict"))
+    return (os.path.join(root, "en-us"), os.path.join(root, "en-us.lm.bin"), os.path.join(root, "cmudict-en-us.dict"))
 
 
 def _pcm(x: np.ndarray) -> bytes:
@@ -96,60 +116,55 @@ def _alignment_phones(alignment) -> list[tuple[str, int, int]]:
     return [(phone.name, phone.start, phone.start + phone.duration - 1) for word in alignment for phone in word]
 
 
-def _allphone_decoder():
+def _phones_in_words(decoder) -> list[tuple[str, int, int]]:
+    """(label, first frame, last frame) of the phones of the recognised words, each word's frames shared among
+    its dictionary phones (a vowel counts VOWEL_LENGTH consonants); fillers and silences are SIL."""
+    out = []
+    for seg in decoder.seg() or []:
+        pronunciation = None if seg.word.startswith(("<", "[")) else decoder.lookup_word(seg.word)
+        if not pronunciation:
+            out.append(("SIL", seg.start_frame, seg.end_frame))
+            continue
+        phones = pronunciation.split()
+        weight = np.cumsum([VOWEL_LENGTH if p in VOWELS else 1.0 for p in phones])
+        frames = seg.end_frame + 1 - seg.start_frame
+        shares = np.concatenate([[0.0], weight / weight[-1]])
+        edges = (seg.start_frame + np.round(shares * frames)).astype(int).tolist()
+        out += [(p, a, b - 1) for p, a, b in zip(phones, edges[:-1], edges[1:]) if b > a]
+    return out
+
+
+def recognize_phones(mono16k: np.ndarray, progress=None, accurate: bool = False) -> list[Segment]:
+    """Word recognition in chunks; phone segments covering the clip (gaps are silence).
+
+    Default: the common-words vocabulary, phones timed within each word (VOWEL_LENGTH). `accurate`: the full
+    CMUdict vocabulary and a phone-level alignment pass over the recognised words (better phone boundaries
+    and rare words, e.g. for mouth-cue export; about 2.5x slower, no better lip sync on bench_lipsync)."""
     import pocketsphinx as ps
 
-    hmm, phone_lm, _ = _model_paths()
-    # lw=1: the shipped phone LM is weak, so the acoustics get more say than pocketsphinx's default (6.5) or our
-    # earlier 2.0 gave them (bench_lipsync: better phone-timed openness on the benchmark and on the driving
-    # clips no constant was fitted on).
-    # ds=2 scores every other 10 ms frame (segments stay at 100 frames/s): ~2x faster, with phone
-    # boundaries within a frame of the full decoding on speech; the acoustic openness carries the fine timing.
-    return ps.Decoder(hmm=hmm, allphone=phone_lm, lm=None, lw=1.0, beam=1e-10, pbeam=1e-10, ds=2, loglevel="FATAL")
-
-
-def _allphone(decoder, pcm: bytes) -> list[tuple[str, int, int]]:
-    _utterance(decoder, pcm)
-    return [(s.word, s.start_frame, s.end_frame) for s in (decoder.seg() or [])]
-
-
-def recognize_phones(mono16k: np.ndarray, progress=None) -> list[Segment]:
-    """Allphone recognition in chunks. Returns phone segments covering the clip (gaps are silence)."""
-    decoder = _allphone_decoder()
-    return _decode_chunks(mono16k, lambda pcm: _allphone(decoder, pcm), progress)
-
-
-def recognize_word_phones(mono16k: np.ndarray, progress=None) -> list[Segment]:
-    """Accurate mode: word recognition with the English language model, then phone-level alignment of the
-    recognised words. The words constrain the phones far better than the phone LM (bench_lipsync), at about a
-    third of allphone's speed; out-of-vocabulary words come out as similar-sounding ones, which is what lip
-    shapes need. A chunk where alignment fails falls back to allphone."""
-    import pocketsphinx as ps
-
-    hmm, _, dictionary = _model_paths()
-    lm = os.path.join(os.path.dirname(hmm), "en-us.lm.bin")
-    # pocketsphinx's fast-decoding settings (downsampled frames, tight per-frame limits, no second passes)
-    decoder = ps.Decoder(hmm=hmm, lm=lm, dict=dictionary, ds=2, topn=2, maxwpf=5, maxhmmpf=3000,
-                         fwdflat=False, bestpath=False, loglevel="FATAL")
-    fallback = None
+    hmm, lm, dictionary = _model_paths()
+    if accurate:
+        decoder = ps.Decoder(hmm=hmm, lm=lm, dict=dictionary, loglevel="FATAL", **WORD_DECODING)
+    elif not COMMON_WORDS.is_file():
+        raise SpeechModelMissingError(f"speech recognition vocabulary not found at {COMMON_WORDS} "
+                                      "(scripts/make_common_words.py writes it)")
+    else:
+        decoder = ps.Decoder(hmm=hmm, lm=lm, dict=str(COMMON_WORDS), lw=COMMON_WORDS_LW, loglevel="FATAL",
+                             **WORD_DECODING)
 
     def decode(pcm: bytes) -> list[tuple[str, int, int]]:
-        nonlocal fallback
         _utterance(decoder, pcm)
-        hyp = decoder.hyp()
-        if hyp is not None and hyp.hypstr.strip():
-            try:
-                decoder.set_alignment()
-                _utterance(decoder, pcm)
-                alignment = decoder.get_alignment()
-            except RuntimeError:
-                alignment = None
-            decoder.activate_search()  # back to the language model for the next chunk
-            if alignment is not None:
-                return _alignment_phones(alignment)
-        if fallback is None:
-            fallback = _allphone_decoder()
-        return _allphone(fallback, pcm)
+        phones = _phones_in_words(decoder)
+        if not accurate or all(label == "SIL" for label, _, _ in phones):
+            return phones
+        try:
+            decoder.set_alignment()
+            _utterance(decoder, pcm)
+            alignment = decoder.get_alignment()
+        except RuntimeError:
+            alignment = None
+        decoder.activate_search()  # back to the language model for the next chunk
+        return phones if alignment is None else _alignment_phones(alignment)
 
     return _decode_chunks(mono16k, decode, progress)
 
@@ -208,8 +223,8 @@ def merge_silence(segments: list[Segment]) -> list[Segment]:
 
 def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None,
                accurate: bool = False) -> tuple[list[Segment], bool]:
-    """Phone track of the clip and whether it came from the transcript (forced alignment). Without one,
-    `accurate` recognises words (slower, better phones), otherwise phones directly (allphone)."""
+    """Phone track of the clip and whether it came from the transcript (forced alignment). Without one, the
+    phones of recognised words (`accurate`: see recognize_phones)."""
     if transcript and transcript.strip():
         aligned = align_transcript(mono16k, transcript)
         if aligned is not None:
@@ -219,5 +234,4 @@ def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None,
         if len(mono16k) <= MAX_ALIGN_S * ANALYSIS_RATE:
             warnings.warn("the transcript could not be aligned to the audio; phones are recognised without it",
                           stacklevel=2)
-    recognize = recognize_word_phones if accurate else recognize_phones
-    return recognize(mono16k, progress), False
+    return recognize_phones(mono16k, progress, accurate), False
