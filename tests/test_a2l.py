@@ -145,6 +145,25 @@ def test_bad_audio_errors(tmp_path):
             load_audio(path)
 
 
+@pytest.mark.parametrize("sentence", [
+    "Hello! I am a talking portrait made with Talkline. Bob bought a big map, and we will visit the moon in June.",
+    "It is raining in June.", "My mother makes marvelous mango jam every summer in Maine."])
+def test_synthesized_sentences_align_to_their_last_word(tmp_path, sentence):
+    """Forced alignment of espeak-ng speech keeps every word, the last one included (these lost it with a
+    quieter noise floor under the digital silences)."""
+    from engine.a2l.phonemes import align_transcript, transcript_words
+    from engine.speech_synth import synthesize_speech
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    x = load_audio(synthesize_speech(sentence, tmp_path / "s.wav")).mono16k
+    phones = align_transcript(x, sentence)
+    assert phones is not None
+    last = {"june": ["JH", "UW", "N"], "maine": ["M", "EY", "N"]}[transcript_words(sentence)[-1]]
+    spoken = [p.label for p in phones if p.label != "SIL"]
+    assert spoken[-3:] == last
+
+
 def test_unalignable_transcript_falls_back_to_recognition(bob):
     clip, _ = bob
     with pytest.warns(UserWarning, match="could not be aligned"):
