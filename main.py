@@ -139,15 +139,12 @@ def cmd_render(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    import numpy as np
-
     from engine.export.landmarks import save_landmarks_npz
     from engine.export.pose_template import save_pose_template
 
     reference, audio, base, motion = _predict(args, args.portrait, args.audio, _transcript(args.transcript))
     landmarks = motion.landmarks_px(reference.transform, reference.width, reference.height)
-    save_landmarks_npz(args.output, landmarks.astype(np.float32), motion.mesh.astype(np.float32), motion.pose,
-                       motion.fps, (reference.width, reference.height))
+    save_landmarks_npz(args.output, landmarks, motion.mesh, motion.pose, motion.fps, (reference.width, reference.height))
     print(args.output)
     if args.mouth_cues:
         from engine.a2l.mouth_cues import mouth_cues_json, mouth_cues_tsv

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
 from engine.audio.decode import AudioClip, load_audio  # noqa: E402
 
-SPEECH = sorted(Path("../shared/media/speech").glob("*.*"))
+SPEECH = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "media" / "speech").glob("*.*"))
 
 
 def main() -> None:

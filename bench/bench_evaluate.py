@@ -21,6 +21,8 @@ from engine.document.curves import Interpolation  # noqa: E402
 from engine.document.project import Gains, Project  # noqa: E402
 from engine.render.pose_image import draw_pose_image  # noqa: E402
 
+MEDIA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "media")
+
 BUDGET_MS = 1000.0 / 60.0
 
 
@@ -31,8 +33,8 @@ def stats(ms: list[float]) -> str:
 
 
 def main() -> None:
-    portrait = sys.argv[1] if len(sys.argv) > 1 else "../shared/media/portraits/AniPortrait__Aragaki.png"
-    audio = sys.argv[2] if len(sys.argv) > 2 else "../shared/media/speech/SadTalker__RD_Radio31_000.wav"
+    portrait = sys.argv[1] if len(sys.argv) > 1 else os.path.join(MEDIA, "portraits", "AniPortrait__Aragaki.png")
+    audio = sys.argv[2] if len(sys.argv) > 2 else os.path.join(MEDIA, "speech", "SadTalker__RD_Radio31_000.wav")
     t0 = time.perf_counter()
     project = Project.create(portrait, audio)
     print(f"Project.create: {time.perf_counter() - t0:.2f} s, {project.frame_count} frames at {project.fps} fps")

@@ -59,13 +59,14 @@ def main() -> int:
     print(f"project: {n} frames, 512 px; 2 cores shared with other jobs (noisy)")
     print(f"{'per frame (ms)':<44} {'mean':>8} {'p95':>8} {'x 60Hz':>8}")
 
-    def evaluate(i):
+    def seek(i):
+        """Moves the session to frame i without frame_changed, so each row times its own view alone (the
+        signal would also update every view and queue a preview render on the worker)."""
         s._state = None
         s.frame = i % n
-        s.frame_state()
 
-    row("evaluate (Project.evaluate)", timed(evaluate, n))
-    row("3D viewport mesh update + GL draw", timed(lambda i: (s.set_frame(i % n), window.viewport.update_frame(),
+    row("evaluate (Project.evaluate)", timed(lambda i: (seek(i), s.frame_state()), n))
+    row("3D viewport mesh update + GL draw", timed(lambda i: (seek(i), window.viewport.update_frame(),
                                                              window.viewport.canvas.native.repaint()), n))
     row("playhead move + timeline repaint", timed(lambda i: (window.timeline._on_frame(i % n),
                                                             window.timeline.graphics.viewport().repaint()), n))
@@ -73,7 +74,7 @@ def main() -> int:
     renderer = window.preview.renderer
     for mode in ("warp", "pose image"):
         def render(i, mode=mode):
-            s.set_frame(i % n)
+            seek(i)
             renderer.render(project.reference, PreviewRequest(i, i % n, mode, s.frame_state().landmarks_px))
         render(0)  # warm-up (the warp renderer precomputes on first use)
         row(f"2D preview render: {mode} (worker thread)", timed(render, min(n, 60)))

@@ -29,7 +29,7 @@ from engine.render import warp_targets as wt  # noqa: E402
 from engine.render.pose_image import LIP_INDICES  # noqa: E402
 from engine.render.warp import WarpRenderer  # noqa: E402
 
-MEDIA = Path("../shared/media/portraits")
+MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "portraits"
 DEFAULT_PORTRAITS = ("AniPortrait__Aragaki.png", "hallo__6.jpg", "LivePortrait__s12.jpg", "Moore-AnimateAnyone__3.png",
                      "JoyVASA__joyvasa_005.png", "AniPortrait__lyl.png")
 SKIMAGE_FRAMES = 3
@@ -58,15 +58,6 @@ def bench_speed(reference, frames: int) -> dict[str, float]:
         skimage_warp(reference.image, reference.landmarks_px, tgt)
     sk_fps = SKIMAGE_FRAMES / (time.perf_counter() - t0)
     return {"warp_fps": warp_fps, "skimage_fps": sk_fps}
-
-
-def fidelity_targets(reference) -> dict[str, np.ndarray]:
-    """Rig expressions: speech-typical shapes, the jaw wide open, a head turn while talking, a blink."""
-    out = {name: wt.target_px(reference, values) for name, values in wt.SPEECH_EXPRESSIONS.items()}
-    out["jaw_wide"] = wt.target_px(reference, wt.WIDE_OPEN)
-    out["head_turn"] = wt.target_px(reference, wt.SPEECH_EXPRESSIONS["ah"], wt.HEAD_TURN_POSE)
-    out["blink"] = wt.target_px(reference, wt.BLINK)
-    return out
 
 
 def landmark_error(session: FaceLandmarkerSession, frame: np.ndarray, target: np.ndarray) -> tuple[float, float]:
@@ -104,7 +95,7 @@ def main() -> int:
         with FaceLandmarkerSession() as session:
             for ref in refs.values():
                 renderer = WarpRenderer(ref)
-                for kind, tgt in fidelity_targets(ref).items():
+                for kind, tgt in wt.fidelity_targets(ref).items():
                     rows.setdefault(kind, []).append(landmark_error(session, renderer.render(tgt), tgt))
         for kind, cells in rows.items():
             arr = np.array(cells)

@@ -16,9 +16,7 @@ class ActionSpec:
     checkable: bool = False
 
 
-SEPARATOR = None
-
-ACTIONS: tuple[ActionSpec | None, ...] = (
+ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("new", "&File", "&New Project…", "Ctrl+N", "new_project"),
     ActionSpec("open", "&File", "&Open…", "Ctrl+O", "open_project_dialog"),
     ActionSpec("open_demo", "&File", "Open &Demo", None, "open_demo"),

@@ -48,8 +48,7 @@ class CurvesCommand(_Mergeable):
         self._apply(self.before)
 
     def _apply(self, curves: dict[str, Curve]) -> None:
-        for name, curve in curves.items():
-            self.project.set_channel(name, curve.copy())
+        self.project.set_channels({name: curve.copy() for name, curve in curves.items()})  # views refresh once
 
     def _absorb(self, other: "CurvesCommand") -> None:
         for name, curve in other.before.items():
@@ -112,6 +111,4 @@ class RegenerateCommand(QUndoCommand):
         self._apply(*self.before)
 
     def _apply(self, base: BaseLayer, settings) -> None:
-        self.project.base, self.project.a2l_settings = base, settings
-        self.project.sources.transcript = settings.transcript
-        self.project.notify("base")
+        self.project.set_base(base, settings)

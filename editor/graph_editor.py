@@ -102,8 +102,9 @@ class GraphEditor(QWidget):
         self.redraw(autorange=True)
 
     def _on_project_changed(self, what: str) -> None:
-        name = what.partition(":")[2]
-        if what in ("gains", "base") or name in self.session.selection:
+        # Gains scale only the evaluated motion; the graph draws the raw base tracks and the curves.
+        kind, _, names = what.partition(":")
+        if what == "base" or (kind == "channel" and any(n in self.session.selection for n in names.split(","))):
             self.redraw()
 
     def base_track(self, name: str) -> np.ndarray | None:

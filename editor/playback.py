@@ -71,7 +71,6 @@ class AudioClock:
 
 
 class PlaybackController(QObject):
-    playing_changed = Signal(bool)
     notice = Signal(str)  # one-time user-facing messages (e.g. "no audio device")
 
     def __init__(self, session: EditorSession, parent: QObject | None = None, use_audio: bool | None = None):
@@ -86,8 +85,6 @@ class PlaybackController(QObject):
         self.timer.setTimerType(Qt.PreciseTimer)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
-        self.frames_shown = 0
-        self.frames_dropped = 0
 
     @property
     def playing(self) -> bool:
@@ -118,7 +115,6 @@ class PlaybackController(QObject):
                       else TimerClock(t, rate))
         self._last_frame = self.session.frame
         self.timer.start()
-        self.playing_changed.emit(True)
 
     def stop(self) -> None:
         if self.clock is None:
@@ -126,7 +122,6 @@ class PlaybackController(QObject):
         self.timer.stop()
         self._close_clock()
         self.rate = 0.0
-        self.playing_changed.emit(False)
 
     def _close_clock(self) -> None:
         if self.clock is not None:
@@ -162,8 +157,6 @@ class PlaybackController(QObject):
             return
         frame = project.frame_of(t)
         if frame != self._last_frame:
-            self.frames_dropped += max(abs(frame - self._last_frame) - 1, 0)
-            self.frames_shown += 1
             self._last_frame = frame
             self.session.set_frame(frame)
 

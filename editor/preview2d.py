@@ -56,11 +56,6 @@ class PreviewRenderer(QObject):
             self._busy = True
         self._pool.submit(self._drain)
 
-    @property
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._busy
-
     def _drain(self) -> None:
         while True:
             with self._lock:

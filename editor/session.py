@@ -13,7 +13,7 @@ from engine.document.project import FrameState, Project
 
 class EditorSession(QObject):
     project_replaced = Signal()  # a different Project (or None) is now open
-    project_changed = Signal(str)  # relay of Project.changed ("channel:<name>", "gains", "base", ...)
+    project_changed = Signal(str)  # relay of Project.changed ("channel:<a>,<b>", "gains", "base", ...)
     frame_changed = Signal(int)
     selection_changed = Signal(tuple)  # selected channel names
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, 
 
 from editor.session import EditorSession  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
-from engine.geometry import pose_to_matrix  # noqa: E402
+from engine.geometry import camera_points  # noqa: E402
 from engine.render.pose_image import POSE_IMAGE_SPEC  # noqa: E402
 
 UPPER_LIP_COLOR = (0.95, 0.45, 0.35, 1.0)
@@ -24,12 +24,6 @@ FRONT_AZIMUTH = 90.0  # TurntableCamera(up="+y") looks down -z (at the face) fro
 def _lip_edges(part: str) -> np.ndarray:
     return np.array([e for name, _, edges in POSE_IMAGE_SPEC if name.startswith("lips") and part in name
                      for e in edges], dtype=np.uint32)
-
-
-def posed_vertices(mesh: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """Canonical vertices moved by the relative head pose (the same matrix the projection uses)."""
-    m = pose_to_matrix(np.asarray(pose, dtype=np.float64))
-    return (mesh @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
 
 
 class Viewport3D(QWidget):
@@ -92,11 +86,22 @@ class Viewport3D(QWidget):
         if self.session.project is None:
             return
         state = self.session.frame_state()
-        self.vertices = posed_vertices(state.mesh, state.pose)
-        self.mesh.set_data(vertices=self.vertices, faces=self.faces)
+        # canonical vertices moved by the relative head pose (the projection's matrix, without the camera)
+        self.vertices = camera_points(state.mesh, np.eye(4), state.pose).astype(np.float32)
+        self._move_mesh_vertices()
         self.upper.set_data(pos=self.vertices)
         self.lower.set_data(pos=self.vertices)
         self.canvas.update()
+
+    def _move_mesh_vertices(self) -> None:
+        """New vertex positions for the same faces and colour. MeshVisual.set_data would re-assign the visual's
+        shader functions and so recompile its program on the next draw (every frame of playback); only the
+        vertex buffer and, through data_updated, the shading filter's normals need to change (vispy 0.17)."""
+        data = self.mesh.mesh_data
+        data.set_vertices(self.vertices)
+        self.mesh._vertices.set_data(data.get_vertices(indexed="faces"), convert=True)
+        self.mesh.events.data_updated()
+        self.mesh.update()
 
     def set_wireframe(self, on: bool) -> None:
         self.wireframe.enabled = on

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
-from superqt.utils import create_worker
 
 from engine.errors import RenderCancelled, TalklineError
 from engine.jobs import RenderJob
@@ -92,6 +91,8 @@ def run_task(fn: Callable, *args, on_done: Callable, on_error: Callable[[BaseExc
              on_progress: Callable[[float], None] | None = None, **kwargs):
     """Run fn(*args, **kwargs) on a worker thread; on_done(result) / on_error(exc) run on the GUI thread.
     With on_progress, fn also receives `progress=` (a thread-safe callable reporting 0..1)."""
+    from superqt.utils import create_worker  # imported on first use: it costs ~0.1 s of editor start-up
+
     relay = _ProgressRelay()
     if on_progress is not None:
         relay.progressed.connect(on_progress)

@@ -9,8 +9,6 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
-import numpy as np
-
 from engine.audio.decode import AudioClip
 from engine.errors import RenderCancelled
 from engine.face.reference import ReferenceFace
@@ -132,8 +130,7 @@ class RenderJob:
                 written = writer.close()
                 self.outputs.extend(written if isinstance(written, list) else [written])
             if s.landmarks:
-                save_landmarks_npz(s.landmarks, landmarks.astype(np.float32), motion.mesh.astype(np.float32),
-                                   motion.pose, motion.fps, (w, h))
+                save_landmarks_npz(s.landmarks, landmarks, motion.mesh, motion.pose, motion.fps, (w, h))
                 self.outputs.append(s.landmarks)
         except BaseException:
             for writer in writers:

@@ -39,6 +39,3 @@ class Motion:
         w = (src - i0)[:, None]
         mesh = self.mesh[i0] * (1 - w[..., None]) + self.mesh[i1] * w[..., None]
         return Motion(fps, mesh, self.pose[i0] * (1 - w) + self.pose[i1] * w)
-
-    def slice(self, start: int, stop: int) -> "Motion":
-        return Motion(self.fps, self.mesh[start:stop], self.pose[start:stop])

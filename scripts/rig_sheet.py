@@ -3,8 +3,8 @@
     .venv/bin/python scripts/rig_sheet.py [portrait] [--out /tmp/rig_sheet] [--weight 1.0]
 
 Writes <out>_mesh.png (the projected mesh over the photo: neutral in grey/red, control in green/yellow),
-<out>_pose.png (AniPortrait pose images, neutral in grey beneath) and, when the warp renderer is
-available, <out>_warp.png (the portrait warped to each control).
+<out>_pose.png (AniPortrait pose images, neutral in grey beneath) and <out>_warp.png (the portrait warped
+to each control).
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from engine.face.contours import (  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
 from engine.face.reference import analyze_portrait  # noqa: E402
 from engine.geometry import project  # noqa: E402
+from engine.render.pose_image import draw_pose_image  # noqa: E402
+from engine.render.warp import WarpRenderer  # noqa: E402
 
 TILE = 300
 CONTOURS = (LIPS_OUTER_UPPER, LIPS_OUTER_LOWER, LIPS_INNER_UPPER, LIPS_INNER_LOWER, EYE_LEFT_UPPER,
@@ -78,11 +80,7 @@ def _mesh_tile(image, neutral_px, px, edges, box, name) -> np.ndarray:
     return _label(canvas, name)
 
 
-def _pose_tile(neutral_px, px, width, height, name) -> np.ndarray | None:
-    try:
-        from engine.render.pose_image import draw_pose_image
-    except ImportError:
-        return None
+def _pose_tile(neutral_px, px, width, height, name) -> np.ndarray:
     base = draw_pose_image(neutral_px, width, height)
     img = draw_pose_image(px, width, height)
     shown = np.where(img.any(axis=2, keepdims=True), img, (base * 0.35).astype(np.uint8))
@@ -93,12 +91,8 @@ def _pose_tile(neutral_px, px, width, height, name) -> np.ndarray | None:
     return _label(cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA), name)
 
 
-def _warp_tiles(reference, meshes, names, zoom: str) -> list[np.ndarray] | None:
-    """Warp frames via the warp renderer, if it is available (built concurrently by another helper)."""
-    try:
-        from engine.render.warp import WarpRenderer
-    except ImportError:
-        return None
+def _warp_tiles(reference, meshes, names, zoom: str) -> list[np.ndarray]:
+    """Warp frames via the warp renderer."""
     renderer = WarpRenderer(reference)
     tiles = []
     px0 = project(reference.mesh, reference.transform, None, reference.width, reference.height)
@@ -153,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         meshes.append(mesh)
         px = project(mesh, ref.transform, None, w, h)
         mesh_tiles.append(_mesh_tile(ref.image, neutral_px, px, edges, box, label))
-        tile = _pose_tile(neutral_px, px, w, h, label)
-        if tile is not None:
-            pose_tiles.append(tile)
+        pose_tiles.append(_pose_tile(neutral_px, px, w, h, label))
 
     written = []
     for suffix, tiles in (("mesh", mesh_tiles), ("pose", pose_tiles),

@@ -1,4 +1,3 @@
-import subprocess
 import warnings
 
 import numpy as np
@@ -7,7 +6,7 @@ import soundfile as sf
 
 from engine.audio.decode import ANALYSIS_RATE, load_audio, resample
 from engine.errors import AudioReadError
-from tests.media import media
+from tests.media import espeak_wav, media
 
 
 def test_wav_44k_stereo_matches_reference_frame_count():
@@ -56,9 +55,7 @@ def test_resampling_keeps_the_pitch():
 
 
 def test_espeak_speech_decodes(tmp_path):
-    wav = tmp_path / "s.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), "Hello world"], check=True)
-    clip = load_audio(wav)
+    clip = load_audio(espeak_wav("Hello world", tmp_path / "s.wav"))
     assert 0.5 < clip.duration < 3 and clip.peak_dbfs() > -20
 
 
@@ -73,6 +70,10 @@ def test_bad_audio_errors(tmp_path):
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
     with pytest.raises(AudioReadError, match="cannot"):
         load_audio(garbage)
+    text = tmp_path / "text.wav"  # a .wav name on text
+    text.write_bytes(b"this is not audio" * 100)
+    with pytest.raises(AudioReadError):
+        load_audio(text)
     with pytest.raises(AudioReadError, match="no audio stream"):
         load_audio(media("talking_videos/EDTalk__mouth_source.mp4"))
     zero = tmp_path / "zero.wav"

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.media import media
+from tests.media import espeak_wav, media
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,9 +20,7 @@ def run_cli(*args, timeout=600):
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory):
-    wav = tmp_path_factory.mktemp("speech") / "speech.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), "Bob made a map of the moon."], check=True)
-    return wav
+    return espeak_wav("Bob made a map of the moon.", tmp_path_factory.mktemp("speech") / "speech.wav")
 
 
 def test_render_writes_h264_aac_with_all_extras(tmp_path, speech):

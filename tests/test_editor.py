@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
+from tests.media import media
+
 pytestmark = pytest.mark.gui
 
 
@@ -245,7 +247,8 @@ def test_save_reload_equality(make_main_window, demo_project_file, dialogs, tmp_
     window.inspector.gain_boxes["head"].setValue(0.5)
     assert window.windowTitle().startswith("project1.talkline*")
     dialogs.save_path = str(tmp_path / "saved")
-    assert window.actions_by_id["save_as"].trigger() is None and window.project.path.endswith("saved.talkline")
+    window.actions_by_id["save_as"].trigger()
+    assert window.project.path.endswith("saved.talkline")
     assert "*" not in window.windowTitle()
     loaded = load_project(tmp_path / "saved.talkline")
     assert loaded.channels == window.project.channels
@@ -318,9 +321,46 @@ def test_bad_input_shows_error_dialogs(make_main_window, dialogs, qtbot, tmp_pat
     kind, text = dialogs.messages[-1]
     assert kind == "critical" and "broken.talkline" in text
 
-    worker = window.create_project("../shared/media/not_a_person/LivePortrait__s22.jpg",
-                                   "../shared/media/speech/Real3DPortrait__Obama_5s.wav", size=256)
+    worker = window.create_project(media("not_a_person/LivePortrait__s22.jpg"),
+                                   media("speech/Real3DPortrait__Obama_5s.wav"), size=256)
     qtbot.waitUntil(lambda: len(dialogs.messages) == 2, timeout=60_000)
     kind, text = dialogs.messages[-1]
     assert kind == "critical" and "face" in text.lower() and not text.startswith("NoFaceError")
     assert window.project is None and worker is not None
+
+
+def test_multi_channel_edit_refreshes_views_once(make_main_window, demo_project_file, qtbot):
+    from editor.commands import edit_curves
+    from engine.document.project_io import relink_source
+
+    window = make_main_window(demo_project_file)
+    graph, timeline, project = window.graph, window.timeline, window.project
+    names = ["rx", "jawOpen", "browInnerUp"]
+    window.session.set_selection(names)
+    seen, redraws = [], []
+    window.session.project_changed.connect(seen.append)
+    redraw = graph.redraw
+    graph.redraw = lambda *a, **k: (redraws.append(1), redraw(*a, **k))
+
+    edit_curves(window.session.undo_stack, project, names, lambda _, c: c.set_key(0.5, 0.4), "three keys")
+    assert len(seen) == 1 and seen[0].startswith("channel:")
+    assert set(seen[0].partition(":")[2].split(",")) == set(names)
+    assert len(redraws) == 1  # the graph shows all three: one redraw, not three
+    window.session.set_time(0.5)
+    assert all(window.session.frame_state().values[n] == pytest.approx(0.4) for n in names)
+    assert [lane[0] for lane in timeline.key_lanes.lanes] == [n for n in project.channel_names if n in names]
+    window.actions_by_id["undo"].trigger()
+    assert len(seen) == 2 and len(redraws) == 2
+    assert all(len(project.channels[n]) == 0 for n in names)
+    assert all(window.session.frame_state().values[n] == 0.0 for n in names)
+
+    # A gain change does not redraw the graph (it draws nothing gain-dependent).
+    window.inspector.gain_boxes["head"].setValue(0.5)
+    assert seen[-1] == "gains" and len(redraws) == 2
+
+    # A frame-rate change rebuilds the timeline but keeps the waveform pyramid of the unchanged audio.
+    pyramid = timeline.pyramid
+    project.set_fps(25.0)
+    assert seen[-1] == "fps" and timeline.pyramid is pyramid and timeline.waveform.pyramid is pyramid
+    relink_source(project, "audio", project.sources.audio)  # a newly decoded clip: a new pyramid
+    assert timeline.pyramid is not pyramid and timeline.waveform.pyramid is timeline.pyramid

@@ -8,13 +8,14 @@ import pytest
 
 from editor.timeline.ruler import format_time
 from editor.timeline.waveform import WaveformPyramid
+from tests.media import media
 
 
 @pytest.fixture(scope="module")
 def speech():
     from engine.audio.decode import ANALYSIS_RATE, load_audio
 
-    return load_audio("../shared/media/speech/Real3DPortrait__Obama_5s.wav").mono16k, ANALYSIS_RATE
+    return load_audio(media("speech/Real3DPortrait__Obama_5s.wav")).mono16k, ANALYSIS_RATE
 
 
 def test_envelope_matches_brute_force_min_max(speech):

@@ -285,7 +285,8 @@ def test_pose_template_resampling_and_round_trip(tmp_path):
     seq = np.load(media("pose_templates/AniPortrait__pose_temp.npy"), allow_pickle=False)
     # At 25 fps a template of 165 samples (5.5 s) becomes int(165 * 25 / 30) = 137 samples over the same span.
     at25 = load_pose_template(media("pose_templates/AniPortrait__pose_temp.npy"), 137, 25)
-    np.testing.assert_allclose(at25[0], seq[0]) and np.testing.assert_allclose(at25[-1], seq[-1])
+    np.testing.assert_allclose(at25[0], seq[0])
+    np.testing.assert_allclose(at25[-1], seq[-1])
     np.testing.assert_allclose(at25[68], np.array([np.interp(68 * 164 / 136, np.arange(165), seq[:, c])
                                                    for c in range(6)]), atol=1e-12)
     # Saving at 30 fps is lossless; saving at 25 fps resamples to 30 fps and back within a small error.

@@ -176,10 +176,46 @@ def test_set_fps_resamples_base_and_keeps_keys(reference, audio):
 
 
 def test_create_predicts_a_base_layer():
-    pytest.importorskip("engine.a2l.embedded")
     p = Project.create(media(PORTRAIT), media(AUDIO), fps=25.0)
     assert p.frame_count == p.audio.frame_count(25.0)
     assert p.base.offsets.shape == (p.frame_count, 468, 3)
     assert np.abs(p.base.offsets).max() > 0.05  # the mouth moves
     st = p.evaluate(p.frame_count // 2)
     assert st.landmarks_px.shape == (468, 2) and np.all(np.isfinite(st.landmarks_px))
+
+
+def test_set_channels_notifies_once_and_invalidates_every_channel(reference, audio):
+    p = make_project(reference, audio)
+    before = p.evaluate(10)  # fills the per-channel sample cache
+    seen = []
+    p.changed.connect(seen.append)
+    curves = {}
+    for name, value in (("rx", 2.0), ("ty", -1.0), ("jawOpen", 0.5)):
+        curves[name] = Curve()
+        curves[name].set_key(0.0, value)
+    p.set_channels(curves)
+    assert seen == ["channel:rx,ty,jawOpen"]  # one notification for the whole edit
+    assert all(p.channels[n] is c for n, c in curves.items())
+    st = p.evaluate(10)
+    assert st.values["rx"] == 2.0 and st.values["ty"] == -1.0 and st.values["jawOpen"] == 0.5
+    assert st.pose[0] == pytest.approx(before.pose[0] + 2.0) and st.pose[4] == pytest.approx(before.pose[4] - 1.0)
+
+    with pytest.raises(KeyError):  # an unknown name changes nothing
+        p.set_channels({"rz": Curve(), "nope": Curve()})
+    p.set_channels({})
+    assert seen == ["channel:rx,ty,jawOpen"] and p.channels["rx"] is curves["rx"]
+
+
+def test_set_base_swaps_base_settings_and_transcript(reference, audio):
+    from engine.a2l.embedded import A2LSettings
+
+    p = make_project(reference, audio)
+    seen = []
+    p.changed.connect(seen.append)
+    p.evaluate(5)
+    base = make_base(p.frame_count, seed=3)
+    settings = A2LSettings(seed=3, transcript="hello world")
+    p.set_base(base, settings)
+    assert seen == ["base"]
+    assert p.base is base and p.a2l_settings is settings and p.sources.transcript == "hello world"
+    assert np.allclose(p.evaluate(5).pose, base.pose[5])  # the cached base arrays were dropped

@@ -13,19 +13,17 @@ from engine.face.contours import EYES, eye_polygon, inner_lip_polygon
 from engine.render.mouth import mouth_opening
 from engine.render.pose_image import LIP_INDICES
 from engine.render.warp import WarpRenderer
-
-PORTRAITS = "../shared/media/portraits/"
-
+from tests.media import media
 
 @pytest.fixture(scope="module")
 def olsen():  # colour photo, lips closed in the reference
-    ref = analyze_portrait(PORTRAITS + "hallo__6.jpg")
+    ref = analyze_portrait(media("portraits/hallo__6.jpg"))
     return ref, WarpRenderer(ref)
 
 
 @pytest.fixture(scope="module")
 def einstein():  # greyscale photo
-    ref = analyze_portrait(PORTRAITS + "LivePortrait__s12.jpg")
+    ref = analyze_portrait(media("portraits/LivePortrait__s12.jpg"))
     return ref, WarpRenderer(ref)
 
 
@@ -131,9 +129,7 @@ def test_blink_covers_the_eyes(olsen):
 def test_landmarker_finds_the_target_landmarks(olsen, kind):
     """The face landmarker, run on rendered rig expressions, finds the target landmarks, lips included."""
     ref, renderer = olsen
-    values = {"jaw_wide": wt.WIDE_OPEN, "head_turn": wt.SPEECH_EXPRESSIONS["ah"], "blink": wt.BLINK}
-    pose = wt.HEAD_TURN_POSE if kind == "head_turn" else None
-    target = wt.target_px(ref, values.get(kind) or wt.SPEECH_EXPRESSIONS[kind], pose)
+    target = wt.fidelity_targets(ref)[kind]
     with FaceLandmarkerSession() as session:
         faces = session.detect(renderer.render(target))
     assert len(faces) == 1

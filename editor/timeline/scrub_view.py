@@ -12,18 +12,19 @@ class ScrubViewBox(pg.ViewBox):
         super().__init__(enableMenu=False)
         self.setMouseEnabled(x=True, y=False)
 
+    def _scrub(self, ev) -> None:
+        ev.accept()
+        p = self.mapSceneToView(ev.scenePos())
+        self.sigScrub.emit(p.x(), p.y())
+
     def mouseClickEvent(self, ev):
         if ev.button() == Qt.LeftButton:
-            ev.accept()
-            p = self.mapSceneToView(ev.scenePos())
-            self.sigScrub.emit(p.x(), p.y())
+            self._scrub(ev)
         else:
             super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None):
         if ev.button() == Qt.LeftButton:
-            ev.accept()
-            p = self.mapSceneToView(ev.scenePos())
-            self.sigScrub.emit(p.x(), p.y())
+            self._scrub(ev)
         else:
             super().mouseDragEvent(ev, axis)

@@ -31,10 +31,6 @@ class WaveformPyramid:
             maxs = np.concatenate([maxs, np.full(pad, maxs[-1], np.float32)]).reshape(-1, factor).max(axis=1)
             self.levels.append((mins, maxs))
 
-    @property
-    def duration(self) -> float:
-        return self.levels[0][0].size / self.rate
-
     def envelope(self, t0: float, t1: float, columns: int) -> Envelope:
         """About `columns` (min, max) pairs covering [t0, t1]."""
         n = self.levels[0][0].size

@@ -24,6 +24,7 @@ class TimelineWidget(QWidget):
         super().__init__(parent)
         self.session = session
         self.pyramid: WaveformPyramid | None = None
+        self._pyramid_audio = None  # the AudioClip self.pyramid was built from (rebuilt only when it changes)
 
         self.mode_box = QComboBox()
         self.mode_box.addItems(TIME_MODES)
@@ -110,7 +111,9 @@ class TimelineWidget(QWidget):
             self.key_lanes.set_lanes([], 1.0)
             return
         audio = project.audio
-        self.pyramid = WaveformPyramid(audio.mono16k, ANALYSIS_RATE) if audio is not None else None
+        if audio is not self._pyramid_audio:  # "base"/"fps" keep the audio: no need to rebuild the pyramid
+            self.pyramid = WaveformPyramid(audio.mono16k, ANALYSIS_RATE) if audio is not None else None
+            self._pyramid_audio = audio
         self.ruler.set_format(project.fps, self.mode_box.currentText())
         duration = project.duration
         for view in (p.getViewBox() for p in self.plots):

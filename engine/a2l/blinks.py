@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.a2l.base_layer import Segment
+from engine.easing import smoothstep
 
 BLINKS_PER_MINUTE = 17.0
 MIN_GAP_S = 1.2
@@ -43,7 +44,7 @@ def blink_track(times: list[float], frame_count: int, fps: float) -> tuple[np.nd
         opening = np.clip(1.0 - (d - CLOSE_S - HOLD_S) / OPEN_S, 0, 1)
         shape = np.where(d < CLOSE_S, closing, opening)
         shape = np.where((d >= 0) & (d <= CLOSE_S + HOLD_S + OPEN_S), shape, 0.0)
-        # smoothstep: lids accelerate and decelerate
-        track = np.maximum(track, (shape * shape * (3 - 2 * shape)).astype(np.float32))
+        # lids accelerate and decelerate
+        track = np.maximum(track, smoothstep(shape).astype(np.float32))
         segments.append(Segment(start, start + CLOSE_S + HOLD_S + OPEN_S, "blink"))
     return track, segments

@@ -59,8 +59,8 @@ class A2LSettings:
     # rare words; ~2.5x slower) instead of the common-words vocabulary with phones timed in each word.
     accurate_phones: bool = False
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+    def to_json(self) -> dict:
+        return asdict(self)
 
     @classmethod
     def from_json(cls, text: str | dict) -> "A2LSettings":
@@ -131,7 +131,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     brows = np.clip(np.convolve(accents, bump, mode="same") * BROW_ACCENT * s.brow_intensity, 0, 1)
     weights["browInnerUp"] = brows.astype(np.float32)
     weights["browOuterUpLeft"] = weights["browOuterUpRight"] = (0.6 * brows).astype(np.float32)
-    pose = head_pose(features, fps, _rng(s.seed, "head"), s.head_intensity)
+    pose = head_pose(features, fps, _rng(s.seed, "head"), s.head_intensity, (peaks, strength))
     report(0.9)
 
     rig = load_rig()

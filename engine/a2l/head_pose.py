@@ -6,7 +6,6 @@ reference pose. rx is pitch (a nod), ry yaw (turn), rz roll (tilt).
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from engine.a2l.loudness import AudioFeatures, smooth
 
@@ -34,6 +33,8 @@ def stress_peaks(features: AudioFeatures, fps: float) -> tuple[np.ndarray, np.nd
     """Frames of stressed syllables (prominent voiced loudness peaks, at least 0.3 s apart) and their
     strength in 0..1 (louder and higher-pitched = stronger)."""
     energy = smooth(features.activity * np.clip(features.voicing, 0, 1), 0.04 * fps)
+    from scipy.signal import find_peaks
+
     peaks, props = find_peaks(energy, height=0.35, distance=max(1, int(0.3 * fps)), prominence=0.15)
     if len(peaks) == 0:
         return peaks, np.zeros(0)
@@ -45,7 +46,9 @@ def stress_peaks(features: AudioFeatures, fps: float) -> tuple[np.ndarray, np.nd
     return peaks, strength
 
 
-def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator, intensity: float = 1.0) -> np.ndarray:
+def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator, intensity: float = 1.0,
+              stress: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """`stress`: stress_peaks(features, fps) when the caller already has them."""
     n = len(features.activity)
     pose = np.zeros((n, 6))
     if intensity == 0 or n == 0:
@@ -55,7 +58,7 @@ def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator, int
     sway = _sway(n, fps, rng, 6)
     pose[:, :3] = sway[:, :3] * SWAY_DEG
     pose[:, 3:] = sway[:, 3:] * SWAY_CM
-    peaks, strength = stress_peaks(features, fps)
+    peaks, strength = stress if stress is not None else stress_peaks(features, fps)
     nods = np.zeros(n)
     nods[peaks] = strength * rng.uniform(0.7, 1.3, size=len(peaks))
     # A nod: the head dips (positive pitch = chin down in this frame) over ~0.25 s and recovers.

@@ -12,16 +12,14 @@ Two acoustic correlates of the lip aperture, per 10 ms frame of the 16 kHz signa
 Both are read only in voiced frames (formants exist there; in fricatives and stop bursts the same
 measures describe frication noise, not the vocal tract) and carried across unvoiced frames by
 interpolation. Both are then smoothed to the syllabic rate (< 4 Hz) and normalised per utterance between
-percentiles of the speech frames (everything within SPEECH_RANGE_DB of the loud parts), so the result does not depend on the
-microphone level. Pauses: a short one (under
+percentiles of the speech frames (everything within SPEECH_RANGE_DB of the loud parts), so the result does
+not depend on the microphone level. Pauses: a short one (under
 PAUSE_BRIDGE_S) keeps the mouth slightly ajar, as real speakers breathe through it; a long one and silence
 close it.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import binary_closing
-from scipy.signal import butter, sosfiltfilt
 
 from engine.a2l.loudness import BLOCK, SILENCE_DB, WIN, _frames, voicing_100hz
 
@@ -65,6 +63,8 @@ def band_tracks(mono16k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def _lowpass(y: np.ndarray, hz: float) -> np.ndarray:
     if len(y) < 16:
         return y.astype(np.float64)
+    from scipy.signal import butter, sosfiltfilt
+
     return sosfiltfilt(butter(2, hz, fs=100.0, output="sos"), y)
 
 
@@ -85,6 +85,8 @@ def _voiced_only(y: np.ndarray, voiced: np.ndarray) -> np.ndarray:
 def acoustic_openness_100hz(mono16k: np.ndarray, voicing: np.ndarray | None = None) -> np.ndarray:
     """(frames at 100 Hz,) openness ~0..1.2 from F1 and the 1-3 kHz share; 0 in silence. `voicing` is
     loudness.voicing_100hz of the same signal (computed here when not given)."""
+    from scipy.ndimage import binary_closing
+
     f1, env, level = band_tracks(mono16k)
     if len(level) == 0:
         return np.zeros(0)

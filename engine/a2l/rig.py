@@ -115,7 +115,15 @@ def load_rig() -> Rig:
     return Rig(controls=CONTROLS, basis=basis, ranges={name: (0.0, 1.0) for name in CONTROLS})
 
 
-FACE_FITTED_CONTROLS = ("eyeBlinkLeft", "eyeBlinkRight")
+@lru_cache(maxsize=1)
+def _canonical_mirror() -> np.ndarray:
+    """(468,) the canonical mesh's mirror map (x -> -x nearest vertex), as the rig's builder computes it."""
+    from engine.a2l.rig_mesh import FaceGraph
+
+    model = load_canonical_model()
+    mirror = FaceGraph(np.asarray(model.vertices, dtype=np.float64), np.asarray(model.triangles)).mirror
+    mirror.setflags(write=False)
+    return mirror
 
 
 def fit_to_face(mesh: np.ndarray) -> Rig:
@@ -129,7 +137,7 @@ def fit_to_face(mesh: np.ndarray) -> Rig:
 
     rig = load_rig()
     model = load_canonical_model()
-    mirror = ControlBuilder(model.vertices, model.triangles).g.mirror
+    mirror = _canonical_mirror()
     mesh = np.asarray(mesh, dtype=np.float64)
     left = ControlBuilder(mesh, model.triangles).eye_blink_left()
     mirrored = mesh[mirror] * np.array([-1.0, 1.0, 1.0])

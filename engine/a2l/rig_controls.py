@@ -9,6 +9,7 @@ derives the right ones by mirroring, so the two sides are exact mirror images.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -33,6 +34,7 @@ from engine.face.contours import (
     LIPS_OUTER_UPPER,
     MOUTH_CORNER_LEFT,
 )
+from engine.easing import smoothstep as unit_smoothstep
 
 # Jaw hinge: behind and below the ear line (the effective centre of the condyle's rotation + glide).
 JAW_PIVOT = np.array([0.0, -3.5, -5.5])
@@ -43,8 +45,8 @@ BLINK_MEET = 0.2
 
 
 def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((np.asarray(x, dtype=np.float64) - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    """Smoothstep from edge e0 (0) to edge e1 (1), in float64."""
+    return unit_smoothstep((np.asarray(x, dtype=np.float64) - e0) / (e1 - e0))
 
 
 def gaussian(d: np.ndarray, sigma: float) -> np.ndarray:
@@ -57,10 +59,33 @@ class ControlBuilder:
     def __init__(self, vertices: np.ndarray, triangles: np.ndarray):
         self.g = FaceGraph(np.asarray(vertices, dtype=np.float64), np.asarray(triangles))
         self.v = self.g.vertices
-        self.lips: LipRegions = lip_regions(self.g)
-        self.lip = self.lips.upper | self.lips.lower | self.lips.corners
-        self.lip_profile = self._profile_along_lips()
-        self._jaw_weights, self._jaw_rotation = self._solve_jaw()
+
+    # The lip labelling, lip profile and jaw solve are built on first use: the lid and brow controls
+    # (e.g. the per-face blinks of engine.a2l.rig.fit_to_face) need none of them.
+    @cached_property
+    def lips(self) -> LipRegions:
+        return lip_regions(self.g)
+
+    @cached_property
+    def lip(self) -> np.ndarray:
+        """(468,) bool: both lips and the corner columns."""
+        return self.lips.upper | self.lips.lower | self.lips.corners
+
+    @cached_property
+    def lip_profile(self) -> np.ndarray:
+        return self._profile_along_lips()
+
+    @cached_property
+    def _jaw(self) -> tuple[np.ndarray, float]:
+        return self._solve_jaw()
+
+    @property
+    def _jaw_weights(self) -> np.ndarray:
+        return self._jaw[0]
+
+    @property
+    def _jaw_rotation(self) -> float:
+        return self._jaw[1]
 
     # ---- helpers -------------------------------------------------------------------------------------
     def local_fill(self, handles: np.ndarray, disp: np.ndarray, radius: float, still: np.ndarray | None = None) -> np.ndarray:

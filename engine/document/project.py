@@ -8,6 +8,7 @@ is computed once per change and cached, so evaluate(frame) is a few small numpy 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass, field, fields
 from typing import Callable
 
@@ -97,7 +98,9 @@ class Project:
     """The document the editor edits. Mutate through the methods (they notify) or change curves in
     place and call notify("channel:<name>"); caches also compare curve revisions and gain values."""
 
-    changed = Signal(str)  # "channel:<name>", "gains", "base", "sources", "in_out", "fps"
+    # "channel:<name>[,<name>...]" (one notification for every channel of one edit), "gains", "base",
+    # "sources", "in_out", "fps"
+    changed = Signal(str)
 
     def __init__(
         self,
@@ -182,7 +185,8 @@ class Project:
     # --- change notification and mutators ----------------------------------------------------------
     def notify(self, what: str) -> None:
         if what.startswith("channel:"):
-            self._sample_keys.pop(what.split(":", 1)[1], None)
+            for name in what.split(":", 1)[1].split(","):
+                self._sample_keys.pop(name, None)
         elif what in ("gains", "base", "fps"):
             self._base_cache = None
             if what != "gains":
@@ -191,10 +195,18 @@ class Project:
         self.changed.emit(what)
 
     def set_channel(self, name: str, curve: Curve) -> None:
-        if name not in self.channels:
-            raise KeyError(f"unknown channel {name!r}")
-        self.channels[name] = curve
-        self.notify(f"channel:{name}")
+        self.set_channels({name: curve})
+
+    def set_channels(self, curves: Mapping[str, Curve]) -> None:
+        """Replaces the curves of several channels and notifies once ("channel:<a>,<b>,..."), so the views
+        refresh once per edit rather than once per channel. Nothing changes if any name is unknown."""
+        for name in curves:
+            if name not in self.channels:
+                raise KeyError(f"unknown channel {name!r}")
+        if not curves:
+            return
+        self.channels.update(curves)
+        self.notify("channel:" + ",".join(curves))
 
     def set_gains(self, gains: Gains) -> None:
         self.gains = gains
@@ -226,7 +238,12 @@ class Project:
         if self.audio is None:
             raise AudioReadError(f"the audio source {self.sources.audio} is missing: relink it before regenerating")
         settings = settings or self.a2l_settings
-        self.base = predict_embedded(self.audio, self.fps, settings, progress)
+        self.set_base(predict_embedded(self.audio, self.fps, settings, progress), settings)
+
+    def set_base(self, base: BaseLayer, settings) -> None:
+        """Swaps in a base layer and the A2L settings it was predicted with (the settings' transcript becomes
+        the sources' transcript); channels and gains are kept."""
+        self.base = base
         self.a2l_settings = settings
         self.sources.transcript = settings.transcript
         self.notify("base")

@@ -40,7 +40,6 @@ def _relative(path: str, folder: Path) -> str | None:
 
 def _document(project: Project, folder: Path, autosave_of: str | None) -> dict:
     s = project.sources
-    settings = project.a2l_settings.to_json()
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -56,7 +55,7 @@ def _document(project: Project, folder: Path, autosave_of: str | None) -> dict:
         "frame_count": project.frame_count,
         "gains": project.gains.to_json(),
         "in_out": list(project.in_out) if project.in_out is not None else None,
-        "a2l_settings": json.loads(settings) if isinstance(settings, str) else settings,
+        "a2l_settings": project.a2l_settings.to_json(),
         "channels": {name: c.to_json() for name, c in project.channels.items() if len(c)},
         "reference": {
             "width": project.reference.width,
@@ -222,8 +221,7 @@ def load_project(path: str | os.PathLike) -> Project:
                 raise ProjectFileError(f"channel {name!r} is malformed: a key lacks {exc}") from None
             except (ValueError, TypeError) as exc:
                 raise ProjectFileError(f"channel {name!r} is malformed: {exc}") from None
-        settings = doc["a2l_settings"]
-        a2l_settings = A2LSettings.from_json(settings)
+        a2l_settings = A2LSettings.from_json(doc["a2l_settings"])
         in_out = tuple(float(x) for x in doc["in_out"]) if doc["in_out"] is not None else None
         fps = float(doc["fps"])
         if abs(base.fps - fps) > 1e-9:

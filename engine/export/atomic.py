@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 from engine.errors import ExportError
+
+_Writer = TypeVar("_Writer", bound="CommitOnExit")
 
 
 def prepare_target(path: str | os.PathLike) -> str:
@@ -49,3 +51,17 @@ def replacing(path: str | os.PathLike) -> Iterator[str]:
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+class CommitOnExit:
+    """Writers used as `with writer:` commit the output (their close()) when the block succeeds and abort()
+    it, leaving the target as it was, on any exception."""
+
+    def __enter__(self: _Writer) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -8,12 +8,11 @@ import shutil
 import uuid
 from fractions import Fraction
 
-import cv2
 import numpy as np
 
 from engine.audio.decode import AudioClip
 from engine.errors import ExportError
-from engine.export.atomic import replacing
+from engine.export.atomic import CommitOnExit, replacing
 from engine.export.audio_span import audio_excerpt
 from engine.export.video import fps_fraction
 
@@ -29,6 +28,8 @@ def frame_name(index: int) -> str:
 
 def write_png(folder: str | os.PathLike, index: int, frame_rgb: np.ndarray) -> str:
     """Writes frame `index` (0-based) atomically as folder/frame_{index+1:06d}.png; returns its path."""
+    import cv2
+
     frame_rgb = np.asarray(frame_rgb)
     if frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3 or frame_rgb.dtype != np.uint8:
         raise ExportError(f"frame must be an RGB uint8 image (H, W, 3), got {frame_rgb.dtype} {frame_rgb.shape}")
@@ -41,7 +42,7 @@ def write_png(folder: str | os.PathLike, index: int, frame_rgb: np.ndarray) -> s
     return path
 
 
-class PngSequenceWriter:
+class PngSequenceWriter(CommitOnExit):
     """Writes frames into a hidden staging folder inside `folder` and moves them in on close(), so that an
     aborted render leaves the folder as it was. close() also writes audio.wav (the original audio from
     `audio_offset`, cut/padded like the MP4's) and removes frame_*.png left over from a longer earlier render."""
@@ -92,15 +93,6 @@ class PngSequenceWriter:
     def abort(self) -> None:
         shutil.rmtree(self._staging, ignore_errors=True)
         self._closed = True
-
-    def __enter__(self) -> "PngSequenceWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def _remove_stale_frames(self) -> None:
         for name in os.listdir(self.folder):

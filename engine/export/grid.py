@@ -2,7 +2,6 @@
 torchvision's make_grid(padding=2, pad_value=0) draws it (three 512 panels -> 1544x516)."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from engine.errors import ExportError
@@ -26,6 +25,8 @@ def side_by_side(reference_rgb: np.ndarray, pose_image_rgb: np.ndarray, frame_rg
 
 
 def _fit_height(panel: np.ndarray, height: int, name: str) -> np.ndarray:
+    import cv2
+
     panel = np.asarray(panel)
     if panel.ndim != 3 or panel.shape[2] != 3 or panel.dtype != np.uint8:
         raise ExportError(f"{name} must be an RGB uint8 image (H, W, 3), got {panel.dtype} {panel.shape}")

@@ -14,7 +14,7 @@ import numpy as np
 from engine.audio.decode import AudioClip, resample
 from engine.errors import ExportError
 from engine.export.audio_span import output_audio_samples, samples_at
-from engine.export.atomic import prepare_target, remove_quietly, temp_sibling
+from engine.export.atomic import CommitOnExit, prepare_target, remove_quietly, temp_sibling
 
 _AAC_FALLBACK_RATE = 48_000
 _TICKS_PER_SECOND_MIN = 48_000  # video time base resolution: fine enough to end the last frame on an audio sample
@@ -40,7 +40,7 @@ def fps_fraction(fps: float | Fraction) -> Fraction:
     return rate
 
 
-class VideoWriter:
+class VideoWriter(CommitOnExit):
     """`with VideoWriter(path, w, h, fps, audio) as out: out.write(frame)`; an exception inside the block
     aborts (no file is left at `path`, an existing one is untouched)."""
 
@@ -150,15 +150,6 @@ class VideoWriter:
         self._closed = True
         self._pending = None
         remove_quietly(self._tmp)
-
-    def __enter__(self) -> "VideoWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     # -- internals ----------------------------------------------------------------------------------------
     def _to_yuv(self, frame_rgb: np.ndarray, index: int):

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.easing import smoothstep
 from engine.face.contours import (INNER_LIP_PAIRS, LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER,
                                   LIPS_OUTER_UPPER, inner_lip_polygon)
+from engine.render.paint import blend_patch, padded_box, polygon_mask
 
 # Projected tooth widths from the midline outwards, as fractions of the inner mouth width; heights of
 # their visible part (upper, lower), the same unit. Molars beyond are lost in the dark of the corners.
@@ -28,12 +30,7 @@ LOWER_GAP_SHARE = 0.25
 IVORY = np.array([0.97, 0.94, 0.87])
 OPEN_RATIO_FULL = 0.06  # opening / mouth width beyond which the interior is fully synthesised
 FEATHER_SIGMA_PX = 0.8
-POLY_SHIFT = 4  # cv2 fixed-point bits for sub-pixel polygon edges
-
-
-def _smoothstep(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
+PAD_PX = 3
 
 
 def mouth_opening(px: np.ndarray) -> float:
@@ -103,7 +100,7 @@ def _teeth_row(x: np.ndarray, heights: tuple[float, ...], width: float):
     gap_px = np.minimum(ax - edges[k], edges[k + 1] - ax)
     shade = shade * (1.0 - 0.28 * np.exp(-((gap_px / max(0.5, 0.008 * width)) ** 2)))
     # The arch recedes into the dark of the cheeks: later teeth sink into the cavity colour.
-    recede = _smoothstep((ax / (0.5 * width) - 0.35) / 0.55)
+    recede = smoothstep((ax / (0.5 * width) - 0.35) / 0.55)
     return np.clip(shade, 0.0, 1.0), height, recede
 
 
@@ -113,20 +110,17 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle) -> 
 
     opening = mouth_opening(target_px)
     extra = (opening - style.opening_px) / max(style.width_px, 1.0)
-    strength = float(_smoothstep(extra / OPEN_RATIO_FULL))
+    strength = float(smoothstep(extra / OPEN_RATIO_FULL))
     if strength <= 0.0:
         return
     poly = target_px[list(inner_lip_polygon())]
     h, w = frame.shape[:2]
-    pad = 3
-    x0, y0 = np.maximum(np.floor(poly.min(axis=0)).astype(int) - pad, 0)
-    x1, y1 = np.minimum(np.ceil(poly.max(axis=0)).astype(int) + pad + 1, [w, h])
-    if x1 <= x0 or y1 <= y0:
+    box = padded_box(poly, w, h, PAD_PX)
+    if box is None:
         return
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * (1 << POLY_SHIFT)).astype(np.int32)], 255,
-                 cv2.LINE_AA, POLY_SHIFT)
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), FEATHER_SIGMA_PX) * strength
+    x0, y0, x1, y1 = box
+    mask = polygon_mask((y1 - y0, x1 - x0), poly - [x0, y0])
+    alpha = cv2.GaussianBlur(mask, (0, 0), FEATHER_SIGMA_PX) * strength
 
     # Mouth frame: u along the inner corners, v perpendicular (downwards on an upright face).
     c0, c1 = target_px[78], target_px[308]
@@ -154,8 +148,8 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle) -> 
     # Tongue: a rounded hump resting behind the lower teeth.
     tongue_top = v_lo - 0.45 * gap - 0.05 * W
     tongue_r = np.clip(np.abs(x) / (0.32 * W), 0, 1)
-    tongue_in = _smoothstep((v - (tongue_top + 0.25 * gap * tongue_r**2)) / 2.0) * (1 - tongue_r**4)
-    tongue_shade = 0.55 + 0.4 * _smoothstep((v - tongue_top) / (0.4 * gap + 1))
+    tongue_in = smoothstep((v - (tongue_top + 0.25 * gap * tongue_r**2)) / 2.0) * (1 - tongue_r**4)
+    tongue_shade = 0.55 + 0.4 * smoothstep((v - tongue_top) / (0.4 * gap + 1))
     colour = colour * (1 - tongue_in[..., None]) + (style.tongue * tongue_shade[..., None] * tongue_in[..., None])
     # Lower teeth, then upper teeth in front of them (overbite).
     for heights, anchor, sign, light, share in ((LOWER_TOOTH_HEIGHTS, v_lo, -1.0, 0.72, LOWER_GAP_SHARE),
@@ -163,16 +157,14 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle) -> 
         shade, height, recede = _teeth_row(x, heights, W)
         hidden = np.maximum(max(heights) * W - share * gap, 0.0)  # under the lip
         into = (v - anchor) * sign + hidden  # distance from the tooth's root edge into the mouth
-        cover = _smoothstep((height - into) / 1.2) * (into > -3.0) * (1.0 - _smoothstep((np.abs(x) - 0.46 * W) / 3.0))
-        lip_shadow = 0.7 + 0.3 * _smoothstep((into - hidden) / (0.07 * W))
-        tip = 1.0 - 0.12 * _smoothstep((into - 0.8 * height) / (0.2 * height + 1e-3))
+        cover = smoothstep((height - into) / 1.2) * (into > -3.0) * (1.0 - smoothstep((np.abs(x) - 0.46 * W) / 3.0))
+        lip_shadow = 0.7 + 0.3 * smoothstep((into - hidden) / (0.07 * W))
+        tip = 1.0 - 0.12 * smoothstep((into - 0.8 * height) / (0.2 * height + 1e-3))
         lit = style.teeth * (light * shade * lip_shadow * tip)[..., None]
         tooth = lit + (style.cavity - lit) * (0.9 * recede)[..., None]
         colour = colour * (1 - cover[..., None]) + tooth * cover[..., None]
     # The lips' inner edge shades what lies right behind it.
     edge = np.minimum(v - v_up, v_lo - v)
-    colour *= (0.68 + 0.32 * _smoothstep(edge / 2.5))[..., None]
+    colour *= (0.68 + 0.32 * smoothstep(edge / 2.5))[..., None]
 
-    patch = frame[y0:y1, x0:x1].astype(np.float32)
-    a = alpha[..., None]
-    frame[y0:y1, x0:x1] = np.clip(patch * (1 - a) + colour * a + 0.5, 0, 255).astype(np.uint8)
+    blend_patch(frame, box, colour, alpha[..., None])

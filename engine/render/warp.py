@@ -37,10 +37,6 @@ class WarpRenderer:
         self._field = WarpField(self._px, reference.width, reference.height, grid_step)
         self._mouth = MouthStyle.of(self._image, self._px)
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.reference.width, self.reference.height
-
     def render(self, target_px: np.ndarray, source: np.ndarray | None = None,
                source_px: np.ndarray | None = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB frame with the face moved onto `target_px` ((468|478, 2) pixels).

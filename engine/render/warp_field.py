@@ -56,7 +56,8 @@ class WarpField:
         design = np.vstack([np.stack([p[:, 0], -p[:, 1], ones, zeros], 1), np.stack([p[:, 1], p[:, 0], zeros, ones], 1)])
         self._rigid_pinv = np.linalg.pinv(design)  # (4, 2n)
         self._oval = np.array(FACE_OVAL)
-        self._oval_gap = self._outline_gaps(src, src[self._rigid_idx].mean(axis=0))[0]
+        self._rigid_centre = src[self._rigid_idx].mean(axis=0)  # moved by the rigid fit in _silhouette
+        self._oval_gap = self._outline_gaps(src, self._rigid_centre)[0]
 
         rings, follow, anchor_w, anchor_idx = self._rings(src)
         border = self._border_points()
@@ -102,7 +103,7 @@ class WarpField:
                 & (pts[:, 1] > margin) & (pts[:, 1] < self.height - 1 - margin))
         pts, follow, anchor_w = pts[keep], follow[keep], anchor_w[keep]
         # Anchored on the outline only: inner points turn out of sight, the silhouette does not.
-        oval = np.array(FACE_OVAL)
+        oval = self._oval
         anchor_idx = oval[np.argmin(((pts[:, None, :] - src[None, oval, :]) ** 2).sum(-1), axis=1)]
         return pts, follow, anchor_w, anchor_idx
 
@@ -156,7 +157,7 @@ class WarpField:
         out along its ray by how much deeper inside the hull it lies than in the source (zero when
         nothing turns, so identity stays exact)."""
         a, b, tx, ty = rigid
-        c = self.source[self._rigid_idx].mean(axis=0)
+        c = self._rigid_centre
         centre = np.array([a * c[0] - b * c[1] + tx, b * c[0] + a * c[1] + ty])
         gap, u = self._outline_gaps(tgt, centre)
         push = np.maximum(gap - self._oval_gap, 0.0)

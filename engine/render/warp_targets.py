@@ -41,6 +41,15 @@ def target_px(reference, values: Mapping[str, float] | None = None, pose=None) -
                    None if pose is None else np.asarray(pose, float), reference.width, reference.height)
 
 
+def fidelity_targets(reference) -> dict[str, np.ndarray]:
+    """Rig expressions: speech-typical shapes, the jaw wide open, a head turn while talking, a blink."""
+    out = {name: target_px(reference, values) for name, values in SPEECH_EXPRESSIONS.items()}
+    out["jaw_wide"] = target_px(reference, WIDE_OPEN)
+    out["head_turn"] = target_px(reference, SPEECH_EXPRESSIONS["ah"], HEAD_TURN_POSE)
+    out["blink"] = target_px(reference, BLINK)
+    return out
+
+
 def demo_sequence(reference, frames: int = 60) -> np.ndarray:
     """(frames, 468, 2) a realistic test clip: speech-like jaw and lip motion, a head turn, one blink."""
     from engine.a2l.rig import load_rig
