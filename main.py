@@ -1,6 +1,7 @@
 """Talkline: a portrait and a speech or music track become a talking-head video.
 
-No arguments open the editor; sub-commands run headless jobs on the same engine.
+No arguments open the editor; sub-commands run headless jobs on the same engine (engine.pipeline builds the
+project exactly as the editor does; engine.jobs renders it).
 """
 from __future__ import annotations
 
@@ -20,6 +21,20 @@ def _transcript(value: str | None) -> str | None:
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     return value
+
+
+def _add_backend_options(p: argparse.ArgumentParser, a2l: bool = True, renderer: bool = True) -> None:
+    if a2l:
+        p.add_argument("--a2l", metavar="NAME", default="embedded",
+                       help="Audio2Lmk backend (default embedded; `talkline backends` lists them)")
+        p.add_argument("--a2l-set", metavar="KEY=VALUE", action="append", default=[],
+                       help="a setting of the Audio2Lmk backend's config (repeatable), e.g. --a2l-set lead_ms=40")
+    if renderer:
+        p.add_argument("--renderer", metavar="NAME", default=None,
+                       help="renderer (default warp, or the project's; `talkline backends` lists them)")
+        p.add_argument("--renderer-set", metavar="KEY=VALUE", action="append", default=[],
+                       help="a setting of the renderer's config (repeatable), e.g. --renderer-set grid_step=8")
+    p.add_argument("--weights", metavar="DIR", help="weights folder, for backends that need one")
 
 
 def _add_motion_options(p: argparse.ArgumentParser) -> None:
@@ -44,6 +59,14 @@ def _add_portrait_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face-index", type=int, help="which face to animate when the portrait has several (0 = leftmost)")
 
 
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
+    p.add_argument("--pose-video", metavar="OUT.mp4", help="also write the pose-image video")
+    p.add_argument("--frames", metavar="DIR", help="also write a PNG sequence (+ audio.wav) into DIR")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="write [reference | pose image | result] panels like the reference implementation")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -52,18 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    r = sub.add_parser("render", help="render a talking-head video from a portrait and an audio file",
-                       description="Render PORTRAIT speaking AUDIO to an MP4 (H.264 + AAC, the original audio).")
-    r.add_argument("portrait", help="portrait image (PNG, JPEG, ...)")
-    r.add_argument("audio", help="speech or music: WAV, FLAC, MP3, M4A, OGG, or the audio of a video file")
-    r.add_argument("-o", "--output", required=True, help="output MP4")
+    r = sub.add_parser(
+        "render", help="render a talking-head video from a portrait and an audio file, or from a saved project",
+        description="Render PORTRAIT speaking AUDIO to an MP4 (H.264 + AAC, the original audio), or render a saved "
+                    "PROJECT.talkline headless with all its edits (frames START..END-1 with --range).",
+        usage="%(prog)s (PORTRAIT AUDIO | PROJECT.talkline) -o OUT.mp4 [options]")
+    r.add_argument("inputs", nargs="+", metavar="INPUT", help="PORTRAIT AUDIO, or PROJECT.talkline")
+    r.add_argument("-o", "--output", help="output MP4 (optional for a project when another output is given)")
+    r.add_argument("--range", nargs=2, type=int, metavar=("START", "END"),
+                   help="project renders: frames START to END-1 (0-based; the audio follows)")
     _add_portrait_options(r)
     _add_motion_options(r)
-    r.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
-    r.add_argument("--pose-video", metavar="OUT.mp4", help="also write the pose-image video")
-    r.add_argument("--frames", metavar="DIR", help="also write a PNG sequence (+ audio.wav) into DIR")
-    r.add_argument("--side-by-side", action="store_true",
-                   help="write [reference | pose image | result] panels like the reference implementation")
+    _add_backend_options(r)
+    _add_output_options(r)
 
     p = sub.add_parser("predict", help="predict the motion only (landmarks, mesh, pose), no video",
                        description="Predict per-frame landmarks, mesh and head pose from AUDIO for PORTRAIT.")
@@ -72,18 +96,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output landmark .npz (landmarks_2d, mesh, pose, fps, image_size)")
     _add_portrait_options(p)
     _add_motion_options(p)
+    _add_backend_options(p, renderer=False)
     p.add_argument("--mouth-cues", metavar="OUT.json|OUT.tsv", help="also write Rhubarb-style mouth cues")
     p.add_argument("--pose-template-out", metavar="OUT.npy", help="also write the head pose as AniPortrait pose_temp.npy")
 
     d = sub.add_parser("demo", help="render the demo: scikit-image's astronaut speaking an espeak-ng sentence",
                        description="Headless demo with no downloads: the astronaut portrait bundled with "
-                                   "scikit-image speaks a sentence synthesized by espeak-ng.")
+                                   "scikit-image speaks a sentence synthesized by espeak-ng (its text is the "
+                                   "transcript, as in the editor's File > Open Demo).")
     d.add_argument("-o", "--output", default="out/demo.mp4", help="output MP4 (default out/demo.mp4)")
     d.add_argument("--text", help="sentence to speak (default: a built-in sentence)")
     d.add_argument("--audio", help="use this audio file instead of synthesized speech")
     d.add_argument("--side-by-side", action="store_true", help="write [reference | pose image | result] panels")
     d.add_argument("--fps", type=float, default=30.0)
     d.add_argument("--seed", type=int, default=0)
+
+    b = sub.add_parser("backends", help="list the Audio2Lmk backends and renderers, and whether each can run here",
+                       description="Every registered Audio2Lmk backend and renderer: whether it can run on this "
+                                   "machine and, if not, why (missing weights folder, no CUDA, missing package).")
+    b.add_argument("--weights", metavar="DIR", help="check the backends that need weights against this folder")
     return parser
 
 
@@ -93,47 +124,112 @@ def _progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 
-def _predict(args, portrait, audio_path: str, transcript: str | None):
-    """Portrait + audio -> (reference, audio clip, base layer, motion): the same document the editor edits."""
-    from engine.a2l.embedded import A2LSettings, predict_embedded
-    from engine.audio.decode import load_audio
-    from engine.document.project import Project, Sources
-    from engine.face.reference import analyze_portrait
+def _choice(registry, name: str, settings: list[str], weights: str | None, **fields):
+    """A backend choice from its name, --*-set KEY=VALUE pairs, --weights and options mapped to its fields."""
+    import dataclasses
 
-    reference = analyze_portrait(portrait, size=args.size, crop=not args.full_frame,
-                                 face_index=args.face_index)
-    audio = load_audio(audio_path)
-    settings = A2LSettings(seed=args.seed, transcript=transcript, accurate_phones=args.accurate_phones,
-                           lip_intensity=args.lip_intensity,
-                           head_intensity=args.head_intensity)
-    base = predict_embedded(audio, fps=args.fps, settings=settings)
-    if args.pose_template:
-        from engine.export.pose_template import load_pose_template
+    from engine.config import check_config, parse_setting
+    from engine.errors import ConfigError
+    from engine.plugins import Choice
 
-        base.pose = load_pose_template(args.pose_template, base.frame_count, args.fps)
-    portrait_name = portrait if isinstance(portrait, str) else "<built-in portrait>"
-    project = Project(Sources(portrait_name, str(audio_path), transcript), args.fps, reference, audio, base,
-                      a2l_settings=settings)
-    return reference, audio, base, project.evaluate_motion()
+    cls = registry.get(name)
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    values = {k: v for k, v in fields.items() if k in known}
+    if weights is not None and "weights" in known:
+        values["weights"] = weights
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}")
+        values[key.strip()] = parse_setting(cls.Config, key.strip(), text.strip())
+    config = cls.Config(**values)
+    check_config(config, f"{registry.kind} {name!r}")
+    return Choice(name, config)
 
 
-def _render(reference, audio, motion, settings) -> list[str]:
-    from engine.jobs import RenderJob
+def _request(args, portrait, audio_path: str, transcript: str | None):
+    """The CLI's options as a project request: the same pipeline the editor's New Project runs."""
+    from engine.document.project import Gains
+    from engine.pipeline import ProjectRequest
+    from engine.plugins import A2L_BACKENDS, RENDERERS
+    from engine.sources.portrait import Framing
 
-    job = RenderJob(reference, motion, audio, settings)
-    with _progress_bar(motion.frame_count, "rendering") as bar:
+    a2l = _choice(A2L_BACKENDS, args.a2l, args.a2l_set, args.weights, seed=args.seed, transcript=transcript,
+                  accurate_phones=args.accurate_phones)
+    request = ProjectRequest(portrait=portrait, audio=audio_path, fps=args.fps,
+                             framing=Framing(args.size, args.full_frame, args.face_index), a2l=a2l,
+                             pose_template=args.pose_template,
+                             gains=Gains(lip=args.lip_intensity, head=args.head_intensity))
+    if hasattr(args, "renderer"):  # predict has no renderer options
+        request.renderer = _choice(RENDERERS, args.renderer or "warp", args.renderer_set, args.weights)
+    _check_weights_used(args.weights, request.a2l, request.renderer)
+    return request
+
+
+def _check_weights_used(weights: str | None, *choices) -> None:
+    from engine.errors import ConfigError
+
+    if weights is not None and not any(hasattr(c.config, "weights") for c in choices):
+        raise ConfigError(f"--weights: none of the chosen backends ({', '.join(c.name for c in choices)}) "
+                          "takes a weights folder")
+
+
+def _run_job(job) -> list[str]:
+    with _progress_bar(job.motion.frame_count, "rendering") as bar:
         for progress in job.run():
             bar.update(progress.done - bar.n)
     return job.outputs
 
 
-def cmd_render(args) -> int:
+def _render_settings(args, output: str | None):
     from engine.jobs import RenderSettings
 
-    reference, audio, _, motion = _predict(args, args.portrait, args.audio, _transcript(args.transcript))
-    settings = RenderSettings(output=args.output, frames_dir=args.frames, landmarks=args.landmarks,
-                              pose_video=args.pose_video, side_by_side=args.side_by_side)
-    for path in _render(reference, audio, motion, settings):
+    return RenderSettings(output=output, frames_dir=args.frames, landmarks=args.landmarks,
+                          pose_video=args.pose_video, side_by_side=args.side_by_side)
+
+
+def cmd_render(args) -> int:
+    from engine.errors import TalklineError
+    from engine.jobs import RenderJob
+    from engine.pipeline import create_project
+
+    if len(args.inputs) == 1:
+        return _render_project(args)
+    if len(args.inputs) != 2:
+        raise TalklineError("render takes PORTRAIT AUDIO, or one PROJECT.talkline")
+    if not args.output:
+        raise TalklineError("render needs -o OUT.mp4")
+    if args.range:
+        raise TalklineError("--range applies to project renders (render PROJECT.talkline --range START END)")
+    portrait, audio = args.inputs
+    project = create_project(_request(args, portrait, audio, _transcript(args.transcript)))
+    for path in _run_job(RenderJob.for_project(project, _render_settings(args, args.output))):
+        print(path)
+    return 0
+
+
+def _render_project(args) -> int:
+    from engine.document.project_io import load_project
+    from engine.errors import TalklineError
+    from engine.jobs import RenderJob
+    from engine.plugins import RENDERERS
+
+    settings = _render_settings(args, args.output)
+    if not (settings.output or settings.frames_dir or settings.landmarks or settings.pose_video):
+        raise TalklineError("render needs an output: -o OUT.mp4, --landmarks, --frames or --pose-video")
+    project = load_project(args.inputs[0])
+    if args.renderer or args.renderer_set or args.weights:
+        name = args.renderer or project.renderer.name
+        base = project.renderer.config if name == project.renderer.name else RENDERERS.get(name).Config()
+        settings.renderer = _choice(RENDERERS, name, args.renderer_set, args.weights, **vars(base))
+        _check_weights_used(args.weights, settings.renderer)
+    start, stop = 0, project.frame_count
+    if args.range:
+        start, stop = args.range
+        if not 0 <= start < stop <= project.frame_count:
+            raise TalklineError(f"--range {start} {stop} must satisfy 0 <= START < END <= {project.frame_count} "
+                                f"(the project's frames)")
+    for path in _run_job(RenderJob.for_project(project, settings, start, stop)):
         print(path)
     return 0
 
@@ -141,14 +237,17 @@ def cmd_render(args) -> int:
 def cmd_predict(args) -> int:
     from engine.export.landmarks import save_landmarks_npz
     from engine.export.pose_template import save_pose_template
+    from engine.pipeline import create_project
 
-    reference, audio, base, motion = _predict(args, args.portrait, args.audio, _transcript(args.transcript))
-    landmarks = motion.landmarks_px(reference.transform, reference.width, reference.height)
-    save_landmarks_npz(args.output, landmarks, motion.mesh, motion.pose, motion.fps, (reference.width, reference.height))
+    project = create_project(_request(args, args.portrait, args.audio, _transcript(args.transcript)))
+    motion, ref = project.evaluate_motion(), project.reference
+    landmarks = motion.landmarks_px(ref.transform, ref.width, ref.height)
+    save_landmarks_npz(args.output, landmarks, motion.mesh, motion.pose, motion.fps, (ref.width, ref.height))
     print(args.output)
     if args.mouth_cues:
         from engine.a2l.mouth_cues import mouth_cues_json, mouth_cues_tsv
 
+        base = project.base
         text = mouth_cues_tsv(base) if args.mouth_cues.lower().endswith(".tsv") else mouth_cues_json(base, args.audio)
         Path(args.mouth_cues).write_text(text, encoding="utf-8")
         print(args.mouth_cues)
@@ -159,24 +258,37 @@ def cmd_predict(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from skimage.data import astronaut
-
-    from engine.jobs import RenderSettings
-    from engine.speech_synth import DEMO_SENTENCE, synthesize_speech
+    from engine.demo import demo_request
+    from engine.jobs import RenderJob, RenderSettings
+    from engine.pipeline import create_project
 
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        text = args.text or DEMO_SENTENCE
-        audio_path = args.audio or str(synthesize_speech(text, Path(tmp) / "speech.wav"))
-        args.size, args.full_frame, args.face_index = 512, False, None
-        args.lip_intensity = args.head_intensity = 1.0
-        args.accurate_phones = False
-        args.pose_template = None
-        reference, audio, _, motion = _predict(args, astronaut(), audio_path, None if args.audio else text)
+        request = demo_request(tmp, args.text, audio=args.audio, fps=args.fps, seed=args.seed)
+        project = create_project(request)
         settings = RenderSettings(output=str(out), side_by_side=args.side_by_side)
-        for path in _render(reference, audio, motion, settings):
+        for path in _run_job(RenderJob.for_project(project, settings)):
             print(path)
+    return 0
+
+
+def cmd_backends(args) -> int:
+    from engine.plugins import A2L_BACKENDS, RENDERERS
+
+    for registry in (A2L_BACKENDS, RENDERERS):
+        print(f"{registry.kind}s:")
+        for name in registry.names():
+            try:
+                cls = registry.get(name)
+                config = cls.Config(weights=args.weights) if args.weights and "weights" in vars(cls.Config()) \
+                    else cls.Config()
+                title = cls.title
+            except Exception as exc:  # noqa: BLE001  (a broken plug-in is listed with its reason)
+                print(f"  {name:<12} not available: {exc}")
+                continue
+            ok, reason = registry.availability(name, config)
+            print(f"  {name:<12} {'available' if ok else 'not available: ' + reason}  ({title})")
     return 0
 
 
@@ -193,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine.errors import TalklineError
 
     warnings.showwarning = lambda message, *a, **k: print(f"{PROG}: warning: {message}", file=sys.stderr)
+    commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "backends": cmd_backends}
     try:
-        return {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo}[args.command](args)
+        return commands[args.command](args)
     except TalklineError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

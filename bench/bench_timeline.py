@@ -37,7 +37,7 @@ def main() -> int:
 
     from editor.app import make_app
     from editor.commands import edit_curves
-    from editor.demo import build_demo_project
+    from engine.demo import build_demo_project
     from editor.main_window import MainWindow
     from editor.preview2d import PreviewRequest
     from editor.timeline.waveform import WaveformPyramid

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayo
 
 from editor.commands import GainsCommand, edit_curves
 from editor.session import EditorSession
-from engine.a2l.rig import load_rig
+from engine.rig import load_rig
 from engine.document.project import POSE_CHANNELS
 
 SLIDER_STEPS = 1000

@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
                          on_done=lambda p: self.set_project(p, modified=True))
 
     def open_demo(self) -> None:
-        from editor.demo import build_demo_project
+        from engine.demo import build_demo_project
 
         folder = Path(tempfile.gettempdir()) / "talkline-demo"
         self._run("Building the demo (astronaut + espeak-ng)…", build_demo_project, folder,

@@ -52,5 +52,17 @@ class ExportError(TalklineError):
     """An output file cannot be written."""
 
 
-class RenderCancelled(TalklineError):
+class ConfigError(TalklineError):
+    """Settings (a backend's config, gains) with an unknown key, a wrong type, a bad value or a newer version."""
+
+
+class BackendError(TalklineError):
+    """An Audio2Lmk backend or renderer is unknown or cannot run here (missing weights, no GPU, missing package)."""
+
+
+class Cancelled(TalklineError):
+    """Work (a prediction, a render) was cancelled by the user."""
+
+
+class RenderCancelled(Cancelled):
     """A render job was cancelled by the user."""

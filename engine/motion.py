@@ -28,14 +28,9 @@ class Motion:
 
     def resampled(self, fps: float) -> "Motion":
         """The same motion at another frame rate (linear in time), covering ceil(duration * fps) frames."""
+        from engine.timing import frames_covering, resample_frames
+
         if fps == self.fps:
             return self
-        import math
-
-        n = max(1, math.ceil(self.frame_count / self.fps * fps - 1e-9))
-        src = np.clip(np.arange(n) / fps * self.fps, 0, self.frame_count - 1)
-        i0 = np.floor(src).astype(int)
-        i1 = np.minimum(i0 + 1, self.frame_count - 1)
-        w = (src - i0)[:, None]
-        mesh = self.mesh[i0] * (1 - w[..., None]) + self.mesh[i1] * w[..., None]
-        return Motion(fps, mesh, self.pose[i0] * (1 - w) + self.pose[i1] * w)
+        n = frames_covering(self.frame_count / self.fps, fps)
+        return Motion(fps, resample_frames(self.mesh, self.fps, fps, n), resample_frames(self.pose, self.fps, fps, n))

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.a2l.rig import load_rig  # noqa: E402
+from engine.rig import load_rig  # noqa: E402
 from engine.face.contours import (  # noqa: E402
     BROW_LEFT_UPPER,
     BROW_RIGHT_UPPER,

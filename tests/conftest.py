@@ -14,7 +14,7 @@ DEMO_TEXT = "Hello! Bob bought a big map."
 @pytest.fixture(scope="session")
 def demo_project_file(tmp_path_factory):
     """A saved 256 px project: the astronaut speaking ~2 s of espeak-ng speech (built once)."""
-    from editor.demo import build_demo_project
+    from engine.demo import build_demo_project
     from engine.document.project_io import save_project
 
     folder = tmp_path_factory.mktemp("demo_project")
@@ -92,3 +92,18 @@ def make_main_window(qtbot, dialogs, tmp_path, monkeypatch):
         window.deleteLater()
     qtbot.wait(10)
     gc.collect()  # collect the windows' Python wrappers while Qt is alive (not at interpreter exit)
+
+
+@pytest.fixture
+def fake_backends():
+    """The fake Audio2Lmk backends and renderer of tests/seams.py, registered for one test."""
+    from engine.plugins import A2L_BACKENDS, RENDERERS
+    from tests.seams import FakeA2L, FakeRenderer, NeedsWeightsA2L
+
+    A2L_BACKENDS.register("fake", FakeA2L)
+    A2L_BACKENDS.register("needs_weights", NeedsWeightsA2L)
+    RENDERERS.register("flat", FakeRenderer)
+    yield
+    A2L_BACKENDS.unregister("fake")
+    A2L_BACKENDS.unregister("needs_weights")
+    RENDERERS.unregister("flat")

@@ -68,7 +68,7 @@ def test_open_and_scrub_moves_playhead_mesh_and_preview(make_main_window, demo_p
 
 
 def test_inspector_key_changes_curve_mesh_and_render_with_undo(make_main_window, demo_project_file, qtbot):
-    from engine.a2l.rig import load_rig
+    from engine.rig import load_rig
 
     window = make_main_window(demo_project_file)
     window.preview.set_mode("pose image")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from engine.a2l.base_layer import BaseLayer, Segment
-from engine.a2l.rig import load_rig
+from engine.rig import load_rig
 from engine.audio.decode import load_audio
 from engine.document.curves import Curve, Interpolation
 from engine.document.project import POSE_CHANNELS, FrameState, Gains, Project, Sources

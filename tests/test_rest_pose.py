@@ -3,7 +3,7 @@ import pytest
 from skimage.data import astronaut
 
 from engine.face.reference import analyze_portrait
-from engine.face.rest_pose import _gaps
+from engine.rig.rest_pose import _gaps
 from tests.media import media
 
 
@@ -27,7 +27,7 @@ def test_closed_lips_need_no_correction(rel):
 
 
 def test_fitted_rig_closes_this_faces_eyes():
-    from engine.a2l.rig import load_rig
+    from engine.rig import load_rig
 
     ref = analyze_portrait(media("portraits/hallo__6.jpg"))  # eyes wider than the canonical face's
     blink = {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.a2l.rig import CONTROLS, Rig, load_rig
-from engine.a2l.rig_mesh import (
+from engine.rig import CONTROLS, Rig, load_rig
+from engine.rig.mesh import (
     FaceGraph,
 )
 from engine.face.contours import (

@@ -20,11 +20,11 @@ class BaseLayer:
     fps: float
     offsets: np.ndarray  # (T, 468, 3) float32, cm, added to the reference canonical mesh
     pose: np.ndarray  # (T, 6) float64 relative pose [rx, ry, rz deg, tx, ty, tz cm]
-    weights: dict[str, np.ndarray] = field(default_factory=dict)  # rig control -> (T,) track (embedded backend)
+    # What a backend can give beyond offsets and pose (empty where it cannot: see A2LCapabilities).
+    weights: dict[str, np.ndarray] = field(default_factory=dict)  # rig control -> (T,) track
     phonemes: list[Segment] = field(default_factory=list)
     visemes: list[Segment] = field(default_factory=list)
     blinks: list[Segment] = field(default_factory=list)
-    backend: str = "embedded"
 
     def __post_init__(self):
         t = self.offsets.shape[0]
@@ -48,7 +48,6 @@ class BaseLayer:
             f"{prefix}fps": np.asarray(self.fps, dtype=np.float64),
             f"{prefix}offsets": self.offsets.astype(np.float32),
             f"{prefix}pose": self.pose.astype(np.float64),
-            f"{prefix}backend": np.asarray(self.backend),
             f"{prefix}weight_names": np.asarray(sorted(self.weights), dtype=str),
         }
         for i, name in enumerate(sorted(self.weights)):
@@ -77,5 +76,15 @@ class BaseLayer:
             phonemes=segments("phonemes"),
             visemes=segments("visemes"),
             blinks=segments("blinks"),
-            backend=str(arrays[f"{prefix}backend"]),
         )
+
+    def resampled(self, fps: float, frames: int) -> "BaseLayer":
+        """The base layer at another frame rate (linear in time; segments are in seconds already)."""
+        from engine.timing import resample_frames
+
+        def lerp(a: np.ndarray) -> np.ndarray:
+            return resample_frames(a, self.fps, fps, frames)
+
+        return BaseLayer(fps=fps, offsets=lerp(self.offsets), pose=lerp(self.pose),
+                         weights={k: lerp(v) for k, v in self.weights.items()},
+                         phonemes=list(self.phonemes), visemes=list(self.visemes), blinks=list(self.blinks))

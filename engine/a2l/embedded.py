@@ -8,12 +8,12 @@ phones (pocketsphinx: forced alignment of a transcript, else the phones of recog
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from engine.a2l.backend import A2LCapabilities, Cancel, Progress, stage_reporter
 from engine.a2l.base_layer import BaseLayer
 from engine.a2l.blinks import blink_times, blink_track
 from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coarticulate
@@ -45,11 +45,10 @@ LIP_PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "m
 
 
 @dataclass
-class A2LSettings:
+class EmbeddedConfig:
+    VERSION: ClassVar[int] = 1
     seed: int = 0
     transcript: str | None = None
-    lip_intensity: float = 1.0
-    head_intensity: float = 1.0
     blink_rate: float = 1.0  # scale of the natural ~17 blinks per minute
     min_hold_frames: int = 2  # a mouth shape lasts at least this many frames (viseme track and smoothing)
     lead_ms: float = 50.0  # the mouth anticipates the sound (phones and acoustic openness; tuned on bench_lipsync)
@@ -59,14 +58,14 @@ class A2LSettings:
     # rare words; ~2.5x slower) instead of the common-words vocabulary with phones timed in each word.
     accurate_phones: bool = False
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, text: str | dict) -> "A2LSettings":
-        data = json.loads(text) if isinstance(text, str) else dict(text)
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def validate(self) -> None:
+        if self.min_hold_frames < 1:
+            raise ValueError(f"min_hold_frames must be at least 1, got {self.min_hold_frames}")
+        for name in ("blink_rate", "loudness_influence", "brow_intensity"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not -500.0 <= self.lead_ms <= 500.0:
+            raise ValueError(f"lead_ms must be within +-500 ms, got {self.lead_ms}")
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -84,12 +83,34 @@ def jaw_opening(phone_jaw: np.ndarray, acoustic: np.ndarray, features: AudioFeat
     return np.clip(smooth(jaw, 1.0), 0.0, 1.0)
 
 
-def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings | None = None,
-                     progress: Callable[[float], None] | None = None) -> BaseLayer:
-    from engine.a2l.rig import load_rig
+class EmbeddedBackend:
+    """CPU, offline, no weights: phones + acoustics -> rig weights -> offsets; prosody -> head pose; blinks."""
 
-    s = settings or A2LSettings()
-    report = progress or (lambda _f: None)
+    name: ClassVar[str] = "embedded"
+    title: ClassVar[str] = "Audio2Lmk (embedded, CPU)"
+    Config: ClassVar[type] = EmbeddedConfig
+    capabilities: ClassVar[A2LCapabilities] = A2LCapabilities(phonemes=True, blinks=True, rig_weights=True,
+                                                              transcript=True)
+
+    @classmethod
+    def available(cls, config: EmbeddedConfig) -> tuple[bool, str]:
+        try:
+            import pocketsphinx  # noqa: F401
+        except ImportError:
+            return False, "the pocketsphinx package is not installed"
+        return True, ""
+
+    def predict(self, audio: AudioClip, fps: float, config: EmbeddedConfig, *, progress: Progress | None = None,
+                cancel: Cancel | None = None) -> BaseLayer:
+        return predict_embedded(audio, fps, config, stage_reporter(progress, cancel))
+
+
+def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig | None = None,
+                     report: Progress | None = None) -> BaseLayer:
+    from engine.rig import load_rig
+
+    s = config or EmbeddedConfig()
+    report = report or (lambda _f: None)
     n = audio.frame_count(fps)
     times = np.arange(n) / fps
     phones, aligned = phones_for(audio.mono16k, s.transcript, lambda f: report(0.7 * f), s.accurate_phones)
@@ -118,7 +139,6 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     rounding = mouth[:, col["mouthFunnel"]] + mouth[:, col["mouthPucker"]]
     mouth[:, col["mouthClose"]] = np.minimum(ROUNDING_CLOSE * rounding, mouth[:, col["jawOpen"]])
     mouth[closed, col["mouthClose"]] = c * mouth[closed, col["jawOpen"]]  # seal the lips over the residual jaw
-    mouth *= s.lip_intensity
 
     weights = {c: mouth[:, i].astype(np.float32) for c, i in col.items()}
     blink, blinks = blink_track(blink_times(n / fps, _rng(s.seed, "blinks"), s.blink_rate,
@@ -131,7 +151,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     brows = np.clip(np.convolve(accents, bump, mode="same") * BROW_ACCENT * s.brow_intensity, 0, 1)
     weights["browInnerUp"] = brows.astype(np.float32)
     weights["browOuterUpLeft"] = weights["browOuterUpRight"] = (0.6 * brows).astype(np.float32)
-    pose = head_pose(features, fps, _rng(s.seed, "head"), s.head_intensity, (peaks, strength))
+    pose = head_pose(features, fps, _rng(s.seed, "head"), (peaks, strength))
     report(0.9)
 
     rig = load_rig()
@@ -139,5 +159,4 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, settings: A2LSettings 
     offsets = rig.offsets(weights).astype(np.float32)
     report(1.0)
     return BaseLayer(fps=float(fps), offsets=offsets, pose=pose, weights=weights, phonemes=phones,
-                     visemes=viseme_segments(phones, s.min_hold_frames / fps), blinks=blinks,
-                     backend="embedded")
+                     visemes=viseme_segments(phones, s.min_hold_frames / fps), blinks=blinks)

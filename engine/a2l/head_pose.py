@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.a2l.loudness import AudioFeatures, smooth
 
-# Amplitudes at head_intensity 1 (degrees / cm): small, like a calm speaker on camera.
+# Amplitudes (degrees / cm; the project's head gain scales them): small, like a calm speaker on camera.
 SWAY_DEG = np.array([1.2, 2.5, 1.0])
 SWAY_CM = np.array([0.25, 0.15, 0.2])
 NOD_DEG = 2.5
@@ -46,12 +46,12 @@ def stress_peaks(features: AudioFeatures, fps: float) -> tuple[np.ndarray, np.nd
     return peaks, strength
 
 
-def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator, intensity: float = 1.0,
+def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator,
               stress: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """`stress`: stress_peaks(features, fps) when the caller already has them."""
     n = len(features.activity)
     pose = np.zeros((n, 6))
-    if intensity == 0 or n == 0:
+    if n == 0:
         return pose
     # Motion fades in with speech and settles ~1 s into a pause.
     engaged = smooth((features.activity > 0.1).astype(np.float64), 0.5 * fps)
@@ -69,4 +69,4 @@ def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator, int
     nod_track = np.concatenate([nod_track[shift:], np.zeros(shift)])
     pose[:, 0] += nod_track
     pose[:, 4] -= nod_track * 0.05
-    return pose * engaged[:, None] * intensity
+    return pose * engaged[:, None]

@@ -39,7 +39,9 @@ class AudioClip:
 
     def frame_count(self, fps: float) -> int:
         """Video frames that cover the audio: ceil(duration * fps), as the reference implementation."""
-        return max(1, math.ceil(self.duration * fps - 1e-9))
+        from engine.timing import frames_covering
+
+        return frames_covering(self.duration, fps)
 
     def peak_dbfs(self) -> float:
         peak = float(np.abs(self.samples).max()) if self.samples.size else 0.0

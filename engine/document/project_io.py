@@ -1,6 +1,9 @@
 """One project file: a zip of project.json (structure, schema_version), arrays.npz (reference and base
 layer arrays, loaded with allow_pickle=False) and reference.png (the framed portrait). Written atomically.
 
+Schema 2 stores a typed sources list, the Audio2Lmk backend and the default renderer with their configs, and
+the pose template; files of schema 1 are migrated on load (MIGRATIONS) with identical evaluated motion.
+
 The framed reference and the base layer live in the file, so a project whose portrait moved still opens;
 a missing audio file leaves project.audio None until the user relinks it. Autosaves are full project files
 (plus the path of the project they recover) beside the project, or in the state folder when unsaved.
@@ -16,13 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from engine.a2l.base_layer import BaseLayer
+from engine.config import config_from_json, config_to_json
 from engine.document.curves import Curve
-from engine.document.project import Gains, Project, Sources
-from engine.errors import ProjectFileError
+from engine.document.project import Gains, Project
+from engine.errors import ProjectFileError, TalklineError
 from engine.export.atomic import remove_quietly, replacing
 from engine.face.reference import ReferenceFace
+from engine.plugins import A2L_BACKENDS, RENDERERS, choice_from_json
+from engine.sources.portrait import AudioSource, Framing, PortraitSource
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMAT = "talkline-project"
 EXTENSION = ".talkline"
 JSON_MEMBER, ARRAYS_MEMBER, IMAGE_MEMBER = "project.json", "arrays.npz", "reference.png"
@@ -38,24 +44,25 @@ def _relative(path: str, folder: Path) -> str | None:
         return None
 
 
+def _source_entry(kind: str, path: str, folder: Path, **extra) -> dict:
+    # The relative path beside the absolute one, so a project moved together with its media still finds them.
+    return {"kind": kind, "path": os.path.abspath(path), "relative": _relative(path, folder), **extra}
+
+
 def _document(project: Project, folder: Path, autosave_of: str | None) -> dict:
-    s = project.sources
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
-        "sources": {
-            "portrait": os.path.abspath(s.portrait),
-            "audio": os.path.abspath(s.audio),
-            "transcript": s.transcript,
-            # Beside the absolute paths, so a project moved together with its media still finds them.
-            "portrait_relative": _relative(s.portrait, folder),
-            "audio_relative": _relative(s.audio, folder),
-        },
+        "sources": [
+            _source_entry("portrait", project.source.path, folder, framing=project.source.framing.to_json()),
+            _source_entry("audio", project.audio_source.path, folder),
+        ],
         "fps": project.fps,
         "frame_count": project.frame_count,
-        "gains": project.gains.to_json(),
+        "gains": config_to_json(project.gains),
         "in_out": list(project.in_out) if project.in_out is not None else None,
-        "a2l_settings": project.a2l_settings.to_json(),
+        "a2l": project.a2l.to_json(),
+        "renderer": project.renderer.to_json(),
         "channels": {name: c.to_json() for name, c in project.channels.items() if len(c)},
         "reference": {
             "width": project.reference.width,
@@ -74,6 +81,8 @@ def _arrays(project: Project) -> dict[str, np.ndarray]:
         "reference/transform": np.asarray(ref.transform, dtype=np.float64),
     }
     arrays.update(project.base.to_arrays("base/"))
+    if project.pose_template is not None:
+        arrays["pose_template"] = np.asarray(project.pose_template, dtype=np.float64)
     return arrays
 
 
@@ -111,6 +120,34 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
         discard_autosave(stale)
 
 
+# --- migrations ----------------------------------------------------------------------------------
+def _migrate_1_to_2(doc: dict) -> dict:
+    """Schema 1 -> 2: the sources dict becomes a typed list, a2l_settings the embedded backend's config (its
+    transcript kept; lip/head intensity were baked into the stored base layer, so dropping them keeps the
+    evaluated motion identical), the renderer the default warp, gains versioned."""
+    src, ref = doc["sources"], doc["reference"]
+    settings = dict(doc["a2l_settings"])
+    for baked in ("lip_intensity", "head_intensity"):
+        settings.pop(baked, None)
+    settings["transcript"] = settings.get("transcript", src.get("transcript"))
+    framing = {"size": max(int(ref["width"]), int(ref["height"])), "full_frame": ref["width"] != ref["height"],
+               "face_index": None}
+    out = {k: v for k, v in doc.items() if k not in ("sources", "a2l_settings")}
+    out.update(
+        schema_version=2,
+        sources=[{"kind": "portrait", "path": src["portrait"], "relative": src.get("portrait_relative"),
+                  "framing": framing},
+                 {"kind": "audio", "path": src["audio"], "relative": src.get("audio_relative")}],
+        a2l={"name": "embedded", "config": settings},
+        renderer={"name": "warp", "config": {}},
+        gains={"version": 1, **doc["gains"]},
+    )
+    return out
+
+
+MIGRATIONS = {1: _migrate_1_to_2}  # schema N -> N + 1, applied in turn on load
+
+
 # --- load ----------------------------------------------------------------------------------------
 def _read_members(path: str) -> tuple[dict, dict[str, np.ndarray], bytes]:
     if not os.path.exists(path):
@@ -139,8 +176,15 @@ def _read_members(path: str) -> tuple[dict, dict[str, np.ndarray], bytes]:
         raise ProjectFileError(f"{path} has an invalid schema_version {version!r}")
     if version > SCHEMA_VERSION:
         raise ProjectFileError(
-            f"{path} was saved by a newer Talkline (schema_version {version} > {SCHEMA_VERSION}): update Talkline"
+            f"{path} was saved by a newer Talkline (project schema {version}; this Talkline reads schemas 1 to "
+            f"{SCHEMA_VERSION}): update Talkline"
         )
+    try:
+        while doc["schema_version"] < SCHEMA_VERSION:
+            doc = MIGRATIONS[doc["schema_version"]](doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProjectFileError(f"{path} (schema {version}) cannot be read: its {JSON_MEMBER} is malformed ({exc!r})") \
+            from None
     try:
         with np.load(io.BytesIO(raw_npz), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -190,29 +234,43 @@ def _base(doc: dict, arrays: dict[str, np.ndarray]) -> BaseLayer:
     return base
 
 
-def _existing_source(src: dict, kind: str, folder: Path) -> str:
+def _existing_source(entry: dict, folder: Path) -> str:
     """The stored absolute path if it exists, else the stored relative one if that exists, else the former."""
-    absolute = src[kind]
-    relative = src.get(f"{kind}_relative")
+    absolute, relative = entry["path"], entry.get("relative")
+    if not isinstance(absolute, str) or not (relative is None or isinstance(relative, str)):
+        raise ProjectFileError(f"a source entry has an invalid path: {entry!r}")
     if not os.path.exists(absolute) and relative and (folder / relative).exists():
         return str((folder / relative).resolve())
     return absolute
 
 
-def load_project(path: str | os.PathLike) -> Project:
-    """Reads and validates a project file; raises ProjectFileError with what is wrong."""
-    from engine.a2l.embedded import A2LSettings
+def _sources(doc: dict, reference: ReferenceFace, folder: Path) -> tuple[PortraitSource, AudioSource]:
     from engine.audio.decode import load_audio
     from engine.errors import AudioReadError
 
+    entries = doc["sources"]
+    kinds = [e.get("kind") if isinstance(e, dict) else None for e in entries] if isinstance(entries, list) else None
+    if kinds is None or sorted(map(str, kinds)) != ["audio", "portrait"]:
+        raise ProjectFileError(f"{JSON_MEMBER}: sources must be one portrait and one audio entry, got kinds {kinds}")
+    by_kind = dict(zip(kinds, entries))
+    portrait = PortraitSource(_existing_source(by_kind["portrait"], folder), reference,
+                              Framing.from_json(by_kind["portrait"].get("framing", {})))
+    audio_path = _existing_source(by_kind["audio"], folder)
+    try:
+        clip = load_audio(audio_path) if os.path.exists(audio_path) else None
+    except AudioReadError:
+        clip = None  # unreadable now: the user relinks it, as for a missing file
+    return portrait, AudioSource(audio_path, clip)
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    """Reads, migrates and validates a project file; raises ProjectFileError with what is wrong."""
     path = os.path.abspath(os.fspath(path))
     doc, arrays, raw_png = _read_members(path)
     try:
         reference = _reference(doc, arrays, raw_png)
         base = _base(doc, arrays)
-        folder = Path(path).parent
-        src = doc["sources"]
-        sources = Sources(_existing_source(src, "portrait", folder), _existing_source(src, "audio", folder), src.get("transcript"))
+        source, audio = _sources(doc, reference, Path(path).parent)
         channels = {}
         for name, d in doc["channels"].items():
             try:
@@ -221,22 +279,23 @@ def load_project(path: str | os.PathLike) -> Project:
                 raise ProjectFileError(f"channel {name!r} is malformed: a key lacks {exc}") from None
             except (ValueError, TypeError) as exc:
                 raise ProjectFileError(f"channel {name!r} is malformed: {exc}") from None
-        a2l_settings = A2LSettings.from_json(doc["a2l_settings"])
         in_out = tuple(float(x) for x in doc["in_out"]) if doc["in_out"] is not None else None
         fps = float(doc["fps"])
         if abs(base.fps - fps) > 1e-9:
             raise ProjectFileError(f"the base layer is at {base.fps} fps, the project at {fps} fps")
-        gains = Gains.from_json(doc["gains"])
-        try:
-            audio = load_audio(sources.audio) if os.path.exists(sources.audio) else None
-        except AudioReadError:
-            audio = None  # unreadable now: the user relinks it, as for a missing file
+        template = arrays.get("pose_template")
+        if template is not None and (template.ndim != 2 or template.shape[1] != 6 or not np.isfinite(template).all()):
+            raise ProjectFileError(f"the pose template has shape {template.shape}, expected (N, 6) finite numbers")
         return Project(
-            sources, fps, reference, audio, base,
-            channels=channels, gains=gains, in_out=in_out, a2l_settings=a2l_settings, path=path,
+            source, audio, fps, base,
+            a2l=choice_from_json(A2L_BACKENDS, doc["a2l"]), renderer=choice_from_json(RENDERERS, doc["renderer"]),
+            pose_template=template, channels=channels, gains=config_from_json(Gains, doc["gains"], "gains"),
+            in_out=in_out, path=path,
         )
     except ProjectFileError:
         raise
+    except TalklineError as exc:  # a config or backend entry that does not validate
+        raise ProjectFileError(f"{path}: {exc}") from None
     except KeyError as exc:
         raise ProjectFileError(f"{JSON_MEMBER} in {path} lacks the field {exc}") from None
     except (ValueError, TypeError, AttributeError) as exc:
@@ -247,9 +306,9 @@ def load_project(path: str | os.PathLike) -> Project:
 def missing_sources(project: Project) -> list[str]:
     """Kinds ("portrait", "audio") whose file is gone or unusable; pass one to relink_source."""
     missing = []
-    if not os.path.exists(project.sources.portrait):
+    if not os.path.exists(project.source.path):
         missing.append("portrait")
-    if project.audio is None or not os.path.exists(project.sources.audio):
+    if project.audio is None or not os.path.exists(project.audio_source.path):
         missing.append("audio")
     return missing
 
@@ -258,18 +317,18 @@ def relink_source(project: Project, kind: str, new_path: str | os.PathLike) -> N
     """Points a source at a new file. The portrait's framed reference stays the one in the project;
     the audio is decoded (AudioReadError if unreadable) and becomes playable again."""
     from engine.audio.decode import load_audio
+    from engine.document.changes import Change, ChangeKind
     from engine.face.images import load_image
 
     new_path = os.path.abspath(os.fspath(new_path))
     if kind == "audio":
-        project.audio = load_audio(new_path)
-        project.sources.audio = new_path
+        project.audio_source = AudioSource(new_path, load_audio(new_path))
     elif kind == "portrait":
         load_image(new_path)  # raises ImageReadError if it is not a readable image
-        project.sources.portrait = new_path
+        project.source.path = new_path
     else:
         raise ValueError(f"unknown source kind {kind!r} (audio or portrait)")
-    project.notify("sources")
+    project.notify(Change(ChangeKind.SOURCES))
 
 
 # --- autosave and recovery -----------------------------------------------------------------------

@@ -54,8 +54,9 @@ def replacing(path: str | os.PathLike) -> Iterator[str]:
 
 
 class CommitOnExit:
-    """Writers used as `with writer:` commit the output (their close()) when the block succeeds and abort()
-    it, leaving the target as it was, on any exception."""
+    """The writers' protocol: write(frame) as frames come, close() -> list of the paths written (the output
+    appears only then), abort() removes what was staged and leaves the target as it was. Used as
+    `with writer:`, the block's success commits (close) and any exception aborts."""
 
     def __enter__(self: _Writer) -> _Writer:
         return self

@@ -15,7 +15,8 @@ TEMPLATE_FPS = 30.0
 
 def resample_pose(pose: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
     """Linear resampling as generate_ref_pose.py: int(N * fps_out / fps_in) samples spread evenly over the
-    same span (both ends kept)."""
+    same span (both ends kept). Not engine.timing.resample_frames on purpose: templates must match the files
+    the reference implementation writes and reads."""
     n = pose.shape[0]
     if fps_in == fps_out or n < 2:
         return pose.astype(np.float64)
@@ -44,8 +45,8 @@ def save_pose_template(path: str | os.PathLike, pose, fps: float) -> str:
     return os.path.abspath(os.fspath(path))
 
 
-def load_pose_template(path: str | os.PathLike, n_frames: int, fps: float) -> np.ndarray:
-    """(n_frames, 6) float64 pose at `fps` from an AniPortrait template, looped ping-pong."""
+def read_pose_template(path: str | os.PathLike) -> np.ndarray:
+    """The (N, 6) float64 template at 30 fps, validated."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise LandmarkFileError(f"pose template not found: {path}")
@@ -57,6 +58,16 @@ def load_pose_template(path: str | os.PathLike, n_frames: int, fps: float) -> np
         raise LandmarkFileError(f"{path}: a pose template must be an (N, 6) array, got {getattr(seq, 'shape', '?')}")
     if not np.issubdtype(seq.dtype, np.number) or not np.isfinite(seq).all():
         raise LandmarkFileError(f"{path}: a pose template must hold finite numbers")
+    return seq.astype(np.float64)
+
+
+def fit_pose_template(template: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """(n_frames, 6) pose at `fps` from a template at 30 fps, looped ping-pong as the reference audio2vid."""
     if n_frames < 1:
         raise LandmarkFileError(f"cannot make a pose sequence of {n_frames} frames")
-    return ping_pong(resample_pose(seq.astype(np.float64), TEMPLATE_FPS, float(fps)), n_frames)
+    return ping_pong(resample_pose(np.asarray(template, np.float64), TEMPLATE_FPS, float(fps)), n_frames)
+
+
+def load_pose_template(path: str | os.PathLike, n_frames: int, fps: float) -> np.ndarray:
+    """(n_frames, 6) float64 pose at `fps` from an AniPortrait template file, looped ping-pong."""
+    return fit_pose_template(read_pose_template(path), n_frames, fps)

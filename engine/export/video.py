@@ -114,10 +114,10 @@ class VideoWriter(CommitOnExit):
             self.abort()
             raise
 
-    def close(self) -> str:
-        """Finalises the file and moves it to the target path; returns that path."""
+    def close(self) -> list[str]:
+        """Finalises the file and moves it to the target path; returns [that path]."""
         if self._closed:
-            return self.path
+            return [self.path]
         if self.frames_written == 0:
             self.abort()
             raise ExportError(f"no frames were written to {self.path}")
@@ -137,7 +137,7 @@ class VideoWriter(CommitOnExit):
             if isinstance(exc, OSError):
                 raise ExportError(f"cannot write {self.path}: {exc.strerror or exc}") from None
             raise
-        return self.path
+        return [self.path]
 
     def abort(self) -> None:
         """Stops writing and removes the partial output (the target path is never touched)."""

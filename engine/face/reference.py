@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 
@@ -37,21 +36,6 @@ class ReferenceFace:
     @property
     def height(self) -> int:
         return int(self.image.shape[0])
-
-    @cached_property
-    def rest_mesh(self) -> np.ndarray:
-        """The mesh motion is added to: `mesh` with parted lips closed (see engine.face.rest_pose)."""
-        from engine.a2l.rig import load_rig
-        from engine.face.rest_pose import mouth_rest_offsets
-
-        return self.mesh + mouth_rest_offsets(self.mesh, load_rig())
-
-    @cached_property
-    def rig(self):
-        """The expression rig fitted to this face (its blinks close these eyes exactly)."""
-        from engine.a2l.rig import fit_to_face
-
-        return fit_to_face(self.rest_mesh)
 
     def resized(self, size: int) -> "ReferenceFace":
         """The same face framed at another size (longer side = size, even sides). Normalized landmarks, the

@@ -7,12 +7,19 @@ the editor's live preview and the final render.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
+from engine.errors import RenderCancelled
 from engine.face.reference import ReferenceFace
 from engine.render.eyes import paint_eyes
 from engine.render.mouth import MouthStyle, paint_mouth
+from engine.render.renderer import Cancel, Progress, RendererCapabilities
 from engine.render.warp_field import WarpField
+from engine.sources.base import FaceSource
 
 DEFAULT_GRID_STEP = 4  # px between nodes of the displacement grid
 
@@ -61,3 +68,48 @@ class WarpRenderer:
         paint_eyes(out, image, px, target)
         paint_mouth(out, target, mouth)
         return out
+
+
+@dataclass
+class WarpConfig:
+    VERSION: ClassVar[int] = 1
+    grid_step: int = DEFAULT_GRID_STEP
+
+    def validate(self) -> None:
+        if not 1 <= self.grid_step <= 32:
+            raise ValueError(f"grid_step must be 1..32 px, got {self.grid_step}")
+
+
+class WarpBackend:
+    """The clip-level renderer over WarpRenderer: a still source's geometry is built once, and each frame is
+    one warp; a source with frames of its own warps frame i with its own landmarks."""
+
+    name: ClassVar[str] = "warp"
+    title: ClassVar[str] = "Warp (CPU, real time)"
+    Config: ClassVar[type] = WarpConfig
+    capabilities: ClassVar[RendererCapabilities] = RendererCapabilities(realtime_preview=True)
+
+    @classmethod
+    def available(cls, config: WarpConfig) -> tuple[bool, str]:
+        return True, ""
+
+    def __init__(self, source: FaceSource, config: WarpConfig | None = None):
+        self.source = source
+        self.config = config or WarpConfig()
+        self._warp = WarpRenderer(source.reference, self.config.grid_step)
+
+    def preview(self, landmarks: np.ndarray, index: int = 0) -> np.ndarray:
+        if self.source.frame_count is None:
+            return self._warp.render(landmarks)
+        image, px = self.source.frame(index)
+        return self._warp.render(landmarks, image, px)
+
+    def frames(self, landmarks: np.ndarray, *, progress: Progress | None = None,
+               cancel: Cancel | None = None) -> Iterator[np.ndarray]:
+        total = len(landmarks)
+        for i in range(total):
+            if cancel is not None and cancel():
+                raise RenderCancelled("render cancelled")
+            yield self.preview(landmarks[i], i)
+            if progress is not None:
+                progress((i + 1) / total)

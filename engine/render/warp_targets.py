@@ -1,6 +1,6 @@
 """Target landmarks for driving the warp renderer without audio: rig expressions plus a head pose.
 
-The expressions come from the real expression rig (engine.a2l.rig), so the renderer's tests, benchmark
+The expressions come from the real expression rig (engine.rig.rig), so the renderer's tests, benchmark
 and previews see the same mesh motion as predicted speech. What the rig does not give (a clip that
 mixes speech shapes, a head turn and a blink over time) is composed here.
 """
@@ -28,7 +28,7 @@ HEAD_TURN_POSE = (4.0, 15.0, 3.0, 0.0, 0.0, 0.0)  # rx, ry, rz degrees: a clear 
 
 def expression_mesh(reference, values: Mapping[str, float] | None = None) -> np.ndarray:
     """(468, 3) the reference's own mesh with rig control values applied (cm)."""
-    from engine.a2l.rig import load_rig
+    from engine.rig import load_rig
 
     if not values:
         return np.asarray(reference.mesh, dtype=np.float64)
@@ -52,7 +52,7 @@ def fidelity_targets(reference) -> dict[str, np.ndarray]:
 
 def demo_sequence(reference, frames: int = 60) -> np.ndarray:
     """(frames, 468, 2) a realistic test clip: speech-like jaw and lip motion, a head turn, one blink."""
-    from engine.a2l.rig import load_rig
+    from engine.rig import load_rig
 
     rig = load_rig()
     t = np.linspace(0.0, 1.0, frames)

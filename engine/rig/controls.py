@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from engine.a2l.rig_mesh import (
+from engine.rig.mesh import (
     FaceGraph,
     LipRegions,
     lip_regions,
@@ -61,7 +61,7 @@ class ControlBuilder:
         self.v = self.g.vertices
 
     # The lip labelling, lip profile and jaw solve are built on first use: the lid and brow controls
-    # (e.g. the per-face blinks of engine.a2l.rig.fit_to_face) need none of them.
+    # (e.g. the per-face blinks of engine.rig.rig.fit_to_face) need none of them.
     @cached_property
     def lips(self) -> LipRegions:
         return lip_regions(self.g)

@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from engine.a2l.rig_controls import build_fields
+from engine.rig.controls import build_fields
 from engine.face.canonical import load_canonical_model
 
 CONTROLS: tuple[str, ...] = (
@@ -118,7 +118,7 @@ def load_rig() -> Rig:
 @lru_cache(maxsize=1)
 def _canonical_mirror() -> np.ndarray:
     """(468,) the canonical mesh's mirror map (x -> -x nearest vertex), as the rig's builder computes it."""
-    from engine.a2l.rig_mesh import FaceGraph
+    from engine.rig.mesh import FaceGraph
 
     model = load_canonical_model()
     mirror = FaceGraph(np.asarray(model.vertices, dtype=np.float64), np.asarray(model.triangles)).mirror
@@ -133,7 +133,7 @@ def fit_to_face(mesh: np.ndarray) -> Rig:
     apart; rebuilt on the face itself, eyeBlink = 1 closes that face's eyes exactly. The right eye is
     built as the left eye of the mirrored face (canonical mirror map), so asymmetric faces fit both sides.
     """
-    from engine.a2l.rig_controls import ControlBuilder, mirror_field
+    from engine.rig.controls import ControlBuilder, mirror_field
 
     rig = load_rig()
     model = load_canonical_model()

@@ -1,0 +1,78 @@
+"""The one project pipeline: analyse the face source -> decode the audio -> predict the base layer ->
+Project. The CLI, the editor's New Project / Open Demo / Regenerate and the demo all go through here, so
+the same inputs give the same motion everywhere."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.a2l.base_layer import BaseLayer
+from engine.audio.decode import AudioClip
+from engine.document.project import Gains, Project
+from engine.plugins import A2L_BACKENDS, RENDERERS, Choice, default_choice
+from engine.sources.portrait import AudioSource, Framing, PortraitSource
+
+Progress = Callable[[float], None]
+Cancel = Callable[[], bool]
+
+
+@dataclass
+class ProjectRequest:
+    """Everything a new project is made from (the CLI's options and the New Project dialog's fields)."""
+
+    portrait: str | os.PathLike | np.ndarray
+    audio: str | os.PathLike
+    fps: float = 30.0
+    framing: Framing = field(default_factory=Framing)
+    a2l: Choice = field(default_factory=lambda: default_choice(A2L_BACKENDS))
+    renderer: Choice = field(default_factory=lambda: default_choice(RENDERERS))
+    pose_template: str | os.PathLike | None = None  # AniPortrait pose_temp.npy: drives the head
+    gains: Gains = field(default_factory=Gains)
+    portrait_name: str | None = None  # label of an in-memory portrait
+
+
+def load_template(path: str | os.PathLike | None) -> np.ndarray | None:
+    from engine.export.pose_template import read_pose_template
+
+    return None if path is None else read_pose_template(path)
+
+
+def predict_base(audio: AudioClip, fps: float, a2l: Choice, pose_template: np.ndarray | None = None, *,
+                 progress: Progress | None = None, cancel: Cancel | None = None) -> BaseLayer:
+    """The chosen backend's prediction; a pose template (N, 6 at 30 fps) replaces its head pose."""
+    backend = A2L_BACKENDS.require(a2l.name, a2l.config)()
+    base = backend.predict(audio, fps, a2l.config, progress=progress, cancel=cancel)
+    if pose_template is not None:
+        from engine.export.pose_template import fit_pose_template
+
+        base.pose = fit_pose_template(pose_template, base.frame_count, fps)
+    return base
+
+
+def create_project(request: ProjectRequest, *, progress: Progress | None = None,
+                   cancel: Cancel | None = None) -> Project:
+    from engine.audio.decode import load_audio
+
+    A2L_BACKENDS.require(request.a2l.name, request.a2l.config)  # before the slow steps
+    if not request.fps > 0:
+        raise ValueError(f"fps must be positive, got {request.fps}")
+    source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
+    clip = load_audio(os.fspath(request.audio))
+    template = load_template(request.pose_template)
+    base = predict_base(clip, request.fps, request.a2l, template, progress=progress, cancel=cancel)
+    return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), request.fps, base,
+                   a2l=request.a2l, renderer=request.renderer, pose_template=template, gains=request.gains)
+
+
+def regenerate_base(project: Project, a2l: Choice | None = None, *, progress: Progress | None = None,
+                    cancel: Cancel | None = None) -> BaseLayer:
+    """A new base layer for the project's audio (its pose template kept); the caller swaps it in (undoably)."""
+    from engine.errors import AudioReadError
+
+    if project.audio is None:
+        raise AudioReadError(f"the audio source {project.audio_source.path} is missing: relink it before regenerating")
+    return predict_base(project.audio, project.fps, a2l or project.a2l, project.pose_template,
+                        progress=progress, cancel=cancel)

@@ -1,0 +1,44 @@
+"""The renderer protocol (Lmk2Video): built from a face source and a config, it turns a whole landmark
+sequence into frames, so a windowed diffusion renderer (frames come out in batches, after several
+denoising steps) fits as well as the per-frame warp. `preview` renders one frame fast for the editor.
+Renderers are registered by name in engine.plugins.RENDERERS."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from engine.sources.base import FaceSource
+
+Progress = Callable[[float], None]  # 0..1 of the renderer's own work (e.g. denoising steps)
+Cancel = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class RendererCapabilities:
+    realtime_preview: bool = False  # preview() is fast enough to follow the playhead
+    needs_weights: bool = False
+    needs_gpu: bool = False
+
+
+class Renderer(Protocol):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    Config: ClassVar[type]
+    capabilities: ClassVar[RendererCapabilities]
+
+    @classmethod
+    def available(cls, config: Any) -> tuple[bool, str]: ...
+
+    def __init__(self, source: FaceSource, config: Any): ...
+
+    def frames(self, landmarks: np.ndarray, *, progress: Progress | None = None,
+               cancel: Cancel | None = None) -> Iterator[np.ndarray]:
+        """(T, 468|478, 2) landmarks in the source frame's pixels -> T frames (H, W, 3) uint8 RGB, in order."""
+        ...
+
+    def preview(self, landmarks: np.ndarray, index: int = 0) -> np.ndarray:
+        """One frame for (468|478, 2) landmarks, at source frame `index`."""
+        ...
