@@ -12,6 +12,11 @@ import warnings
 from pathlib import Path
 
 PROG = "talkline"
+DEFAULT_FPS = 30.0  # the reference implementation's rate
+DEFAULT_SIZE = 512  # the reference implementation's frame size
+# Options that make a new prediction: a saved project keeps its own (open it in the editor to change them).
+PREDICTION_OPTIONS = ("seed", "transcript", "accurate_phones", "lip_intensity", "head_intensity", "pose_template",
+                      "a2l", "a2l_set", "full_frame", "face_index")
 
 
 def _transcript(value: str | None) -> str | None:
@@ -38,7 +43,8 @@ def _add_backend_options(p: argparse.ArgumentParser, a2l: bool = True, renderer:
 
 
 def _add_motion_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fps", type=float, default=30.0, help="frame rate of the animation (default 30; 24 and 25 work)")
+    p.add_argument("--fps", type=float, help="frame rate of the animation (default 30; 24 and 25 work; a project "
+                                             "render resamples the project's motion to it)")
     p.add_argument("--seed", type=int, default=0, help="seed of head motion and blinks (default 0)")
     p.add_argument("--transcript", metavar="TEXT|FILE",
                    help="what is said (text or a text file): forced alignment gives much more accurate lip sync")
@@ -53,7 +59,8 @@ def _add_motion_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_portrait_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=512, help="output size in px: square face crop side (default 512)")
+    p.add_argument("--size", type=int, help="output size in px: square face crop side (default 512; a project "
+                                            "render rescales the project's frame to it)")
     p.add_argument("--full-frame", action="store_true",
                    help="keep the whole portrait instead of a square face crop (longer side = --size)")
     p.add_argument("--face-index", type=int, help="which face to animate when the portrait has several (0 = leftmost)")
@@ -156,8 +163,10 @@ def _request(args, portrait, audio_path: str, transcript: str | None):
 
     a2l = _choice(A2L_BACKENDS, args.a2l, args.a2l_set, args.weights, seed=args.seed, transcript=transcript,
                   accurate_phones=args.accurate_phones)
-    request = ProjectRequest(portrait=portrait, audio=audio_path, fps=args.fps,
-                             framing=Framing(args.size, args.full_frame, args.face_index), a2l=a2l,
+    fps = DEFAULT_FPS if args.fps is None else args.fps
+    size = DEFAULT_SIZE if args.size is None else args.size
+    request = ProjectRequest(portrait=portrait, audio=audio_path, fps=fps,
+                             framing=Framing(size, args.full_frame, args.face_index), a2l=a2l,
                              pose_template=args.pose_template,
                              gains=Gains(lip=args.lip_intensity, head=args.head_intensity))
     if hasattr(args, "renderer"):  # predict has no renderer options
@@ -214,7 +223,13 @@ def _render_project(args) -> int:
     from engine.jobs import RenderJob
     from engine.plugins import RENDERERS
 
+    defaults = build_parser().parse_args(["render", "x"])
+    given = [name for name in PREDICTION_OPTIONS if getattr(args, name) != getattr(defaults, name)]
+    if given:
+        raise TalklineError(f"--{given[0].replace('_', '-')} applies to PORTRAIT AUDIO renders: a project keeps its "
+                            "own settings (change them in the editor)")
     settings = _render_settings(args, args.output)
+    settings.size, settings.fps = args.size, args.fps
     if not (settings.output or settings.frames_dir or settings.landmarks or settings.pose_video):
         raise TalklineError("render needs an output: -o OUT.mp4, --landmarks, --frames or --pose-video")
     project = load_project(args.inputs[0])

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
+from engine.a2l.embedded import EmbeddedConfig, predict_embedded  # noqa: E402
 from engine.audio.decode import AudioClip, load_audio  # noqa: E402
 
 SPEECH = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "media" / "speech").glob("*.*"))
@@ -26,7 +26,7 @@ SPEECH = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "media"
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--accurate"]
     minutes = float(args[0]) if args else 3.0
-    settings = A2LSettings(accurate_phones="--accurate" in sys.argv[1:])
+    settings = EmbeddedConfig(accurate_phones="--accurate" in sys.argv[1:])
     speech = np.concatenate([load_audio(path, warn_silent=False).mono16k for path in SPEECH])
     reps = int(np.ceil(minutes * 60 * 16000 / len(speech)))
     mono = np.tile(speech, reps)[: int(minutes * 60 * 16000)]

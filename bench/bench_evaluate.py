@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from engine.document.curves import Interpolation  # noqa: E402
-from engine.document.project import Gains, Project  # noqa: E402
+from engine.document.project import Gains  # noqa: E402
+from engine.pipeline import ProjectRequest, create_project  # noqa: E402
 from engine.render.pose_image import draw_pose_image  # noqa: E402
 
 MEDIA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "media")
@@ -36,8 +37,8 @@ def main() -> None:
     portrait = sys.argv[1] if len(sys.argv) > 1 else os.path.join(MEDIA, "portraits", "AniPortrait__Aragaki.png")
     audio = sys.argv[2] if len(sys.argv) > 2 else os.path.join(MEDIA, "speech", "SadTalker__RD_Radio31_000.wav")
     t0 = time.perf_counter()
-    project = Project.create(portrait, audio)
-    print(f"Project.create: {time.perf_counter() - t0:.2f} s, {project.frame_count} frames at {project.fps} fps")
+    project = create_project(ProjectRequest(portrait, audio))
+    print(f"create_project: {time.perf_counter() - t0:.2f} s, {project.frame_count} frames at {project.fps} fps")
     rng = np.random.default_rng(0)
     for name, scale in (("rx", 8), ("ry", 8), ("tz", 2), ("jawOpen", 0.6), ("mouthSmileLeft", 0.8),
                         ("mouthSmileRight", 0.8), ("browInnerUp", 0.7), ("eyeBlinkLeft", 1.0)):

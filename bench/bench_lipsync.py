@@ -28,11 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.a2l.embedded import A2LSettings, predict_embedded  # noqa: E402
+from engine.a2l.embedded import EmbeddedConfig, predict_embedded  # noqa: E402
 from engine.a2l.loudness import level_100hz  # noqa: E402
 from engine.a2l.visemes import VISEMES, openness_table, viseme_of  # noqa: E402
 from engine.audio.decode import load_audio  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
+from engine.face.contours import lip_gap_ratio  # noqa: E402
 from engine.media.video_read import iter_video_frames, probe_video  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
@@ -59,15 +60,14 @@ def ground_truth(video: Path) -> np.ndarray:
                 ratios.append(np.nan)
                 continue
             p = faces[0].pixels(rgb.shape[1], rgb.shape[0])
-            ratios.append(np.linalg.norm(p[13] - p[14]) / np.linalg.norm(p[33] - p[263]))
+            ratios.append(lip_gap_ratio(p))
     out = np.asarray(ratios, np.float64)
     np.save(cached, out)
     return out
 
 
 def mesh_opening(offsets: np.ndarray) -> np.ndarray:
-    mesh = load_canonical_model().vertices[None] + offsets
-    return np.linalg.norm(mesh[:, 13] - mesh[:, 14], axis=1) / np.linalg.norm(mesh[:, 33] - mesh[:, 263], axis=1)
+    return lip_gap_ratio(load_canonical_model().vertices[None] + offsets)
 
 
 def rms_baseline(mono16k: np.ndarray, fps: float, n: int) -> np.ndarray:
@@ -109,7 +109,7 @@ def score_clips(videos: list[Path]) -> tuple[list[tuple[str, dict[str, list[floa
         bases = []
         for i, accurate in enumerate((False, True)):
             t0 = time.perf_counter()
-            bases.append(predict_embedded(audio, info.fps, A2LSettings(accurate_phones=accurate)))
+            bases.append(predict_embedded(audio, info.fps, EmbeddedConfig(accurate_phones=accurate)))
             predict_s[i] += time.perf_counter() - t0
         audio_s += audio.duration
         n = min(len(truth), bases[0].frame_count)

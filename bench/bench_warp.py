@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.face.landmarker import FaceLandmarkerSession  # noqa: E402
 from engine.face.reference import analyze_portrait  # noqa: E402
-from engine.render import warp_targets as wt  # noqa: E402
+from tests import warp_targets as wt  # noqa: E402
 from engine.render.pose_image import LIP_INDICES  # noqa: E402
 from engine.render.warp import WarpRenderer  # noqa: E402
 

@@ -10,6 +10,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from engine.a2l.base_layer import BaseLayer
 from engine.document.curves import Curve
 from engine.document.project import Gains, Project
+from engine.plugins import Choice
 
 _MERGEABLE = 1001  # QUndoCommand.id() for commands that may merge (same class and same merge id)
 
@@ -96,13 +97,14 @@ class InOutCommand(QUndoCommand):
 
 
 class RegenerateCommand(QUndoCommand):
-    """Swap in a re-predicted base layer (computed on a worker); the edit layers are untouched."""
+    """Swap in a re-predicted base layer (computed on a worker) with the Audio2Lmk choice it came from; the edit
+    layers are untouched."""
 
-    def __init__(self, project: Project, base: BaseLayer, settings):
+    def __init__(self, project: Project, base: BaseLayer, a2l: Choice):
         super().__init__("Regenerate base layer")
         self.project = project
-        self.before = (project.base, project.a2l_settings)
-        self.after = (base, settings)
+        self.before = (project.base, project.a2l)
+        self.after = (base, a2l)
 
     def redo(self) -> None:
         self._apply(*self.after)
@@ -110,5 +112,5 @@ class RegenerateCommand(QUndoCommand):
     def undo(self) -> None:
         self._apply(*self.before)
 
-    def _apply(self, base: BaseLayer, settings) -> None:
-        self.project.set_base(base, settings)
+    def _apply(self, base: BaseLayer, a2l: Choice) -> None:
+        self.project.set_base(base, a2l)

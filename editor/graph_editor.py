@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QMenu, QVBoxLayout, QWidget
 
 from editor.commands import CurvesCommand, edit_curves
 from editor.session import EditorSession
+from engine.document.changes import Change, ChangeKind
 from engine.document.curves import Curve, Interpolation, Key
 from engine.document.project import POSE_CHANNELS
 
@@ -101,13 +102,14 @@ class GraphEditor(QWidget):
         self.selected_keys = {s for s in self.selected_keys if s[0] in self.session.selection}
         self.redraw(autorange=True)
 
-    def _on_project_changed(self, what: str) -> None:
+    def _on_project_changed(self, change: Change) -> None:
         # Gains scale only the evaluated motion; the graph draws the raw base tracks and the curves.
-        kind, _, names = what.partition(":")
-        if what == "base" or (kind == "channel" and any(n in self.session.selection for n in names.split(","))):
+        if change.kind in (ChangeKind.BASE, ChangeKind.FPS) or (
+                change.kind is ChangeKind.CHANNELS and any(n in self.session.selection for n in change.channels)):
             self.redraw()
 
     def base_track(self, name: str) -> np.ndarray | None:
+        """The base layer's track of a channel: the pose always, a rig control where the backend gives it."""
         base = self.session.project.base
         if name in POSE_CHANNELS:
             return base.pose[:, POSE_CHANNELS.index(name)]

@@ -8,12 +8,16 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from engine.document.changes import Change, ChangeKind
 from engine.document.project import FrameState, Project
+
+# Changes that alter the evaluated motion (the views showing the playhead frame redraw on these).
+MOTION_CHANGES = frozenset({ChangeKind.CHANNELS, ChangeKind.GAINS, ChangeKind.BASE, ChangeKind.FPS})
 
 
 class EditorSession(QObject):
     project_replaced = Signal()  # a different Project (or None) is now open
-    project_changed = Signal(str)  # relay of Project.changed ("channel:<a>,<b>", "gains", "base", ...)
+    project_changed = Signal(object)  # relay of Project.changed: an engine.document.changes.Change
     frame_changed = Signal(int)
     selection_changed = Signal(tuple)  # selected channel names
 
@@ -40,10 +44,10 @@ class EditorSession(QObject):
         self.selection_changed.emit(self.selection)
         self.frame_changed.emit(self.frame)
 
-    def _on_project_changed(self, what: str) -> None:
+    def _on_project_changed(self, change: Change) -> None:
         self._state = None
-        self.project_changed.emit(what)
-        if what in ("base", "fps") and self.project is not None:
+        self.project_changed.emit(change)
+        if change.kind in (ChangeKind.BASE, ChangeKind.FPS) and self.project is not None:
             self.set_frame(min(self.frame, self.project.frame_count - 1))
 
     # --- playhead -------------------------------------------------------------------------------

@@ -99,3 +99,114 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_backends_lists_every_backend_and_why_one_cannot_run(capsys, fake_backends):
+    import main
+
+    assert main.main(["backends"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "available" in lines["embedded"] and "not available" not in lines["embedded"]
+    assert "available" in lines["warp"] and "not available" not in lines["warp"]
+    assert "not available: needs a weights folder (--weights DIR)" in lines["needs_weights"]
+    assert main.main(["backends", "--weights", "/some/folder"]) == 0
+    assert "not available" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--a2l", "nope"), "unknown Audio2Lmk backend 'nope'; known: embedded"),
+    (("--a2l", "needs_weights"), "the Audio2Lmk backend 'needs_weights' cannot run here: needs a weights folder"),
+    (("--renderer", "nope"), "unknown renderer 'nope'"),
+    (("--a2l-set", "lead=4"), "unknown setting 'lead'"),
+    (("--renderer-set", "grid_step=x"), "setting 'grid_step' must be int, got 'x'"),
+    (("--weights", "/w"), "--weights: none of the chosen backends (embedded, warp) takes a weights folder"),
+])
+def test_unknown_or_unavailable_backends_exit_2_with_one_line(tmp_path, capsys, fake_backends, extra, message):
+    import main
+
+    out = tmp_path / "x.mp4"
+    code = main.main(["render", media("portraits/hallo__6.jpg"), media("speech/Real3DPortrait__Obama_5s.wav"),
+                      "-o", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("talkline: error:") == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_predict_with_a_registered_backend_and_its_settings(tmp_path, fake_backends):
+    import main
+
+    out = tmp_path / "m.npz"
+    assert main.main(["predict", media("speech/Real3DPortrait__Obama_5s.wav"), "--portrait",
+                      media("portraits/hallo__6.jpg"), "-o", str(out), "--a2l", "fake", "--a2l-set", "amplitude=0.9",
+                      "--a2l-set", "period_s=0.5", "--fps", "25", "--head-intensity", "2"]) == 0
+    pose = np.load(out)["pose"]
+    t = np.arange(len(pose)) / 25
+    expected = 2 * 3.0 * 0.9 * (0.5 - 0.5 * np.cos(2 * np.pi * t / 0.5))  # the fake's nod, times the head gain
+    np.testing.assert_allclose(pose[:, 0], expected, atol=1e-5)
+
+
+def test_a_schema_1_project_renders_headless_with_its_edits(tmp_path):
+    """The building block of batch rendering: a project saved by the schema-1 release renders to the
+    landmarks it evaluated to then (to 0.05 px), with its keys and gains."""
+    import shutil
+
+    fixtures = ROOT / "tests" / "fixtures"
+    project = tmp_path / "old.talkline"
+    shutil.copy(fixtures / "schema1.talkline", project)
+    shutil.copy(fixtures / "schema1_speech.wav", tmp_path)
+    result = run_cli("render", project, "-o", tmp_path / "out.mp4", "--landmarks", tmp_path / "l.npz")
+    assert result.returncode == 0, result.stderr
+    expected = np.load(fixtures / "schema1_landmarks.npz")["landmarks"]
+    got = np.load(tmp_path / "l.npz")["landmarks_2d"]
+    assert got.shape == expected.shape and np.abs(got - expected).max() < 0.05
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == len(expected)
+        assert container.streams.audio[0].codec_context.name == "aac"
+
+    result = run_cli("render", project, "--landmarks", tmp_path / "part.npz", "--range", 10, 20)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "part.npz")["landmarks_2d"], expected[10:20], atol=0.05)
+
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(project) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    doc = json.loads(members["project.json"])
+    doc["schema_version"] = 99
+    members["project.json"] = json.dumps(doc).encode()
+    future = tmp_path / "future.talkline"
+    with zipfile.ZipFile(future, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    result = run_cli("render", future, "-o", tmp_path / "f.mp4")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "project schema 99; this Talkline reads schemas 1 to 2" in result.stderr
+    result = run_cli("render", project, "-o", tmp_path / "r.mp4", "--range", 30, 99)
+    assert result.returncode == 2 and "--range 30 99 must satisfy 0 <= START < END <= 39" in result.stderr
+
+
+def test_cli_and_editor_demos_use_the_sentence_as_transcript(tmp_path):
+    from engine.demo import demo_request
+
+    request = demo_request(tmp_path, "Bob made a map.")
+    assert request.a2l.name == "embedded" and request.a2l.config.transcript == "Bob made a map."
+    assert demo_request(tmp_path / "b", audio=str(tmp_path / "speech.wav")).a2l.config.transcript is None
+
+
+def test_a_project_render_takes_output_options_but_refuses_prediction_options(tmp_path):
+    import shutil
+
+    fixtures = ROOT / "tests" / "fixtures"
+    project = tmp_path / "p.talkline"
+    shutil.copy(fixtures / "schema1.talkline", project)
+    result = run_cli("render", project, "-o", tmp_path / "small.mp4", "--size", 128, "--fps", 50)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(tmp_path / "small.mp4")) as container:
+        v = container.streams.video[0]
+        assert (v.codec_context.width, v.codec_context.height) == (128, 128)
+        assert sum(1 for _ in container.decode(v)) == math.ceil(39 / 25 * 50 - 1e-9)  # 39 frames at 25 fps
+    result = run_cli("render", project, "-o", tmp_path / "x.mp4", "--seed", 4)
+    assert result.returncode == 2 and "--seed applies to PORTRAIT AUDIO renders" in result.stderr

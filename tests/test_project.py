@@ -2,22 +2,33 @@ import numpy as np
 import pytest
 
 from engine.a2l.base_layer import BaseLayer, Segment
-from engine.rig import load_rig
 from engine.audio.decode import load_audio
+from engine.document.changes import Change, ChangeKind
 from engine.document.curves import Curve, Interpolation
-from engine.document.project import POSE_CHANNELS, FrameState, Gains, Project, Sources
-from engine.face.reference import analyze_portrait
+from engine.document.project import POSE_CHANNELS, FrameState, Gains, Project
 from engine.geometry import project as project_points
+from engine.plugins import A2L_BACKENDS, Choice
+from engine.rig import load_rig
+from engine.sources.portrait import AudioSource
 from tests.media import media
+from tests.seams import FakeConfig, synthetic_source
 
-PORTRAIT = "portraits/AniPortrait__Aragaki.png"
 AUDIO = "speech/Real3DPortrait__Obama_5s.wav"
 FPS = 30.0
 
 
+class Reference:
+    """The synthetic face source's reference with its fitted rest mesh and rig (what the tests compare with)."""
+
+    def __init__(self, source):
+        self.source = source
+        self.__dict__.update(transform=source.reference.transform, width=source.reference.width,
+                             height=source.reference.height, rest_mesh=source.fitted.rest_mesh, rig=source.fitted.rig)
+
+
 @pytest.fixture(scope="module")
 def reference():
-    return analyze_portrait(media(PORTRAIT))
+    return Reference(synthetic_source(256))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +54,7 @@ def make_base(frames: int, *, blinks: bool = False, seed: int = 0) -> BaseLayer:
 
 def make_project(reference, audio, base=None) -> Project:
     base = base if base is not None else make_base(audio.frame_count(FPS))
-    return Project(Sources(media(PORTRAIT), media(AUDIO)), FPS, reference, audio, base)
+    return Project(reference.source, AudioSource(media(AUDIO), audio), FPS, base)
 
 
 def test_channels_cover_pose_and_every_rig_control(reference, audio):
@@ -69,7 +80,7 @@ def test_evaluate_without_edits_is_the_base_layer(reference, audio):
 def test_pose_key_adds_exactly(reference, audio):
     p = make_project(reference, audio)
     p.channels["rx"].set_key(p.time_of(20), 10.0)
-    p.notify("channel:rx")
+    p.notify(Change.of_channels(["rx"]))
     st = p.evaluate(20)
     assert st.pose[0] == pytest.approx(p.base.pose[20, 0] + 10.0, abs=1e-12)
     assert np.allclose(st.pose[1:], p.base.pose[20, 1:])
@@ -155,7 +166,7 @@ def test_changed_signal_and_cache_invalidation(reference, audio):
     curve.set_key(0.0, 3.0)
     p.set_channel("tx", curve)
     p.set_in_out((1.0, 2.0))
-    assert seen == ["channel:tx", "in_out"]
+    assert seen == [Change(ChangeKind.CHANNELS, ("tx",)), Change(ChangeKind.IN_OUT)]
     assert p.evaluate(5).pose[3] == 3.0
     with pytest.raises(ValueError):
         p.set_in_out((2.0, 1.0))
@@ -175,15 +186,6 @@ def test_set_fps_resamples_base_and_keeps_keys(reference, audio):
     assert p.frame_of(1.4) == 35 and p.evaluate(35).values["rz"] == pytest.approx(5.6)  # linear key at 1.4 s
 
 
-def test_create_predicts_a_base_layer():
-    p = Project.create(media(PORTRAIT), media(AUDIO), fps=25.0)
-    assert p.frame_count == p.audio.frame_count(25.0)
-    assert p.base.offsets.shape == (p.frame_count, 468, 3)
-    assert np.abs(p.base.offsets).max() > 0.05  # the mouth moves
-    st = p.evaluate(p.frame_count // 2)
-    assert st.landmarks_px.shape == (468, 2) and np.all(np.isfinite(st.landmarks_px))
-
-
 def test_set_channels_notifies_once_and_invalidates_every_channel(reference, audio):
     p = make_project(reference, audio)
     before = p.evaluate(10)  # fills the per-channel sample cache
@@ -194,7 +196,7 @@ def test_set_channels_notifies_once_and_invalidates_every_channel(reference, aud
         curves[name] = Curve()
         curves[name].set_key(0.0, value)
     p.set_channels(curves)
-    assert seen == ["channel:rx,ty,jawOpen"]  # one notification for the whole edit
+    assert seen == [Change(ChangeKind.CHANNELS, ("rx", "ty", "jawOpen"))]  # one notification for the whole edit
     assert all(p.channels[n] is c for n, c in curves.items())
     st = p.evaluate(10)
     assert st.values["rx"] == 2.0 and st.values["ty"] == -1.0 and st.values["jawOpen"] == 0.5
@@ -203,19 +205,38 @@ def test_set_channels_notifies_once_and_invalidates_every_channel(reference, aud
     with pytest.raises(KeyError):  # an unknown name changes nothing
         p.set_channels({"rz": Curve(), "nope": Curve()})
     p.set_channels({})
-    assert seen == ["channel:rx,ty,jawOpen"] and p.channels["rx"] is curves["rx"]
+    assert len(seen) == 1 and p.channels["rx"] is curves["rx"]
 
 
-def test_set_base_swaps_base_settings_and_transcript(reference, audio):
-    from engine.a2l.embedded import A2LSettings
-
+def test_set_base_swaps_base_and_backend_choice(reference, audio):
     p = make_project(reference, audio)
+    assert p.a2l.name == "embedded" and p.renderer.name == "warp"  # the defaults
     seen = []
     p.changed.connect(seen.append)
     p.evaluate(5)
     base = make_base(p.frame_count, seed=3)
-    settings = A2LSettings(seed=3, transcript="hello world")
-    p.set_base(base, settings)
-    assert seen == ["base"]
-    assert p.base is base and p.a2l_settings is settings and p.sources.transcript == "hello world"
+    choice = Choice("fake", FakeConfig(amplitude=0.2))
+    p.set_base(base, choice)
+    assert seen == [Change(ChangeKind.BASE)]
+    assert p.base is base and p.a2l is choice
     assert np.allclose(p.evaluate(5).pose, base.pose[5])  # the cached base arrays were dropped
+
+
+def test_evaluate_is_a_slice_of_evaluate_motion(reference, audio):
+    p = make_project(reference, audio)
+    p.channels["jawOpen"].set_key(1.0, 0.7)
+    p.channels["ry"].set_key(0.5, 4.0)
+    motion = p.evaluate_motion()
+    lm = motion.landmarks_px(reference.transform, reference.width, reference.height)
+    for f in (0, 31, 150):
+        st = p.evaluate(f)
+        np.testing.assert_array_equal(st.mesh, motion.mesh[f])
+        np.testing.assert_array_equal(st.pose, motion.pose[f])
+        np.testing.assert_array_equal(st.landmarks_px, lm[f])
+
+
+def test_unknown_backend_is_a_clear_error():
+    from engine.errors import BackendError
+
+    with pytest.raises(BackendError, match="unknown Audio2Lmk backend 'nope'; known: embedded"):
+        A2L_BACKENDS.get("nope")

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from engine.a2l.base_layer import Segment
-from engine.a2l.embedded import A2LSettings
+from engine.a2l.embedded import EmbeddedConfig
 from engine.document import project_io
+from engine.document.changes import Change, ChangeKind
 from engine.document.curves import Interpolation
-from engine.document.project import Gains, Project, Sources
+from engine.document.project import Gains, Project
 from engine.document.project_io import (
     autosave_path,
     discard_autosave,
@@ -23,11 +24,17 @@ from engine.document.project_io import (
     save_project,
     write_autosave,
 )
-from engine.errors import AudioReadError, ProjectFileError
 from engine.audio.decode import load_audio
+from engine.errors import AudioReadError, ProjectFileError
 from engine.face.reference import analyze_portrait
+from engine.pipeline import regenerate_base
+from engine.plugins import Choice
+from engine.render.warp import WarpConfig
+from engine.sources.portrait import AudioSource, Framing, PortraitSource
 from tests.media import media
 from tests.test_project import FPS, make_base
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 PORTRAIT = "portraits/hallo__6.jpg"
 AUDIO = "speech/Real3DPortrait__Obama_5s.wav"
@@ -50,11 +57,13 @@ def make_project(parts, portrait=None, audio=None) -> Project:
     base.phonemes = [Segment(0.1, 0.2, "HH"), Segment(0.2, 0.35, "AH")]
     base.visemes = [Segment(0.1, 0.35, "C")]
     p = Project(
-        Sources(portrait or media(PORTRAIT), audio or media(AUDIO), "hello there"),
-        FPS, reference, clip, base,
+        PortraitSource(portrait or media(PORTRAIT), reference, Framing(512, False, 0)),
+        AudioSource(audio or media(AUDIO), clip), FPS, base,
         gains=Gains(lip=0.8, head=1.2, smoothing=0.04, blink=0.5),
         in_out=(0.5, 3.25),
-        a2l_settings=A2LSettings(seed=7, transcript="hello there", lip_intensity=1.3),
+        a2l=Choice("embedded", EmbeddedConfig(seed=7, transcript="hello there", lead_ms=30.0)),
+        renderer=Choice("warp", WarpConfig(grid_step=6)),
+        pose_template=np.linspace(0, 1, 24).reshape(4, 6),
     )
     p.channels["rx"].set_key(0.5, 10.0, Interpolation.LINEAR)
     p.channels["rx"].set_key(1.0, -4.0, Interpolation.CONSTANT)
@@ -73,8 +82,11 @@ def test_save_load_round_trip(parts, tmp_path):
     assert p.path == str(path)
     q = load_project(path)
     assert q.path == str(path)
-    assert q.sources == p.sources and q.fps == p.fps and q.in_out == p.in_out and q.gains == p.gains
-    assert q.a2l_settings == p.a2l_settings
+    assert q.source.path == p.source.path and q.source.framing == p.source.framing
+    assert q.audio_source.path == p.audio_source.path
+    assert q.fps == p.fps and q.in_out == p.in_out and q.gains == p.gains
+    assert q.a2l == p.a2l and q.renderer == p.renderer
+    np.testing.assert_array_equal(q.pose_template, p.pose_template)
     assert all(q.channels[n] == p.channels[n] for n in p.channel_names)
     assert q.channels["jawOpen"].keys[1].handle_left == (-0.2, 0.1)
     assert q.channels["jawOpen"].keys[0].interpolation is Interpolation.EASE_IN_OUT
@@ -152,7 +164,16 @@ CORRUPT = {
     "no arrays": (lambda m: {k: v for k, v in m.items() if k != "arrays.npz"}, "missing its arrays.npz"),
     "bad json": (lambda m: {**m, "project.json": b"{not json"}, "not valid JSON"),
     "not a project": (lambda m: {**m, "project.json": b"[1, 2]"}, "not a Talkline project"),
-    "newer schema": (lambda m: with_json(m, schema_version=99), "newer Talkline"),
+    "newer schema": (lambda m: with_json(m, schema_version=99),
+                     "newer Talkline (project schema 99; this Talkline reads schemas 1 to 2)"),
+    "unknown backend": (lambda m: with_json(m, a2l={"name": "wav2lip", "config": {}}),
+                        "unknown Audio2Lmk backend 'wav2lip'; known: embedded"),
+    "unknown setting": (lambda m: with_json(m, renderer={"name": "warp", "config": {"grid": 3}}),
+                        "renderer 'warp' has unknown setting(s) grid"),
+    "ill-typed setting": (lambda m: with_json(m, a2l={"name": "embedded", "config": {"seed": 1.5}}),
+                          "setting 'seed' must be int, got 1.5"),
+    "bad gains": (lambda m: with_json(m, gains={"lip": "loud"}), "gains setting 'lip' must be float"),
+    "sources": (lambda m: with_json(m, sources=[{"kind": "video", "path": "x"}]), "sources must be one portrait"),
     "no schema": (lambda m: with_json(m, schema_version=None), "invalid schema_version"),
     "mesh shape": (lambda m: with_array(m, "reference/mesh", np.zeros((400, 3))), "reference/mesh has shape (400, 3)"),
     "offsets shape": (lambda m: with_array(m, "base/offsets", np.zeros((151, 400, 3), np.float32)), "base layer is malformed"),
@@ -208,12 +229,12 @@ def test_moved_sources_still_open_and_relink(parts, tmp_path):
     assert np.array_equal(q.reference.image, p.reference.image)
     assert np.array_equal(q.evaluate(40).landmarks_px, p.evaluate(40).landmarks_px)  # still editable
     with pytest.raises(AudioReadError):
-        q.regenerate()
+        regenerate_base(q)
     seen = []
     q.changed.connect(seen.append)
     relink_source(q, "audio", media(AUDIO))
     relink_source(q, "portrait", media(PORTRAIT))
-    assert q.audio is not None and missing_sources(q) == [] and seen == ["sources", "sources"]
+    assert q.audio is not None and missing_sources(q) == [] and seen == [Change(ChangeKind.SOURCES)] * 2
     with pytest.raises(ValueError):
         relink_source(q, "video", media(AUDIO))
     with pytest.raises(AudioReadError):
@@ -228,7 +249,7 @@ def test_project_moved_with_its_media_finds_them_by_relative_path(parts, tmp_pat
     save_project(make_project(parts, portrait=str(portrait), audio=str(audio)), folder / "p.talkline")
     moved = shutil.move(str(folder), str(tmp_path / "elsewhere"))
     q = load_project(os.path.join(moved, "p.talkline"))
-    assert q.sources.audio == os.path.join(moved, "voice.wav") and q.audio is not None
+    assert q.audio_source.path == os.path.join(moved, "voice.wav") and q.audio is not None
     assert missing_sources(q) == []
 
 
@@ -265,3 +286,24 @@ def test_stale_autosave_is_not_offered(parts, tmp_path):
     auto = write_autosave(p)
     os.utime(auto, (1, 1))  # older than the project: nothing to recover
     assert find_recoverable() == []
+
+
+def test_schema_1_file_migrates_with_identical_motion(tmp_path):
+    """tests/fixtures/schema1.talkline was saved by the schema-1 release (commit cca6bcd) with edits, gains, an
+    in/out range and lip/head intensities baked into its base; schema1_landmarks.npz is what it evaluated to."""
+    path = tmp_path / "old.talkline"
+    shutil.copy(os.path.join(FIXTURES, "schema1.talkline"), path)
+    shutil.copy(os.path.join(FIXTURES, "schema1_speech.wav"), tmp_path / "schema1_speech.wav")
+    q = load_project(path)
+    expected = np.load(os.path.join(FIXTURES, "schema1_landmarks.npz"))
+    motion = q.evaluate_motion()
+    lm = motion.landmarks_px(q.reference.transform, q.reference.width, q.reference.height)
+    assert np.abs(lm - expected["landmarks"]).max() < 0.05
+    np.testing.assert_allclose(motion.pose, expected["pose"], atol=1e-9)
+    assert q.a2l == Choice("embedded", EmbeddedConfig(seed=3, blink_rate=1.5))  # intensities were baked in
+    assert q.renderer.name == "warp" and q.gains == Gains(lip=1.2, head=0.8, smoothing=0.02, blink=1.1)
+    assert q.in_out == (0.2, 1.0) and len(q.channels["ry"]) == 3 and q.audio is not None
+    save_project(q, path)  # saved again as schema 2, it evaluates the same
+    with zipfile.ZipFile(path) as zf:
+        assert json.loads(zf.read("project.json"))["schema_version"] == 2
+    np.testing.assert_array_equal(load_project(path).evaluate_motion().mesh, motion.mesh)

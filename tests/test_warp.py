@@ -7,10 +7,10 @@ import pytest
 
 from engine.face.landmarker import FaceLandmarkerSession
 from engine.face.reference import analyze_portrait
-from engine.render import warp_targets as wt
+from tests import warp_targets as wt
 from engine.render.eyes import eye_opening
 from engine.face.contours import EYES, eye_polygon, inner_lip_polygon
-from engine.render.mouth import mouth_opening
+from engine.face.contours import mouth_opening
 from engine.render.pose_image import LIP_INDICES
 from engine.render.warp import WarpRenderer
 from tests.media import media

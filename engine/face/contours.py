@@ -1,7 +1,10 @@
 """Landmark contours of the MediaPipe face mesh (the same indices as the pose-image edge lists of
 reference/aniportrait.md section 2.2). Loops run corner to corner so upper and lower halves pair up point by
-point. One place for them: the rig, the renderers and the rest-pose correction all read these."""
+point. One place for them: the rig, the renderers and the rest-pose correction all read these, and the
+mouth-opening measures below."""
 from __future__ import annotations
+
+import numpy as np
 
 # MediaPipe landmark loops; x > 0 is the subject's left. Paired index by index (same position along the loop).
 LIPS_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
@@ -46,3 +49,23 @@ def inner_lip_polygon() -> tuple[int, ...]:
 def eye_polygon(eye) -> tuple[int, ...]:
     upper, lower, _ = eye
     return upper + lower[-2:0:-1]
+
+
+def inner_lip_gaps(points: np.ndarray) -> np.ndarray:
+    """(..., pairs, D) upper minus lower inner-lip point, for (..., N >= 468, D) landmarks or meshes."""
+    upper, lower = np.array(INNER_LIP_PAIRS).T
+    return points[..., upper, :] - points[..., lower, :]
+
+
+def mouth_opening(points: np.ndarray) -> np.ndarray | float:
+    """Mean distance between paired upper and lower inner-lip points (in the points' unit)."""
+    opening = np.linalg.norm(inner_lip_gaps(points), axis=-1).mean(axis=-1)
+    return float(opening) if np.ndim(opening) == 0 else opening
+
+
+def lip_gap_ratio(points: np.ndarray) -> np.ndarray | float:
+    """Scale-free opening: the centre inner-lip gap (13-14) over the inter-ocular distance (33-263); the
+    lip-sync benchmark's measure on landmarks of video frames and on predicted meshes alike."""
+    ratio = (np.linalg.norm(points[..., 13, :] - points[..., 14, :], axis=-1)
+             / np.linalg.norm(points[..., 33, :] - points[..., 263, :], axis=-1))
+    return float(ratio) if np.ndim(ratio) == 0 else ratio

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.easing import smoothstep
-from engine.face.contours import (INNER_LIP_PAIRS, LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER,
-                                  LIPS_OUTER_UPPER, inner_lip_polygon)
+from engine.face.contours import (LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER,
+                                  inner_lip_polygon, mouth_opening)
 from engine.render.paint import blend_patch, padded_box, polygon_mask
 
 # Projected tooth widths from the midline outwards, as fractions of the inner mouth width; heights of
@@ -31,12 +31,6 @@ IVORY = np.array([0.97, 0.94, 0.87])
 OPEN_RATIO_FULL = 0.06  # opening / mouth width beyond which the interior is fully synthesised
 FEATHER_SIGMA_PX = 0.8
 PAD_PX = 3
-
-
-def mouth_opening(px: np.ndarray) -> float:
-    """Mean distance (px) between paired upper and lower inner-lip points."""
-    up, lo = zip(*INNER_LIP_PAIRS)
-    return float(np.linalg.norm(px[list(up)] - px[list(lo)], axis=1).mean())
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.face.contours import INNER_LIP_PAIRS
+from engine.face.contours import inner_lip_gaps
 
 CLOSED_GAP_CM = 0.03  # what the landmarker's mesh shows for closed lips
 PARTED_GAP_CM = 0.15  # below this mean gap the lips count as closed already
@@ -18,8 +18,7 @@ CLOSING_CONTROLS = ("jawOpen", "mouthClose", "mouthUpperUpLeft", "mouthUpperUpRi
 
 
 def _gaps(mesh: np.ndarray) -> np.ndarray:
-    upper, lower = np.array(INNER_LIP_PAIRS).T
-    return mesh[..., upper, 1] - mesh[..., lower, 1]  # canonical +y is up
+    return inner_lip_gaps(mesh)[..., 1]  # signed: canonical +y is up, so crossed lips are negative
 
 
 def mouth_rest_offsets(mesh: np.ndarray, rig) -> np.ndarray:

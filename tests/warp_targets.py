@@ -1,6 +1,6 @@
 """Target landmarks for driving the warp renderer without audio: rig expressions plus a head pose.
 
-The expressions come from the real expression rig (engine.rig.rig), so the renderer's tests, benchmark
+The expressions come from the real expression rig (engine.rig), so the renderer's tests, benchmark
 and previews see the same mesh motion as predicted speech. What the rig does not give (a clip that
 mixes speech shapes, a head turn and a blink over time) is composed here.
 """

@@ -1,0 +1,158 @@
+"""Settings forms generated from a config dataclass (engine.config), so a backend's settings appear in the
+editor without editor code for them, and the backend picker: a registry's entries in a combo over the chosen
+entry's form (used by the inspector, the render dock and the new-project dialog)."""
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+
+from engine.config import check_config, parse_setting
+from engine.errors import BackendError
+from engine.plugins import Choice, Registry
+
+INT_RANGE = (-2**31, 2**31 - 1)
+FLOAT_RANGE = (-1e6, 1e6)
+FLOAT_DECIMALS = 4
+
+
+def field_kinds(cls) -> dict[str, tuple[type, bool]]:
+    """name -> (bool | int | float | str, optional) for each field of a config dataclass."""
+    hints = typing.get_type_hints(cls)
+    kinds = {}
+    for f in dataclasses.fields(cls):
+        args = typing.get_args(hints[f.name])
+        optional = type(None) in args
+        kinds[f.name] = (next(a for a in args if a is not type(None)) if optional else hints[f.name], optional)
+    return kinds
+
+
+def _editor(kind: type, optional: bool) -> QWidget:
+    if optional or kind is str:  # a spin box or check box cannot say "none": text, empty = None
+        edit = QLineEdit()
+        if optional:
+            edit.setPlaceholderText("none")
+        return edit
+    if kind is bool:
+        return QCheckBox()
+    if kind is int:
+        box = QSpinBox()
+        box.setRange(*INT_RANGE)
+        return box
+    box = QDoubleSpinBox()
+    box.setRange(*FLOAT_RANGE)
+    box.setDecimals(FLOAT_DECIMALS)
+    box.setSingleStep(0.1)
+    return box
+
+
+def _show(widget: QWidget, value) -> None:
+    if isinstance(widget, QLineEdit):
+        widget.setText("" if value is None else str(value))
+    elif isinstance(widget, QCheckBox):
+        widget.setChecked(value)
+    else:
+        widget.setValue(value)
+
+
+class ConfigForm(QWidget):
+    """One row per field of a config instance; `hidden` fields get no row and keep their value."""
+
+    def __init__(self, config=None, hidden=(), parent: QWidget | None = None):
+        super().__init__(parent)
+        self.hidden = frozenset(hidden)
+        self.widgets: dict[str, QWidget] = {}
+        self._kinds: dict[str, tuple[type, bool]] = {}
+        self._config = None
+        self._fixed_rows = 0  # rows above the fields that a rebuild keeps (ChoiceForm's combo)
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        if config is not None:
+            self.set_config(config)
+
+    def set_config(self, config) -> None:
+        if type(config) is not type(self._config):
+            self._build(type(config))
+        self._config = config
+        for name, widget in self.widgets.items():
+            _show(widget, getattr(config, name))
+
+    def _build(self, cls) -> None:
+        while self.form.rowCount() > self._fixed_rows:
+            self.form.removeRow(self.form.rowCount() - 1)
+        self._kinds = field_kinds(cls)
+        self.widgets = {name: _editor(*kind) for name, kind in self._kinds.items() if name not in self.hidden}
+        for name, widget in self.widgets.items():
+            self.form.addRow(name.replace("_", " "), widget)
+
+    def _read(self, name: str, widget: QWidget):
+        kind, optional = self._kinds[name]
+        if isinstance(widget, QLineEdit):
+            text = widget.text().strip()
+            if kind is str:
+                return (text or None) if optional else text
+            return parse_setting(type(self._config), name, text)  # optional int/float/bool: "" -> None
+        if isinstance(widget, QCheckBox):
+            return widget.isChecked()
+        original = getattr(self._config, name)
+        if isinstance(widget, QDoubleSpinBox) and original is not None \
+                and round(original, FLOAT_DECIMALS) == widget.value():
+            return original  # untouched: keep the digits the spin box cannot show
+        return widget.value()
+
+    def config(self, what: str | None = None):
+        """The edited config; ConfigError (naming `what`) when a value is ill-typed or out of range."""
+        config = dataclasses.replace(self._config, **{n: self._read(n, w) for n, w in self.widgets.items()})
+        check_config(config, what)
+        return config
+
+
+def entry_title(registry: Registry, name: str) -> str:
+    try:
+        return registry.get(name).title
+    except BackendError:  # a broken plug-in is still listed, by name, with its reason
+        return name
+
+
+class ChoiceForm(ConfigForm):
+    """A registry's entries in a combo (one that cannot run here is disabled, its reason as tooltip) above the
+    form of the chosen entry's config: edits a Choice."""
+
+    def __init__(self, registry: Registry, label: str = "backend", hidden=(), parent: QWidget | None = None):
+        super().__init__(hidden=hidden, parent=parent)
+        self.registry = registry
+        self.combo = QComboBox()
+        self.form.addRow(label, self.combo)
+        self._fixed_rows = 1
+        self._shown: Choice | None = None
+        self.combo.currentIndexChanged.connect(self._on_pick)
+
+    @property
+    def name(self) -> str:
+        return self.combo.currentData()
+
+    def set_choice(self, choice: Choice) -> None:
+        """Lists the registry as it is now (plug-ins may have come or gone) with `choice` picked."""
+        self._shown = choice
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for i, name in enumerate(self.registry.names()):
+            self.combo.addItem(entry_title(self.registry, name), name)
+            ok, reason = self.registry.availability(name)
+            if not ok:
+                self.combo.model().item(i).setEnabled(False)
+                self.combo.setItemData(i, reason, Qt.ToolTipRole)
+        self.combo.setCurrentIndex(self.combo.findData(choice.name))
+        self.combo.blockSignals(False)
+        self.set_config(choice.config)
+
+    def _on_pick(self) -> None:
+        # Back on the shown entry: its config; another entry starts from its defaults.
+        shown = self._shown
+        self.set_config(shown.config if shown is not None and shown.name == self.name
+                        else self.registry.get(self.name).Config())
+
+    def choice(self) -> Choice:
+        return Choice(self.name, self.config(entry_title(self.registry, self.name)))
