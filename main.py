@@ -6,10 +6,13 @@ project exactly as the editor does; engine.jobs renders it).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import warnings
 from pathlib import Path
+
+from engine.limits import MAX_FPS, MAX_GAIN, MAX_SIZE, MAX_TRANSCRIPT_CHARS, MIN_FPS, MIN_SIZE, check_number
 
 PROG = "talkline"
 DEFAULT_FPS = 30.0  # the reference implementation's rate
@@ -19,13 +22,52 @@ PREDICTION_OPTIONS = ("seed", "transcript", "accurate_phones", "lip_intensity", 
                       "a2l", "a2l_set", "full_frame", "face_index")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (`talkline: error: ...`, exit 2), like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+
+def _ranged(kind: type, lo: float, hi: float, unit: str = ""):
+    """An argparse type: a finite number of `kind` within [lo, hi] (engine.limits), else a one-line reason."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'a whole number' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        try:
+            check_number(value, "it", lo, hi, unit)
+        except ValueError:
+            bounds = f"{lo:d} and {hi:d}" if kind is int else f"{lo:g} and {hi:g}"
+            raise argparse.ArgumentTypeError(f"must be between {bounds}{unit}, got {text!r}") from None
+        return value
+
+    return parse
+
+
 def _transcript(value: str | None) -> str | None:
+    """The transcript text: the option's text, or the contents of the text file it names."""
+    from engine.errors import UsageError
+
     if value is None:
         return None
     path = Path(value)
     if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    return value
+        if path.stat().st_size > 4 * MAX_TRANSCRIPT_CHARS:
+            raise UsageError(f"the transcript file {value} is too large for a transcript")
+        data = path.read_bytes()
+        try:
+            value = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UsageError(f"the transcript file {value} is not UTF-8 text") from None
+        if "\x00" in value:
+            raise UsageError(f"the transcript file {value} is not a text file")
+    if len(value) > MAX_TRANSCRIPT_CHARS:
+        raise UsageError(f"the transcript is longer than {MAX_TRANSCRIPT_CHARS} characters")
+    return value.strip() or None
 
 
 def _add_backend_options(p: argparse.ArgumentParser, a2l: bool = True, renderer: bool = True) -> None:
@@ -43,27 +85,30 @@ def _add_backend_options(p: argparse.ArgumentParser, a2l: bool = True, renderer:
 
 
 def _add_motion_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fps", type=float, help="frame rate of the animation (default 30; 24 and 25 work; a project "
+    p.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), help="frame rate of the animation (default 30; 24 and 25 work; a project "
                                              "render resamples the project's motion to it)")
-    p.add_argument("--seed", type=int, default=0, help="seed of head motion and blinks (default 0)")
+    p.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0,
+                   help="seed of head motion and blinks (default 0)")
     p.add_argument("--transcript", metavar="TEXT|FILE",
                    help="what is said (text or a text file): forced alignment gives much more accurate lip sync")
     p.add_argument("--accurate-phones", action="store_true",
                    help="without a transcript, recognise words over the whole English dictionary and align their "
                         "phones (finer phone timing and rare words, e.g. for mouth cues; ~2.5x slower, same lip sync "
                         "on the benchmark as the default common-words recognition)")
-    p.add_argument("--lip-intensity", type=float, default=1.0, help="mouth motion gain (default 1.0)")
-    p.add_argument("--head-intensity", type=float, default=1.0, help="head motion gain (default 1.0; 0 = still head)")
+    p.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+                   help="mouth motion gain (default 1.0)")
+    p.add_argument("--head-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+                   help="head motion gain (default 1.0; 0 = still head)")
     p.add_argument("--pose-template", metavar="NPY",
                    help="drive the head with an AniPortrait pose_temp.npy (N x 6 at 30 fps, looped ping-pong)")
 
 
 def _add_portrait_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, help="output size in px: square face crop side (default 512; a project "
+    p.add_argument("--size", type=_ranged(int, MIN_SIZE, MAX_SIZE, " px"), help="output size in px: square face crop side (default 512; a project "
                                             "render rescales the project's frame to it)")
     p.add_argument("--full-frame", action="store_true",
                    help="keep the whole portrait instead of a square face crop (longer side = --size)")
-    p.add_argument("--face-index", type=int, help="which face to animate when the portrait has several (0 = leftmost)")
+    p.add_argument("--face-index", type=_ranged(int, 0, 63), help="which face to animate when the portrait has several (0 = leftmost)")
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -75,7 +120,7 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Talkline: portrait + speech -> 3D face mesh, head pose and a talking-head video. "
                     "Run without arguments to open the editor.",
@@ -89,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         usage="%(prog)s (PORTRAIT AUDIO | PROJECT.talkline) -o OUT.mp4 [options]")
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="PORTRAIT AUDIO, or PROJECT.talkline")
     r.add_argument("-o", "--output", help="output MP4 (optional for a project when another output is given)")
-    r.add_argument("--range", nargs=2, type=int, metavar=("START", "END"),
+    r.add_argument("--range", nargs=2, type=_ranged(int, 0, 10**9), metavar=("START", "END"),
                    help="project renders: frames START to END-1 (0-based; the audio follows)")
     _add_portrait_options(r)
     _add_motion_options(r)
@@ -115,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--text", help="sentence to speak (default: a built-in sentence)")
     d.add_argument("--audio", help="use this audio file instead of synthesized speech")
     d.add_argument("--side-by-side", action="store_true", help="write [reference | pose image | result] panels")
-    d.add_argument("--fps", type=float, default=30.0)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), default=30.0)
+    d.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0)
 
     b = sub.add_parser("backends", help="list the Audio2Lmk backends and renderers, and whether each can run here",
                        description="Every registered Audio2Lmk backend and renderer: whether it can run on this "
@@ -131,8 +176,9 @@ def _progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 
-def _choice(registry, name: str, settings: list[str], weights: str | None, **fields):
-    """A backend choice from its name, --*-set KEY=VALUE pairs, --weights and options mapped to its fields."""
+def _choice(registry, name: str, settings: list[str], weights: str | None, /, **fields):
+    """A backend choice from its name, options named like its config's fields, --*-set KEY=VALUE pairs (they win)
+    and --weights."""
     import dataclasses
 
     from engine.config import check_config, parse_setting
@@ -161,8 +207,8 @@ def _request(args, portrait, audio_path: str, transcript: str | None):
     from engine.plugins import A2L_BACKENDS, RENDERERS
     from engine.sources.portrait import Framing
 
-    a2l = _choice(A2L_BACKENDS, args.a2l, args.a2l_set, args.weights, seed=args.seed, transcript=transcript,
-                  accurate_phones=args.accurate_phones)
+    # Every motion option named like a field of the backend's config sets it (--seed, --accurate-phones, ...).
+    a2l = _choice(A2L_BACKENDS, args.a2l, args.a2l_set, args.weights, **{**vars(args), "transcript": transcript})
     fps = DEFAULT_FPS if args.fps is None else args.fps
     size = DEFAULT_SIZE if args.size is None else args.size
     request = ProjectRequest(portrait=portrait, audio=audio_path, fps=fps,
@@ -190,6 +236,22 @@ def _run_job(job) -> list[str]:
     return job.outputs
 
 
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what the writer's MP4 container is valid under
+
+
+def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFIXES, "video")) -> None:
+    """Every output checked before any work (extension, name length, a folder that takes a file), so a typo
+    costs nothing and a render never fails at its last step."""
+    from engine.export.atomic import check_writable
+
+    checks = {"output": output_kind, "pose_video": (VIDEO_SUFFIXES, "pose video"),
+              "landmarks": ((".npz",), "landmark file"), "mouth_cues": ((".json", ".tsv"), "mouth-cue file"),
+              "pose_template_out": ((".npy",), "pose template")}
+    for dest, (suffixes, what) in checks.items():
+        if getattr(args, dest, None):
+            check_writable(getattr(args, dest), suffixes, what)
+
+
 def _render_settings(args, output: str | None):
     from engine.jobs import RenderSettings
 
@@ -211,6 +273,7 @@ def cmd_render(args) -> int:
     if args.range:
         raise TalklineError("--range applies to project renders (render PROJECT.talkline --range START END)")
     portrait, audio = args.inputs
+    _check_outputs(args)
     project = create_project(_request(args, portrait, audio, _transcript(args.transcript)))
     for path in _run_job(RenderJob.for_project(project, _render_settings(args, args.output))):
         print(path)
@@ -228,6 +291,7 @@ def _render_project(args) -> int:
     if given:
         raise TalklineError(f"--{given[0].replace('_', '-')} applies to PORTRAIT AUDIO renders: a project keeps its "
                             "own settings (change them in the editor)")
+    _check_outputs(args)
     settings = _render_settings(args, args.output)
     settings.size, settings.fps = args.size, args.fps
     if not (settings.output or settings.frames_dir or settings.landmarks or settings.pose_video):
@@ -252,8 +316,10 @@ def _render_project(args) -> int:
 def cmd_predict(args) -> int:
     from engine.export.landmarks import save_landmarks_npz
     from engine.export.pose_template import save_pose_template
+    from engine.export.atomic import replacing
     from engine.pipeline import create_project
 
+    _check_outputs(args, ((".npz",), "landmark file"))
     project = create_project(_request(args, args.portrait, args.audio, _transcript(args.transcript)))
     motion, ref = project.evaluate_motion(), project.reference
     landmarks = motion.landmarks_px(ref.transform, ref.width, ref.height)
@@ -264,7 +330,8 @@ def cmd_predict(args) -> int:
 
         base = project.base
         text = mouth_cues_tsv(base) if args.mouth_cues.lower().endswith(".tsv") else mouth_cues_json(base, args.audio)
-        Path(args.mouth_cues).write_text(text, encoding="utf-8")
+        with replacing(args.mouth_cues) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
         print(args.mouth_cues)
     if args.pose_template_out:
         save_pose_template(args.pose_template_out, motion.pose, motion.fps)
@@ -277,8 +344,8 @@ def cmd_demo(args) -> int:
     from engine.jobs import RenderJob, RenderSettings
     from engine.pipeline import create_project
 
+    _check_outputs(args)
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         request = demo_request(tmp, args.text, audio=args.audio, fps=args.fps, seed=args.seed)
         project = create_project(request)
@@ -307,6 +374,10 @@ def cmd_backends(args) -> int:
     return 0
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (len(argv) == 1 and argv[0].endswith(".talkline")):
@@ -320,15 +391,20 @@ def main(argv: list[str] | None = None) -> int:
     from engine.errors import TalklineError
 
     warnings.showwarning = lambda message, *a, **k: print(f"{PROG}: warning: {message}", file=sys.stderr)
+    # Termination and hang-up unwind like Ctrl+C: writers abort, so no partial output is left behind.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "backends": cmd_backends}
     try:
         return commands[args.command](args)
     except TalklineError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"{PROG}: {'interrupted' if not exc.args else 'stopped by ' + exc.args[0]}", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("unit_frames", "&View/Time &Unit", "Frames", None, "set_time_unit", "frames"),
     ActionSpec("unit_timecode", "&View/Time &Unit", "Timecode", None, "set_time_unit", "timecode"),
     ActionSpec("unit_seconds", "&View/Time &Unit", "Seconds", None, "set_time_unit", "seconds"),
-    ActionSpec("preview_warp", "&View/&Preview", "Warp Render", None, "set_preview_mode", "warp"),
+    ActionSpec("preview_render", "&View/&Preview", "Rendered Frame", None, "set_preview_mode", "render"),
     ActionSpec("preview_pose", "&View/&Preview", "Pose Image", None, "set_preview_mode", "pose image"),
     ActionSpec("preview_landmarks", "&View/&Preview", "Landmarks", None, "set_preview_mode", "landmarks"),
     ActionSpec("wireframe", "&View", "&Wireframe (3D)", "W", "set_wireframe", checkable=True),

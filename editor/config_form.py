@@ -29,6 +29,13 @@ def field_kinds(cls) -> dict[str, tuple[type, bool]]:
     return kinds
 
 
+class _FloatBox(QDoubleSpinBox):
+    """Shows 50 as "50" and 0.125 as "0.125" rather than every decimal the box keeps."""
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".")
+
+
 def _editor(kind: type, optional: bool) -> QWidget:
     if optional or kind is str:  # a spin box or check box cannot say "none": text, empty = None
         edit = QLineEdit()
@@ -41,7 +48,7 @@ def _editor(kind: type, optional: bool) -> QWidget:
         box = QSpinBox()
         box.setRange(*INT_RANGE)
         return box
-    box = QDoubleSpinBox()
+    box = _FloatBox()
     box.setRange(*FLOAT_RANGE)
     box.setDecimals(FLOAT_DECIMALS)
     box.setSingleStep(0.1)

@@ -1,16 +1,20 @@
 """Dialogs: errors (TalklineError -> message box), new project, crash recovery, relinking a moved source."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLineEdit, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from editor.config_form import ChoiceForm
 from engine.errors import TalklineError
+from engine.plugins import A2L_BACKENDS, default_choice
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff);;All files (*)"
 AUDIO_FILTER = "Audio (*.wav *.mp3 *.ogg *.flac *.m4a *.aac *.mp4);;All files (*)"
 PROJECT_FILTER = "Talkline project (*.talkline)"
+POSE_TEMPLATE_FILTER = "AniPortrait pose template (*.npy);;All files (*)"
 
 
 def error_text(exc: BaseException) -> str:
@@ -38,13 +42,15 @@ def _file_row(edit: QLineEdit, caption: str, filter_: str, parent: QWidget) -> Q
 
 
 class NewProjectDialog(QDialog):
-    """Portrait + audio (+ fps and frame size) for Project.create."""
+    """Portrait and audio, framing, frame rate, transcript, pose template and the Audio2Lmk backend: the fields
+    of an engine.pipeline.ProjectRequest, as MainWindow.create_project's keyword arguments (values())."""
 
     def __init__(self, parent: QWidget | None = None, portrait: str = "", audio: str = ""):
         super().__init__(parent)
         self.setWindowTitle("New project")
         self.portrait_edit = QLineEdit(portrait)
         self.audio_edit = QLineEdit(audio)
+        self.transcript_edit = QLineEdit()
         self.fps_box = QComboBox()
         self.fps_box.addItems(["24", "25", "30"])
         self.fps_box.setCurrentText("30")
@@ -52,20 +58,54 @@ class NewProjectDialog(QDialog):
         self.size_box.setRange(128, 2048)
         self.size_box.setSingleStep(64)
         self.size_box.setValue(512)
+        self.full_frame_check = QCheckBox("whole image (longer side = frame size), not a face crop")
+        self.face_index_box = QSpinBox()
+        self.face_index_box.setRange(-1, 99)
+        self.face_index_box.setSpecialValueText("the only face")  # -1: None
+        self.face_index_box.setValue(-1)
+        self.face_index_box.setToolTip("which face when the portrait has several (0 = leftmost)")
+        self.pose_template_edit = QLineEdit()
+        self.pose_template_edit.setPlaceholderText("optional AniPortrait pose_temp.npy: drives the head")
+        # The transcript has its own row above (it is a property of the audio, not a tuning setting).
+        self.a2l_form = ChoiceForm(A2L_BACKENDS, hidden=("transcript",))
+        self.a2l_form.set_choice(default_choice(A2L_BACKENDS))
+        self.a2l_form.combo.currentIndexChanged.connect(self._on_backend)
+        a2l_box = QGroupBox("Audio2Lmk")
+        QVBoxLayout(a2l_box).addWidget(self.a2l_form)
+
         form = QFormLayout(self)
         form.addRow("Portrait", _file_row(self.portrait_edit, "Portrait image", IMAGE_FILTER, self))
         form.addRow("Audio", _file_row(self.audio_edit, "Speech or music", AUDIO_FILTER, self))
+        form.addRow("Transcript", self.transcript_edit)
         form.addRow("Frame rate", self.fps_box)
         form.addRow("Frame size (px)", self.size_box)
+        form.addRow("Framing", self.full_frame_check)
+        form.addRow("Face index", self.face_index_box)
+        form.addRow("Pose template", _file_row(self.pose_template_edit, "Pose template", POSE_TEMPLATE_FILTER, self))
+        form.addRow(a2l_box)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
-        self.resize(560, 0)
+        self.resize(600, 0)
+        self._on_backend()
+
+    def _on_backend(self) -> None:
+        config_class = A2L_BACKENDS.get(self.a2l_form.name).Config
+        takes_transcript = any(f.name == "transcript" for f in dataclasses.fields(config_class))
+        self.transcript_edit.setEnabled(takes_transcript)
+        self.transcript_edit.setPlaceholderText("optional: what is said (forced alignment: better lip sync)"
+                                                if takes_transcript else "this backend takes no transcript")
+        self.resize(self.width(), self.sizeHint().height())  # the backend's form has its own number of rows
 
     def values(self) -> dict:
+        """MainWindow.create_project's arguments; ConfigError when a backend setting is invalid."""
+        index = self.face_index_box.value()
         return {"portrait": self.portrait_edit.text().strip(), "audio": self.audio_edit.text().strip(),
-                "fps": float(self.fps_box.currentText()), "size": self.size_box.value()}
+                "fps": float(self.fps_box.currentText()), "size": self.size_box.value(),
+                "full_frame": self.full_frame_check.isChecked(), "face_index": None if index < 0 else index,
+                "transcript": self.transcript_edit.text().strip() or None,
+                "pose_template": self.pose_template_edit.text().strip() or None, "a2l": self.a2l_form.choice()}
 
 
 def ask_recover(parent: QWidget | None, autosaves: list[Path]) -> bool:

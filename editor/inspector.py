@@ -1,19 +1,25 @@
 """Inspector: a slider per pose channel and rig control at the playhead (dragging sets a key, one undo step
-per drag; the check box selects the channel for the graph editor and the set-key shortcut), the global
-gains, and the Audio2Lmk settings with a regenerate button."""
+per drag; the check box selects the channel for the graph editor and the set-key shortcut) with the base
+layer's value where the backend gives one, the global gains, and the Audio2Lmk backend with its settings
+(a form generated from the backend's config) and a regenerate button."""
 from __future__ import annotations
 
 import dataclasses
 import itertools
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QLineEdit,
-                               QPushButton, QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QPushButton,
+                               QScrollArea, QSlider, QVBoxLayout, QWidget)
 
 from editor.commands import GainsCommand, edit_curves
-from editor.session import EditorSession
-from engine.rig import load_rig
+from editor.config_form import ChoiceForm
+from editor.dialogs import show_error
+from editor.session import MOTION_CHANGES, EditorSession
+from engine.document.changes import Change, ChangeKind
 from engine.document.project import POSE_CHANNELS
+from engine.errors import ConfigError
+from engine.plugins import A2L_BACKENDS
+from engine.rig import load_rig
 
 SLIDER_STEPS = 1000
 POSE_RANGES = {"rx": (-30.0, 30.0), "ry": (-30.0, 30.0), "rz": (-30.0, 30.0),
@@ -23,7 +29,7 @@ GAIN_SPECS = {"lip": (0.0, 3.0, 0.05), "head": (0.0, 3.0, 0.05), "smoothing": (0
 
 
 class ChannelRow:
-    """Check box (selection), slider and value readout for one channel."""
+    """Check box (selection), slider, edit-value readout and base-value readout for one channel."""
 
     def __init__(self, name: str, lo: float, hi: float):
         self.name, self.lo, self.hi = name, lo, hi
@@ -36,6 +42,11 @@ class ChannelRow:
         self.key_mark = QLabel("")
         self.key_mark.setFixedWidth(12)
         self.key_mark.setStyleSheet("color: #e0a040;")
+        self.base_readout = QLabel("")
+        self.base_readout.setObjectName("hint")
+        self.base_readout.setMinimumWidth(40)
+        self.base_readout.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.base_readout.setToolTip("the base layer's value at the playhead (the edit value is added to it)")
 
     def to_slider(self, value: float) -> int:
         return round((min(max(value, self.lo), self.hi) - self.lo) / (self.hi - self.lo) * SLIDER_STEPS)
@@ -43,15 +54,16 @@ class ChannelRow:
     def from_slider(self, position: int) -> float:
         return self.lo + position / SLIDER_STEPS * (self.hi - self.lo)
 
-    def show(self, value: float, keyed: bool) -> None:
+    def show(self, value: float, keyed: bool, base: float | None) -> None:
         with QSignalBlocker(self.slider):
             self.slider.setValue(self.to_slider(value))
         self.readout.setText(f"{value:.3f}")
         self.key_mark.setText("◆" if keyed else "")
+        self.base_readout.setText("" if base is None else f"{base:.2f}")
 
 
 class Inspector(QWidget):
-    regenerate_requested = Signal(object)  # A2LSettings
+    regenerate_requested = Signal(object)  # engine.plugins.Choice: the Audio2Lmk backend and its config
 
     def __init__(self, session: EditorSession, parent: QWidget | None = None):
         super().__init__(parent)
@@ -68,13 +80,14 @@ class Inspector(QWidget):
         grid.setVerticalSpacing(2)
         for r, row in enumerate(self.rows.values()):
             if r == len(POSE_CHANNELS):
-                grid.addWidget(self._section("Expression controls"), 2 * r, 0, 1, 4)
+                grid.addWidget(self._section("Expression controls"), 2 * r, 0, 1, 5)
             elif r == 0:
-                grid.addWidget(self._section("Head pose (deg, cm)"), 0, 0, 1, 4)
+                grid.addWidget(self._section("Head pose (deg, cm)"), 0, 0, 1, 5)
             grid.addWidget(row.key_mark, 2 * r + 1, 0)
             grid.addWidget(row.check, 2 * r + 1, 1)
             grid.addWidget(row.slider, 2 * r + 1, 2)
             grid.addWidget(row.readout, 2 * r + 1, 3)
+            grid.addWidget(row.base_readout, 2 * r + 1, 4)
             row.check.toggled.connect(self._on_checked)
             row.slider.sliderPressed.connect(self._begin_drag)
             row.slider.sliderReleased.connect(self._end_drag)
@@ -93,30 +106,14 @@ class Inspector(QWidget):
             gains_form.addRow(field + (" (s)" if field == "smoothing" else ""), box)
             self.gain_boxes[field] = box
 
-        a2l_box = QGroupBox("Audio2Lmk (embedded)")
-        a2l_form = QFormLayout(a2l_box)
-        self.seed_box = QSpinBox()
-        self.seed_box.setRange(0, 2**31 - 1)
-        self.transcript_edit = QLineEdit()
-        self.transcript_edit.setPlaceholderText("optional transcript (forced alignment)")
-        self.a2l_boxes: dict[str, QDoubleSpinBox] = {}
-        for field in ("lip_intensity", "head_intensity", "blink_rate"):
-            box = QDoubleSpinBox()
-            box.setRange(0.0, 3.0)
-            box.setSingleStep(0.1)
-            self.a2l_boxes[field] = box
-        self.accurate_check = QCheckBox("accurate phones (whole dictionary, ~2.5x slower)")
-        self.accurate_check.setToolTip("Without a transcript: recognise words over the whole English dictionary and "
-                                       "align their phones (finer phone timing and rare words, e.g. for mouth cues)")
-        a2l_form.addRow("seed", self.seed_box)
-        a2l_form.addRow("transcript", self.transcript_edit)
-        a2l_form.addRow(self.accurate_check)
-        for field, box in self.a2l_boxes.items():
-            a2l_form.addRow(field.replace("_", " "), box)
+        a2l_box = QGroupBox("Audio2Lmk")
+        a2l_layout = QVBoxLayout(a2l_box)
+        self.a2l_form = ChoiceForm(A2L_BACKENDS)
         self.regenerate_button = QPushButton("Regenerate base layer")
         self.regenerate_button.setToolTip("Re-predict from the audio; your keys and gains are kept (undoable)")
-        self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.a2l_settings()))
-        a2l_form.addRow(self.regenerate_button)
+        self.regenerate_button.clicked.connect(self._request_regenerate)
+        a2l_layout.addWidget(self.a2l_form)
+        a2l_layout.addWidget(self.regenerate_button)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -149,38 +146,32 @@ class Inspector(QWidget):
             return
         self.refresh_values()
         self.refresh_gains()
-        self.refresh_settings()
+        self.a2l_form.set_choice(self.session.project.a2l)
 
-    def _on_project_changed(self, what: str) -> None:
-        if what == "gains":
+    def _on_project_changed(self, change: Change) -> None:
+        if change.kind is ChangeKind.GAINS:
             self.refresh_gains()
-        elif what == "base":
-            self.refresh_settings()
-        self.refresh_values()
+        elif change.kind is ChangeKind.BASE:
+            self.a2l_form.set_choice(self.session.project.a2l)
+        if change.kind in MOTION_CHANGES:
+            self.refresh_values()
 
     def refresh_values(self) -> None:
         project = self.session.project
         if project is None:
             return
-        values = self.session.frame_state().values
+        state = self.session.frame_state()
         t = self.session.time
         for name, row in self.rows.items():
             if not row.slider.isSliderDown():
-                row.show(values.get(name, 0.0), project.channels[name].find(t) is not None)
+                row.show(state.values.get(name, 0.0), project.channels[name].find(t) is not None,
+                         state.base_values.get(name))
 
     def refresh_gains(self) -> None:
         gains = self.session.project.gains
         for field, box in self.gain_boxes.items():
             with QSignalBlocker(box):
                 box.setValue(getattr(gains, field))
-
-    def refresh_settings(self) -> None:
-        s = self.session.project.a2l_settings
-        self.seed_box.setValue(s.seed)
-        self.transcript_edit.setText(s.transcript or "")
-        self.accurate_check.setChecked(s.accurate_phones)
-        for field, box in self.a2l_boxes.items():
-            box.setValue(getattr(s, field))
 
     def _on_selection(self, names) -> None:
         for name, row in self.rows.items():
@@ -213,8 +204,10 @@ class Inspector(QWidget):
         gains = dataclasses.replace(self.session.project.gains, **{field: value})
         self.session.undo_stack.push(GainsCommand(self.session.project, gains, merge_id=("gain", field)))
 
-    def a2l_settings(self):
-        values = {f: b.value() for f, b in self.a2l_boxes.items()}
-        return dataclasses.replace(self.session.project.a2l_settings, seed=self.seed_box.value(),
-                                   transcript=self.transcript_edit.text().strip() or None,
-                                   accurate_phones=self.accurate_check.isChecked(), **values)
+    def _request_regenerate(self) -> None:
+        try:
+            choice = self.a2l_form.choice()
+        except ConfigError as exc:
+            show_error(self, exc)
+            return
+        self.regenerate_requested.emit(choice)

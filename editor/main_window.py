@@ -3,6 +3,8 @@ autosave/recovery, regeneration and project creation on workers."""
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import os
 import tempfile
 from pathlib import Path
 
@@ -22,11 +24,15 @@ from editor.session import EditorSession
 from editor.timeline import TimelineWidget
 from editor.viewport3d import Viewport3D
 from editor.workers import run_task
+from engine import pipeline
 from engine.document.curves import Interpolation
 from engine.document.project import Project
 from engine.document.project_io import (EXTENSION, autosave_path, discard_autosave, find_recoverable, load_project,
                                         missing_sources, recover_autosave, relink_source, save_project,
                                         write_autosave)
+from engine.errors import ConfigError
+from engine.plugins import A2L_BACKENDS, Choice, default_choice
+from engine.sources.portrait import Framing
 
 AUTOSAVE_INTERVAL_MS = 60_000
 AUTOSAVE_DEBOUNCE_MS = 5_000
@@ -139,7 +145,7 @@ class MainWindow(QMainWindow):
                 recent = menu.addMenu("Open &Recent")
                 recent.setObjectName("recent")
         self.actions_by_id["unit_timecode"].setChecked(True)
-        self.actions_by_id["preview_warp"].setChecked(True)
+        self.actions_by_id["preview_render"].setChecked(True)
         view = menu_for("&View")
         view.addSeparator()
         for dock in self.docks.values():
@@ -173,7 +179,7 @@ class MainWindow(QMainWindow):
 
     def _offer_relink(self) -> None:
         if "audio" in missing_sources(self.project):
-            path = ask_relink(self, "audio", self.project.sources.audio)
+            path = ask_relink(self, "audio", self.project.audio_source.path)
             if path:
                 self._relink("audio", path)
             else:
@@ -188,7 +194,7 @@ class MainWindow(QMainWindow):
     def relink_audio(self) -> None:
         if self.project is None:
             return
-        path = ask_relink(self, "audio", self.project.sources.audio)
+        path = ask_relink(self, "audio", self.project.audio_source.path)
         if path:
             self._relink("audio", path)
 
@@ -196,12 +202,25 @@ class MainWindow(QMainWindow):
         dialog = NewProjectDialog(self, portrait, audio)
         if dialog.exec() != NewProjectDialog.Accepted:
             return
-        v = dialog.values()
-        self.create_project(v["portrait"], v["audio"], fps=v["fps"], size=v["size"])
+        try:
+            values = dialog.values()
+        except ConfigError as exc:
+            show_error(self, exc)
+            return
+        self.create_project(**values)
 
-    def create_project(self, portrait: str, audio: str, *, fps: float = 30.0, size: int = 512):
-        """Analyse + predict on a worker; the window stays responsive."""
-        return self._run("Creating project…", Project.create, portrait, audio, fps=fps, size=size,
+    def create_project(self, portrait: str, audio: str, *, fps: float = 30.0, size: int = 512,
+                       full_frame: bool = False, face_index: int | None = None, transcript: str | None = None,
+                       pose_template: str | os.PathLike | None = None, a2l: Choice | None = None):
+        """Analyse + predict on a worker (engine.pipeline, as the CLI does); the window stays responsive.
+        `transcript` goes into the backend's config when it takes one."""
+        a2l = a2l or default_choice(A2L_BACKENDS)
+        if transcript and any(f.name == "transcript" for f in dataclasses.fields(a2l.config)):
+            a2l = a2l.replace(transcript=transcript)
+        request = pipeline.ProjectRequest(portrait=portrait, audio=audio, fps=fps,
+                                          framing=Framing(size, full_frame, face_index), a2l=a2l,
+                                          pose_template=pose_template)
+        return self._run("Creating project…", pipeline.create_project, request,
                          on_done=lambda p: self.set_project(p, modified=True))
 
     def open_demo(self) -> None:
@@ -368,24 +387,22 @@ class MainWindow(QMainWindow):
     def set_interpolation(self, name: str) -> None:
         self.graph.set_interpolation(Interpolation(name))
 
-    def regenerate(self, settings) -> None:
+    def regenerate(self, a2l: Choice) -> None:
+        """Predict a new base layer with `a2l` on a worker; swapping it in is one undo step."""
         project = self.project
         if project is None:
             return
         if project.audio is None:
             self.statusBar().showMessage("Relink the audio before regenerating", 5_000)
             return
-        from engine.a2l.embedded import predict_embedded
-
         self.inspector.regenerate_button.setEnabled(False)
 
         def done(base):
             self.inspector.regenerate_button.setEnabled(True)
             if self.project is project:
-                self.session.undo_stack.push(RegenerateCommand(project, base, settings))
+                self.session.undo_stack.push(RegenerateCommand(project, base, a2l))
 
-        worker = self._run("Regenerating the base layer…", predict_embedded, project.audio, project.fps, settings,
-                           on_done=done)
+        worker = self._run("Regenerating the base layer…", pipeline.regenerate_base, project, a2l, on_done=done)
         worker.errored.connect(lambda _: self.inspector.regenerate_button.setEnabled(True))
 
     # --- transport -------------------------------------------------------------------------------

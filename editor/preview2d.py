@@ -1,4 +1,5 @@
-"""2D preview: the live warp render, the pose image, or the portrait with landmarks, of the playhead frame.
+"""2D preview: the project's renderer (or the warp where it cannot follow the playhead), the pose image, or the
+portrait with landmarks, of the playhead frame.
 
 Frames render on one background thread; a new request replaces any that has not started (latest wins),
 so scrubbing and playback never queue up stale work."""
@@ -13,12 +14,23 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from editor.session import EditorSession
-from engine.face.reference import ReferenceFace
-from engine.jobs import make_renderer
+from editor.session import MOTION_CHANGES, EditorSession
+from engine.document.changes import Change, ChangeKind
+from engine.plugins import RENDERERS, Choice
 from engine.render.pose_image import pose_image_rgb
+from engine.sources.base import FaceSource
 
-PREVIEW_MODES = ("warp", "pose image", "landmarks")
+PREVIEW_MODES = ("render", "pose image", "landmarks")
+
+
+def preview_renderer(choice: Choice) -> tuple[type, object]:
+    """(renderer class, config) for previewing with `choice`: itself when it is fast enough to follow the
+    playhead and can run here, else the warp renderer."""
+    if RENDERERS.availability(choice.name, choice.config)[0] and \
+            RENDERERS.get(choice.name).capabilities.realtime_preview:
+        return RENDERERS.get(choice.name), choice.config
+    warp = RENDERERS.get("warp")
+    return warp, warp.Config()
 
 
 @dataclass(frozen=True)
@@ -41,12 +53,13 @@ class PreviewRenderer(QObject):
         self._lock = threading.Lock()
         self._pending: PreviewRequest | None = None
         self._busy = False
-        self._reference: ReferenceFace | None = None
-        self._warp = None
+        self._target: tuple[FaceSource, Choice] | None = None
+        self._built: tuple[tuple[FaceSource, Choice], object] | None = None  # worker thread only
 
-    def set_reference(self, reference: ReferenceFace | None) -> None:
+    def set_target(self, source: FaceSource | None, renderer: Choice | None) -> None:
+        """The source and renderer choice to preview (the renderer is built on the worker, on first use)."""
         with self._lock:
-            self._reference, self._warp = reference, None
+            self._target = (source, renderer) if source is not None else None
 
     def submit(self, request: PreviewRequest) -> None:
         with self._lock:
@@ -60,24 +73,26 @@ class PreviewRenderer(QObject):
         while True:
             with self._lock:
                 request, self._pending = self._pending, None
-                reference = self._reference
-                if request is None or reference is None:
+                target = self._target
+                if request is None or target is None:
                     self._busy = False
                     return
             try:
-                self.rendered.emit(request, self.render(reference, request))
+                self.rendered.emit(request, self.render(request, *target))
             except Exception as exc:  # noqa: BLE001  (shown in the preview, never kills the worker)
                 self.failed.emit(f"{type(exc).__name__}: {exc}")
 
-    def render(self, reference: ReferenceFace, request: PreviewRequest) -> np.ndarray:
-        w, h = reference.width, reference.height
+    def render(self, request: PreviewRequest, source: FaceSource, choice: Choice) -> np.ndarray:
+        reference = source.reference
         if request.mode == "pose image":
-            return pose_image_rgb(request.landmarks_px, w, h)
+            return pose_image_rgb(request.landmarks_px, reference.width, reference.height)
         if request.mode == "landmarks":
             return reference.image
-        if self._warp is None:
-            self._warp = make_renderer("warp", reference)
-        return self._warp.render(request.landmarks_px)
+        # Compared by identity: a new source or choice (project replaced, renderer changed) builds a new one.
+        if self._built is None or self._built[0][0] is not source or self._built[0][1] is not choice:
+            cls, config = preview_renderer(choice)
+            self._built = ((source, choice), cls(source, config))
+        return self._built[1].preview(request.landmarks_px, request.frame)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -132,6 +147,7 @@ class Preview2D(QWidget):
         self.renderer.rendered.connect(self._on_rendered)
         self.renderer.failed.connect(self._on_failed)
         self.shown_frame = -1
+        self.render_title = ""  # the renderer the "render" mode shows
         self._serial = 0
         self._shown_serial = -1
 
@@ -155,7 +171,7 @@ class Preview2D(QWidget):
 
         session.project_replaced.connect(self._on_replaced)
         session.frame_changed.connect(lambda _: self.request())
-        session.project_changed.connect(lambda _: self.request())
+        session.project_changed.connect(self._on_project_changed)
 
     @property
     def mode(self) -> str:
@@ -165,10 +181,24 @@ class Preview2D(QWidget):
         self.mode_box.setCurrentText(mode)
 
     def _on_replaced(self) -> None:
-        project = self.session.project
-        self.renderer.set_reference(project.reference if project is not None else None)
+        self._retarget()
         self.shown_frame = -1
         self.request()
+
+    def _on_project_changed(self, change: Change) -> None:
+        if change.kind is ChangeKind.RENDERER:
+            self._retarget()
+            self.request()
+        elif change.kind in MOTION_CHANGES:
+            self.request()
+
+    def _retarget(self) -> None:
+        project = self.session.project
+        if project is None:
+            self.renderer.set_target(None, None)
+            return
+        self.renderer.set_target(project.source, project.renderer)
+        self.render_title = preview_renderer(project.renderer)[0].title
 
     def request(self) -> None:
         """Ask for the playhead frame in the current mode (cheap: the render happens on the worker)."""
@@ -187,7 +217,8 @@ class Preview2D(QWidget):
         self.image_view.points = request.landmarks_px if request.mode == "landmarks" else None
         self.image_view.set_image(rgb)
         self.shown_frame, self._shown_serial = request.frame, request.serial
-        self.status.setText(f"frame {request.frame}")
+        via = f"  ·  {self.render_title}" if request.mode == "render" else ""
+        self.status.setText(f"frame {request.frame}{via}")
 
     def _on_failed(self, message: str) -> None:
         self.status.setText(f"preview failed: {message}")

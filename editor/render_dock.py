@@ -1,5 +1,6 @@
 """Render dock: queue renders of the whole clip or the in/out range (MP4, PNG sequence, landmarks, pose video)
-on the single render thread; progress, ETA, cancel, open the result."""
+with a chosen renderer and its settings (the project's by default) on the single render thread; progress, ETA,
+cancel, open the result."""
 from __future__ import annotations
 
 import os
@@ -7,13 +8,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
+from editor.config_form import ChoiceForm
+from editor.dialogs import show_error
 from editor.session import EditorSession
 from editor.workers import RenderThread
-from engine.jobs import BACKENDS, Progress, RenderJob, RenderSettings
+from engine.document.changes import Change, ChangeKind
+from engine.errors import TalklineError
+from engine.jobs import Progress, RenderJob, RenderSettings
+from engine.plugins import RENDERERS, Choice
 
 OUTPUT_KINDS = {"mp4": "MP4 video (H.264 + AAC)", "frames": "PNG sequence", "landmarks": "landmarks .npz",
                 "pose_video": "pose-image video"}
@@ -22,7 +28,7 @@ OUTPUT_KINDS = {"mp4": "MP4 video (H.264 + AAC)", "frames": "PNG sequence", "lan
 FPS_CHOICES = ("project", "24", "25", "30", "50", "60")
 
 
-def settings_for(stem: str, kinds: set[str], backend: str, side_by_side: bool, size: int | None = None,
+def settings_for(stem: str, kinds: set[str], renderer: Choice | None, side_by_side: bool, size: int | None = None,
                  fps: float | None = None) -> RenderSettings:
     """Output paths derived from one stem (e.g. /out/take1 -> take1.mp4, take1_frames/, ...)."""
     return RenderSettings(size=size, fps=fps,
@@ -30,7 +36,7 @@ def settings_for(stem: str, kinds: set[str], backend: str, side_by_side: bool, s
         frames_dir=f"{stem}_frames" if "frames" in kinds else None,
         landmarks=f"{stem}_landmarks.npz" if "landmarks" in kinds else None,
         pose_video=f"{stem}_pose.mp4" if "pose_video" in kinds else None,
-        side_by_side=side_by_side, backend=backend)
+        side_by_side=side_by_side, renderer=renderer)
 
 
 class RenderDock(QWidget):
@@ -42,8 +48,7 @@ class RenderDock(QWidget):
 
         self.range_box = QComboBox()
         self.range_box.addItems(["Whole clip", "In/out range"])
-        self.backend_box = QComboBox()
-        self.backend_box.addItems(list(BACKENDS))
+        self.renderer_form = ChoiceForm(RENDERERS, "renderer")
         self.format_label = QLabel("-")
         self.size_box = QSpinBox()
         self.size_box.setRange(128, 2048)
@@ -64,7 +69,6 @@ class RenderDock(QWidget):
 
         form = QFormLayout()
         form.addRow("Range", self.range_box)
-        form.addRow("Backend", self.backend_box)
         form.addRow("Project", self.format_label)
         form.addRow("Size", self.size_box)
         form.addRow("Frame rate", self.fps_box)
@@ -89,7 +93,11 @@ class RenderDock(QWidget):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.open_button)
 
+        renderer_box = QGroupBox("Renderer")
+        QVBoxLayout(renderer_box).addWidget(self.renderer_form)
+
         layout = QVBoxLayout(self)
+        layout.addWidget(renderer_box)
         layout.addLayout(form)
         layout.addWidget(self.render_button)
         layout.addWidget(QLabel("Queue"))
@@ -104,18 +112,30 @@ class RenderDock(QWidget):
         self.thread.job_failed.connect(lambda i, msg: self._set_state(i, f"failed: {msg.splitlines()[-1]}"))
         self.thread.job_cancelled.connect(self._on_cancelled)
         session.project_replaced.connect(self._on_project)
-        session.project_changed.connect(lambda what: self._on_project() if what in ("in_out", "fps") else None)
+        session.project_changed.connect(self._on_project_changed)
 
     def _on_project(self) -> None:
         project = self.session.project
         if project is None:
             return
         ref = project.reference
-        self.format_label.setText(f"{ref.width}x{ref.height} px, {project.fps:g} fps")
         self.size_box.setValue(max(ref.width, ref.height))
-        self.range_box.model().item(1).setEnabled(project.in_out is not None)
+        self.renderer_form.set_choice(project.renderer)
+        self._refresh_format()
         if project.path:
             self.stem_edit.setText(str(Path(project.path).with_suffix("")) + "_render")
+
+    def _on_project_changed(self, change: Change) -> None:
+        if change.kind in (ChangeKind.IN_OUT, ChangeKind.FPS):
+            self._refresh_format()
+        elif change.kind is ChangeKind.RENDERER:
+            self.renderer_form.set_choice(self.session.project.renderer)
+
+    def _refresh_format(self) -> None:
+        project = self.session.project
+        ref = project.reference
+        self.format_label.setText(f"{ref.width}x{ref.height} px, {project.fps:g} fps")
+        self.range_box.model().item(1).setEnabled(project.in_out is not None)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Render to", self.stem_edit.text(), "MP4 video (*.mp4)")
@@ -140,11 +160,14 @@ class RenderDock(QWidget):
         ref = project.reference
         size = self.size_box.value()
         fps_text = self.fps_box.currentText()
-        settings = settings_for(stem, kinds, self.backend_box.currentText(), self.side_by_side.isChecked(),
-                                size=None if size == max(ref.width, ref.height) else size,
-                                fps=None if fps_text == "project" else float(fps_text))
-        job = RenderJob(project.reference, project.evaluate_motion(start, stop), project.audio, settings,
-                        audio_offset=project.time_of(start))
+        try:  # a renderer setting out of range, or a renderer that cannot run here: say so, queue nothing
+            settings = settings_for(stem, kinds, self.renderer_form.choice(), self.side_by_side.isChecked(),
+                                    size=None if size == max(ref.width, ref.height) else size,
+                                    fps=None if fps_text == "project" else float(fps_text))
+            job = RenderJob.for_project(project, settings, start, stop)
+        except TalklineError as exc:
+            show_error(self, exc)
+            return None
         label = f"{Path(stem).name}  [{start}-{stop - 1}]  {', '.join(sorted(kinds))}"
         job_id = self.thread.submit(job, label)
         item = QListWidgetItem()

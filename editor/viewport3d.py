@@ -11,7 +11,7 @@ from vispy.visuals.filters import WireframeFilter  # noqa: E402
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget  # noqa: E402
 
-from editor.session import EditorSession  # noqa: E402
+from editor.session import MOTION_CHANGES, EditorSession  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
 from engine.geometry import camera_points  # noqa: E402
 from engine.render.pose_image import POSE_IMAGE_SPEC  # noqa: E402
@@ -73,7 +73,7 @@ class Viewport3D(QWidget):
         self.vertices = empty
         session.project_replaced.connect(self._on_replaced)
         session.frame_changed.connect(lambda _: self.update_frame())
-        session.project_changed.connect(lambda _: self.update_frame())
+        session.project_changed.connect(lambda change: self.update_frame() if change.kind in MOTION_CHANGES else None)
 
     def _on_replaced(self) -> None:
         project = self.session.project

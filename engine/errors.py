@@ -66,3 +66,7 @@ class Cancelled(TalklineError):
 
 class RenderCancelled(Cancelled):
     """A render job was cancelled by the user."""
+
+
+class UsageError(TalklineError):
+    """A command-line option or an input file given with it (a transcript) is unusable."""

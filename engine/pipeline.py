@@ -12,6 +12,7 @@ import numpy as np
 from engine.a2l.base_layer import BaseLayer
 from engine.audio.decode import AudioClip
 from engine.document.project import Gains, Project
+from engine.limits import MAX_FPS, MAX_FRAMES, MIN_FPS, check_number
 from engine.plugins import A2L_BACKENDS, RENDERERS, Choice, default_choice
 from engine.sources.portrait import AudioSource, Framing, PortraitSource
 
@@ -55,12 +56,20 @@ def predict_base(audio: AudioClip, fps: float, a2l: Choice, pose_template: np.nd
 def create_project(request: ProjectRequest, *, progress: Progress | None = None,
                    cancel: Cancel | None = None) -> Project:
     from engine.audio.decode import load_audio
+    from engine.errors import AudioReadError, UsageError
 
     A2L_BACKENDS.require(request.a2l.name, request.a2l.config)  # before the slow steps
-    if not request.fps > 0:
-        raise ValueError(f"fps must be positive, got {request.fps}")
-    source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
+    try:
+        fps = check_number(request.fps, "the frame rate", MIN_FPS, MAX_FPS, " fps")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     clip = load_audio(os.fspath(request.audio))
+    frames = clip.frame_count(fps)
+    if frames > MAX_FRAMES:  # the memory guard: a project keeps per-frame arrays of every frame
+        raise AudioReadError(
+            f"the audio is {clip.duration / 3600:.1f} h long: {frames} frames at {fps:g} fps, more than the {MAX_FRAMES} "
+            f"a project holds ({MAX_FRAMES / fps / 3600:.1f} h at {fps:g} fps); split the audio or lower the frame rate")
+    source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
     template = load_template(request.pose_template)
     base = predict_base(clip, request.fps, request.a2l, template, progress=progress, cancel=cancel)
     return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), request.fps, base,

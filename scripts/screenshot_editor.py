@@ -1,5 +1,6 @@
 """Screenshot of the editor on a real project: a portrait speaking espeak-ng speech, a few keys set, the
-playhead mid-speech with the mouth open. Writes docs/screenshot.png and /tmp/talkline_screenshot.png.
+playhead mid-speech with the mouth open. Writes docs/screenshot.png and /tmp/talkline_screenshot.png, and with
+--panels DIR also the inspector's Audio2Lmk settings and the render dock (docked behind the inspector) there.
 
     xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX" .venv/bin/python scripts/screenshot_editor.py
 """
@@ -29,21 +30,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--portrait", default=str(ROOT.parent / "shared/media/portraits/AniPortrait__Aragaki.png"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
+    parser.add_argument("--panels", metavar="DIR", help="also grab the inspector's Audio2Lmk box and the render dock")
     args = parser.parse_args()
 
     from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QScrollArea
 
     from editor.app import make_app
     from editor.commands import edit_curves
     from editor.main_window import MainWindow
     from engine.document.curves import Interpolation
-    from engine.document.project import Project
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.sources.portrait import Framing
     from engine.speech_synth import synthesize_speech
 
     app = make_app()
     tmp = Path(tempfile.mkdtemp(prefix="talkline-shot-"))
     audio = synthesize_speech(TEXT, tmp / "speech.wav")
-    project = Project.create(args.portrait, str(audio), size=512)
+    project = create_project(ProjectRequest(args.portrait, str(audio), framing=Framing(512)))
 
     window = MainWindow(settings=QSettings(str(tmp / "settings.ini"), QSettings.IniFormat), use_audio=False)
     window.resize(1920, 1080)
@@ -79,6 +83,17 @@ def main() -> int:
     window.grab().save(str(out))
     shutil.copy(out, "/tmp/talkline_screenshot.png")
     print(f"{out} (frame {frame}, jawOpen base {jaw[frame]:.2f})")
+    if args.panels:
+        panels = Path(args.panels)
+        panels.mkdir(parents=True, exist_ok=True)
+        inspector = window.inspector
+        inspector.findChild(QScrollArea).ensureWidgetVisible(inspector.regenerate_button)
+        settle(app, 0.3)
+        inspector.grab().save(str(panels / "inspector.png"))
+        window.docks["render"].raise_()
+        settle(app, 0.3)
+        window.render_dock.grab().save(str(panels / "render_dock.png"))
+        print(panels / "inspector.png", panels / "render_dock.png")
     stack.setClean()
     window.close()
     return 0

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -210,32 +213,124 @@ def test_transport_keys_and_in_out(make_main_window, demo_project_file, qtbot):
     assert len(window.project.channels["ry"]) == 1 and len(window.project.channels["tz"]) == 1
 
     window.session.set_frame(0)
+    notices = []
+    window.playback.notice.connect(notices.append)
     qtbot.keyClick(window, Qt.Key_Space)
     assert window.playback.playing
     qtbot.waitUntil(lambda: window.session.frame >= 6, timeout=5_000)
     qtbot.keyClick(window, Qt.Key_K)
     assert not window.playback.playing
-    assert window.statusBar().currentMessage().startswith("No audio output device") or window.playback._noticed
+    # Without an audio device playback runs on a timer, and says so once, in the status bar.
+    assert len(notices) == 1 and notices[0].startswith("No audio output device")
+    assert window.statusBar().currentMessage() == notices[0]
+    qtbot.keyClick(window, Qt.Key_Space)
+    qtbot.keyClick(window, Qt.Key_K)
+    assert len(notices) == 1
+
+
+def _wait_base_change(qtbot, window):
+    from engine.document.changes import ChangeKind
+
+    return qtbot.waitSignal(window.session.project_changed, timeout=60_000,
+                            check_params_cb=lambda change: change.kind is ChangeKind.BASE)
 
 
 def test_regenerate_keeps_edits_and_is_undoable(make_main_window, demo_project_file, qtbot):
+    from PySide6.QtWidgets import QCheckBox, QLineEdit, QSpinBox
+
     window = make_main_window(demo_project_file)
+    form = window.inspector.a2l_form
     _set_key(window, "rz", 0.5, 4.0)
-    old_base = window.project.base
-    window.inspector.seed_box.setValue(7)
-    window.inspector.a2l_boxes["head_intensity"].setValue(2.0)
-    qtbot.mouseClick(window.inspector.accurate_check, Qt.MouseButton.LeftButton,
-                     pos=QPoint(8, window.inspector.accurate_check.height() // 2))
-    with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
-                          check_params_cb=lambda what: what == "base"):
+    old_base, old_a2l = window.project.base, window.project.a2l
+    assert form.name == "embedded" and form.widgets["transcript"].text() == old_a2l.config.transcript
+    assert isinstance(form.widgets["seed"], QSpinBox) and isinstance(form.widgets["transcript"], QLineEdit)
+    form.widgets["seed"].setValue(7)
+    form.widgets["transcript"].clear()  # empty: None (recognition instead of forced alignment)
+    accurate = form.widgets["accurate_phones"]
+    assert isinstance(accurate, QCheckBox)
+    qtbot.mouseClick(accurate, Qt.MouseButton.LeftButton, pos=QPoint(8, accurate.height() // 2))
+    with _wait_base_change(qtbot, window):
         window.inspector.regenerate_button.click()
-    assert window.project.base is not old_base and window.project.a2l_settings.seed == 7
-    assert window.project.a2l_settings.accurate_phones
-    assert not np.allclose(window.project.base.pose, old_base.pose)
+    config = window.project.a2l.config
+    assert window.project.base is not old_base and config.seed == 7
+    assert config.accurate_phones and config.transcript is None
+    assert config.lead_ms == old_a2l.config.lead_ms  # untouched fields keep their value
+    assert not np.allclose(window.project.base.pose, old_base.pose)  # another seed: another head sway
     assert len(window.project.channels["rz"]) == 1
     window.actions_by_id["undo"].trigger()
-    assert window.project.base is old_base and window.project.a2l_settings.seed == 0
-    assert not window.project.a2l_settings.accurate_phones and not window.inspector.accurate_check.isChecked()
+    assert window.project.base is old_base and window.project.a2l == old_a2l
+    assert not form.widgets["accurate_phones"].isChecked() and form.widgets["seed"].value() == 0
+
+
+def test_invalid_backend_setting_is_reported_not_run(make_main_window, demo_project_file, dialogs, qtbot):
+    window = make_main_window(demo_project_file)
+    window.inspector.a2l_form.widgets["min_hold_frames"].setValue(0)
+    window.inspector.regenerate_button.click()
+    kind, text = dialogs.messages[-1]
+    assert kind == "critical" and "min_hold_frames" in text
+    qtbot.wait(50)
+    assert window.session.undo_stack.count() == 0
+
+
+def _combo_entries(combo):
+    from PySide6.QtCore import Qt
+
+    return {combo.itemData(i): (combo.model().item(i).isEnabled(), combo.itemData(i, Qt.ToolTipRole))
+            for i in range(combo.count())}
+
+
+def test_inspector_lists_backends_with_availability(make_main_window, demo_project_file, fake_backends):
+    window = make_main_window(demo_project_file)
+    combo = window.inspector.a2l_form.combo
+    entries = _combo_entries(combo)
+    assert list(entries) == ["embedded", "fake", "needs_weights"]
+    assert entries["embedded"][0] and entries["fake"][0]
+    enabled, tooltip = entries["needs_weights"]
+    assert not enabled and "weights folder" in tooltip
+    assert combo.itemText(combo.findData("fake")) == "Fake (tests)"
+    assert window.inspector.a2l_form.parent().title() == "Audio2Lmk"  # not one backend's name
+
+
+def test_regenerate_with_another_backend_and_undo(make_main_window, demo_project_file, fake_backends, qtbot):
+    from PySide6.QtWidgets import QDoubleSpinBox, QLineEdit
+
+    from tests.seams import FakeA2L
+
+    window = make_main_window(demo_project_file)
+    inspector, form = window.inspector, window.inspector.a2l_form
+    old_base, old_a2l = window.project.base, window.project.a2l
+    _set_key(window, "jawOpen", 0.5, 0.2)
+    form.combo.setCurrentIndex(form.combo.findData("fake"))
+    assert set(form.widgets) == {"amplitude", "period_s", "weights"}  # the fake's config, generated
+    assert isinstance(form.widgets["amplitude"], QDoubleSpinBox) and isinstance(form.widgets["weights"], QLineEdit)
+    assert form.widgets["amplitude"].value() == pytest.approx(0.5)
+    form.widgets["amplitude"].setValue(0.8)
+    calls = FakeA2L.calls
+    with _wait_base_change(qtbot, window):
+        inspector.regenerate_button.click()
+    project = window.project
+    assert project.a2l.name == "fake" and project.a2l.config.amplitude == pytest.approx(0.8)
+    assert project.a2l.config.weights is None and FakeA2L.calls == calls + 1
+    assert project.base is not old_base and set(project.base.weights) == {"jawOpen"}
+    assert len(project.channels["jawOpen"]) == 1  # the edits stay
+
+    # The views show what this backend gives: no phoneme/blink tracks, base values only for jawOpen.
+    lanes = window.timeline.lane_items
+    assert all(not item.segments for item in lanes)
+    assert all(item.hint == "not provided by Fake (tests)" for item in lanes)
+    window.session.set_frame(10)
+    rows = inspector.rows
+    assert rows["jawOpen"].base_readout.text() != "" and rows["mouthSmileLeft"].base_readout.text() == ""
+    assert window.graph.base_track("jawOpen") is project.base.weights["jawOpen"]
+    assert window.graph.base_track("mouthSmileLeft") is None and window.graph.base_track("rx") is not None
+
+    window.actions_by_id["undo"].trigger()
+    assert project.base is old_base and project.a2l == old_a2l
+    assert form.name == "embedded" and form.widgets["seed"].value() == old_a2l.config.seed
+    assert all(item.segments and not item.hint for item in window.timeline.lane_items[:2])
+    assert inspector.rows["mouthSmileLeft"].base_readout.text() != ""
+    window.actions_by_id["redo"].trigger()
+    assert project.a2l.name == "fake" and FakeA2L.calls == calls + 1  # redo swaps back, no new prediction
 
 
 def test_save_reload_equality(make_main_window, demo_project_file, dialogs, tmp_path):
@@ -331,6 +426,7 @@ def test_bad_input_shows_error_dialogs(make_main_window, dialogs, qtbot, tmp_pat
 
 def test_multi_channel_edit_refreshes_views_once(make_main_window, demo_project_file, qtbot):
     from editor.commands import edit_curves
+    from engine.document.changes import Change, ChangeKind
     from engine.document.project_io import relink_source
 
     window = make_main_window(demo_project_file)
@@ -343,8 +439,7 @@ def test_multi_channel_edit_refreshes_views_once(make_main_window, demo_project_
     graph.redraw = lambda *a, **k: (redraws.append(1), redraw(*a, **k))
 
     edit_curves(window.session.undo_stack, project, names, lambda _, c: c.set_key(0.5, 0.4), "three keys")
-    assert len(seen) == 1 and seen[0].startswith("channel:")
-    assert set(seen[0].partition(":")[2].split(",")) == set(names)
+    assert len(seen) == 1 and seen[0].kind is ChangeKind.CHANNELS and set(seen[0].channels) == set(names)
     assert len(redraws) == 1  # the graph shows all three: one redraw, not three
     window.session.set_time(0.5)
     assert all(window.session.frame_state().values[n] == pytest.approx(0.4) for n in names)
@@ -356,11 +451,133 @@ def test_multi_channel_edit_refreshes_views_once(make_main_window, demo_project_
 
     # A gain change does not redraw the graph (it draws nothing gain-dependent).
     window.inspector.gain_boxes["head"].setValue(0.5)
-    assert seen[-1] == "gains" and len(redraws) == 2
+    assert seen[-1] == Change(ChangeKind.GAINS) and len(redraws) == 2
 
     # A frame-rate change rebuilds the timeline but keeps the waveform pyramid of the unchanged audio.
     pyramid = timeline.pyramid
     project.set_fps(25.0)
-    assert seen[-1] == "fps" and timeline.pyramid is pyramid and timeline.waveform.pyramid is pyramid
-    relink_source(project, "audio", project.sources.audio)  # a newly decoded clip: a new pyramid
+    assert seen[-1] == Change(ChangeKind.FPS) and timeline.pyramid is pyramid and timeline.waveform.pyramid is pyramid
+    relink_source(project, "audio", project.audio_source.path)  # a newly decoded clip: a new pyramid
+    assert seen[-1] == Change(ChangeKind.SOURCES)
     assert timeline.pyramid is not pyramid and timeline.waveform.pyramid is timeline.pyramid
+
+
+def test_render_and_preview_with_another_renderer(make_main_window, demo_project_file, fake_backends, qtbot,
+                                                  tmp_path):
+    import av
+
+    from engine.plugins import RENDERERS, Choice
+    from engine.render.renderer import RendererCapabilities
+    from tests.seams import FakeRenderer, FlatConfig
+
+    window = make_main_window(demo_project_file)
+    project, dock = window.project, window.render_dock
+    form = dock.renderer_form
+    assert list(_combo_entries(form.combo)) == ["warp", "flat"] and form.name == "warp"  # the project's renderer
+    form.combo.setCurrentIndex(form.combo.findData("flat"))
+    assert set(form.widgets) == {"window", "weights"}
+    form.widgets["window"].setValue(3)
+    dock.stem_edit.setText(str(tmp_path / "flat"))
+    with qtbot.waitSignal(dock.thread.job_finished, timeout=180_000) as done:
+        dock.queue_render()
+    assert dock.thread.entries[done.args[0]].job.renderer == Choice("flat", FlatConfig(window=3))
+    with av.open(done.args[1][0]) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == project.frame_count
+    # The flat renderer's frame (the unwarped portrait with white landmarks), not the warp's.
+    landmarks = project.evaluate(0).landmarks_px
+    flat = FakeRenderer(project.source).preview(landmarks).astype(int)
+    warp = RENDERERS.get("warp")(project.source).preview(landmarks).astype(int)
+    assert np.abs(frames[0] - flat).mean() < np.abs(frames[0] - warp).mean()
+
+    # The preview shows the project's renderer where it follows the playhead in real time, else the warp.
+    _wait_preview(qtbot, window)
+    project.set_renderer(Choice("flat", FlatConfig()))
+    assert form.name == "flat"
+    _wait_preview(qtbot, window)
+    assert window.preview.render_title == "Warp (CPU, real time)"
+
+    class RealtimeFlat(FakeRenderer):
+        capabilities: ClassVar[RendererCapabilities] = RendererCapabilities(realtime_preview=True)
+
+    RENDERERS.register("flat_rt", RealtimeFlat)
+    try:
+        project.set_renderer(Choice("flat_rt", FlatConfig()))
+        _wait_preview(qtbot, window)
+        state = window.session.frame_state()
+        assert np.array_equal(window.preview.current_image(), FakeRenderer(project.source).preview(state.landmarks_px))
+        assert "Flat (tests)" in window.preview.status.text()
+    finally:
+        RENDERERS.unregister("flat_rt")
+
+
+@dataclass
+class _Settings:
+    VERSION: ClassVar[int] = 1
+    count: int | None = None
+    scale: float = 0.123456
+    name: str = "x"
+    on: bool = False
+
+
+def test_config_form_is_generated_from_the_dataclass(qtbot):
+    from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
+
+    from editor.config_form import ConfigForm
+    from engine.a2l.embedded import EmbeddedConfig
+    from engine.errors import ConfigError
+
+    form = ConfigForm(_Settings())
+    qtbot.addWidget(form)
+    kinds = {"count": QLineEdit, "scale": QDoubleSpinBox, "name": QLineEdit, "on": QCheckBox}
+    assert all(isinstance(form.widgets[n], kind) for n, kind in kinds.items()) and len(form.widgets) == 4
+    assert form.config() == _Settings()  # untouched: digits the spin box cannot show are kept
+    form.widgets["count"].setText("3")
+    form.widgets["on"].setChecked(True)
+    form.widgets["scale"].setValue(2.5)
+    assert form.config() == _Settings(count=3, scale=2.5, on=True)
+    form.widgets["count"].setText("three")
+    with pytest.raises(ConfigError, match="count"):
+        form.config()
+
+    form.set_config(EmbeddedConfig(seed=5, transcript="hi"))  # another class: the rows are rebuilt
+    assert list(form.widgets) == list(vars(EmbeddedConfig()))
+    assert isinstance(form.widgets["seed"], QSpinBox) and form.widgets["seed"].value() == 5
+    assert form.widgets["lead_ms"].text() == "50"  # no trailing zeros
+    form.widgets["transcript"].setText("  ")
+    assert form.config() == EmbeddedConfig(seed=5)  # empty optional text: None
+    form.widgets["min_hold_frames"].setValue(0)
+    with pytest.raises(ConfigError, match="min_hold_frames"):  # the config's own range check
+        form.config()
+
+
+def test_cli_and_editor_make_identical_motion(make_main_window, qtbot, tmp_path):
+    """The CLI's predict and the editor's New Project run one pipeline: the same inputs, the same motion."""
+    import main
+    from editor.dialogs import NewProjectDialog
+
+    portrait = media("portraits/AniPortrait__Aragaki.png")
+    audio = str(Path(__file__).parent / "fixtures" / "schema1_speech.wav")
+    npz = tmp_path / "cli.npz"
+    assert main.main(["predict", audio, "--portrait", portrait, "-o", str(npz), "--seed", "2", "--face-index", "0",
+                      "--size", "256", "--fps", "25"]) == 0
+
+    window = make_main_window()
+    dialog = NewProjectDialog(window, portrait, audio)
+    dialog.size_box.setValue(256)
+    dialog.fps_box.setCurrentText("25")
+    dialog.face_index_box.setValue(0)
+    dialog.a2l_form.widgets["seed"].setValue(2)
+    values = dialog.values()
+    assert values["face_index"] == 0 and values["a2l"].config.seed == 2 and values["transcript"] is None
+    with qtbot.waitSignal(window.session.project_replaced, timeout=120_000):
+        window.create_project(**values)
+
+    project = window.project
+    motion, ref = project.evaluate_motion(), project.reference
+    with np.load(npz) as cli:
+        np.testing.assert_array_equal(motion.mesh.astype(np.float32), cli["mesh"])
+        np.testing.assert_array_equal(motion.pose.astype(np.float32), cli["pose"])
+        np.testing.assert_array_equal(motion.landmarks_px(ref.transform, ref.width, ref.height).astype(np.float32),
+                                      cli["landmarks_2d"])
+    assert project.source.framing.face_index == 0 and project.a2l.config.seed == 2

@@ -20,14 +20,16 @@ def _visible_x(item: pg.GraphicsObject) -> tuple[float, float]:
 
 
 class SegmentLaneItem(pg.GraphicsObject):
-    """Segments drawn as alternating boxes in the band [row, row + 1] with their labels."""
+    """Segments drawn as alternating boxes in the band [row, row + 1] with their labels; `hint` is written in
+    the band when there are none (e.g. the backend does not provide this track)."""
 
-    def __init__(self, segments: list[Segment], row: int, colors: tuple[str, str], end: float):
+    def __init__(self, segments: list[Segment], row: int, colors: tuple[str, str], end: float, hint: str = ""):
         super().__init__()
         self.segments = sorted(segments, key=lambda s: s.start)
         self._starts = [s.start for s in self.segments]
         self.row, self.end = row, max(end, 1e-3)
         self.colors = (QColor(colors[0]), QColor(colors[1]))
+        self.hint = hint if not self.segments else ""
 
     def boundingRect(self) -> QRectF:
         return QRectF(0.0, float(self.row), self.end, 1.0)
@@ -38,6 +40,10 @@ class SegmentLaneItem(pg.GraphicsObject):
         xf = painter.transform()
         painter.resetTransform()
         metrics = QFontMetrics(painter.font())
+        if self.hint:
+            band = xf.mapRect(QRectF(max(t0, 0.0), self.row, max(min(t1, self.end) - max(t0, 0.0), 0.0), 1.0))
+            painter.setPen(QColor("#8a9095"))
+            painter.drawText(band.adjusted(4, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter, self.hint)
         painter.setPen(QPen(QColor("#15171a")))
         for i in range(first, len(self.segments)):
             seg = self.segments[i]

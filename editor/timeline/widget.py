@@ -6,11 +6,13 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from editor.session import EditorSession
-from engine.audio.decode import ANALYSIS_RATE
 from editor.timeline.lanes import KeyLanesItem, SegmentLaneItem
 from editor.timeline.ruler import TIME_MODES, TimeAxis, format_time
 from editor.timeline.scrub_view import ScrubViewBox
 from editor.timeline.waveform import WaveformItem, WaveformPyramid
+from engine.audio.decode import ANALYSIS_RATE
+from engine.document.changes import Change, ChangeKind
+from engine.plugins import A2L_BACKENDS
 
 AXIS_WIDTH = 96
 LANE_ROWS = ("phonemes", "visemes", "blinks")
@@ -111,7 +113,7 @@ class TimelineWidget(QWidget):
             self.key_lanes.set_lanes([], 1.0)
             return
         audio = project.audio
-        if audio is not self._pyramid_audio:  # "base"/"fps" keep the audio: no need to rebuild the pyramid
+        if audio is not self._pyramid_audio:  # a base or fps change keeps the audio: no need to rebuild the pyramid
             self.pyramid = WaveformPyramid(audio.mono16k, ANALYSIS_RATE) if audio is not None else None
             self._pyramid_audio = audio
         self.ruler.set_format(project.fps, self.mode_box.currentText())
@@ -119,9 +121,11 @@ class TimelineWidget(QWidget):
         for view in (p.getViewBox() for p in self.plots):
             view.setLimits(xMin=-0.05 * duration, xMax=duration * 1.05, minXRange=2.0 / project.fps)
         base = project.base
+        backend = A2L_BACKENDS.get(project.a2l.name)
+        provided = (backend.capabilities.phonemes, backend.capabilities.phonemes, backend.capabilities.blinks)
         colors = (("#3b5a7a", "#2f4a66"), ("#5a3b7a", "#4a2f66"), ("#3b7a5a", "#2f664a"))
-        for row, (segs, col) in enumerate(zip((base.phonemes, base.visemes, base.blinks), colors)):
-            item = SegmentLaneItem(segs, row, col, duration)
+        for row, (segs, col, has) in enumerate(zip((base.phonemes, base.visemes, base.blinks), colors, provided)):
+            item = SegmentLaneItem(segs, row, col, duration, "" if has else f"not provided by {backend.title}")
             self.lane_plot.addItem(item)
             self.lane_items.append(item)
         self.waveform.set_pyramid(self.pyramid)
@@ -130,12 +134,12 @@ class TimelineWidget(QWidget):
         self.fit()
         self._on_frame(self.session.frame)
 
-    def _on_project_changed(self, what: str) -> None:
-        if what.startswith("channel:"):
+    def _on_project_changed(self, change: Change) -> None:
+        if change.kind is ChangeKind.CHANNELS:
             self._refresh_keys()
-        elif what == "in_out":
+        elif change.kind is ChangeKind.IN_OUT:
             self._refresh_in_out()
-        elif what in ("base", "sources", "fps"):
+        elif change.kind in (ChangeKind.BASE, ChangeKind.SOURCES, ChangeKind.FPS):
             self._rebuild()
 
     def _refresh_keys(self) -> None:

@@ -82,23 +82,30 @@ def smooth(x: np.ndarray, frames: float) -> np.ndarray:
     return filtfilt([1.0 - a], [1.0, -a], y, padtype="constant", padlen=min(len(y) - 1, int(3 * frames) + 1))
 
 
-def audio_features(mono16k: np.ndarray, fps: float, frame_count: int) -> AudioFeatures:
-    x = np.asarray(mono16k, np.float32)
-    level = level_100hz(x)
-    voicing, pitch = voicing_100hz(x)
-    t100 = np.arange(len(level)) / 100.0
-    t = np.arange(frame_count) / fps
-    # Average over the video frame's own span (not a point sample): a 24-30 fps frame shows ~40 ms of sound.
+def to_frames(track: np.ndarray, fps: float, frame_count: int, lead_s: float = 0.0) -> np.ndarray:
+    """A 100 Hz track at the video frame times (+ lead_s), averaged over each frame's own span: a 24-30 fps
+    frame shows ~40 ms of sound, not a point sample."""
+    y = np.asarray(track, np.float64)
+    if len(y) == 0:
+        return np.zeros(frame_count)
     k = max(1, int(round(100.0 / fps)))
-    kernel = np.ones(k) / k
-    lin = np.convolve(10.0 ** (level / 10.0), kernel, mode="same")
-    level_v = 10.0 * np.log10(np.maximum(np.interp(t, t100, lin), 1e-12))
-    voicing_v = np.interp(t, t100, np.convolve(voicing, kernel, mode="same"))
-    pitch_v = np.interp(t, t100, pitch) * (voicing_v > 0.45)
-    noise = float(np.percentile(level, 10)) if len(level) else SILENCE_DB
-    loud = level[level > max(noise + 10.0, SILENCE_DB)]
-    speech = float(np.percentile(loud, 80)) if len(loud) else SILENCE_DB
-    floor = max(noise + 6.0, SILENCE_DB)
-    activity = np.clip((level_v - floor) / max(speech - floor, 6.0), 0.0, 1.0)
+    if k > 1 and len(y) >= k:
+        y = np.convolve(y, np.ones(k) / k, mode="same")
+    return np.interp(np.arange(frame_count) / fps + lead_s, np.arange(len(y)) / 100.0, y)
+
+
+def audio_features(mono16k: np.ndarray, fps: float, frame_count: int, analysis=None) -> AudioFeatures:
+    """Per-frame features from engine.a2l.analysis (computed here when not given)."""
+    from engine.a2l.analysis import analyse
+
+    an = analysis if analysis is not None else analyse(mono16k)
+    lin = to_frames(10.0 ** (an.level / 10.0), fps, frame_count)
+    level_v = 10.0 * np.log10(np.maximum(lin, 1e-12))
+    voicing_v = to_frames(an.strength, fps, frame_count)
+    t = np.arange(frame_count) / fps
+    f0 = an.f0
+    pitch_v = np.interp(t, np.arange(len(f0)) / 100.0, f0) if len(f0) else np.zeros(frame_count)
+    pitch_v = pitch_v * (to_frames(an.voiced.astype(np.float64), fps, frame_count) > 0.5)
+    activity = np.clip(to_frames(an.presence, fps, frame_count), 0.0, 1.0)
     return AudioFeatures(level_v.astype(np.float32), voicing_v.astype(np.float32), pitch_v.astype(np.float32),
-                         activity.astype(np.float32), speech, noise, voicing)
+                         activity.astype(np.float32), an.speech_db, an.floor_db, an.strength)

@@ -1,27 +1,30 @@
-"""Mouth openness from the sound itself (language-independent: works for any language and for singing).
+"""Mouth openness and vowel shape from the sound itself (language-independent: any language, and singing).
 
-Two acoustic correlates of the lip aperture, per 10 ms frame of the 16 kHz signal:
-- the first formant: F1 rises with jaw opening (open vowels such as "ah" have F1 ~700-900 Hz, close ones
-  "ee", "oo" and nasals ~250-350 Hz). It is tracked as the power-squared-weighted spectral centroid in
-  200-1000 Hz (squaring the power favours the formant peak over the F0 harmonic floor; a cheap, robust proxy
-  for LPC formant tracking);
-- the share of the 1-3 kHz band (F2-F3 region, which Chandrasekaran et al. 2009 found to correlate best with
-  the mouth area) in the 100-4000 Hz level: an open vocal tract radiates more of its energy there, while the
-  overall level mostly follows vocal effort (bench_lipsync: the share scores clearly better than the raw
-  band envelope, and the level alone hardly correlates with the lip gap).
-Both are read only in voiced frames (formants exist there; in fricatives and stop bursts the same
-measures describe frication noise, not the vocal tract) and carried across unvoiced frames by
-interpolation. Both are then smoothed to the syllabic rate (< 4 Hz) and normalised per utterance between
-percentiles of the speech frames (everything within SPEECH_RANGE_DB of the loud parts), so the result does
-not depend on the microphone level. Pauses: a short one (under
-PAUSE_BRIDGE_S) keeps the mouth slightly ajar, as real speakers breathe through it; a long one and silence
-close it.
+Three acoustic correlates of the jaw opening, read in the voiced frames of the speech (formants exist
+there; in fricatives and stop bursts the same measures describe frication noise) and carried across
+unvoiced frames by interpolation:
+- F1 as Praat tracks it (Burg LPC, engine.a2l.praat): F1 rises with jaw opening (open vowels such as "ah"
+  ~700-900 Hz, close ones "ee", "oo" and nasals ~250-350 Hz);
+- a cheap F1 proxy that cannot jump to F2 or lose a weak F1: the power-squared-weighted spectral centroid in
+  200-1000 Hz;
+- the share of the 1-3 kHz band (F2-F3 region, which Chandrasekaran et al. 2009 found to correlate best
+  with the mouth area) in the 100-4000 Hz level: an open vocal tract radiates more of its energy there,
+  while the overall level mostly follows vocal effort.
+The three are errors of different kinds on the same quantity, so their mean (each normalised per clip) is
+steadier than any one (bench_lipsync: the share alone 0.35, the centroid 0.32, Praat F1 0.27; their mean
+0.40 as the old pair did). Each is smoothed to the syllabic rate (< 4 Hz) and normalised per clip between
+percentiles of the speech frames, so the result depends neither on the microphone level nor on the
+speaker's vocal tract length (Lobanov-style speaker normalisation).
+F2 (Praat) gives the lip shape: high F2 (front vowels "ee", "eh") spreads the lips, low F2 with low F1
+("oo", "oh") rounds them.
+Pauses: the speech gate (engine.a2l.analysis: VAD x noise floor) closes the mouth; a gap shorter than
+PAUSE_BRIDGE_S (a stop closure, a breath-less hesitation between words) is not a pause.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from engine.a2l.loudness import BLOCK, SILENCE_DB, WIN, _frames, voicing_100hz
+from engine.a2l.loudness import BLOCK, SILENCE_DB, WIN, _frames, to_frames, voicing_100hz
 
 NFFT = 512
 F1_BAND = (200.0, 1000.0)
@@ -116,3 +119,100 @@ def acoustic_openness(mono16k: np.ndarray, fps: float, frame_count: int, lead_s:
     k = max(1, int(round(100.0 / fps)))
     y = np.convolve(y, np.ones(k) / k, mode="same")
     return np.interp(np.arange(frame_count) / fps + lead_s, np.arange(len(y)) / 100.0, y)
+
+
+# --- the v2 openness on one shared analysis -----------------------------------------------------------------
+# A gap in the voice shorter than this is not a pause (stop closures, hesitations between words): the
+# openness carries across it. 0.3 s: longer than a stop closure or a geminate (< 0.2 s) and the typical
+# between-word gap of fluent speech; shorter than the breath and phrase pauses (0.4-1 s) in which real
+# speakers close or relax the mouth.
+V2_PAUSE_BRIDGE_S = 0.3
+GATE_HZ = 4.0  # the mouth closes and opens over about a syllable (a 4 Hz low-pass of the speech gate)
+SPREAD_Z = 1.5  # F2 z-score (Lobanov) at which the lips are fully spread / rounded
+F1_MEDIAN_FRAMES = 5  # Praat F1 is median-filtered over 50 ms first: the tracker's single-frame jumps
+
+
+def speech_gate(analysis) -> np.ndarray:
+    """0..1 at 100 Hz: the voice is sounding (short gaps bridged); 0 in pauses, breaths, room tone."""
+    from engine.a2l.analysis import _bridge
+
+    bridged = _bridge(analysis.presence > 0.5, int(round(V2_PAUSE_BRIDGE_S * 100)))
+    soft = np.maximum(bridged.astype(np.float64), np.clip(analysis.presence, 0.0, 1.0))
+    return np.clip(_lowpass(soft, GATE_HZ), 0.0, 1.0)
+
+
+def _norm_voiced(y: np.ndarray, voiced: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
+    if voiced.sum() < 10:
+        return None
+    return _percentile_norm(_lowpass(_voiced_only(y, voiced), SYLLABIC_HZ), speech)
+
+
+def jaw_measures(analysis, mono16k: np.ndarray) -> np.ndarray:
+    """(frames,) ~0..1.2 acoustic jaw opening inside the speech (not gated): the mean of the available
+    normalised measures."""
+    from scipy.ndimage import median_filter
+
+    n = analysis.frames
+    f1c, env, level = band_tracks(mono16k)
+    f1c, env, level = f1c[:n], env[:n], level[:n]
+    speech = analysis.presence > 0.5
+    voiced = analysis.voiced & speech
+    measures = [_norm_voiced(f1c, voiced, speech), _norm_voiced(env - level, voiced, speech)]
+    f1 = analysis.f1
+    ok = voiced & np.isfinite(f1)
+    if ok.sum() >= 10:
+        log_f1 = median_filter(np.log(np.where(np.isfinite(f1), f1, 1.0)), F1_MEDIAN_FRAMES)
+        measures.append(_norm_voiced(log_f1, ok, speech))
+    measures = [m for m in measures if m is not None]
+    if not measures:
+        return np.zeros(n)
+    return np.mean(measures, axis=0)
+
+
+def lip_shape(analysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(spread, rounding, confidence) at 100 Hz from F2 and F1 (Lobanov z-scores of the clip's voiced speech):
+    spread grows with F2 above the speaker's mean, rounding with F2 below it (more so for close vowels,
+    low F1); confidence is 1 in clearly voiced speech and fades away from it."""
+    n = analysis.frames
+    zero = np.zeros(n)
+    speech = analysis.presence > 0.5
+    ok = analysis.voiced & speech & np.isfinite(analysis.f2) & np.isfinite(analysis.f1)
+    if ok.sum() < 20:
+        return zero, zero, zero
+    z1, z2 = lobanov(analysis.f1, ok), lobanov(analysis.f2, ok)
+    z1 = _lowpass(_voiced_only(z1, ok), SYLLABIC_HZ)
+    z2 = _lowpass(_voiced_only(z2, ok), SYLLABIC_HZ)
+    spread = np.clip(z2 / SPREAD_Z, 0.0, 1.0)
+    rounding = np.clip(-z2 / SPREAD_Z, 0.0, 1.0) * np.clip(0.5 - 0.5 * z1, 0.0, 1.0)
+    confidence = np.clip(_lowpass(ok.astype(np.float64), SYLLABIC_HZ), 0.0, 1.0)
+    return spread, rounding, confidence
+
+
+def lobanov(formant: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """z-score of log formant frequency over the frames `ok` (speaker normalisation; NaN stays NaN)."""
+    log_f = np.log(np.where(np.isfinite(formant) & (formant > 0), formant, np.nan))
+    mu, sd = np.nanmean(log_f[ok]), np.nanstd(log_f[ok])
+    return (log_f - mu) / max(sd, 1e-6)
+
+
+def vowel_classes(analysis) -> np.ndarray:
+    """Per 100 Hz frame, the nearest cardinal vowel ("a", "e", "i", "o", "u", or "ə" for central) in the
+    speaker-normalised (z F1, z F2) plane; "" where there is no voiced speech."""
+    n = analysis.frames
+    out = np.full(n, "", dtype=object)
+    speech = analysis.presence > 0.5
+    ok = analysis.voiced & speech & np.isfinite(analysis.f2) & np.isfinite(analysis.f1)
+    if ok.sum() < 20:
+        out[analysis.voiced & speech] = "ə"
+        return out
+    z = np.stack([lobanov(analysis.f1, ok), lobanov(analysis.f2, ok)], axis=1)[ok]
+    names = list(VOWEL_CENTROIDS)
+    centres = np.array([VOWEL_CENTROIDS[k] for k in names])
+    out[ok] = np.array(names, dtype=object)[np.argmin(((z[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)]
+    return out
+
+
+# Cardinal vowels in the Lobanov (z F1, z F2) plane: the corners and centre of the vowel space, about
+# where /a e i o u/ and schwa fall for any speaker and language once normalised.
+VOWEL_CENTROIDS = {"a": (1.2, 0.0), "e": (0.2, 0.8), "i": (-1.0, 1.2), "o": (0.2, -1.0), "u": (-1.0, -1.2),
+                   "ə": (0.0, 0.0)}

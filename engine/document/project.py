@@ -20,6 +20,7 @@ from engine.audio.decode import AudioClip
 from engine.document.changes import Change, ChangeKind
 from engine.document.curves import Curve
 from engine.face.reference import ReferenceFace
+from engine.limits import MAX_GAIN, MAX_SMOOTHING_S, check_number
 from engine.motion import Motion
 from engine.plugins import A2L_BACKENDS, RENDERERS, Choice, default_choice
 from engine.sources.base import FaceSource
@@ -39,8 +40,9 @@ class Gains:
     blink: float = 1.0  # scales the base layer's blink tracks
 
     def validate(self) -> None:
-        if self.smoothing < 0:
-            raise ValueError(f"smoothing must be >= 0 seconds, got {self.smoothing}")
+        for name in ("lip", "head", "blink"):
+            check_number(getattr(self, name), f"the {name} gain", 0.0, MAX_GAIN)
+        check_number(self.smoothing, "smoothing", 0.0, MAX_SMOOTHING_S, " s")
 
 
 @dataclass

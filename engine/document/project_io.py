@@ -10,17 +10,22 @@ a missing audio file leaves project.audio None until the user relinks it. Autosa
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from engine.a2l.base_layer import BaseLayer
 from engine.config import config_from_json, config_to_json
+from engine.document import project_reader as reader
 from engine.document.curves import Curve
+from engine.document.project_reader import ARRAYS_MEMBER, IMAGE_MEMBER, JSON_MEMBER
 from engine.document.project import Gains, Project
 from engine.errors import ProjectFileError, TalklineError
 from engine.export.atomic import remove_quietly, replacing
@@ -31,9 +36,9 @@ from engine.sources.portrait import AudioSource, Framing, PortraitSource
 SCHEMA_VERSION = 2
 FORMAT = "talkline-project"
 EXTENSION = ".talkline"
-JSON_MEMBER, ARRAYS_MEMBER, IMAGE_MEMBER = "project.json", "arrays.npz", "reference.png"
 AUTOSAVE_SUFFIX = ".autosave"
-_REFERENCE_SHAPES = {"reference/landmarks": (478, 3), "reference/mesh": (468, 3), "reference/transform": (4, 4)}
+DAMAGED_SUFFIX = ".damaged"
+_REFERENCE_ARRAYS = ("reference/landmarks", "reference/mesh", "reference/transform")
 
 
 # --- save ----------------------------------------------------------------------------------------
@@ -149,7 +154,8 @@ MIGRATIONS = {1: _migrate_1_to_2}  # schema N -> N + 1, applied in turn on load
 
 
 # --- load ----------------------------------------------------------------------------------------
-def _read_members(path: str) -> tuple[dict, dict[str, np.ndarray], bytes]:
+def _read_members(path: str) -> tuple[dict, bytes, bytes]:
+    """project.json (migrated to the current schema and validated), and the raw npz and PNG members."""
     if not os.path.exists(path):
         raise ProjectFileError(f"project file not found: {path}")
     if os.path.getsize(path) == 0:
@@ -158,65 +164,47 @@ def _read_members(path: str) -> tuple[dict, dict[str, np.ndarray], bytes]:
         raise ProjectFileError(f"{path} is not a Talkline project (not a zip archive)")
     try:
         with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            for member in (JSON_MEMBER, ARRAYS_MEMBER, IMAGE_MEMBER):
-                if member not in names:
-                    raise ProjectFileError(f"project file {path} is missing its {member} member")
-            raw_json, raw_npz, raw_png = (zf.read(m) for m in (JSON_MEMBER, ARRAYS_MEMBER, IMAGE_MEMBER))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raw_json = reader.read_member(zf, JSON_MEMBER, reader.MAX_JSON_BYTES)
+            doc = reader.parse_json(raw_json)
+            if doc.get("format") != FORMAT:
+                raise ProjectFileError(f"not a Talkline project ({JSON_MEMBER} lacks format {FORMAT!r})")
+            version = doc.get("schema_version")
+            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+                raise ProjectFileError(f"{JSON_MEMBER}: invalid schema_version {version!r:.40}")
+            if version > SCHEMA_VERSION:
+                raise ProjectFileError(
+                    f"saved by a newer Talkline (project schema {version}; this Talkline reads schemas 1 "
+                    f"to {SCHEMA_VERSION}): update Talkline")
+            try:
+                while doc["schema_version"] < SCHEMA_VERSION:
+                    doc = MIGRATIONS[doc["schema_version"]](doc)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ProjectFileError(f"{JSON_MEMBER} (schema {version}) cannot be migrated: {exc!r:.200}") from None
+            reader.validate_document(doc)
+            frames = doc["frame_count"]
+            # Everything a project stores per frame, with room for segments and the reference arrays.
+            npz_limit = 64 * 2**20 + frames * (468 * 3 * 4 + 6 * 8 + reader.MAX_WEIGHT_TRACKS * 4 + 64)
+            raw_npz = reader.read_member(zf, ARRAYS_MEMBER, npz_limit)
+            png_limit = 64 * 2**20 + 4 * doc["reference"]["width"] * doc["reference"]["height"]
+            raw_png = reader.read_member(zf, IMAGE_MEMBER, png_limit)
+    except ProjectFileError as exc:
+        raise ProjectFileError(f"{path}: {exc}") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise ProjectFileError(f"project file {path} is corrupt: {exc}") from None
-    try:
-        doc = json.loads(raw_json.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProjectFileError(f"{JSON_MEMBER} in {path} is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ProjectFileError(f"{path} is not a Talkline project ({JSON_MEMBER} lacks format {FORMAT!r})")
-    version = doc.get("schema_version")
-    if not isinstance(version, int) or version < 1:
-        raise ProjectFileError(f"{path} has an invalid schema_version {version!r}")
-    if version > SCHEMA_VERSION:
-        raise ProjectFileError(
-            f"{path} was saved by a newer Talkline (project schema {version}; this Talkline reads schemas 1 to "
-            f"{SCHEMA_VERSION}): update Talkline"
-        )
-    try:
-        while doc["schema_version"] < SCHEMA_VERSION:
-            doc = MIGRATIONS[doc["schema_version"]](doc)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ProjectFileError(f"{path} (schema {version}) cannot be read: its {JSON_MEMBER} is malformed ({exc!r})") \
-            from None
-    try:
-        with np.load(io.BytesIO(raw_npz), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError):
-        raise ProjectFileError(
-            f"{ARRAYS_MEMBER} in {path} is corrupt or holds Python objects (which Talkline never loads)"
-        ) from None
-    return doc, arrays, raw_png
+    return doc, raw_npz, raw_png
 
 
 def _reference(doc: dict, arrays: dict[str, np.ndarray], raw_png: bytes) -> ReferenceFace:
-    import cv2
-
-    for name, shape in _REFERENCE_SHAPES.items():
+    for name in _REFERENCE_ARRAYS:
         if name not in arrays:
             raise ProjectFileError(f"{ARRAYS_MEMBER} lacks the array {name}")
-        if arrays[name].shape != shape or not np.all(np.isfinite(arrays[name])):
-            raise ProjectFileError(f"array {name} has shape {arrays[name].shape}, expected {shape} of finite numbers")
-    bgr = cv2.imdecode(np.frombuffer(raw_png, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ProjectFileError(f"{IMAGE_MEMBER} is not a readable PNG image")
     meta = doc["reference"]
-    if bgr.shape[:2] != (meta["height"], meta["width"]):
-        raise ProjectFileError(
-            f"{IMAGE_MEMBER} is {bgr.shape[1]}x{bgr.shape[0]}, expected {meta['width']}x{meta['height']}"
-        )
     return ReferenceFace(
-        image=np.ascontiguousarray(bgr[:, :, ::-1]),
+        image=reader.decode_png(raw_png, meta["width"], meta["height"]),
         landmarks=arrays["reference/landmarks"],
         mesh=arrays["reference/mesh"],
         transform=arrays["reference/transform"],
-        blendshapes={str(k): float(v) for k, v in meta.get("blendshapes", {}).items()},
+        blendshapes={str(k): float(v) for k, v in meta["blendshapes"].items()},
     )
 
 
@@ -225,12 +213,10 @@ def _base(doc: dict, arrays: dict[str, np.ndarray]) -> BaseLayer:
         base = BaseLayer.from_arrays(arrays, "base/")
     except KeyError as exc:
         raise ProjectFileError(f"{ARRAYS_MEMBER} lacks the base layer array {exc}") from None
-    except ValueError as exc:
-        raise ProjectFileError(f"the base layer is malformed: {exc}") from None
-    if base.frame_count != doc["frame_count"] or not np.all(np.isfinite(base.offsets)):
-        raise ProjectFileError(
-            f"the base layer has {base.frame_count} frames, the project {doc['frame_count']} (or non-finite values)"
-        )
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer is malformed: {exc}") from None
+    if abs(base.fps - doc["fps"]) > 1e-9:
+        raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer is at {base.fps} fps, the project at {doc['fps']} fps")
     return base
 
 
@@ -266,8 +252,9 @@ def _sources(doc: dict, reference: ReferenceFace, folder: Path) -> tuple[Portrai
 def load_project(path: str | os.PathLike) -> Project:
     """Reads, migrates and validates a project file; raises ProjectFileError with what is wrong."""
     path = os.path.abspath(os.fspath(path))
-    doc, arrays, raw_png = _read_members(path)
+    doc, raw_npz, raw_png = _read_members(path)
     try:
+        arrays = reader.read_arrays(raw_npz, doc["frame_count"])
         reference = _reference(doc, arrays, raw_png)
         base = _base(doc, arrays)
         source, audio = _sources(doc, reference, Path(path).parent)
@@ -275,31 +262,21 @@ def load_project(path: str | os.PathLike) -> Project:
         for name, d in doc["channels"].items():
             try:
                 channels[name] = Curve.from_json(d)
-            except KeyError as exc:
-                raise ProjectFileError(f"channel {name!r} is malformed: a key lacks {exc}") from None
-            except (ValueError, TypeError) as exc:
-                raise ProjectFileError(f"channel {name!r} is malformed: {exc}") from None
-        in_out = tuple(float(x) for x in doc["in_out"]) if doc["in_out"] is not None else None
-        fps = float(doc["fps"])
-        if abs(base.fps - fps) > 1e-9:
-            raise ProjectFileError(f"the base layer is at {base.fps} fps, the project at {fps} fps")
-        template = arrays.get("pose_template")
-        if template is not None and (template.ndim != 2 or template.shape[1] != 6 or not np.isfinite(template).all()):
-            raise ProjectFileError(f"the pose template has shape {template.shape}, expected (N, 6) finite numbers")
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ProjectFileError(f"{JSON_MEMBER}: channel {name!r} is malformed: {exc}") from None
+        in_out = tuple(doc["in_out"]) if doc["in_out"] is not None else None
         return Project(
-            source, audio, fps, base,
+            source, audio, doc["fps"], base,
             a2l=choice_from_json(A2L_BACKENDS, doc["a2l"]), renderer=choice_from_json(RENDERERS, doc["renderer"]),
-            pose_template=template, channels=channels, gains=config_from_json(Gains, doc["gains"], "gains"),
-            in_out=in_out, path=path,
+            pose_template=arrays.get("pose_template"), channels=channels,
+            gains=config_from_json(Gains, doc["gains"], "gains"), in_out=in_out, path=path,
         )
-    except ProjectFileError:
-        raise
-    except TalklineError as exc:  # a config or backend entry that does not validate
+    except ProjectFileError as exc:
         raise ProjectFileError(f"{path}: {exc}") from None
-    except KeyError as exc:
-        raise ProjectFileError(f"{JSON_MEMBER} in {path} lacks the field {exc}") from None
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ProjectFileError(f"{JSON_MEMBER} in {path} is invalid: {exc}") from None
+    except TalklineError as exc:  # a config or backend entry that does not validate
+        raise ProjectFileError(f"{path}: {JSON_MEMBER}: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        raise ProjectFileError(f"{path}: {JSON_MEMBER} is invalid: {exc!r:.200}") from None
 
 
 # --- moved sources -------------------------------------------------------------------------------
@@ -341,19 +318,54 @@ def _registry() -> Path:
     return _state_dir() / "index.json"
 
 
-def _registered() -> list[str]:
+class DamagedAutosaveWarning(UserWarning):
+    """An autosave or the autosave registry could not be read and was set aside (renamed *.damaged)."""
+
+
+def _set_aside(path: Path, why: str) -> None:
+    target = path.with_name(path.name + DAMAGED_SUFFIX)
     try:
-        entries = json.loads(_registry().read_text())
-        return [str(e) for e in entries] if isinstance(entries, list) else []
-    except (OSError, ValueError):
+        os.replace(path, target)
+    except OSError:
+        return  # not ours to move (read-only folder): it stays ignored
+    warnings.warn(f"the damaged file {path} was set aside as {target.name} ({why})", DamagedAutosaveWarning,
+                  stacklevel=3)
+
+
+def _registered() -> list[str]:
+    registry = _registry()
+    try:
+        entries = json.loads(registry.read_text(encoding="utf-8"))
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise ValueError("not a list of paths")
+        return entries
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, RecursionError) as exc:
+        if registry.is_file():
+            _set_aside(registry, f"unreadable autosave registry: {exc}")
         return []
 
 
+@contextlib.contextmanager
+def _registry_lock():
+    """Serialises the registry's read-modify-write between processes (an advisory lock on a side file)."""
+    import fcntl
+
+    _state_dir().mkdir(parents=True, exist_ok=True)
+    with open(_state_dir() / "index.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _register(path: Path, add: bool) -> None:
-    entries = [e for e in _registered() if e != str(path)] + ([str(path)] if add else [])
-    _registry().parent.mkdir(parents=True, exist_ok=True)
-    with replacing(_registry()) as tmp:
-        Path(tmp).write_text(json.dumps(entries))
+    with _registry_lock():
+        entries = [e for e in _registered() if e != str(path)] + ([str(path)] if add else [])
+        with replacing(_registry()) as tmp:
+            Path(tmp).write_text(json.dumps(entries), encoding="utf-8")
 
 
 def autosave_path(project_path: str | os.PathLike | None) -> Path:
@@ -379,25 +391,33 @@ def autosave_origin(autosave: str | os.PathLike) -> str | None:
 
 
 def find_recoverable() -> list[Path]:
-    """Autosaves left behind (by a crash) that are newer than their project, newest first."""
+    """Autosaves left behind (by a crash) that are newer than their project, newest first. One that cannot be
+    read whole is set aside (renamed *.damaged, with a DamagedAutosaveWarning), never offered and never fatal."""
     candidates = {Path(p) for p in _registered()} | set(_state_dir().glob(f"*{EXTENSION}{AUTOSAVE_SUFFIX}"))
     found = []
     for auto in candidates:
         if not auto.is_file():
             continue
         try:
-            origin = autosave_origin(auto)
-        except ProjectFileError:
-            continue  # a torn or foreign file is nothing to offer
+            doc, raw_npz, _ = _read_members(str(auto))
+            reader.read_arrays(raw_npz, doc["frame_count"])
+        except ProjectFileError as exc:
+            _set_aside(auto, str(exc))
+            continue
+        origin = doc["autosave_of"]
         if origin is None or not os.path.exists(origin) or os.path.getmtime(origin) < auto.stat().st_mtime:
             found.append(auto)
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def recover_autosave(autosave: str | os.PathLike) -> Project:
-    """Loads an autosave as the project it recovers: saving it then writes over the original project."""
+    """Loads an autosave as the project it recovers: saving it then writes over the original project. The
+    path stored inside is trusted only when the autosave lies beside that project under its own name (a crafted
+    file cannot aim Ctrl+S at another file); otherwise the recovered project is untitled (Save As asks)."""
+    autosave = Path(os.path.abspath(os.fspath(autosave)))
     project = load_project(autosave)
-    project.path = autosave_origin(autosave)
+    origin = autosave_origin(autosave)
+    project.path = origin if origin is not None and autosave_path(origin) == autosave else None
     return project
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from typing import Iterator, TypeVar
 
@@ -12,16 +13,62 @@ from engine.errors import ExportError
 _Writer = TypeVar("_Writer", bound="CommitOnExit")
 
 
+MAX_NAME_BYTES = 255  # a file name's limit on every common file system (ext4, APFS, NTFS)
+STALE_PART_SECONDS = 24 * 3600  # temporary files older than this were left by a killed run: swept
+_PART = re.compile(r"^\..+\.[0-9a-f]{8}\.part(\.[^.]*)?$|^\.talkline-frames-[0-9a-f]{8}$")
+
+
 def prepare_target(path: str | os.PathLike) -> str:
-    """Absolute target path; creates its folder. Raises ExportError if the folder cannot be made."""
+    """Absolute target path; creates its folder and sweeps temporary files that killed runs left there.
+    Raises ExportError if the folder cannot be made or the name is too long for the file system."""
     path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
         raise ExportError(f"cannot write {path}: it is a folder")
+    name = os.fsencode(os.path.basename(path))
+    overhead = len(os.fsencode(os.path.basename(temp_sibling(path)))) - len(name)  # the temporary name's extra
+    if len(name) + overhead > MAX_NAME_BYTES:
+        raise ExportError(f"cannot write {path}: the file name is {len(name)} bytes, at most "
+                          f"{MAX_NAME_BYTES - overhead} fit")
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create the output folder {os.path.dirname(path)}: {exc.strerror or exc}") from None
+    sweep_stale_parts(os.path.dirname(path))
     return path
+
+
+def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> str:
+    """Checks an output before any work: a known extension, a name the file system takes, a folder that can
+    be written (probed by creating and removing a temporary file). Returns the absolute path."""
+    path = os.path.abspath(os.fspath(path))
+    if not path.lower().endswith(suffixes):
+        raise ExportError(f"the {what} {path} must end in {' or '.join(suffixes)}")
+    prepare_target(path)
+    probe = temp_sibling(path)
+    try:
+        with open(probe, "xb"):
+            pass
+    except OSError as exc:
+        raise ExportError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
+    remove_quietly(probe)
+    return path
+
+
+def sweep_stale_parts(folder: str) -> None:
+    """Removes this program's temporary files and staging folders older than a day from `folder`."""
+    import shutil
+    import time
+
+    try:
+        names = [n for n in os.listdir(folder) if _PART.match(n)]
+    except OSError:
+        return
+    cutoff = time.time() - STALE_PART_SECONDS
+    for name in names:
+        full = os.path.join(folder, name)
+        with contextlib.suppress(OSError):
+            if os.lstat(full).st_mtime < cutoff:
+                shutil.rmtree(full) if os.path.isdir(full) else os.remove(full)
 
 
 def temp_sibling(path: str) -> str:
@@ -33,7 +80,9 @@ def temp_sibling(path: str) -> str:
 
 
 def remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    """Best-effort cleanup: its own failure (gone already, read-only folder) must never hide the error that
+    made the caller clean up."""
+    with contextlib.suppress(OSError):
         os.remove(path)
 
 

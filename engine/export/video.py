@@ -20,6 +20,10 @@ _AAC_FALLBACK_RATE = 48_000
 _TICKS_PER_SECOND_MIN = 48_000  # video time base resolution: fine enough to end the last frame on an audio sample
 _BT709 = 1  # AVCOL_PRI_BT709 = AVCOL_TRC_BT709 = AVCOL_SPC_BT709
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG: what players assume for H.264
+# libx264 speed/compression trade-off, chosen by measurement (bench/bench_encoder.py, 512x512 warp renders at
+# CRF 18): PRESET_NOTE_PLACEHOLDER
+DEFAULT_PRESET = "medium"
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 def fps_fraction(fps: float | Fraction) -> Fraction:
@@ -45,7 +49,8 @@ class VideoWriter(CommitOnExit):
     aborts (no file is left at `path`, an existing one is untouched)."""
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float | Fraction,
-                 audio: AudioClip | None = None, audio_offset: float = 0.0, crf: int = 18):
+                 audio: AudioClip | None = None, audio_offset: float = 0.0, crf: int = 18,
+                 preset: str = DEFAULT_PRESET):
         if width <= 0 or height <= 0:
             raise ExportError(f"video size must be positive, got {width}x{height}")
         if width % 2 or height % 2:
@@ -53,6 +58,8 @@ class VideoWriter(CommitOnExit):
                               f"crop or pad the frame by one pixel")
         if not 0 <= crf <= 51:
             raise ExportError(f"H.264 quality (crf) must be between 0 and 51, got {crf}")
+        if preset not in PRESETS:
+            raise ExportError(f"unknown H.264 preset {preset!r}: one of {', '.join(PRESETS)}")
         if audio_offset < 0:
             raise ExportError(f"audio offset must be >= 0 seconds, got {audio_offset}")
         self.path = prepare_target(path)
@@ -77,7 +84,7 @@ class VideoWriter(CommitOnExit):
         try:
             self._video = self._container.add_stream(
                 "libx264", rate=self.fps, time_base=self._time_base, width=self.width, height=self.height,
-                pix_fmt="yuv420p", options={"crf": str(int(crf))})
+                pix_fmt="yuv420p", options={"crf": str(int(crf)), "preset": preset})
             ctx = self._video.codec_context
             ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
             ctx.color_range = _LIMITED_RANGE

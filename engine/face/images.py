@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from engine.errors import ImageReadError
+from engine.limits import MAX_IMAGE_PIXELS
 
 MAX_SIDE = 4096  # larger photos are downscaled on load: detection gains nothing above this
 
@@ -15,14 +16,22 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     """Reads an image file as RGB uint8 (H, W, 3), upright per its EXIF orientation."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = 400_000_000
+    Image.MAX_IMAGE_PIXELS = None  # the check below, from the header, says what to do in Talkline's words
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            w, h = im.size
+            if w * h > MAX_IMAGE_PIXELS:
+                raise ImageReadError(f"image {path} is {w}x{h} px, more than the {MAX_IMAGE_PIXELS // 10**6} "
+                                     "megapixels Talkline reads: downscale it")
+            if max(w, h) > 2 * MAX_SIDE:
+                im.draft("RGB", (w // 2, h // 2))  # JPEG: decode at a reduced scale (cheaper, same result)
             im = ImageOps.exif_transpose(im)
             return to_rgb8(im)
     except FileNotFoundError:
         raise ImageReadError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except IsADirectoryError:
+        raise ImageReadError(f"{path} is a folder, not an image") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(f"cannot read image {path}: {exc}") from None
 
 

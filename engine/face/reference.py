@@ -15,6 +15,29 @@ from engine.geometry import canonical_from_metric, screen_to_metric
 
 MIN_FACE_BOX_PX = 100  # landmark box side below which the mesh is too coarse to animate
 DEFAULT_CROP_EXPAND = 1.8  # face box -> square crop side (the reference app uses 1.5; more shows hair and shoulders)
+# Where the image cannot hold that square, the crop shrinks down to the reference app's 1.5 (the face still has
+# AniPortrait's framing) before anything is invented past the image's edge.
+MIN_CROP_EXPAND = 1.5
+# The crop slides towards the inside of the image by at most this share of its side: at 1.8 the face box
+# spans 56 % of the side, so a 10 % shift still leaves >= 12 % of the frame between the face and the edge for
+# head motion, and the face stays in the middle fifth of the frame where a user expects it.
+MAX_CROP_SHIFT = 0.10
+# The extension past the image's edge (see extend_border; lengths are fractions of the crop side). Mirrored
+# content is blurred with a sigma of EXTENSION_BLUR_PER_DISTANCE x its distance from the edge, approximated by
+# blending the levels EXTENSION_BLUR_LEVELS: at 0.5 a mirrored eye (~6 % of the side) 10 % out is blurred by
+# 5 %, i.e. gone, while the first few px keep the texture that hides the seam. It fades towards the mean colour
+# of the edge strip (EXTENSION_EDGE_STRIP wide) up to EXTENSION_FADE_MAX at EXTENSION_FADE_AT, never fully (a
+# flat band reads as a matte as much as streaks do), and grain of the image's own strength goes on top.
+EXTENSION_BLUR_PER_DISTANCE = 1.0
+EXTENSION_BLUR_LEVELS = (0.006, 0.02, 0.05, 0.1, 0.2)
+EXTENSION_EDGE_STRIP = 0.03
+EXTENSION_FADE_MAX = 0.6
+EXTENSION_FADE_AT = 0.25
+EXTENSION_SEED = 7  # the grain is deterministic: the same portrait frames to the same image
+# The face found again in the framed image lies within this (normalized) distance of where the crop put it;
+# landmark means sit within ~0.05 of the face box centre, another face in the frame is much further away.
+FRAMED_FACE_TOLERANCE = 0.15
+EXTENSION_WORK_PX = 640  # the extension is computed with the crop at most this many px across (it is blurry)
 MAX_FACES = 8
 # Face-detector score a portrait's face must reach. Real photos score >= 0.90 while animal faces (dog 0.81,
 # monkey 0.72 on ../shared/media/not_a_person) slip through MediaPipe's default of 0.5 with a human mesh.
@@ -79,21 +102,126 @@ def face_box(pixels: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
+def crop_rect(box: tuple[float, float, float, float], expand: float, width: int, height: int) -> tuple[int, int, int]:
+    """(left, top, side) of the square face crop in image pixels; it may reach past the image.
+
+    The side is `expand` x the face box, shrunk towards MIN_CROP_EXPAND where the image is too small for it;
+    the square is then shifted towards the inside of the image by up to MAX_CROP_SHIFT of its side (shift
+    before padding: a real pixel beats any invented one), so the face stays near the centre."""
+    x0, y0, x1, y1 = box
+    face = max(x1 - x0, y1 - y0)
+    side = expand * face
+    if side > min(width, height):
+        side = max(float(min(width, height)), min(expand, MIN_CROP_EXPAND) * face)
+    side = max(int(round(side)), 2)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    limit = MAX_CROP_SHIFT * side
+
+    def place(centre: float, extent: int) -> int:
+        start = centre - side / 2.0
+        inside = min(max(start, 0.0), max(extent - side, 0.0)) if side <= extent else (extent - side) / 2.0
+        return int(round(start + float(np.clip(inside - start, -limit, limit))))
+
+    return place(cx, width), place(cy, height), side
+
+
 def square_crop(image: np.ndarray, box: tuple[float, float, float, float], expand: float) -> np.ndarray:
-    """Square of side expand * max(face w, h) centred on the face; edge pixels fill what lies outside."""
+    """The square face crop (see crop_rect); what lies past the image is filled by extend_border."""
+    h, w = image.shape[:2]
+    left, top, side = crop_rect(box, expand, w, h)
+    return crop_with_extension(image, left, top, side)
+
+
+def crop_with_extension(image: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+    """image[top:top+side, left:left+side] where the square may reach past the image: the real pixels, and
+    extend_border's continuation outside (computed at most EXTENSION_WORK_PX across the crop: it is blurry)."""
     import cv2
 
-    x0, y0, x1, y1 = box
-    side = int(round(max(x1 - x0, y1 - y0) * expand))
-    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-    left, top = int(round(cx - side / 2.0)), int(round(cy - side / 2.0))
     h, w = image.shape[:2]
-    pad = [max(0, -top), max(0, top + side - h), max(0, -left), max(0, left + side - w)]
-    if any(pad):
-        image = cv2.copyMakeBorder(image, *pad, borderType=cv2.BORDER_REPLICATE)
-        top += pad[0]
-        left += pad[2]
-    return np.ascontiguousarray(image[top : top + side, left : left + side])
+    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + side, h), min(left + side, w)
+    if (y0, x0, y1, x1) == (top, left, top + side, left + side):
+        return np.ascontiguousarray(image[y0:y1, x0:x1])
+    if y1 - y0 < 2 or x1 - x0 < 2:
+        raise ValueError(f"the crop ({left}, {top}, side {side}) does not overlap the {w}x{h} image")
+    region = image[y0:y1, x0:x1]
+    f = min(1.0, EXTENSION_WORK_PX / side)
+    work = max(2, round(side * f))
+    rh, rw = max(2, round((y1 - y0) * f)), max(2, round((x1 - x0) * f))
+    small = region if f == 1.0 else cv2.resize(region, (rw, rh), interpolation=cv2.INTER_AREA)
+    pt, pl = round((y0 - top) * f), round((x0 - left) * f)
+    pb, pr = max(0, work - rh - pt), max(0, work - rw - pl)
+    ext = extend_border(small, pt, pb, pl, pr, scale=work)[:work, :work]
+    if ext.shape[:2] != (side, side):
+        ext = cv2.resize(ext, (side, side), interpolation=cv2.INTER_LINEAR)
+    out = np.array(ext)
+    out[y0 - top: y1 - top, x0 - left: x1 - left] = region
+    return out
+
+
+def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; wide ones on a downscaled copy (the result is smooth at that scale anyway)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    k = sigma / 3.0
+    if k < 2.0:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    small = cv2.resize(image, (max(2, round(w / k)), max(2, round(h / k))), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 3.0)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def extend_border(image: np.ndarray, top: int, bottom: int, left: int, right: int,
+                  scale: float | None = None) -> np.ndarray:
+    """`image` grown by the given margins with a plausible continuation, never a repeated edge row: the image
+    mirrored at its edge and thrown out of focus the further it lies from the edge (blur ~ distance, so a
+    mirrored face or collar dissolves into its colours instead of reading as a second one), faded part way
+    towards the colour of that edge, with grain matched to the image's own on top. Lengths are fractions of
+    `scale` px (default: the longer side of the result)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    pad = (top, bottom, left, right)
+    if not any(pad):
+        return image
+    # BORDER_REFLECT_101 mirrors without doubling the edge row; repeated for margins wider than the image.
+    out = image
+    while any(pad):
+        step = [min(p, s - 1) for p, s in zip(pad, (out.shape[0],) * 2 + (out.shape[1],) * 2)]
+        out = cv2.copyMakeBorder(out, *step, borderType=cv2.BORDER_REFLECT_101)
+        pad = tuple(p - s for p, s in zip(pad, step))
+    H, W = out.shape[:2]
+    scale = float(scale or max(H, W))
+    ys, xs = np.arange(H, dtype=np.float32), np.arange(W, dtype=np.float32)
+    dy = np.maximum(np.maximum(top - ys, ys - (top + h - 1)), 0)[:, None] + np.zeros((1, W), np.float32)
+    dx = np.maximum(np.maximum(left - xs, xs - (left + w - 1)), 0)[None, :] + np.zeros((H, 1), np.float32)
+    dist = np.sqrt(dy**2 + dx**2)  # px outside the original image
+    src = out.astype(np.float32)
+    # A blur growing with the distance, approximated by blending a few levels.
+    sigmas = np.array(EXTENSION_BLUR_LEVELS, dtype=np.float32) * scale
+    levels = [src] + [_wide_blur(src, float(s)) for s in sigmas]
+    t = np.interp(dist, np.concatenate([[0.0], sigmas / EXTENSION_BLUR_PER_DISTANCE]), np.arange(len(levels)))
+    blurred = np.zeros_like(src)
+    for k, level in enumerate(levels):
+        weight = np.clip(1.0 - np.abs(t - k), 0.0, 1.0).astype(np.float32)[..., None]
+        blurred += weight * level
+    # Towards the mean colour of the nearest edge strip (mixed by direction near the corners).
+    strip = max(2, int(round(EXTENSION_EDGE_STRIP * scale)))
+    img = image.astype(np.float32)
+    colour_y = np.where((ys < top)[:, None, None], img[:strip].mean((0, 1)), img[-strip:].mean((0, 1)))
+    colour_x = np.where((xs < left)[None, :, None], img[:, :strip].mean((0, 1)), img[:, -strip:].mean((0, 1)))
+    share = (dy / np.maximum(dy + dx, 1e-6))[..., None]
+    edge_colour = share * colour_y + (1.0 - share) * colour_x
+    fade = EXTENSION_FADE_MAX * np.clip(dist / (EXTENSION_FADE_AT * scale), 0.0, 1.0)[..., None]
+    filled = blurred * (1.0 - fade) + edge_colour * fade
+    # Grain: what the blur removed, as noise of the image's own strength (robust std of its fine detail).
+    detail = img - cv2.GaussianBlur(img, (0, 0), 1.0)
+    grain = 1.4826 * float(np.median(np.abs(detail - np.median(detail))))
+    noise = np.random.default_rng(EXTENSION_SEED).standard_normal(src.shape[:2], dtype=np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), 0.7) * (grain / 0.33)  # 0.33: std left by the 0.7 px blur
+    filled += (noise * np.clip(dist / max(sigmas[0] / EXTENSION_BLUR_PER_DISTANCE, 1.0), 0.0, 1.0))[..., None]
+    inside = (dist == 0)[..., None]
+    return np.where(inside, out, np.clip(filled + 0.5, 0, 255).astype(np.uint8))
 
 
 def fit_even(image: np.ndarray, size: int) -> np.ndarray:
@@ -104,6 +232,14 @@ def fit_even(image: np.ndarray, size: int) -> np.ndarray:
     s = size / max(h, w)
     nw, nh = max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
     return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+
+
+def _framed_face(faces: list[FaceDetection], centre: np.ndarray) -> FaceDetection | None:
+    """The detection nearest the framed face's expected centre (normalized), if one lies near enough."""
+    if not faces:
+        return None
+    face = min(faces, key=lambda f: np.linalg.norm(f.landmarks[:, :2].mean(0) - centre))
+    return face if np.linalg.norm(face.landmarks[:, :2].mean(0) - centre) < FRAMED_FACE_TOLERANCE else None
 
 
 def analyze_portrait(
@@ -134,20 +270,23 @@ def analyze_portrait(
                 f"is at least {MIN_FACE_BOX_PX} px across"
             )
         if crop:
-            framed = square_crop(image, (x0, y0, x1, y1), crop_expand)
+            left, top, side = crop_rect((x0, y0, x1, y1), crop_expand, w, h)
+            framed = crop_with_extension(image, left, top, side)
             interp = cv2.INTER_AREA if framed.shape[0] > size else cv2.INTER_CUBIC
             framed = cv2.resize(framed, (size, size), interpolation=interp)
+            centre = np.array([((x0 + x1) / 2.0 - left) / side, ((y0 + y1) / 2.0 - top) / side])
         else:
             framed = fit_even(image, size)
-    # Detect again in the output frame (the face is known to be there: default confidence), since
-    # landmarks there are what the renderer must match.
-    with FaceLandmarkerSession(max_faces=MAX_FACES) as session:
-        faces = session.detect(framed)
-    if not faces:
+            centre = np.array([(x0 + x1) / 2.0 / w, (y0 + y1) / 2.0 / h])
+        # Detect again in the output frame, since landmarks there are what the renderer must match. The same
+        # session serves (a second landmarker costs ~0.7 s to start); the face is known to be there, so a
+        # framing that scores below the portrait threshold is looked at again at the default confidence.
+        face = _framed_face(session.detect(framed), centre)
+    if face is None:
+        with FaceLandmarkerSession(max_faces=MAX_FACES) as session:
+            face = _framed_face(session.detect(framed), centre)
+    if face is None:
         raise NoFaceError(f"the face in {what} is lost after framing it at {size} px: try a larger --size")
-    centre = np.array([(x0 + x1) / 2.0 / w, (y0 + y1) / 2.0 / h])
-    target = np.array([0.5, 0.5]) if crop else centre
-    face = min(faces, key=lambda f: np.linalg.norm(f.landmarks[:, :2].mean(0) - target))
     fh, fw = framed.shape[:2]
     return ReferenceFace(
         image=framed,

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from engine.audio.decode import AudioClip
 from engine.face.reference import ReferenceFace, analyze_portrait
 from engine.sources.base import FittedFace
 
@@ -70,4 +71,4 @@ class AudioSource:
 
     kind: ClassVar[str] = "audio"
     path: str
-    clip: object | None  # engine.audio.decode.AudioClip
+    clip: AudioClip | None

@@ -1,0 +1,34 @@
+"""The limits every entry point checks (CLI, project files, images, the pipeline), in one place, each with the
+reason for its value. Inputs beyond them get a clear error naming the limit instead of a crash or a machine
+that runs out of memory."""
+from __future__ import annotations
+
+import math
+
+MIN_FPS, MAX_FPS = 1.0, 120.0  # below 1 fps nothing reads as speech; above 120 no display or codec profile gains
+MIN_SIZE, MAX_SIZE = 64, 4096  # px: below 64 the face mesh is sub-pixel; 4096 is H.264 level 5.1's width
+MAX_GAIN = 10.0  # lip/head/blink gain and intensity: 10x already folds the mesh through itself
+MAX_SMOOTHING_S = 5.0  # Gaussian sigma of the base-layer smoothing: more flattens everything and costs O(sigma)
+# Frames a project may hold: 2 hours at 30 fps. The document keeps the base offsets (5.6 KB a frame, float32)
+# and float64 evaluation caches (2 x 11 KB a frame): ~6 GB at this length, a quarter of a 24 GB machine.
+MAX_FRAMES = 216_000
+# Pixels of an image decoded anywhere (portraits, the project's reference PNG): above a 108 MP phone photo
+# (12000 x 9000), ~360 MB as RGB. Checked from the file's header before decoding, so a "decompression bomb"
+# costs nothing.
+MAX_IMAGE_PIXELS = 12000 * 9000
+MAX_KEY_VALUE = 1e6  # |key value| / |key time in s|: far beyond any pose (deg, cm) or control weight
+MAX_TRANSCRIPT_CHARS = 1_000_000  # ~10 hours of speech
+# Estimated memory of one render or prediction (frames x per-frame bytes) above which it is refused with the
+# setting that fits: half of the 24 GB machine the product is specified for.
+MEMORY_BUDGET_BYTES = 12 * 2**30
+
+
+def check_number(value: float, name: str, lo: float, hi: float, unit: str = "") -> float:
+    """`value` if finite and within [lo, hi]; ValueError naming the option and the range otherwise."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(x) or not lo <= x <= hi:
+        raise ValueError(f"{name} must be between {lo:g} and {hi:g}{unit}, got {value!r}")
+    return x
