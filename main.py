@@ -12,7 +12,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from engine.errors import UsageError
 from engine.limits import MAX_FPS, MAX_GAIN, MAX_SIZE, MAX_TRANSCRIPT_CHARS, MIN_FPS, MIN_SIZE, check_number
+from engine.video.lengths import DEFAULT_FIT, FIT_MODES
 
 PROG = "talkline"
 DEFAULT_FPS = 30.0  # the reference implementation's rate
@@ -50,8 +52,6 @@ def _ranged(kind: type, lo: float, hi: float, unit: str = ""):
 
 def _transcript(value: str | None) -> str | None:
     """The transcript text: the option's text, or the contents of the text file it names."""
-    from engine.errors import UsageError
-
     if value is None:
         return None
     path = Path(value)
@@ -95,6 +95,15 @@ def _add_motion_options(p: argparse.ArgumentParser) -> None:
                    help="without a transcript, recognise words over the whole English dictionary and align their "
                         "phones (finer phone timing and rare words, e.g. for mouth cues; ~2.5x slower, same lip sync "
                         "on the benchmark as the default common-words recognition)")
+    p.add_argument("--style", choices=("speech", "singing", "auto"), default="speech",
+                   help="speech (default); singing: sustained notes hold their vowel and open with the note's "
+                        "loudness, vibrato smoothed away; auto: sung stretches found from held notes")
+    p.add_argument("--language", default="en", metavar="CODE",
+                   help="language of the speech as an espeak-ng code (en, de, fr, es, ja, cmn, ko, ...; default en). "
+                        "Other than English: a transcript is aligned through espeak-ng phones, and without one the "
+                        "mouth follows the sound alone (neutral vowel / consonant labels)")
+    p.add_argument("--head-style", choices=("calm", "natural", "lively"), default="natural",
+                   help="head motion: amplitude, nods on stressed syllables and slow drift (default natural)")
     p.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
                    help="mouth motion gain (default 1.0)")
     p.add_argument("--head-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
@@ -163,6 +172,44 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), default=30.0)
     d.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0)
 
+    du = sub.add_parser(
+        "dub", help="lip-sync an existing video to new audio (only the lower face changes)",
+        description="Re-dub VIDEO with AUDIO: the mouth, jaw and chin follow the new audio; the head motion, upper "
+                    "face, identity and background stay the source's. Output at the video's resolution and frame "
+                    "rate with the new audio.")
+    du.add_argument("video", help="the source video (any container FFmpeg reads; rotation metadata is applied)")
+    du.add_argument("audio", help="the new speech")
+    du.add_argument("-o", "--output", required=True, help="output MP4")
+    du.add_argument("--fit", choices=FIT_MODES, default=DEFAULT_FIT,
+                    help="when the audio is longer than the video: play the video forwards and backwards (pingpong, "
+                         "the default: the shot stays alive), hold its last frame, or trim the output to the video; "
+                         "a longer video is always cut to the audio")
+    du.add_argument("--keep-source-audio", type=_ranged(float, 0.0, 1.0), metavar="MIX", default=0.0,
+                    help="mix the source's own sound under the new audio at this gain (0-1; default 0: new audio only)")
+    du.add_argument("--face-index", type=_ranged(int, 0, 63),
+                    help="which face to dub when the video shows several (0 = leftmost; default the largest)")
+    _add_motion_options(du)
+    _add_backend_options(du)
+    du.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
+
+    re_ = sub.add_parser(
+        "reenact", help="drive a portrait with the expressions and head motion of a video",
+        description="Re-enact PORTRAIT from DRIVING_VIDEO: expression (the driver's mesh relative to its most "
+                    "neutral frame) and head pose (relative to its first frame) move the portrait; the driving "
+                    "video's audio is muxed.")
+    re_.add_argument("portrait", help="portrait image")
+    re_.add_argument("driving_video", help="the performance: a video of a face")
+    re_.add_argument("-o", "--output", required=True, help="output MP4")
+    re_.add_argument("--driver-face-index", type=_ranged(int, 0, 63),
+                     help="which face of the video drives (0 = leftmost; default the largest)")
+    _add_portrait_options(re_)
+    re_.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+                     help="expression gain (default 1.0)")
+    re_.add_argument("--head-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+                     help="head motion gain (default 1.0)")
+    _add_backend_options(re_, a2l=False)
+    re_.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
+
     b = sub.add_parser("backends", help="list the Audio2Lmk backends and renderers, and whether each can run here",
                        description="Every registered Audio2Lmk backend and renderer: whether it can run on this "
                                    "machine and, if not, why (missing weights folder, no CUDA, missing package).")
@@ -210,9 +257,9 @@ def _request(args, portrait, audio_path: str, transcript: str | None):
     # Every motion option named like a field of the backend's config sets it (--seed, --accurate-phones, ...).
     a2l = _choice(A2L_BACKENDS, args.a2l, args.a2l_set, args.weights, **{**vars(args), "transcript": transcript})
     fps = DEFAULT_FPS if args.fps is None else args.fps
-    size = DEFAULT_SIZE if args.size is None else args.size
-    request = ProjectRequest(portrait=portrait, audio=audio_path, fps=fps,
-                             framing=Framing(size, args.full_frame, args.face_index), a2l=a2l,
+    size = DEFAULT_SIZE if getattr(args, "size", None) is None else args.size
+    framing = Framing(size, getattr(args, "full_frame", False), getattr(args, "face_index", None))
+    request = ProjectRequest(portrait=portrait, audio=audio_path, fps=fps, framing=framing, a2l=a2l,
                              pose_template=args.pose_template,
                              gains=Gains(lip=args.lip_intensity, head=args.head_intensity))
     if hasattr(args, "renderer"):  # predict has no renderer options
@@ -255,8 +302,9 @@ def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFI
 def _render_settings(args, output: str | None):
     from engine.jobs import RenderSettings
 
-    return RenderSettings(output=output, frames_dir=args.frames, landmarks=args.landmarks,
-                          pose_video=args.pose_video, side_by_side=args.side_by_side)
+    return RenderSettings(output=output, frames_dir=getattr(args, "frames", None), landmarks=args.landmarks,
+                          pose_video=getattr(args, "pose_video", None),
+                          side_by_side=getattr(args, "side_by_side", False))
 
 
 def cmd_render(args) -> int:
@@ -355,6 +403,75 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_dub(args) -> int:
+    from engine.jobs import RenderJob
+    from engine.pipeline import create_project
+    from engine.sources.portrait import Framing
+
+    _check_outputs(args)
+    for option, given in (("--fps", args.fps is not None), ("--pose-template", args.pose_template)):
+        if given:
+            raise UsageError(f"{option} does not apply to dubbing: the video keeps its own frame rate and head motion")
+    request = _request(args, None, args.audio, _transcript(args.transcript))
+    request.video, request.fit = args.video, args.fit
+    request.framing = Framing(face_index=args.face_index)
+    project = create_project(request)
+    job = RenderJob.for_project(project, _render_settings(args, args.output))
+    if args.keep_source_audio > 0:
+        job.audio = _mixed(project.audio, args.video, args.keep_source_audio)
+    for path in _run_job(job):
+        print(path)
+    return 0
+
+
+def _mixed(speech, video: str, gain: float):
+    """The new speech with the source video's sound under it at `gain` (the source's length; silence after)."""
+    import numpy as np
+
+    from engine.audio.decode import AudioClip, load_audio, resample
+    from engine.errors import AudioReadError
+
+    try:
+        bed = load_audio(video, warn_silent=False)
+    except AudioReadError:
+        warnings.warn(f"{video} has no usable sound to keep: the new audio alone is used")
+        return speech
+    samples = np.stack([resample(bed.samples[:, c], bed.rate, speech.rate) for c in range(bed.channels)], axis=1)
+    channels = speech.samples.shape[1]
+    samples = samples.mean(axis=1, keepdims=True).repeat(channels, 1) if samples.shape[1] != channels else samples
+    mix = speech.samples.copy()
+    n = min(len(mix), len(samples))
+    mix[:n] += gain * samples[:n]
+    peak = float(np.abs(mix).max(initial=0.0))
+    return AudioClip(samples=(mix / peak if peak > 1.0 else mix).astype(np.float32), rate=speech.rate,
+                     source=speech.source)
+
+
+def cmd_reenact(args) -> int:
+    from engine.a2l.performance import PerformanceConfig
+    from engine.document.project import Gains
+    from engine.jobs import RenderJob
+    from engine.media.video_read import probe_video
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.plugins import RENDERERS, Choice
+    from engine.sources.portrait import Framing
+
+    _check_outputs(args)
+    info = probe_video(args.driving_video)
+    if not info.has_audio:
+        raise UsageError(f"{args.driving_video} has no audio track to mux: reenact needs the performance's sound")
+    request = ProjectRequest(
+        portrait=args.portrait, audio=args.driving_video, fps=info.fps,
+        framing=Framing(DEFAULT_SIZE if args.size is None else args.size, args.full_frame, args.face_index),
+        a2l=Choice("performance", PerformanceConfig(video=args.driving_video, face_index=args.driver_face_index)),
+        renderer=_choice(RENDERERS, args.renderer or "warp", args.renderer_set, args.weights),
+        gains=Gains(lip=args.lip_intensity, head=args.head_intensity))
+    project = create_project(request)
+    for path in _run_job(RenderJob.for_project(project, _render_settings(args, args.output))):
+        print(path)
+    return 0
+
+
 def cmd_backends(args) -> int:
     from engine.plugins import A2L_BACKENDS, RENDERERS
 
@@ -393,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = lambda message, *a, **k: print(f"{PROG}: warning: {message}", file=sys.stderr)
     # Termination and hang-up unwind like Ctrl+C: writers abort, so no partial output is left behind.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "backends": cmd_backends}
+    commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "dub": cmd_dub, "reenact": cmd_reenact,
+                "backends": cmd_backends}
     try:
         return commands[args.command](args)
     except TalklineError as exc:

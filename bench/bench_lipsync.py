@@ -9,6 +9,8 @@ dictionary + phone alignment).
 Baselines, computed in the same run: the audio RMS envelope at video rate, and the bare phone-to-openness
 lookup (the viseme's jawOpen target of the phone under each frame: no coarticulation, no loudness), on the
 default's phones ("lookup") and on the accurate mode's phones ("lookup_acc").
+Rhubarb Lip Sync 1.14.0 (built from source, default recognizer, a fixed openness per mouth shape, the same
+metric on the same clips; figures from issue 12) is printed beside each talking-head clip it was run on.
 Score: Pearson r per clip at the clip's best global offset within +-2 frames (one constant offset per clip
 and method, as SyncNet-style evaluations allow for each recording's A/V offset), at one offset shared by all
 clips (chosen on the mean), and at zero offset.
@@ -42,6 +44,13 @@ VIDEOS = sorted((MEDIA / "talking_videos").glob("*.mp4"))
 HELD_OUT = sorted((MEDIA / "driving_videos").glob("*.mp4"))
 SEPARATE_AUDIO = {"EDTalk__mouth_source.mp4": MEDIA / "speech" / "EDTalk__mouth_source.wav"}
 MAX_SHIFT = 2
+# Rhubarb Lip Sync 1.14.0 on the talking-head clips (r at best offset within +-2 frames), from issue 12.
+RHUBARB = {"AniPortrait__pose_ref_video": 0.269, "EDTalk__uncrop_Obama": 0.193, "Moore-AnimateAnyone__1": 0.318,
+           "Moore-AnimateAnyone__4": 0.366, "SadTalker__WDA_KatieHill_000": 0.250,
+           "Talking-Face_PC-AVS__00015": 0.263, "Talking-Face_PC-AVS__00473": 0.366,
+           "Talking-Face_PC-AVS__681100216": 0.276, "Talking-Face_PC-AVS__796100172": 0.179,
+           "Thin-Plate-Spline-Motion-Model__driving": 0.628}
+TARGET_MEAN, TARGET_RATIO, TARGET_FLOOR = 0.52, 1.5, 0.30  # issue 12's targets for the default
 
 
 def ground_truth(video: Path) -> np.ndarray:
@@ -129,9 +138,11 @@ def score_clips(videos: list[Path]) -> tuple[list[tuple[str, dict[str, list[floa
 def print_table(title: str, rows: list[tuple[str, dict[str, list[float]]]]) -> None:
     shared = {m: int(np.argmax(np.mean([r[m] for _, r in rows], axis=0))) for m in METHODS}
     zero = MAX_SHIFT
-    print(f"{title:42s} " + " ".join(f"{m:>10s}" for m in METHODS) + "   (r at each clip's best offset, frames)")
+    print(f"{title:42s} " + " ".join(f"{m:>10s}" for m in METHODS) + f" {'rhubarb':>10s}"
+          + "   (r at each clip's best offset, frames)")
     for name, r in rows:
-        print(f"{name:42s} " + " ".join(f"{max(r[m]):10.3f}" for m in METHODS) + "   "
+        rh = f"{RHUBARB[name]:10.3f}" if name in RHUBARB else f"{'-':>10s}"
+        print(f"{name:42s} " + " ".join(f"{max(r[m]):10.3f}" for m in METHODS) + f" {rh}   "
               + " ".join(f"{int(np.argmax(r[m])) - MAX_SHIFT:+d}" for m in METHODS))
     mean = {m: float(np.mean([max(r[m]) for _, r in rows])) for m in METHODS}
     mean_shared = {m: float(np.mean([r[m][shared[m]] for _, r in rows])) for m in METHODS}
@@ -140,10 +151,51 @@ def print_table(title: str, rows: list[tuple[str, dict[str, list[float]]]]) -> N
     print(f"{'mean (one offset for all clips)':42s} " + " ".join(f"{mean_shared[m]:10.3f}" for m in METHODS)
           + "   offsets " + " ".join(f"{shared[m] - MAX_SHIFT:+d}" for m in METHODS))
     print(f"{'mean at zero offset':42s} " + " ".join(f"{mean0[m]:10.3f}" for m in METHODS))
+    with_rh = [(name, r) for name, r in rows if name in RHUBARB]
+    if with_rh:
+        ours = float(np.mean([max(r["embedded"]) for _, r in with_rh]))
+        theirs = float(np.mean([RHUBARB[name] for name, _ in with_rh]))
+        worst = min(max(r["embedded"]) for _, r in rows)
+        print(f"on the {len(with_rh)} clips Rhubarb was run on: embedded {ours:.3f} vs Rhubarb {theirs:.3f} "
+              f"({ours / theirs:.2f}x; target >= {TARGET_RATIO}x)")
+        print(f"targets: mean {mean['embedded']:.3f} (>= {TARGET_MEAN}: {'met' if mean['embedded'] >= TARGET_MEAN else 'NOT met'}), "
+              f"ratio {ours / theirs:.2f}x ({'met' if ours / theirs >= TARGET_RATIO else 'NOT met'}), "
+              f"worst clip {worst:.3f} (>= {TARGET_FLOOR}: {'met' if worst >= TARGET_FLOOR else 'NOT met'})")
     for mode, lookup in (("embedded", "lookup"), ("accurate", "lookup_acc")):
         wins = sum(max(r[mode]) > max(r[lookup]) for _, r in rows)
         print(f"{mode} / rms mean r: {mean[mode] / max(mean['rms'], 1e-9):.2f}x; "
               f"{mode} beats the bare lookup on its phones ({lookup}) on {wins}/{len(rows)} clips (all English speech)")
+    print()
+
+
+# Singing and non-English speech (no video truth): how the predicted mouth opening follows the voice's
+# loudness envelope (RMS, 4 Hz low-pass; r at zero offset). Singing is predicted with style "singing", the
+# other languages with their language code (acoustic path); the last column treats each as English speech.
+VOICE_CLIPS = [("singing/SadTalker__imagine.wav", "en", "singing"), ("singing/MultiTalk__1.wav", "en", "singing"),
+               ("speech/dreamtalk__German1.wav", "de", "speech"), ("speech/dreamtalk__japan2.wav", "ja", "speech"),
+               ("speech/dreamtalk__acknowledgement_chinese.m4a", "cmn", "speech"),
+               ("speech/dreamtalk__noisy_audio_narrative.wav", "en", "speech")]
+
+
+def loudness_envelope(mono16k: np.ndarray, fps: float, n: int) -> np.ndarray:
+    from scipy.signal import butter, sosfiltfilt
+
+    level = 10.0 ** (level_100hz(mono16k) / 20.0)
+    level = sosfiltfilt(butter(2, 4.0, fs=100.0, output="sos"), level) if len(level) > 16 else level
+    return np.interp(np.arange(n) / fps, np.arange(len(level)) / 100.0, level)
+
+
+def voice_clips() -> None:
+    fps = 25.0
+    print(f"{'singing and non-English clips':42s} {'language':>8s} {'style':>8s} {'r(loudness)':>12s} "
+          f"{'r(as English speech)':>21s}")
+    for rel, language, style in VOICE_CLIPS:
+        audio = load_audio(MEDIA / rel, warn_silent=False)
+        n = audio.frame_count(fps)
+        env = loudness_envelope(audio.mono16k, fps, n)
+        ours = mesh_opening(predict_embedded(audio, fps, EmbeddedConfig(language=language, style=style)).offsets)
+        plain = mesh_opening(predict_embedded(audio, fps, EmbeddedConfig()).offsets)
+        print(f"{Path(rel).name:42s} {language:>8s} {style:>8s} {pearson(env, ours, 0):12.3f} {pearson(env, plain, 0):21.3f}")
     print()
 
 
@@ -153,6 +205,7 @@ def main() -> None:
     held, held_audio_s, held_predict_s = score_clips(HELD_OUT)
     print_table("driving_videos (no constant fitted on them)", held)
     audio_s += held_audio_s
+    voice_clips()
     for mode, seconds in zip(("default", "accurate_phones"), np.add(predict_s, held_predict_s)):
         print(f"predict_embedded ({mode}): {audio_s:.1f} s of audio in {seconds:.1f} s "
               f"({audio_s / seconds:.1f}x real time)")

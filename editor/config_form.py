@@ -4,29 +4,17 @@ entry's form (used by the inspector, the render dock and the new-project dialog)
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
-from engine.config import check_config, parse_setting
+from engine.config import check_config, field_types, parse_setting
 from engine.errors import BackendError
 from engine.plugins import Choice, Registry
 
 INT_RANGE = (-2**31, 2**31 - 1)
 FLOAT_RANGE = (-1e6, 1e6)
 FLOAT_DECIMALS = 4
-
-
-def field_kinds(cls) -> dict[str, tuple[type, bool]]:
-    """name -> (bool | int | float | str, optional) for each field of a config dataclass."""
-    hints = typing.get_type_hints(cls)
-    kinds = {}
-    for f in dataclasses.fields(cls):
-        args = typing.get_args(hints[f.name])
-        optional = type(None) in args
-        kinds[f.name] = (next(a for a in args if a is not type(None)) if optional else hints[f.name], optional)
-    return kinds
 
 
 class _FloatBox(QDoubleSpinBox):
@@ -89,7 +77,7 @@ class ConfigForm(QWidget):
     def _build(self, cls) -> None:
         while self.form.rowCount() > self._fixed_rows:
             self.form.removeRow(self.form.rowCount() - 1)
-        self._kinds = field_kinds(cls)
+        self._kinds = field_types(cls)
         self.widgets = {name: _editor(*kind) for name, kind in self._kinds.items() if name not in self.hidden}
         for name, widget in self.widgets.items():
             self.form.addRow(name.replace("_", " "), widget)

@@ -19,7 +19,7 @@ C = TypeVar("C")
 _SCALARS = (bool, int, float, str)
 
 
-def _field_types(cls) -> dict[str, tuple[type, bool]]:
+def field_types(cls) -> dict[str, tuple[type, bool]]:
     """name -> (scalar type, optional) for every field; other field types are a programming error."""
     hints = typing.get_type_hints(cls)
     out = {}
@@ -72,7 +72,7 @@ def config_from_json(cls: type[C], data: Any, what: str | None = None) -> C:
     if version > config_version(cls):
         raise ConfigError(f"{what} is version {version}, this Talkline reads up to version {config_version(cls)}: "
                           "update Talkline")
-    types_ = _field_types(cls)
+    types_ = field_types(cls)
     unknown = sorted(set(data) - set(types_))
     if unknown:
         raise ConfigError(f"{what} has unknown setting(s) {', '.join(unknown)}; known: {', '.join(types_)}")
@@ -94,7 +94,7 @@ def check_config(config, what: str | None = None) -> None:
 
 def parse_setting(cls, name: str, text: str):
     """The value of one field from command-line text (`--set name=value`)."""
-    types_ = _field_types(cls)
+    types_ = field_types(cls)
     if name not in types_:
         raise ConfigError(f"unknown setting {name!r}; known: {', '.join(types_)}")
     kind, optional = types_[name]

@@ -43,6 +43,18 @@ def matrix_to_pose(mats: np.ndarray) -> np.ndarray:
     return out.reshape(mats.shape[:-2] + (6,))
 
 
+def relative_pose(reference_transform: np.ndarray, transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 6) pose and (T,) scale with reference @ E(pose) @ (scale * v) == transform @ v: a tracked frame's head
+    pose relative to a reference frame, MediaPipe's small per-frame scale change returned apart (fold it into
+    the mesh)."""
+    rel = np.linalg.inv(reference_transform)[None] @ np.asarray(transforms, dtype=np.float64).reshape(-1, 4, 4)
+    scale = np.cbrt(np.linalg.det(rel[:, :3, :3]))
+    # The nearest rotation: the Procrustes fit is a similarity, numerically not exactly orthogonal.
+    u, _, vt = np.linalg.svd(rel[:, :3, :3] / scale[:, None, None])
+    rel[:, :3, :3] = u @ vt
+    return matrix_to_pose(rel), scale
+
+
 def camera_points(vertices: np.ndarray, ref_transform: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
     """Canonical vertices (..., N, 3) -> camera-space points, applying E(pose) then the reference transform."""
     m = np.asarray(ref_transform, dtype=np.float64)

@@ -2,13 +2,24 @@
 
 The CLI iterates it with a progress bar; the editor runs the same job on its render worker thread. The job
 drives the renderer's frame iterator (engine.render.renderer) and hands each frame to the writers.
+
+It streams: the motion is evaluated and projected in chunks of CHUNK_FRAMES as the renderer reaches them (a
+LandmarkSequence is what the renderer gets), and a writer thread encodes while the caller's thread renders the
+next frames (cv2, swscale and libx264 release the GIL), with at most QUEUE_FRAMES frames between them. Memory
+is therefore flat in the clip's length, except for what a landmark export must hold.
 """
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from engine.audio.decode import AudioClip
 from engine.errors import RenderCancelled
@@ -19,6 +30,18 @@ from engine.sources.base import FaceSource
 
 if TYPE_CHECKING:
     from engine.document.project import Project
+
+# Frames of motion evaluated and projected at a time: ~5 MB of mesh and landmarks, so memory does not grow
+# with the clip while each numpy call still covers many frames (per-frame calls would cost ~0.1 ms each).
+CHUNK_FRAMES = 256
+# Chunks a LandmarkSequence keeps: the current one and the one before it (a windowed renderer looks back).
+CACHED_CHUNKS = 2
+# Frames in flight between the render thread and the writer thread: enough to ride out x264 handing back
+# packets in bursts, ~6 MB at 512 px.
+QUEUE_FRAMES = 8
+# BLAS threads during a render. The warp's matrix products are small; a second OpenBLAS thread only
+# busy-waits beside the encoder (CPU time varied 2-3x between runs with the default).
+RENDER_BLAS_THREADS = 1
 
 
 @dataclass
@@ -49,13 +72,221 @@ class Progress:
         return self.done / self.total if self.total else 1.0
 
 
+@dataclass(frozen=True)
+class MotionChunks:
+    """A motion evaluated on demand, frames [start, stop) at a time, so a render never holds all of it."""
+
+    fps: float
+    frame_count: int
+    evaluate: Callable[[int, int], Motion]  # (start, stop) -> Motion of those frames
+
+    @classmethod
+    def of(cls, motion: "Motion | MotionChunks") -> "MotionChunks":
+        if isinstance(motion, MotionChunks):
+            return motion
+        return cls(motion.fps, motion.frame_count,
+                   lambda a, b: Motion(motion.fps, motion.mesh[a:b], motion.pose[a:b]))
+
+    @classmethod
+    def of_project(cls, project: "Project", start: int = 0, stop: int | None = None) -> "MotionChunks":
+        """Frames [start, stop) of the project as they are now: the channel values are copied and the base
+        arrays (replaced, never modified, when the document changes) kept, so later edits don't leak into a
+        render and the render thread never calls into the document. Each chunk is evaluated exactly as
+        Project.evaluate_motion does (tests/test_jobs.py holds them equal)."""
+        from engine.document.project import POSE_CHANNELS
+
+        stop = project.frame_count if stop is None else min(stop, project.frame_count)
+        start = max(0, start)
+        offsets, base_pose = project.base_arrays()
+        samples = np.array(project.channel_samples()[start:stop])
+        rest, rig, n_pose = project.source.fitted.rest_mesh, project.rig, len(POSE_CHANNELS)
+
+        def evaluate(a: int, b: int) -> Motion:
+            mesh = rest + offsets[start + a:start + b]
+            controls = samples[a:b, n_pose:]
+            if np.any(controls):
+                mesh = mesh + rig.offsets(controls)
+            return Motion(project.fps, mesh, base_pose[start + a:start + b] + samples[a:b, :n_pose])
+
+        return cls(project.fps, stop - start, evaluate)
+
+    def chunk(self, start: int, stop: int) -> Motion:
+        return self.evaluate(max(0, start), min(stop, self.frame_count))
+
+    def resampled(self, fps: float) -> "MotionChunks":
+        """The same motion at another frame rate, chunk by chunk exactly as Motion.resampled does it."""
+        from engine.timing import frames_covering
+
+        if fps == self.fps:
+            return self
+        ratio, last = self.fps / fps, self.frame_count - 1
+
+        def evaluate(a: int, b: int) -> Motion:
+            src = np.clip(np.arange(a, b) * ratio, 0, last)
+            i0 = np.floor(src).astype(int)
+            i1 = np.minimum(i0 + 1, last)
+            lo = int(i0.min())
+            part = self.chunk(lo, int(i1.max()) + 1)
+            w = src - i0
+
+            def mix(x: np.ndarray) -> np.ndarray:
+                ww = w.reshape((-1,) + (1,) * (x.ndim - 1))
+                return ((1 - ww) * x[i0 - lo] + ww * x[i1 - lo]).astype(x.dtype)
+
+            return Motion(fps, mix(part.mesh), mix(part.pose))
+
+        return MotionChunks(fps, frames_covering(self.frame_count / self.fps, fps), evaluate)
+
+
+class LandmarkSequence(Sequence):
+    """(T, 468, 2) pixel landmarks of a MotionChunks, projected a chunk at a time as they are read.
+
+    Reads like the array renderers used to get: len(), [i] -> (468, 2), [a:b] -> (b-a, 468, 2), iteration,
+    `shape`. np.asarray(seq) works too, at the cost of holding every frame."""
+
+    def __init__(self, motion: MotionChunks, transform: np.ndarray, width: int, height: int,
+                 chunk_frames: int = CHUNK_FRAMES):
+        self.motion = motion
+        self._projection = (transform, width, height)
+        self.chunk_frames = chunk_frames
+        self._chunks: OrderedDict[int, tuple[Motion, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()  # the writer thread reads it too (pose images)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (len(self), 468, 2)
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float64)
+
+    def __len__(self) -> int:
+        return self.motion.frame_count
+
+    def chunk(self, k: int) -> tuple[Motion, np.ndarray]:
+        """Chunk k: (its motion, its (n, 468, 2) landmarks)."""
+        with self._lock:
+            if k in self._chunks:
+                self._chunks.move_to_end(k)
+                return self._chunks[k]
+            start = k * self.chunk_frames
+            motion = self.motion.chunk(start, start + self.chunk_frames)
+            entry = (motion, motion.landmarks_px(*self._projection))
+            self._chunks[k] = entry
+            while len(self._chunks) > CACHED_CHUNKS:
+                self._chunks.popitem(last=False)
+            return entry
+
+    def __getitem__(self, index):
+        n = len(self)
+        if isinstance(index, slice):
+            a, b, step = index.indices(n)
+            if step != 1:
+                return np.stack([self[i] for i in range(a, b, step)]) if len(range(a, b, step)) \
+                    else np.zeros((0, 468, 2))
+            if b <= a:
+                return np.zeros((0, 468, 2))
+            c = self.chunk_frames
+            parts = [self.chunk(k)[1][max(a - k * c, 0):b - k * c] for k in range(a // c, (b - 1) // c + 1)]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        i = int(index)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"frame {index} out of range for {n} frames")
+        return self.chunk(i // self.chunk_frames)[1][i % self.chunk_frames]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for k in range((len(self) + self.chunk_frames - 1) // self.chunk_frames):
+            yield from self.chunk(k)[1]
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self[0:len(self)]
+        return arr if dtype is None else arr.astype(dtype)
+
+
+@contextmanager
+def blas_threads(count: int):
+    """BLAS (OpenBLAS/MKL) limited to `count` threads inside the block (threadpoolctl)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=count, user_api="blas"):
+        yield
+
+
+class _WriterThread:
+    """Hands frames to the writers on a thread of its own, in order, so that encoding overlaps rendering."""
+
+    _DONE = object()
+
+    def __init__(self, write: Callable[[int, np.ndarray | None], None]):
+        self._write = write
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="talkline-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE or self._stop.is_set():
+                return
+            try:
+                self._write(*item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the render thread, which raises it
+                self.error = exc
+                return
+
+    def put(self, index: int, frame: np.ndarray | None, cancelled: Callable[[], bool]) -> None:
+        while True:
+            self.raise_error()
+            if cancelled():
+                raise RenderCancelled("render cancelled")
+            try:
+                self._queue.put((index, frame), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        """Waits until every queued frame is written; raises the writers' error, if any."""
+        while self._thread.is_alive():
+            try:
+                self._queue.put(self._DONE, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        self.raise_error()
+
+    def stop(self) -> None:
+        """Abandons the queued frames and waits for the frame being written (then the writers may abort)."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            self._queue.put_nowait(self._DONE)
+        except queue.Full:
+            pass
+        self._thread.join()
+
+
 class RenderJob:
-    def __init__(self, source: FaceSource, motion: Motion, audio: AudioClip | None, settings: RenderSettings,
-                 audio_offset: float = 0.0):
+    def __init__(self, source: FaceSource, motion: Motion | MotionChunks, audio: AudioClip | None,
+                 settings: RenderSettings, audio_offset: float = 0.0):
         if not (settings.output or settings.frames_dir or settings.landmarks or settings.pose_video):
             raise ValueError("a render job needs at least one output")
         self.source = source.resized(settings.size) if settings.size else source
-        self.motion = motion.resampled(settings.fps) if settings.fps else motion
+        chunks = MotionChunks.of(motion)
+        self.motion = chunks.resampled(settings.fps) if settings.fps else chunks
         self.audio = audio
         self.settings = settings
         self.renderer = settings.renderer or default_choice(RENDERERS)
@@ -68,11 +299,12 @@ class RenderJob:
     @classmethod
     def for_project(cls, project: "Project", settings: RenderSettings, start: int = 0,
                     stop: int | None = None) -> "RenderJob":
-        """Frames [start, stop) of the project with all its edits, evaluated now (later edits don't leak in),
-        with the project's renderer unless the settings name another."""
+        """Frames [start, stop) of the project with all its edits as they are now (later edits don't leak in),
+        evaluated chunk by chunk as the render reaches them, with the project's renderer unless the settings
+        name another."""
         if settings.renderer is None:
             settings.renderer = project.renderer
-        return cls(project.source, project.evaluate_motion(start, stop), project.audio, settings,
+        return cls(project.source, MotionChunks.of_project(project, start, stop), project.audio, settings,
                    audio_offset=project.time_of(max(0, start)))
 
     def cancel(self) -> None:
@@ -87,6 +319,10 @@ class RenderJob:
             raise RenderCancelled("render cancelled")
 
     def run(self) -> Iterator[Progress]:
+        with blas_threads(RENDER_BLAS_THREADS):
+            yield from self._run()
+
+    def _run(self) -> Iterator[Progress]:
         from engine.export.frames import PngSequenceWriter
         from engine.export.grid import side_by_side
         from engine.export.landmarks import save_landmarks_npz
@@ -95,10 +331,11 @@ class RenderJob:
         ref, s, motion = self.source.reference, self.settings, self.motion
         w, h = ref.width, ref.height
         total = motion.frame_count
-        landmarks = motion.landmarks_px(ref.transform, w, h)
+        landmarks = LandmarkSequence(motion, ref.transform, w, h)
         ref_pose_panel = pose_image_rgb(ref.landmarks_px, w, h) if s.side_by_side else None
 
         writers = []
+        writer_thread: _WriterThread | None = None
         try:
             video = frames = pose_video = None
             if s.output:
@@ -113,14 +350,7 @@ class RenderJob:
                 frames = PngSequenceWriter(s.frames_dir, motion.fps, audio=self.audio, audio_offset=self.audio_offset)
                 writers.append(frames)
 
-            if s.wants_frames():
-                renderer = RENDERERS.get(self.renderer.name)(self.source, self.renderer.config)
-                rendered = renderer.frames(landmarks, cancel=self._cancel.is_set)
-            else:
-                rendered = (None for _ in range(total))
-            start = time.perf_counter()
-            for i, frame in enumerate(rendered):
-                self._check()
+            def write(i: int, frame: np.ndarray | None) -> None:
                 pose_panel = pose_image_rgb(landmarks[i], w, h) if (pose_video or s.side_by_side) else None
                 if frames:
                     frames.write(frame)
@@ -128,16 +358,54 @@ class RenderJob:
                     video.write(side_by_side(ref.image, pose_panel, frame) if s.side_by_side else frame)
                 if pose_video:
                     pose_video.write(pose_panel)
+
+            if s.wants_frames():
+                renderer = RENDERERS.get(self.renderer.name)(self.source, self.renderer.config)
+                rendered = renderer.frames(landmarks, cancel=self._cancel.is_set)
+            else:
+                rendered = (None for _ in range(total))
+            export = _LandmarkExport() if s.landmarks else None
+            writer_thread = _WriterThread(write) if writers else None
+            start = time.perf_counter()
+            for i, frame in enumerate(rendered):
+                self._check()
+                if export is not None:
+                    export.add(landmarks, i)
+                if writer_thread is not None:
+                    writer_thread.put(i, frame, self._cancel.is_set)
                 elapsed = time.perf_counter() - start
                 eta = elapsed / (i + 1) * (total - i - 1)
                 yield Progress(i + 1, total, elapsed, eta, f"frame {i + 1}/{total}")
             self._check()
+            if writer_thread is not None:
+                writer_thread.finish()
             for writer in writers:
                 self.outputs.extend(writer.close())
-            if s.landmarks:
-                save_landmarks_npz(s.landmarks, landmarks, motion.mesh, motion.pose, motion.fps, (w, h))
+            if export is not None:
+                save_landmarks_npz(s.landmarks, *export.arrays(), motion.fps, (w, h))
                 self.outputs.append(s.landmarks)
         except BaseException:
+            if writer_thread is not None:
+                writer_thread.stop()
             for writer in writers:
                 writer.abort()
             raise
+
+
+class _LandmarkExport:
+    """The landmark .npz's arrays, gathered a chunk at a time as the render passes them (float32, as saved)."""
+
+    def __init__(self):
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._next = 0
+
+    def add(self, landmarks: LandmarkSequence, i: int) -> None:
+        if i < self._next:
+            return
+        k = i // landmarks.chunk_frames
+        motion, lm = landmarks.chunk(k)
+        self._parts.append((lm.astype(np.float32), motion.mesh.astype(np.float32), motion.pose.astype(np.float32)))
+        self._next = (k + 1) * landmarks.chunk_frames
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.concatenate([p[j] for p in self._parts]) for j in range(3))

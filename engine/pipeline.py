@@ -14,7 +14,9 @@ from engine.audio.decode import AudioClip
 from engine.document.project import Gains, Project
 from engine.limits import MAX_FPS, MAX_FRAMES, MIN_FPS, check_number
 from engine.plugins import A2L_BACKENDS, RENDERERS, Choice, default_choice
-from engine.sources.portrait import AudioSource, Framing, PortraitSource
+from engine.sources.audio import AudioSource
+from engine.sources.base import FaceSource
+from engine.sources.portrait import Framing, PortraitSource
 
 Progress = Callable[[float], None]
 Cancel = Callable[[], bool]
@@ -31,6 +33,8 @@ class ProjectRequest:
     a2l: Choice = field(default_factory=lambda: default_choice(A2L_BACKENDS))
     renderer: Choice = field(default_factory=lambda: default_choice(RENDERERS))
     pose_template: str | os.PathLike | None = None  # AniPortrait pose_temp.npy: drives the head
+    video: str | os.PathLike | None = None  # dubbing: this video is the face source (`portrait` is not used)
+    fit: str = "pingpong"  # dubbing: how the video covers audio of another length (engine.video.lengths)
     gains: Gains = field(default_factory=Gains)
     portrait_name: str | None = None  # label of an in-memory portrait
 
@@ -42,10 +46,14 @@ def load_template(path: str | os.PathLike | None) -> np.ndarray | None:
 
 
 def predict_base(audio: AudioClip, fps: float, a2l: Choice, pose_template: np.ndarray | None = None, *,
-                 progress: Progress | None = None, cancel: Cancel | None = None) -> BaseLayer:
-    """The chosen backend's prediction; a pose template (N, 6 at 30 fps) replaces its head pose."""
+                 source: FaceSource | None = None, progress: Progress | None = None,
+                 cancel: Cancel | None = None) -> BaseLayer:
+    """The chosen backend's prediction, as much of it as the face source takes (a dub: the lower face); a pose
+    template (N, 6 at 30 fps) replaces its head pose."""
     backend = A2L_BACKENDS.require(a2l.name, a2l.config)()
     base = backend.predict(audio, fps, a2l.config, progress=progress, cancel=cancel)
+    if source is not None:
+        base = source.animate(base)
     if pose_template is not None:
         from engine.export.pose_template import fit_pose_template
 
@@ -63,16 +71,26 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
         fps = check_number(request.fps, "the frame rate", MIN_FPS, MAX_FPS, " fps")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if request.video is not None:  # a dub runs at the video's own frame rate: one output frame per source frame
+        from engine.media.video_read import probe_video
+
+        fps = probe_video(request.video).fps
     clip = load_audio(os.fspath(request.audio))
     frames = clip.frame_count(fps)
     if frames > MAX_FRAMES:  # the memory guard: a project keeps per-frame arrays of every frame
         raise AudioReadError(
             f"the audio is {clip.duration / 3600:.1f} h long: {frames} frames at {fps:g} fps, more than the {MAX_FRAMES} "
             f"a project holds ({MAX_FRAMES / fps / 3600:.1f} h at {fps:g} fps); split the audio or lower the frame rate")
-    source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
+    if request.video is not None:
+        from engine.sources.video import VideoSource
+
+        source = VideoSource.open(request.video, frames, request.fit, face_index=request.framing.face_index,
+                                  cancel=cancel)
+    else:
+        source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
     template = load_template(request.pose_template)
-    base = predict_base(clip, request.fps, request.a2l, template, progress=progress, cancel=cancel)
-    return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), request.fps, base,
+    base = predict_base(clip, fps, request.a2l, template, source=source, progress=progress, cancel=cancel)
+    return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), fps, base,
                    a2l=request.a2l, renderer=request.renderer, pose_template=template, gains=request.gains)
 
 
@@ -84,4 +102,4 @@ def regenerate_base(project: Project, a2l: Choice | None = None, *, progress: Pr
     if project.audio is None:
         raise AudioReadError(f"the audio source {project.audio_source.path} is missing: relink it before regenerating")
     return predict_base(project.audio, project.fps, a2l or project.a2l, project.pose_template,
-                        progress=progress, cancel=cancel)
+                        source=project.source, progress=progress, cancel=cancel)

@@ -68,7 +68,8 @@ class Registry:
         return self.get(name)
 
 
-A2L_BACKENDS = Registry("Audio2Lmk backend", {"embedded": "engine.a2l.embedded:EmbeddedBackend"})
+A2L_BACKENDS = Registry("Audio2Lmk backend", {"embedded": "engine.a2l.embedded:EmbeddedBackend",
+                                               "performance": "engine.a2l.performance:PerformanceBackend"})
 RENDERERS = Registry("renderer", {"warp": "engine.render.warp:WarpBackend"})
 
 

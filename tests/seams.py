@@ -15,7 +15,8 @@ from engine.face.canonical import load_canonical_model
 from engine.face.reference import ReferenceFace
 from engine.geometry import project
 from engine.render.renderer import RendererCapabilities
-from engine.sources.portrait import AudioSource, Framing, PortraitSource
+from engine.sources.audio import AudioSource
+from engine.sources.portrait import Framing, PortraitSource
 
 FACE_DEPTH_CM = 30.0  # the face spans ~40 % of a square frame under MediaPipe's 63 degree camera
 

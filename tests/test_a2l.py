@@ -226,17 +226,21 @@ def _sustained_vowels(tmp_path, phonemes: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_acoustic_openness_open_vowel_opens_more(tmp_path):
-    """F1 + 1-3 kHz envelope: espeak-ng 'ah' (high F1) then 'ee' (low F1): 'ah' opens the mouth more."""
-    from engine.a2l.openness import acoustic_openness_100hz, band_tracks
+    """F1 (Praat and the centroid proxy) + 1-3 kHz share: espeak-ng 'ah' (high F1) then 'ee' (low F1): 'ah'
+    opens the mouth more."""
+    from engine.a2l.analysis import analyse
+    from engine.a2l.openness import band_tracks, jaw_measures, speech_gate
 
     x, voiced = _sustained_vowels(tmp_path, "[[A:::::: i::::::]]")
     f1, _, _ = band_tracks(x)
-    opening = acoustic_openness_100hz(x)
+    an = analyse(x)
+    opening = jaw_measures(an, x) * speech_gate(an)
     q = len(voiced) // 4  # first quarter: inside "ah"; last quarter: inside "ee"
     ah, ee = voiced[2:q], voiced[-q:-2]
     assert np.median(f1[ah]) > np.median(f1[ee]) + 150
+    assert np.nanmedian(an.f1[ah]) > np.nanmedian(an.f1[ee]) + 250  # Praat's F1: ~700 vs ~300 Hz
     assert np.median(opening[ah]) > np.median(opening[ee]) + 0.2
-    assert acoustic_openness_100hz(np.zeros(16000, np.float32)).max() == 0.0  # silence stays shut
+    assert speech_gate(analyse(np.zeros(16000, np.float32))).max() == 0.0  # silence stays shut
 
 
 def test_acoustic_openness_ignores_voiceless_hiss(tmp_path):
@@ -245,7 +249,11 @@ def test_acoustic_openness_ignores_voiceless_hiss(tmp_path):
     hiss itself, the 1-3 kHz share and the F1 centroid would jump)."""
     from scipy.signal import butter, sosfilt
 
-    from engine.a2l.openness import acoustic_openness_100hz
+    from engine.a2l.analysis import analyse
+    from engine.a2l.openness import jaw_measures
+
+    def acoustic_openness_100hz(y):
+        return jaw_measures(analyse(y), y)
 
     x, voiced = _sustained_vowels(tmp_path, "[[A:::::::::::]]")
     mid = voiced[len(voiced) // 2]

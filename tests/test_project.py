@@ -9,7 +9,7 @@ from engine.document.project import POSE_CHANNELS, FrameState, Gains, Project
 from engine.geometry import project as project_points
 from engine.plugins import A2L_BACKENDS, Choice
 from engine.rig import load_rig
-from engine.sources.portrait import AudioSource
+from engine.sources.audio import AudioSource
 from tests.media import media
 from tests.seams import FakeConfig, synthetic_source
 

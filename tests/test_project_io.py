@@ -30,7 +30,8 @@ from engine.face.reference import analyze_portrait
 from engine.pipeline import regenerate_base
 from engine.plugins import Choice
 from engine.render.warp import WarpConfig
-from engine.sources.portrait import AudioSource, Framing, PortraitSource
+from engine.sources.audio import AudioSource
+from engine.sources.portrait import Framing, PortraitSource
 from tests.media import media
 from tests.test_project import FPS, make_base
 
@@ -174,7 +175,7 @@ CORRUPT = {
                           "setting 'seed' must be int, got 1.5"),
     "bad gains": (lambda m: with_json(m, gains={"lip": "loud"}), "gains setting 'lip' must be float"),
     "sources": (lambda m: with_json(m, sources=[{"kind": "video", "path": "x", "relative": None}]),
-                "sources must be one portrait and one audio entry"),
+                "sources must be one portrait or video and one audio entry"),
     "source path": (lambda m: with_json(m, sources=[{"kind": "portrait", "path": 7, "relative": None}]),
                     "field 'sources[0].path' must be text, got 7"),
     "in_out reversed": (lambda m: with_json(m, in_out=[2.0, 1.0]), "field 'in_out' must have in < out"),

@@ -1,25 +1,31 @@
 """The embedded Audio2Lmk backend (CPU, offline): audio -> base layer.
 
-phones (pocketsphinx: forced alignment of a transcript, else the phones of recognised words)
+one acoustic analysis (engine.a2l.analysis: Silero VAD x noise floor -> speech presence; Praat pitch,
+  voicing and F1/F2)
+phones (English: pocketsphinx forced alignment of a transcript, else the phones of recognised words; any
+  other language: espeak-ng phones of the transcript warped onto the audio by DTW, else acoustic labels)
   -> visemes -> coarticulated mouth control tracks (anticipation, bilabial closures, anti-flicker)
-  x loudness and voicing (quiet speech opens less, shouting more; sung or non-English vowels still open
-    the mouth through the voiced-energy envelope; silence closes it)
-  + head pose from prosody, blinks, brow accents -> rig weights -> mesh offsets.
+  + the acoustic jaw (F1, F1 proxy, 1-3 kHz share) and lip shape (F2: spread vs rounding), blended with the
+    phones by their confidence; sung notes hold their vowel and open with the note's loudness
+  x the speech gate (pauses, breaths and room tone close the mouth) and the clip's loudness
+  + head pose from prosody (a head-motion style), blinks, brow accents -> rig weights -> mesh offsets.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
+from engine.a2l.analysis import Analysis, analyse
 from engine.a2l.backend import A2LCapabilities, Cancel, Progress, stage_reporter
-from engine.a2l.base_layer import BaseLayer
+from engine.a2l.base_layer import BaseLayer, Segment
 from engine.a2l.blinks import blink_times, blink_track
 from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coarticulate
-from engine.a2l.head_pose import head_pose, stress_peaks
-from engine.a2l.loudness import AudioFeatures, audio_features, smooth
-from engine.a2l.openness import acoustic_openness
+from engine.a2l.head_pose import HEAD_STYLES, head_pose, stress_peaks
+from engine.a2l.loudness import AudioFeatures, audio_features, smooth, to_frames
+from engine.a2l.openness import jaw_measures, lip_shape, speech_gate, vowel_classes
 from engine.a2l.phonemes import phones_for
 from engine.a2l.visemes import mouth_controls, viseme_segments
 from engine.audio.decode import AudioClip
@@ -27,12 +33,17 @@ from engine.audio.decode import AudioClip
 # Speech whose loud parts sit at this level (dBFS, 25 ms RMS, 80th percentile) opens the mouth at gain 1;
 # each 10 dB louder/quieter scales the opening by ~1.33 / 0.75 (clamped).
 NOMINAL_SPEECH_DB = -20.0
-# jawOpen = ACOUSTIC_JAW x acoustic openness (F1 + 1-3 kHz envelope, engine.a2l.openness) + PHONE_JAW x the
-# coarticulated phone-class opening. The acoustic part carries much of the weight: recognised phones
-# are often wrong and English-only, while F1 follows the jaw in any language and in singing (bench_lipsync:
-# acoustic+phones beats either alone). The 0.4 : 0.45 ratio is one of the constants tuned on the bench.
+# jawOpen = ACOUSTIC_JAW x acoustic openness + PHONE_JAW x the coarticulated phone-class opening. The
+# acoustic part carries much of the weight: recognised phones are often wrong and English-only, while the
+# formant measures follow the jaw in any language and in singing (bench_lipsync: acoustic+phones beats
+# either alone). The 0.4 : 0.45 ratio is one of the constants tuned on the bench (v1).
 ACOUSTIC_JAW = 0.4
 PHONE_JAW = 0.45
+# Without phones (a language other than English and no transcript), the acoustic openness alone drives the
+# jaw at this gain: the sum of the two weights above, times the ratio of the phone-class opening to the
+# acoustic openness in speech (both ~0.4-0.5 on the median speech frame of the English clips): the same
+# typical opening as with phones, so switching the language does not make the mouth smaller or larger.
+ACOUSTIC_ONLY_JAW = ACOUSTIC_JAW + PHONE_JAW
 CLOSURE_RESIDUAL_JAW = 0.15  # jaw left on a closed bilabial frame (the lips seal over it)
 RECOGNISED_CLOSURE = 0.5
 # Rounded lips (funnel, pucker) narrow the inner-lip gap on real faces (bench_lipsync: the phone-timed funnel
@@ -42,6 +53,24 @@ RECOGNISED_CLOSURE = 0.5
 ROUNDING_CLOSE = 0.35
 BROW_ACCENT = 0.25
 LIP_PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthFunnel")
+# How far the phones' lip shapes are trusted against the formants' (F2 spread / rounding), by where the
+# phones come from: an aligned transcript knows the vowel; recognised English words are right about half
+# the time (pocketsphinx on real speech); acoustic labels carry no lip shape of their own.
+PHONE_SHAPE_CONFIDENCE = {"aligned": 0.8, "recognised": 0.4, "acoustic": 0.0}
+# The formant lip shape at full spread / full rounding: the viseme table's own "I" (ee) and "U" (oo) shapes,
+# so formants and phones speak the same shape vocabulary.
+SPREAD_SHAPE = {"mouthStretch": 0.35, "mouthSmile": 0.25}
+ROUND_SHAPE = {"mouthPucker": 0.75, "mouthFunnel": 0.3}
+# Sung phrases: recognised phones of sung words are mostly wrong (the recogniser knows speech, and sung
+# vowels are stretched far beyond its models), so where the clip is sung they give up their share of the jaw
+# and their closures entirely (aligned transcripts keep theirs).
+SINGING_PHONE_DAMP = 1.0
+# On a held note the opening is the note's loudness (0 at the floor, 1 at the loud parts) shaped by its
+# vowel: an open vowel (acoustic openness 1) opens fully, a close one ("oo", "ee") to this fraction.
+CLOSE_VOWEL_NOTE = 0.45
+STYLES = ("speech", "singing", "auto")
+ENGLISH = ("en", "en-us", "en-gb", "en-029", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+           "en-gb-x-rp", "en-us-nyc")
 
 
 @dataclass
@@ -57,6 +86,14 @@ class EmbeddedConfig:
     # Without a transcript: recognise words over the whole dictionary and align their phones (finer phone timing,
     # rare words; ~2.5x slower) instead of the common-words vocabulary with phones timed in each word.
     accurate_phones: bool = False
+    # "speech"; "singing": sustained notes hold their vowel and open with the note's loudness, vibrato smoothed
+    # away; "auto": sung stretches are found from the share of the voice held on steady notes.
+    style: str = "speech"
+    # Language of the speech (an espeak-ng voice code: "en", "de", "fr", "ja", "cmn", "ko", ...). English uses
+    # pocketsphinx; any other language aligns its transcript through espeak-ng phones, and without one is
+    # driven by the acoustic path alone (the phone lane shows neutral vowel / consonant labels).
+    language: str = "en"
+    head_style: str = "natural"  # "calm", "natural" or "lively": amplitude, nods on stress, slow drift
 
     def validate(self) -> None:
         if self.min_hold_frames < 1:
@@ -66,6 +103,17 @@ class EmbeddedConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not -500.0 <= self.lead_ms <= 500.0:
             raise ValueError(f"lead_ms must be within +-500 ms, got {self.lead_ms}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
+        if self.head_style not in HEAD_STYLES:
+            raise ValueError(f"head_style must be one of {', '.join(HEAD_STYLES)}, got {self.head_style!r}")
+        code = self.language.strip()
+        if not code or len(code) > 32 or not all(c.isalnum() or c in "-_+" for c in code):
+            raise ValueError(f"language must be a language code such as en, de, fr, ja, got {self.language!r}")
+
+
+def is_english(language: str) -> bool:
+    return language.strip().lower() in ENGLISH or language.strip().lower().split("-")[0] == "en"
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -74,13 +122,168 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
 
 
 def jaw_opening(phone_jaw: np.ndarray, acoustic: np.ndarray, features: AudioFeatures,
-                loudness_influence: float = 1.0) -> np.ndarray:
-    """The openness model: acoustic openness + phone-class opening, scaled by the clip's loudness."""
+                loudness_influence: float = 1.0, phone_share: np.ndarray | float = 1.0) -> np.ndarray:
+    """The openness model: acoustic openness + phone-class opening, scaled by the clip's loudness.
+    `phone_share` (0..1, per frame or one value): how much the phones are trusted; what they lose goes to
+    the acoustic openness (at ACOUSTIC_ONLY_JAW when they are not trusted at all)."""
     k = loudness_influence
     clip_gain = np.clip(10.0 ** ((features.speech_db - NOMINAL_SPEECH_DB) / 80.0), 0.7, 1.4)
-    phone_weight = PHONE_JAW + (1.0 - k) * (1.0 - PHONE_JAW)  # k = 0: the phone opening alone, unscaled
-    jaw = (1.0 + k * (clip_gain - 1.0)) * (k * ACOUSTIC_JAW * acoustic + phone_weight * phone_jaw)
+    w = np.asarray(phone_share, np.float64)
+    phone_weight = (PHONE_JAW + (1.0 - k) * (1.0 - PHONE_JAW)) * w  # k = 0: the phone opening alone, unscaled
+    acoustic_weight = k * (ACOUSTIC_JAW * w + ACOUSTIC_ONLY_JAW * (1.0 - w))
+    jaw = (1.0 + k * (clip_gain - 1.0)) * (acoustic_weight * acoustic + phone_weight * phone_jaw)
     return np.clip(smooth(jaw, 1.0), 0.0, 1.0)
+
+
+def acoustic_phones(analysis: Analysis, opening: np.ndarray, min_s: float = 0.04) -> list[Segment]:
+    """Language-neutral phone labels from the sound alone: "SIL" outside the speech, the nearest cardinal vowel
+    ("a", "e", "i", "o", "u", "ə") on open voiced frames, "C" (consonant / narrowing) elsewhere in the speech.
+    Runs shorter than `min_s` join their predecessor. (`opening`: the acoustic openness at 100 Hz.)"""
+    n = analysis.frames
+    gate = speech_gate(analysis)
+    vowels = vowel_classes(analysis)
+    labels = np.where(gate < 0.5, "SIL", "C").astype(object)
+    open_voiced = (gate >= 0.5) & analysis.voiced & (opening >= ACOUSTIC_VOWEL_OPENING)
+    labels[open_voiced] = np.where(vowels[open_voiced] == "", "ə", vowels[open_voiced])
+    out: list[Segment] = []
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    bounds = np.concatenate([[0], change, [n]])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        seg = Segment(float(a) / 100.0, float(b) / 100.0, str(labels[a]))
+        if out and (seg.end - seg.start < min_s or out[-1].label == seg.label):
+            out[-1] = Segment(out[-1].start, seg.end, out[-1].label)
+        else:
+            out.append(seg)
+    return out
+
+
+# A voiced frame whose acoustic openness (0..1 between the clip's 10th and 90th percentiles) reaches this is a
+# vowel nucleus for the acoustic labels: the middle of the range (vowels are the open half of speech).
+ACOUSTIC_VOWEL_OPENING = 0.4
+
+
+def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening: np.ndarray,
+            report) -> tuple[list[Segment], str]:
+    """The phone track and where it came from: "aligned" (a transcript), "recognised" (English words) or
+    "acoustic" (language-neutral labels from the sound)."""
+    if is_english(s.language):
+        phones, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones)
+        return phones, "aligned" if aligned else "recognised"
+    if s.transcript and s.transcript.strip():
+        from engine.a2l.espeak_align import align_with_espeak
+
+        present = np.flatnonzero(analysis.presence > 0.5)
+        span = (present[0] / 100.0, (present[-1] + 1) / 100.0) if len(present) else None
+        try:
+            phones = align_with_espeak(mono16k, s.transcript, s.language, span)
+            report(1.0)
+            return phones, "aligned"
+        except (RuntimeError, ValueError) as exc:
+            warnings.warn(f"the transcript could not be aligned ({exc}); the mouth follows the sound alone",
+                          stacklevel=3)
+    report(1.0)
+    return acoustic_phones(analysis, opening), "acoustic"
+
+
+def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig | None = None,
+                     report: Progress | None = None) -> BaseLayer:
+    s = config or EmbeddedConfig()
+    report = report or (lambda _f: None)
+    analysis = analyse(audio.mono16k)
+    report(0.15)
+    opening100 = jaw_measures(analysis, audio.mono16k)
+    phones, source = _phones(audio.mono16k, s, analysis, opening100, lambda f: report(0.15 + 0.65 * f))
+    report(0.8)
+    return animate(audio.mono16k, fps, audio.frame_count(fps), s, analysis, opening100, phones, source, report)
+
+
+def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis: Analysis,
+            opening100: np.ndarray, phones: list[Segment], source: str, report=None) -> BaseLayer:
+    """Phones + analysis -> base layer (everything after the phone stage; the lip-sync bench reuses it)."""
+    from engine.a2l import singing
+    from engine.rig import load_rig
+
+    report = report or (lambda _f: None)
+    phones = [p for p in phones if p.start < n / fps]
+    features = audio_features(mono16k, fps, n, analysis)
+    times = np.arange(n) / fps
+    lead = s.lead_ms / 1000.0
+
+    # --- acoustic openness and lip shape (100 Hz), with sung notes held -------------------------------------
+    gate100 = speech_gate(analysis)
+    spread100, round100, shape_conf100 = lip_shape(analysis)
+    sung100 = singing.singing_mask(analysis.f0, s.style) if s.style != "speech" else np.zeros(analysis.frames)
+    acoustic100 = opening100 * gate100
+    if sung100.any():
+        spans = [(a, b) for a, b in singing.notes(analysis.f0) if sung100[a:b].mean() > 0.5]
+        loud = singing.note_loudness(analysis.level, analysis.speech_db)
+        vowel = np.clip(singing.hold_notes(opening100, spans), 0.0, 1.2)
+        held = loud * (CLOSE_VOWEL_NOTE + (1.0 - CLOSE_VOWEL_NOTE) * np.clip(vowel, 0.0, 1.0)) * gate100
+        in_note = np.zeros(analysis.frames)
+        for a, b in spans:
+            in_note[a:b] = 1.0
+        in_note = np.clip(singing._lowpass(in_note, singing.VIBRATO_CUT_HZ), 0.0, 1.0) * sung100
+        acoustic100 = (1.0 - in_note) * acoustic100 + in_note * held
+        spread100 = (1.0 - in_note) * spread100 + in_note * singing.hold_notes(spread100, spans)
+        round100 = (1.0 - in_note) * round100 + in_note * singing.hold_notes(round100, spans)
+    acoustic = to_frames(acoustic100, fps, n, lead)
+    gate = np.clip(to_frames(gate100, fps, n, lead), 0.0, 1.0)
+    sung = to_frames(sung100, fps, n, lead)
+    spread, rounding = to_frames(spread100, fps, n, lead), to_frames(round100, fps, n, lead)
+    shape_conf = np.clip(to_frames(shape_conf100, fps, n, lead), 0.0, 1.0)
+
+    # --- phones -> coarticulated controls, blended with the acoustics ---------------------------------------
+    params = CoarticulationParams(lead_s=lead, min_width_s=max(0.5 * s.min_hold_frames / fps, 0.02))
+    controls = mouth_controls()
+    col = {c: i for i, c in enumerate(controls)}
+    mouth = coarticulate(phones, times, controls, params)
+    phone_share = np.ones(n) if source != "acoustic" else np.zeros(n)
+    if source == "recognised":
+        phone_share = 1.0 - SINGING_PHONE_DAMP * sung
+    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic, features, s.loudness_influence, phone_share)
+    # lip shape: the phones' where they are trusted, the formants' where voiced speech gives them
+    trust = PHONE_SHAPE_CONFIDENCE[source] * (1.0 - sung * (source == "recognised"))
+    formant_weight = (1.0 - trust) * shape_conf
+    for names, target in ((SPREAD_SHAPE, spread), (ROUND_SHAPE, rounding)):
+        for name, full in names.items():
+            for c in ((name,) if name in col else (name + "Left", name + "Right")):
+                mouth[:, col[c]] = (1.0 - formant_weight) * mouth[:, col[c]] + formant_weight * full * target
+    mouth = mouth * gate[:, None]  # lip shaping follows speech activity so the mouth rests in pauses
+    mouth[:, col["jawOpen"]] = jaw * gate
+    closed = bilabial_frames(phones, fps, lead, n)
+    # Aligned bilabials really close the lips; recognised ones are often wrong (M/N, B/D confusions),
+    # so they only narrow the mouth (and hardly at all in song, where recognition is poorer still).
+    c = np.full(n, 1.0 if source == "aligned" else RECOGNISED_CLOSURE if source == "recognised" else 0.0)
+    if source == "recognised":
+        c = c * (1.0 - SINGING_PHONE_DAMP * sung)
+    cc = c[closed]
+    mouth[closed, col["jawOpen"]] *= 1.0 - cc * (1.0 - CLOSURE_RESIDUAL_JAW)
+    for name in LIP_PARTING:
+        mouth[closed, col[name]] *= 1.0 - cc  # these part the lips
+    rounding_total = mouth[:, col["mouthFunnel"]] + mouth[:, col["mouthPucker"]]
+    mouth[:, col["mouthClose"]] = np.minimum(ROUNDING_CLOSE * rounding_total, mouth[:, col["jawOpen"]])
+    mouth[closed, col["mouthClose"]] = cc * mouth[closed, col["jawOpen"]]  # seal the lips over the residual jaw
+
+    weights = {c: mouth[:, i].astype(np.float32) for c, i in col.items()}
+    blink, blinks = blink_track(blink_times(n / fps, _rng(s.seed, "blinks"), s.blink_rate,
+                                            features.activity < 0.05, fps), n, fps)
+    weights["eyeBlinkLeft"] = weights["eyeBlinkRight"] = blink
+    peaks, strength = stress_peaks(features, fps)
+    accents = np.zeros(n)
+    accents[peaks] = strength
+    bump = np.hanning(max(3, int(0.5 * fps)))
+    brows = np.clip(np.convolve(accents, bump, mode="same") * BROW_ACCENT * s.brow_intensity, 0, 1)
+    weights["browInnerUp"] = brows.astype(np.float32)
+    weights["browOuterUpLeft"] = weights["browOuterUpRight"] = (0.6 * brows).astype(np.float32)
+    pose = head_pose(features, fps, _rng(s.seed, "head"), (peaks, strength), s.head_style)
+    report(0.9)
+
+    rig = load_rig()
+    weights = {name: track for name, track in weights.items() if name in rig.controls}
+    offsets = rig.offsets(weights).astype(np.float32)
+    report(1.0)
+    return BaseLayer(fps=float(fps), offsets=offsets, pose=pose, weights=weights, phonemes=phones,
+                     visemes=viseme_segments(phones, s.min_hold_frames / fps), blinks=blinks)
 
 
 class EmbeddedBackend:
@@ -94,69 +297,13 @@ class EmbeddedBackend:
 
     @classmethod
     def available(cls, config: EmbeddedConfig) -> tuple[bool, str]:
-        try:
-            import pocketsphinx  # noqa: F401
-        except ImportError:
-            return False, "the pocketsphinx package is not installed"
+        if is_english(config.language):
+            try:
+                import pocketsphinx  # noqa: F401
+            except ImportError:
+                return False, "the pocketsphinx package is not installed"
         return True, ""
 
     def predict(self, audio: AudioClip, fps: float, config: EmbeddedConfig, *, progress: Progress | None = None,
                 cancel: Cancel | None = None) -> BaseLayer:
         return predict_embedded(audio, fps, config, stage_reporter(progress, cancel))
-
-
-def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig | None = None,
-                     report: Progress | None = None) -> BaseLayer:
-    from engine.rig import load_rig
-
-    s = config or EmbeddedConfig()
-    report = report or (lambda _f: None)
-    n = audio.frame_count(fps)
-    times = np.arange(n) / fps
-    phones, aligned = phones_for(audio.mono16k, s.transcript, lambda f: report(0.7 * f), s.accurate_phones)
-    phones = [p for p in phones if p.start < n / fps]
-    features = audio_features(audio.mono16k, fps, n)
-    report(0.8)
-
-    lead = s.lead_ms / 1000.0
-    params = CoarticulationParams(lead_s=lead, min_width_s=max(0.5 * s.min_hold_frames / fps, 0.02))
-    controls = mouth_controls()
-    mouth = coarticulate(phones, times, controls, params)
-    col = {c: i for i, c in enumerate(controls)}
-    acoustic = acoustic_openness(audio.mono16k, fps, n, lead, features.voicing_track)
-    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic, features, s.loudness_influence)
-    # Lip shaping follows speech activity so the mouth rests in silences.
-    gate = smooth(features.activity > 0.05, 0.5)[:, None]
-    mouth = mouth * np.clip(gate, 0, 1)
-    mouth[:, col["jawOpen"]] = jaw
-    closed = bilabial_frames(phones, fps, lead, n)
-    # Aligned bilabials really close the lips; recognised ones are often wrong (M/N, B/D confusions),
-    # so they only narrow the mouth.
-    c = 1.0 if aligned else RECOGNISED_CLOSURE
-    mouth[closed, col["jawOpen"]] *= 1.0 - c * (1.0 - CLOSURE_RESIDUAL_JAW)
-    for name in LIP_PARTING:
-        mouth[closed, col[name]] *= 1.0 - c  # these part the lips
-    rounding = mouth[:, col["mouthFunnel"]] + mouth[:, col["mouthPucker"]]
-    mouth[:, col["mouthClose"]] = np.minimum(ROUNDING_CLOSE * rounding, mouth[:, col["jawOpen"]])
-    mouth[closed, col["mouthClose"]] = c * mouth[closed, col["jawOpen"]]  # seal the lips over the residual jaw
-
-    weights = {c: mouth[:, i].astype(np.float32) for c, i in col.items()}
-    blink, blinks = blink_track(blink_times(n / fps, _rng(s.seed, "blinks"), s.blink_rate,
-                                            features.activity < 0.05, fps), n, fps)
-    weights["eyeBlinkLeft"] = weights["eyeBlinkRight"] = blink
-    peaks, strength = stress_peaks(features, fps)
-    accents = np.zeros(n)
-    accents[peaks] = strength
-    bump = np.hanning(max(3, int(0.5 * fps)))
-    brows = np.clip(np.convolve(accents, bump, mode="same") * BROW_ACCENT * s.brow_intensity, 0, 1)
-    weights["browInnerUp"] = brows.astype(np.float32)
-    weights["browOuterUpLeft"] = weights["browOuterUpRight"] = (0.6 * brows).astype(np.float32)
-    pose = head_pose(features, fps, _rng(s.seed, "head"), (peaks, strength))
-    report(0.9)
-
-    rig = load_rig()
-    weights = {name: track for name, track in weights.items() if name in rig.controls}
-    offsets = rig.offsets(weights).astype(np.float32)
-    report(1.0)
-    return BaseLayer(fps=float(fps), offsets=offsets, pose=pose, weights=weights, phonemes=phones,
-                     visemes=viseme_segments(phones, s.min_hold_frames / fps), blinks=blinks)

@@ -24,21 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.a2l.loudness import BLOCK, SILENCE_DB, WIN, _frames, to_frames, voicing_100hz
+from engine.a2l.loudness import BLOCK, WIN, _frames
 
 NFFT = 512
 F1_BAND = (200.0, 1000.0)
 ENVELOPE_BAND = (1000.0, 3000.0)
 LEVEL_BAND = (100.0, 4000.0)
 SYLLABIC_HZ = 4.0  # low-pass of the 100 Hz feature tracks: mouth movements follow syllables, not pitch periods
-# A frame is speech when its level is within this range of the clip's loud parts (90th percentile). Relative
-# to the loud parts, not the noise floor: clips with few pauses have no noise floor to measure, and a
-# floor-relative gate then mutes quiet syllables.
-SPEECH_RANGE_DB = 40.0
-PAUSE_BRIDGE_S = 0.6
-PAUSE_OPENING = 0.3  # opening held through a short pause (breathing), in units of the speech range
-F1_SHARE = 0.5  # the rest is the 1-3 kHz share
-VOICED = 0.5  # normalised autocorrelation peak above which a frame counts as voiced
 
 
 def band_tracks(mono16k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,7 +50,7 @@ def band_tracks(mono16k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         f1[a:a + BLOCK] = (p2 @ freqs[f1_bins]) / np.maximum(p2.sum(axis=1), 1e-30)
         env[a:a + BLOCK] = 10.0 * np.log10(power[:, env_bins].sum(axis=1) + 1e-10)
         level[a:a + BLOCK] = 10.0 * np.log10(power[:, level_bins].sum(axis=1) + 1e-10)
-    # dB of the band power relative to a full-scale sine's frame power, so SILENCE_DB applies
+    # dB of the band power relative to a full-scale sine's frame power
     full_scale = 10.0 * np.log10((window.sum() / 2.0) ** 2)
     return f1, env - full_scale, level - full_scale
 
@@ -71,9 +63,14 @@ def _lowpass(y: np.ndarray, hz: float) -> np.ndarray:
     return sosfiltfilt(butter(2, hz, fs=100.0, output="sos"), y)
 
 
-def _percentile_norm(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _percentile_norm(y: np.ndarray, mask: np.ndarray, min_range: float = 1e-9) -> np.ndarray:
+    """y mapped to 0..1 between its 10th and 90th percentiles over `mask` (clipped to 0..1.2). A spread under
+    `min_range` is widened to it around its middle: a measure that hardly varies over the clip (one held
+    vowel) is not stretched into full openings and closures."""
     ref = y[mask] if mask.sum() >= 20 else y
     lo, hi = np.percentile(ref, [10, 90])
+    if hi - lo < min_range:
+        lo, hi = (lo + hi - min_range) / 2.0, (lo + hi + min_range) / 2.0
     return np.clip((y - lo) / max(hi - lo, 1e-9), 0.0, 1.2)
 
 
@@ -85,48 +82,11 @@ def _voiced_only(y: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     return np.interp(np.arange(len(y)), idx, y[idx])
 
 
-def acoustic_openness_100hz(mono16k: np.ndarray, voicing: np.ndarray | None = None) -> np.ndarray:
-    """(frames at 100 Hz,) openness ~0..1.2 from F1 and the 1-3 kHz share; 0 in silence. `voicing` is
-    loudness.voicing_100hz of the same signal (computed here when not given)."""
-    from scipy.ndimage import binary_closing
-
-    f1, env, level = band_tracks(mono16k)
-    if len(level) == 0:
-        return np.zeros(0)
-    active = (level > np.percentile(level, 90) - SPEECH_RANGE_DB) & (level > SILENCE_DB)
-    if not active.any():
-        return np.zeros(len(level))
-    if voicing is None:
-        voicing = voicing_100hz(np.asarray(mono16k, np.float32))[0]
-    voiced = active & (voicing[: len(level)] > VOICED)
-    speech = (F1_SHARE * _percentile_norm(_lowpass(_voiced_only(f1, voiced), SYLLABIC_HZ), active)
-              + (1.0 - F1_SHARE) * _percentile_norm(_lowpass(_voiced_only(env - level, voiced), SYLLABIC_HZ),
-                                                     active))
-    opening = np.where(active, speech, PAUSE_OPENING)
-    k = int(PAUSE_BRIDGE_S * 100)
-    padded = np.concatenate([np.zeros(k, bool), active, np.zeros(k, bool)])
-    in_speech = binary_closing(padded, np.ones(k, bool))[k:-k]
-    return opening * np.clip(_lowpass(in_speech.astype(np.float64), 2.0), 0.0, 1.0)
-
-
-def acoustic_openness(mono16k: np.ndarray, fps: float, frame_count: int, lead_s: float = 0.0,
-                      voicing: np.ndarray | None = None) -> np.ndarray:
-    """(frame_count,) openness at the video frame times (averaged over each frame's span), taken `lead_s`
-    ahead: the mouth opens before the sound it shapes."""
-    y = acoustic_openness_100hz(mono16k, voicing)
-    if len(y) == 0:
-        return np.zeros(frame_count)
-    k = max(1, int(round(100.0 / fps)))
-    y = np.convolve(y, np.ones(k) / k, mode="same")
-    return np.interp(np.arange(frame_count) / fps + lead_s, np.arange(len(y)) / 100.0, y)
-
-
-# --- the v2 openness on one shared analysis -----------------------------------------------------------------
 # A gap in the voice shorter than this is not a pause (stop closures, hesitations between words): the
 # openness carries across it. 0.3 s: longer than a stop closure or a geminate (< 0.2 s) and the typical
 # between-word gap of fluent speech; shorter than the breath and phrase pauses (0.4-1 s) in which real
 # speakers close or relax the mouth.
-V2_PAUSE_BRIDGE_S = 0.3
+PAUSE_BRIDGE_S = 0.3
 GATE_HZ = 4.0  # the mouth closes and opens over about a syllable (a 4 Hz low-pass of the speech gate)
 SPREAD_Z = 1.5  # F2 z-score (Lobanov) at which the lips are fully spread / rounded
 F1_MEDIAN_FRAMES = 5  # Praat F1 is median-filtered over 50 ms first: the tracker's single-frame jumps
@@ -136,15 +96,37 @@ def speech_gate(analysis) -> np.ndarray:
     """0..1 at 100 Hz: the voice is sounding (short gaps bridged); 0 in pauses, breaths, room tone."""
     from engine.a2l.analysis import _bridge
 
-    bridged = _bridge(analysis.presence > 0.5, int(round(V2_PAUSE_BRIDGE_S * 100)))
+    bridged = _bridge(analysis.presence > 0.5, int(round(PAUSE_BRIDGE_S * 100)))
     soft = np.maximum(bridged.astype(np.float64), np.clip(analysis.presence, 0.0, 1.0))
     return np.clip(_lowpass(soft, GATE_HZ), 0.0, 1.0)
 
 
-def _norm_voiced(y: np.ndarray, voiced: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
+def _norm_voiced(y: np.ndarray, voiced: np.ndarray, speech: np.ndarray, min_range: float) -> np.ndarray | None:
     if voiced.sum() < 10:
         return None
-    return _percentile_norm(_lowpass(_voiced_only(y, voiced), SYLLABIC_HZ), speech)
+    return _percentile_norm(_lowpass(_voiced_only(y, voiced), SYLLABIC_HZ), speech, min_range)
+
+
+# The least spread (10th-90th percentile over the clip) each measure is normalised by: about a third of the
+# distance between a close and an open vowel ("ee" ~300 Hz vs "ah" ~750 Hz F1: log ratio 0.9, ~350 Hz of the
+# centroid, ~10 dB of the 1-3 kHz share), so a clip of one held vowel reads as one steady opening.
+MIN_RANGE_LOG_F1 = 0.3
+MIN_RANGE_CENTROID_HZ = 120.0
+MIN_RANGE_SHARE_DB = 3.0
+
+
+# Voiced frames this close (10 ms frames) to an unvoiced one are not read: Praat's formant window (50 ms
+# Gaussian) and the 25 ms band window reach into the neighbouring frication or burst there.
+EDGE_FRAMES = 2
+
+
+def _inner(voiced: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import binary_erosion
+
+    if not voiced.any():
+        return voiced
+    inner = binary_erosion(voiced, np.ones(2 * EDGE_FRAMES + 1, bool), border_value=1)
+    return inner if inner.sum() >= 10 else voiced
 
 
 def jaw_measures(analysis, mono16k: np.ndarray) -> np.ndarray:
@@ -156,13 +138,14 @@ def jaw_measures(analysis, mono16k: np.ndarray) -> np.ndarray:
     f1c, env, level = band_tracks(mono16k)
     f1c, env, level = f1c[:n], env[:n], level[:n]
     speech = analysis.presence > 0.5
-    voiced = analysis.voiced & speech
-    measures = [_norm_voiced(f1c, voiced, speech), _norm_voiced(env - level, voiced, speech)]
+    voiced = _inner(analysis.voiced) & speech
+    measures = [_norm_voiced(f1c, voiced, speech, MIN_RANGE_CENTROID_HZ),
+                _norm_voiced(env - level, voiced, speech, MIN_RANGE_SHARE_DB)]
     f1 = analysis.f1
     ok = voiced & np.isfinite(f1)
     if ok.sum() >= 10:
         log_f1 = median_filter(np.log(np.where(np.isfinite(f1), f1, 1.0)), F1_MEDIAN_FRAMES)
-        measures.append(_norm_voiced(log_f1, ok, speech))
+        measures.append(_norm_voiced(log_f1, ok, speech, MIN_RANGE_LOG_F1))
     measures = [m for m in measures if m is not None]
     if not measures:
         return np.zeros(n)

@@ -24,7 +24,7 @@ SHARE_WINDOW_S = 4.0  # the share of voice time in notes is judged over a few su
 # phrases well above it (the singing clips: 0.5-0.8).
 SINGING_SHARE = 0.35
 MIN_VOICED_S = 0.3  # a window with less voice than this (one short word) is not judged
-NOTE_LOUDNESS_HZ = 3.0  # a note's loudness envelope: below the vibrato's tremolo
+NOTE_LOUDNESS_HZ = 2.0  # a note's loudness envelope: 2 Hz attenuates the 4.5-7 Hz vibrato tremolo by 14 dB and more
 
 
 def _lowpass(y: np.ndarray, hz: float, rate: float = 100.0) -> np.ndarray:
@@ -94,7 +94,11 @@ def hold_notes(track: np.ndarray, note_spans: list[tuple[int, int]]) -> np.ndarr
     return out
 
 
-def note_loudness(level_db: np.ndarray, speech_db: float, floor_db: float) -> np.ndarray:
-    """0..~1.2 loudness envelope for sung notes (vibrato tremolo removed), 0 at the floor, 1 at the loud parts."""
-    span = max(speech_db - floor_db, 6.0)
-    return np.clip(_lowpass((np.asarray(level_db, np.float64) - floor_db) / span, NOTE_LOUDNESS_HZ), 0.0, 1.2)
+def note_loudness(level_db: np.ndarray, speech_db: float) -> np.ndarray:
+    """0..LOUDNESS_MAX loudness envelope for sung notes (vibrato tremolo removed): 1 at the clip's loud parts,
+    halving with every 10 dB below them (Stevens' power law: +10 dB sounds about twice as loud)."""
+    rel = _lowpass(np.asarray(level_db, np.float64) - speech_db, NOTE_LOUDNESS_HZ)
+    return np.clip(2.0 ** (rel / 10.0), 0.0, LOUDNESS_MAX)
+
+
+LOUDNESS_MAX = 1.2  # a note louder than the clip's loud parts opens a little wider, not without limit

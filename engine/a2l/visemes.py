@@ -73,8 +73,35 @@ def mouth_controls() -> tuple[str, ...]:
     return SINGLE + tuple(f"{name}{side}" for name in PAIRED for side in ("Left", "Right"))
 
 
+# IPA symbols (espeak-ng's phoneme events for any language, and the acoustic path's neutral labels) ->
+# visemes, by the phone's leading symbol (length marks, tones, stress and secondary articulations follow it).
+# "C" is the acoustic path's consonant / narrowing label, "ə" its central vowel.
+IPA_TO_VISEME = {
+    "p": "PP", "b": "PP", "m": "PP", "ɸ": "FF", "β": "FF", "f": "FF", "v": "FF", "ʋ": "FF", "ɱ": "FF",
+    "θ": "TH", "ð": "TH", "t": "DD", "d": "DD", "ʈ": "DD", "ɖ": "DD", "ɾ": "DD", "ɽ": "DD",
+    "k": "kk", "g": "kk", "ɡ": "kk", "ŋ": "kk", "q": "kk", "ɢ": "kk", "x": "kk", "ɣ": "kk", "χ": "kk", "ʁ": "RR",
+    "h": "kk", "ɦ": "kk", "ʔ": "kk", "ħ": "kk", "ʕ": "kk", "ɰ": "kk",
+    "ʃ": "CH", "ʒ": "CH", "ɕ": "CH", "ʑ": "CH", "ʂ": "CH", "ʐ": "CH", "c": "CH", "ɟ": "CH", "ç": "CH", "ʝ": "CH",
+    "s": "SS", "z": "SS", "n": "nn", "ɲ": "nn", "ɳ": "nn", "l": "nn", "ɫ": "nn", "ʎ": "nn", "ɭ": "nn", "ɬ": "nn",
+    "ɮ": "nn", "ɺ": "nn", "r": "RR", "ɹ": "RR", "ɻ": "RR", "ʀ": "RR", "ɚ": "RR", "ɝ": "RR", "ɜ": "RR",
+    "a": "aa", "ɑ": "aa", "ɐ": "aa", "æ": "aa", "ʌ": "aa", "ɒ": "O", "ɶ": "aa",
+    "e": "E", "ɛ": "E", "ø": "O", "œ": "O", "ə": "E", "ɘ": "E", "ɵ": "O", "ɤ": "E",
+    "i": "I", "ɪ": "I", "ɨ": "I", "y": "U", "ʏ": "U", "j": "I", "ɯ": "I", "ᵻ": "I",
+    "o": "O", "ɔ": "O", "u": "U", "ʊ": "U", "ʉ": "U", "w": "U", "ɥ": "U",
+    "C": "nn", "SIL": "sil",
+}
+
+
 def viseme_of(phone: str) -> str:
-    return PHONE_TO_VISEME.get(phone, "sil")
+    """The viseme of an ARPAbet phone, else of an IPA phone (by its leading symbol), else silence."""
+    if phone in PHONE_TO_VISEME:
+        return PHONE_TO_VISEME[phone]
+    if phone in IPA_TO_VISEME:
+        return IPA_TO_VISEME[phone]
+    for ch in phone:
+        if ch in IPA_TO_VISEME:
+            return IPA_TO_VISEME[ch]
+    return "sil"
 
 
 def target_matrix(controls: tuple[str, ...]) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The animation document: sources, the Audio2Lmk base layer, additive keyframed edit channels and gains.
 
-Per frame: mesh = reference rest mesh + base offsets (lip/blink gains, smoothing) + rig.offsets(edit values);
-pose = base pose * head gain (smoothed) + pose channel values; landmarks = projection of both.
+Per frame: mesh = the source's rest mesh + base offsets (lip/blink gains, smoothing) + rig.offsets(edit values);
+pose = the source's own head pose (a video's) + base pose * head gain (smoothed) + pose channel values;
+landmarks = projection of both.
 Everything that does not depend on the frame (scaled/smoothed base arrays, curves sampled at every frame)
 is computed once per change and cached, so evaluate(frame) is a few small numpy operations.
 """
@@ -24,7 +25,7 @@ from engine.limits import MAX_GAIN, MAX_SMOOTHING_S, check_number
 from engine.motion import Motion
 from engine.plugins import A2L_BACKENDS, RENDERERS, Choice, default_choice
 from engine.sources.base import FaceSource
-from engine.sources.portrait import AudioSource
+from engine.sources.audio import AudioSource
 from engine.timing import frames_covering
 
 POSE_CHANNELS = ("rx", "ry", "rz", "tx", "ty", "tz")  # degrees, cm; ADDED to the base pose
@@ -146,8 +147,8 @@ class Project:
         self.set_channels({name: curve})
 
     def set_channels(self, curves: Mapping[str, Curve]) -> None:
-        """Replaces the curves of several channels and notifies once ("channel:<a>,<b>,..."), so the views
-        refresh once per edit rather than once per channel. Nothing changes if any name is unknown."""
+        """Replaces the curves of several channels and notifies once (one CHANNELS change naming them all), so the
+        views refresh once per edit rather than once per channel. Nothing changes if any name is unknown."""
         for name in curves:
             if name not in self.channels:
                 raise KeyError(f"unknown channel {name!r}")
@@ -238,11 +239,13 @@ class Project:
         offsets, base_pose = self.base_arrays()
         samples = self.channel_samples()[start:stop]
         n_pose = len(POSE_CHANNELS)
-        mesh = self.source.fitted.rest_mesh + offsets[start:stop]
+        rest, source_pose = self.source.geometry(start, stop)
+        mesh = rest + offsets[start:stop]
         controls = samples[:, n_pose:]
         if np.any(controls):
             mesh = mesh + self.rig.offsets(controls)
-        return Motion(self.fps, mesh, base_pose[start:stop] + samples[:, :n_pose])
+        pose = base_pose[start:stop] + samples[:, :n_pose]
+        return Motion(self.fps, mesh, pose if source_pose is None else pose + source_pose)
 
     def evaluate(self, frame: int) -> FrameState:
         """One frame of evaluate_motion, with the channel values the views show."""

@@ -27,11 +27,16 @@ from engine.document import project_reader as reader
 from engine.document.curves import Curve
 from engine.document.project_reader import ARRAYS_MEMBER, IMAGE_MEMBER, JSON_MEMBER
 from engine.document.project import Gains, Project
-from engine.errors import ProjectFileError, TalklineError
+from engine.errors import ProjectFileError, TalklineError, VideoReadError
 from engine.export.atomic import remove_quietly, replacing
 from engine.face.reference import ReferenceFace
 from engine.plugins import A2L_BACKENDS, RENDERERS, choice_from_json
-from engine.sources.portrait import AudioSource, Framing, PortraitSource
+from engine.sources.audio import AudioSource
+from engine.face.track import FaceTrack
+from engine.sources.base import FaceSource
+from engine.sources.portrait import Framing, PortraitSource
+from engine.sources.video import VideoSource
+from engine.video.lengths import FIT_MODES
 
 SCHEMA_VERSION = 2
 FORMAT = "talkline-project"
@@ -54,12 +59,18 @@ def _source_entry(kind: str, path: str, folder: Path, **extra) -> dict:
     return {"kind": kind, "path": os.path.abspath(path), "relative": _relative(path, folder), **extra}
 
 
+def _face_source_entry(source, folder: Path) -> dict:
+    if source.kind == "video":
+        return _source_entry("video", source.path, folder, fit=source.fit, face_index=source.face_index)
+    return _source_entry("portrait", source.path, folder, framing=source.framing.to_json())
+
+
 def _document(project: Project, folder: Path, autosave_of: str | None) -> dict:
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "sources": [
-            _source_entry("portrait", project.source.path, folder, framing=project.source.framing.to_json()),
+            _face_source_entry(project.source, folder),
             _source_entry("audio", project.audio_source.path, folder),
         ],
         "fps": project.fps,
@@ -86,6 +97,9 @@ def _arrays(project: Project) -> dict[str, np.ndarray]:
         "reference/transform": np.asarray(ref.transform, dtype=np.float64),
     }
     arrays.update(project.base.to_arrays("base/"))
+    if project.source.kind == "video":  # the track travels with the project: the editor never tracks twice
+        arrays.update(project.source.track.to_arrays("track/"))
+        arrays["source/frame_map"] = project.source.frame_map
     if project.pose_template is not None:
         arrays["pose_template"] = np.asarray(project.pose_template, dtype=np.float64)
     return arrays
@@ -230,23 +244,39 @@ def _existing_source(entry: dict, folder: Path) -> str:
     return absolute
 
 
-def _sources(doc: dict, reference: ReferenceFace, folder: Path) -> tuple[PortraitSource, AudioSource]:
+def _sources(doc: dict, arrays: dict, reference: ReferenceFace, folder: Path) -> tuple[FaceSource, AudioSource]:
     from engine.audio.decode import load_audio
     from engine.errors import AudioReadError
 
     entries = doc["sources"]
-    kinds = [e.get("kind") if isinstance(e, dict) else None for e in entries] if isinstance(entries, list) else None
-    if kinds is None or sorted(map(str, kinds)) != ["audio", "portrait"]:
-        raise ProjectFileError(f"{JSON_MEMBER}: sources must be one portrait and one audio entry, got kinds {kinds}")
+    kinds = [e.get("kind") for e in entries]
+    if len(kinds) != 2 or "audio" not in kinds or not ({"portrait", "video"} & set(kinds)):
+        raise ProjectFileError(f"{JSON_MEMBER}: sources must be one portrait or video and one audio entry, "
+                               f"got kinds {kinds}")
     by_kind = dict(zip(kinds, entries))
-    portrait = PortraitSource(_existing_source(by_kind["portrait"], folder), reference,
+    if "video" in by_kind:
+        entry = by_kind["video"]
+        fit, face_index = entry.get("fit"), entry.get("face_index")
+        if fit not in FIT_MODES or not (face_index is None or (isinstance(face_index, int) and face_index >= 0)):
+            raise ProjectFileError(f"{JSON_MEMBER}: the video source's fit/face_index are invalid: {entry!r:.120}")
+        try:
+            track = FaceTrack.from_arrays(arrays, "track/")
+            frame_map = np.asarray(arrays["source/frame_map"], np.int64)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ProjectFileError(f"{ARRAYS_MEMBER}: the video source's face track is malformed: {exc}") from None
+        if frame_map.shape != (doc["frame_count"],) or frame_map.min() < 0 or frame_map.max() >= track.frame_count:
+            raise ProjectFileError(f"{ARRAYS_MEMBER}: array 'source/frame_map' does not fit the track")
+        face: FaceSource = VideoSource(_existing_source(entry, folder), track, frame_map, fit=fit,
+                                       face_index=face_index, reference=reference)
+    else:
+        face = PortraitSource(_existing_source(by_kind["portrait"], folder), reference,
                               Framing.from_json(by_kind["portrait"].get("framing", {})))
     audio_path = _existing_source(by_kind["audio"], folder)
     try:
         clip = load_audio(audio_path) if os.path.exists(audio_path) else None
     except AudioReadError:
         clip = None  # unreadable now: the user relinks it, as for a missing file
-    return portrait, AudioSource(audio_path, clip)
+    return face, AudioSource(audio_path, clip)
 
 
 def load_project(path: str | os.PathLike) -> Project:
@@ -257,7 +287,7 @@ def load_project(path: str | os.PathLike) -> Project:
         arrays = reader.read_arrays(raw_npz, doc["frame_count"])
         reference = _reference(doc, arrays, raw_png)
         base = _base(doc, arrays)
-        source, audio = _sources(doc, reference, Path(path).parent)
+        source, audio = _sources(doc, arrays, reference, Path(path).parent)
         channels = {}
         for name, d in doc["channels"].items():
             try:
@@ -284,7 +314,7 @@ def missing_sources(project: Project) -> list[str]:
     """Kinds ("portrait", "audio") whose file is gone or unusable; pass one to relink_source."""
     missing = []
     if not os.path.exists(project.source.path):
-        missing.append("portrait")
+        missing.append(project.source.kind)
     if project.audio is None or not os.path.exists(project.audio_source.path):
         missing.append("audio")
     return missing
@@ -300,11 +330,20 @@ def relink_source(project: Project, kind: str, new_path: str | os.PathLike) -> N
     new_path = os.path.abspath(os.fspath(new_path))
     if kind == "audio":
         project.audio_source = AudioSource(new_path, load_audio(new_path))
-    elif kind == "portrait":
+    elif kind == "portrait" == project.source.kind:
         load_image(new_path)  # raises ImageReadError if it is not a readable image
         project.source.path = new_path
+    elif kind == "video" == project.source.kind:
+        from engine.media.video_read import probe_video
+
+        info = probe_video(new_path)  # raises VideoReadError if it is not a readable video
+        track = project.source.track
+        if (info.width, info.height) != (track.width, track.height):
+            raise VideoReadError(f"{new_path} is {info.width}x{info.height}, the tracked video {track.width}x"
+                                 f"{track.height}: relink the same video")
+        project.source.relink(new_path)
     else:
-        raise ValueError(f"unknown source kind {kind!r} (audio or portrait)")
+        raise ValueError(f"cannot relink a {kind!r} source of a project whose face source is a {project.source.kind}")
     project.notify(Change(ChangeKind.SOURCES))
 
 

@@ -84,6 +84,20 @@ _ARRAY_SPECS: dict[str, tuple[str, tuple]] = {
     "base/blinks/labels": ("U", ("*",)),
     "base/backend": ("U", ()),  # schema 1 only
     "pose_template": ("f", ("*", 6)),
+    # a video source's face track ("S": its own frame count) and the output -> source frame map
+    "track/version": ("i", ()),
+    "track/fps": ("f", ()),
+    "track/size": ("i", (2,)),
+    "track/landmarks": ("f", ("S", 478, 3)),
+    "track/transforms": ("f", ("S", 4, 4)),
+    "track/meshes": ("f", ("S", 468, 3)),
+    "track/blendshapes": ("f", ("S", "*")),
+    "track/blendshape_names": ("U", ("*",)),
+    "track/detected": ("b", ("S",)),
+    "track/usable": ("b", ("S",)),
+    "track/gaps": ("f", ("*", 2)),
+    "track/source": ("U", ()),
+    "source/frame_map": ("i", ("T",)),
 }
 
 
@@ -102,18 +116,17 @@ def _check_header(name: str, shape: tuple, dtype: np.dtype, frames: int) -> None
     kinds, pattern = spec
     if dtype.hasobject:
         raise fail(ARRAYS_MEMBER, f"array {name!r}", "holds Python objects (which Talkline never loads)")
-    if dtype.kind not in kinds or dtype.hasobject or (dtype.kind == "U" and dtype.itemsize > 4 * MAX_LABEL_CHARS):
+    if dtype.kind not in kinds or (dtype.kind == "U" and dtype.itemsize > 4 * MAX_LABEL_CHARS):
         raise fail(ARRAYS_MEMBER, f"array {name!r}", f"has dtype {dtype}, expected kind {kinds!r}")
-    bounds = {"T": frames, "*": MAX_SEGMENTS if pattern[:1] == ("*",) else 0}
-    if name == "pose_template":
-        bounds["*"] = MAX_FRAMES
-    if name == "base/weight_names":
-        bounds["*"] = MAX_WEIGHT_TRACKS
+    # "T": the project's frames; "S": a video track's frames; "*": a count bounded by what the array holds.
+    count_limit = {"pose_template": MAX_FRAMES, "base/weight_names": MAX_WEIGHT_TRACKS,
+                   "track/blendshapes": MAX_WEIGHT_TRACKS}.get(name, MAX_SEGMENTS)
+    limits = {"T": (frames, frames), "S": (1, MAX_FRAMES), "*": (0, count_limit)}
     ok = len(shape) == len(pattern) and all(
-        (n == p) if isinstance(p, int) else (n == frames if p == "T" else 0 <= n <= bounds["*"])
-        for n, p in zip(shape, pattern))
+        n == p if isinstance(p, int) else limits[p][0] <= n <= limits[p][1] for n, p in zip(shape, pattern))
     if not ok:
-        expected = "(" + ", ".join(str(frames) if p == "T" else ("N" if p == "*" else str(p)) for p in pattern) + ")"
+        dims = {"T": str(frames), "S": "N", "*": "N"}
+        expected = "(" + ", ".join(dims[p] if isinstance(p, str) else str(p) for p in pattern) + ")"
         raise fail(ARRAYS_MEMBER, f"array {name!r}", f"has shape {shape}, expected {expected}")
 
 

@@ -50,6 +50,12 @@ class WarpRenderer:
 
         `source`/`source_px` warp another frame with its own landmarks instead of the reference
         (e.g. a video frame for dubbing); its geometry is then built on the fly (slower)."""
+        return self.render_warm(target_px, None, source, source_px)[0]
+
+    def render_warm(self, target_px: np.ndarray, start: np.ndarray | None, source: np.ndarray | None = None,
+                    source_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """render() for the next frame of a sequence: the backward map is warm-started from `start`, the
+        previous frame's grid (None for the first). Returns (frame, this frame's grid)."""
         import cv2
 
         target = _landmarks(target_px, "target landmarks")
@@ -64,10 +70,11 @@ class WarpRenderer:
             px = _landmarks(source_px, "source landmarks")
             field = WarpField(px, image.shape[1], image.shape[0], self.grid_step)
             mouth = MouthStyle.of(image, px)
-        out = cv2.remap(image, field.backward_map(target), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        grid = field.backward_grid(target, start)
+        out = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         paint_eyes(out, image, px, target)
         paint_mouth(out, target, mouth)
-        return out
+        return out, grid
 
 
 @dataclass
@@ -104,12 +111,19 @@ class WarpBackend:
         image, px = self.source.frame(index)
         return self._warp.render(landmarks, image, px)
 
-    def frames(self, landmarks: np.ndarray, *, progress: Progress | None = None,
+    def frames(self, landmarks, *, progress: Progress | None = None,
                cancel: Cancel | None = None) -> Iterator[np.ndarray]:
+        """Frames in order; each frame's backward map is warm-started from the previous one's."""
         total = len(landmarks)
-        for i in range(total):
+        grid = None
+        for i, target in enumerate(landmarks):
             if cancel is not None and cancel():
                 raise RenderCancelled("render cancelled")
-            yield self.preview(landmarks[i], i)
+            if self.source.frame_count is None:
+                frame, grid = self._warp.render_warm(target, grid)
+            else:
+                image, px = self.source.frame(i)
+                frame, grid = self._warp.render_warm(target, grid, image, px)
+            yield frame
             if progress is not None:
                 progress((i + 1) / total)

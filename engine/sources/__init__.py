@@ -1,2 +1,2 @@
-"""What a project animates and hears: the face source (a still portrait now; a tracked video with the video
-modes) and the audio source. Above engine.rig (a source fits the rig to its face), below the backends."""
+"""What a project animates and hears: the face source (a still portrait, or a tracked video for dubbing) and the
+audio source. Above engine.rig (a source fits the rig to its face), below the backends."""

@@ -42,4 +42,11 @@ class FaceSource(Protocol):
 
     def frame(self, index: int) -> tuple[np.ndarray, np.ndarray]: ...  # (H, W, 3) RGB, (478, 2) landmarks px
 
+    def geometry(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per frame of [start, stop): the rest mesh motion is added to (n, 468, 3), and the source's own head
+        pose (n, 6) or None for a still."""
+        ...
+
+    def animate(self, base): ...  # the part of a predicted BaseLayer this source takes (a dub: the lower face)
+
     def resized(self, size: int) -> "FaceSource": ...

@@ -7,7 +7,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.audio.decode import AudioClip
 from engine.face.reference import ReferenceFace, analyze_portrait
 from engine.sources.base import FittedFace
 
@@ -58,17 +57,16 @@ class PortraitSource:
     def frame(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         return self.reference.image, self.reference.landmarks_px
 
+    def animate(self, base):
+        """A still takes the whole predicted motion."""
+        return base
+
+    def geometry(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A still: the rest mesh at every frame, no head motion of its own."""
+        return np.broadcast_to(self.fitted.rest_mesh, (max(0, stop - start), 468, 3)), None
+
     def resized(self, size: int) -> "PortraitSource":
         reference = self.reference.resized(size)
         if reference is self.reference:
             return self
         return PortraitSource(self.path, reference, self.framing, self.fitted)
-
-
-@dataclass
-class AudioSource:
-    """The audio track: its path and the decoded clip (None while the file is missing: relink it)."""
-
-    kind: ClassVar[str] = "audio"
-    path: str
-    clip: AudioClip | None

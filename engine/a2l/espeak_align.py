@@ -1,0 +1,214 @@
+"""Transcript alignment in any language espeak-ng speaks (~100): synthesize the transcript with espeak-ng
+(libespeak-ng through ctypes, phoneme events on: each phone's IPA symbol and its sample position), then warp
+those phone times onto the real recording by dynamic time warping over MFCCs of the two signals (the method
+of aeneas, at the phone rather than the sentence level).
+
+The synthetic and the real voice differ, but their spectral envelopes follow the same phone sequence;
+cepstral mean/variance normalisation per signal removes most of the speaker and channel difference. The
+DTW runs over the span where the real recording has speech (engine.a2l.analysis) so lead-in noise and
+trailing silence are not stretched over phones.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import threading
+
+import numpy as np
+
+from engine.a2l.base_layer import Segment
+from engine.audio.decode import ANALYSIS_RATE, resample
+
+MFCC_COUNT = 13  # c1..c12 (+ c0 dropped): the spectral envelope; the usual speech-recognition front end
+MEL_BANDS = 26
+DTW_HOP_S = 0.02  # 50 Hz frames: phones last 50-150 ms, and the DTW cost grows with the square of the rate
+# The warping may stretch the synthetic speech by at most this factor, either way, against the real speech's
+# span (a Sakoe-Chiba-like slope limit through the band width): real speakers are 0.5-2x espeak's rate.
+MAX_STRETCH = 2.5
+_lock = threading.Lock()
+
+# espeak-ng event types and init options (speak_lib.h)
+EVENT_END_LIST, EVENT_WORD, EVENT_PHONEME = 0, 1, 7
+AUDIO_OUTPUT_RETRIEVAL = 1
+INIT_PHONEME_EVENTS, INIT_PHONEME_IPA, INIT_DONT_EXIT = 0x0001, 0x0002, 0x8000
+ESPEAK_RATE = 1
+
+
+class _Id(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", _Id)]
+
+
+_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@functools.lru_cache(maxsize=1)
+def _library():
+    name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None, 0
+    rate = lib.espeak_Initialize(AUDIO_OUTPUT_RETRIEVAL, 0, None,
+                                 INIT_PHONEME_EVENTS | INIT_PHONEME_IPA | INIT_DONT_EXIT)
+    if rate <= 0:
+        return None, 0
+    return lib, rate
+
+
+def espeak_status() -> tuple[bool, str]:
+    lib, _ = _library()
+    return (True, "") if lib is not None else (False, "libespeak-ng is not installed (apt: espeak-ng)")
+
+
+def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tuple[np.ndarray, int, list[Segment]]:
+    """espeak-ng speech of `text` in `voice` (a language code: "de", "fr", "ja", "cmn", ...) at its default
+    rate: the samples (float32), their rate and the phones (IPA labels; "SIL" for pauses) timed in seconds."""
+    lib, rate = _library()
+    if lib is None:
+        raise RuntimeError(espeak_status()[1])
+    chunks: list[np.ndarray] = []
+    events: list[tuple[int, str]] = []
+
+    def collect(wav, count, event):
+        if wav and count > 0:
+            chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).astype(np.float32) / 32768.0)
+        i = 0
+        while event[i].type != EVENT_END_LIST:
+            if event[i].type == EVENT_PHONEME:
+                events.append((int(event[i].sample), event[i].id.string.decode("utf-8", errors="replace")))
+            i += 1
+        return 0
+
+    callback = _Callback(collect)
+    data = text.encode("utf-8")
+    with _lock:
+        lib.espeak_SetSynthCallback(callback)
+        if lib.espeak_SetVoiceByName(voice.encode("ascii", errors="replace")) != 0:
+            raise ValueError(f"espeak-ng has no voice for language {voice!r}")
+        lib.espeak_SetParameter(ESPEAK_RATE, int(words_per_minute), 0)
+        lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, 0, None, None)
+        lib.espeak_Synchronize()
+    x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    phones: list[Segment] = []
+    total = len(x) / rate
+    for (sample, label), nxt in zip(events, events[1:] + [(len(x), "")]):
+        start, end = sample / rate, min(nxt[0] / rate, total)
+        if end <= start:
+            continue
+        label = label.strip() or "SIL"
+        if phones and phones[-1].label == label == "SIL":
+            phones[-1] = Segment(phones[-1].start, end, "SIL")
+        else:
+            phones.append(Segment(start, end, label))
+    return x, rate, phones
+
+
+def mfcc(x: np.ndarray, rate: int = ANALYSIS_RATE, hop_s: float = DTW_HOP_S) -> np.ndarray:
+    """(frames, MFCC_COUNT - 1) cepstral mean/variance-normalised MFCCs c1..c12 (25 ms Hamming windows)."""
+    from scipy.fft import dct
+
+    hop, win, nfft = int(hop_s * rate), int(0.025 * rate), 512
+    n = max(1, int(np.ceil(len(x) / hop)))
+    padded = np.pad(np.asarray(x, np.float32), (win // 2, win // 2 + n * hop))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n] * np.hamming(win).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    edges = 700.0 * (10 ** (np.linspace(mel(100.0), mel(min(7600.0, rate / 2)), MEL_BANDS + 2) / 2595.0) - 1.0)
+    bins = np.fft.rfftfreq(nfft, 1.0 / rate)
+    bank = np.zeros((MEL_BANDS, len(bins)))
+    for m in range(MEL_BANDS):
+        lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
+        bank[m] = np.clip(np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)), 0.0, None)
+    feats = dct(np.log(power @ bank.T + 1e-10), type=2, axis=1, norm="ortho")[:, 1:MFCC_COUNT]
+    return (feats - feats.mean(axis=0)) / np.maximum(feats.std(axis=0), 1e-6)
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each frame of `a`, the matching frame of `b` (monotonic DTW, steps (1,0), (1,1), (0,1); Euclidean
+    cost). Rows are solved one at a time; the horizontal run within a row is a cumulative minimum, so each row
+    is a handful of vector operations (cost and memory O(len(a) x len(b)), pointers kept as int8)."""
+    n, m = len(a), len(b)
+    b_sq = (b ** 2).sum(axis=1)
+    pointers = np.zeros((n, m), np.int8)  # 0 diagonal, 1 from above (i-1, j), 2 from the left (i, j-1)
+    prev = None
+    for i in range(n):
+        cost = np.sqrt(np.maximum((a[i] ** 2).sum() + b_sq - 2.0 * b @ a[i], 0.0))
+        if prev is None:
+            row = np.cumsum(cost)
+            pointers[i, 1:] = 2
+        else:
+            diag = np.concatenate([[np.inf], prev[:-1]])
+            up = prev
+            best = np.minimum(diag, up)
+            pointers[i] = np.where(up < diag, 1, 0)
+            tmp = cost + best
+            csum = np.cumsum(cost)
+            run = np.minimum.accumulate(tmp - csum)
+            row = csum + run
+            pointers[i] = np.where(row < tmp - 1e-9, 2, pointers[i])
+        prev = row
+    # backtrack from the last cell
+    match = np.zeros(n, np.int64)
+    i, j = n - 1, m - 1
+    while i >= 0:
+        match[i] = j
+        p = pointers[i, j]
+        if p == 0:
+            i, j = i - 1, j - 1
+        elif p == 1:
+            i -= 1
+        else:
+            j -= 1
+        if j < 0:
+            match[:i + 1] = 0
+            break
+    return match
+
+
+def align_with_espeak(mono16k: np.ndarray, transcript: str, language: str,
+                      span: tuple[float, float] | None = None) -> list[Segment]:
+    """Phones of `transcript` (IPA labels) timed on the recording. `span`: (start, end) seconds of the speech
+    in the recording (the DTW maps the synthetic speech onto it); the whole clip when None."""
+    x_syn, rate, phones = synthesize_phones(transcript, language)
+    if len(x_syn) == 0 or not phones:
+        raise ValueError("espeak-ng produced no speech for the transcript")
+    syn = resample(x_syn, rate, ANALYSIS_RATE)
+    duration = len(mono16k) / ANALYSIS_RATE
+    a, b = span if span is not None else (0.0, duration)
+    spoken = [p for p in phones if p.label != "SIL"]
+    s0, s1 = spoken[0].start, spoken[-1].end  # the synthetic speech without its own lead-in and tail
+    syn_part = syn[int(s0 * ANALYSIS_RATE): int(s1 * ANALYSIS_RATE)]
+    real_part = np.asarray(mono16k[int(a * ANALYSIS_RATE): int(b * ANALYSIS_RATE)], np.float32)
+    if len(syn_part) < 0.05 * ANALYSIS_RATE or len(real_part) < 0.05 * ANALYSIS_RATE:
+        raise ValueError("too little speech to align")
+    ratio = len(real_part) / len(syn_part)
+    if not 1.0 / MAX_STRETCH <= ratio <= MAX_STRETCH:
+        raise ValueError(f"the transcript's speech is {ratio:.1f}x the recording's length: not this recording")
+    match = dtw_path(mfcc(syn_part), mfcc(real_part))
+    syn_t = np.arange(len(match)) * DTW_HOP_S
+    real_t = a + match * DTW_HOP_S
+
+    def warp(t: float) -> float:
+        return float(np.interp(t - s0, syn_t, real_t))
+
+    out: list[Segment] = []
+    if a > 0:
+        out.append(Segment(0.0, a, "SIL"))
+    for p in phones:
+        if p.end <= s0 or p.start >= s1:
+            continue
+        start, end = warp(max(p.start, s0)), warp(min(p.end, s1))
+        if out and start < out[-1].end:
+            start = out[-1].end
+        if end > start:
+            out.append(Segment(start, end, p.label))
+    if out and out[-1].end < duration:
+        out.append(Segment(out[-1].end, duration, "SIL"))
+    return out

@@ -1,0 +1,90 @@
+"""The `performance` Audio2Lmk backend (reenactment): the motion comes from a tracked driving video instead of
+the audio. Expression = the driver's canonical mesh relative to its most neutral frame, applied to the
+portrait's neutral mesh; head pose = the driver's relative to its first frame. The result is an ordinary base
+layer (keys, gains and every renderer apply), with rig weights fitted to it so the lanes and the inspector
+show what the performer did."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from engine.a2l.backend import A2LCapabilities, Cancel, Progress, stage_reporter
+from engine.a2l.base_layer import BaseLayer
+from engine.audio.decode import AudioClip
+from engine.errors import ConfigError
+
+# Rig controls the fitted weights are reported for (the eyes are left to the transferred mesh: a blink fitted
+# and re-applied through the rig would be counted twice).
+FITTED_CONTROLS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthSmileRight",
+                   "mouthStretchLeft", "mouthStretchRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
+
+
+@dataclass
+class PerformanceConfig:
+    VERSION: ClassVar[int] = 1
+    video: str = ""  # the driving video
+    face_index: int | None = None  # which face drives when the video shows several (default: the largest)
+    # Share of the driver's head translation given to the portrait. Rotation transfers whole; a driving clip's
+    # translation is mostly the performer leaning and the camera shaking (+-5 cm on the bundled clips), which a
+    # 2D warp of a still can follow only by tearing the face from the hair: half keeps the liveliness.
+    head_translation: float = 0.5
+
+    def validate(self) -> None:
+        if self.face_index is not None and self.face_index < 0:
+            raise ValueError(f"face_index must be >= 0, got {self.face_index}")
+        if not 0.0 <= self.head_translation <= 1.0:
+            raise ValueError(f"head_translation must be between 0 and 1, got {self.head_translation}")
+
+
+def fit_weights(offsets: np.ndarray, rig, controls=FITTED_CONTROLS) -> dict[str, np.ndarray]:
+    """Least-squares rig weights per frame that best explain the offsets (for display and editing)."""
+    names = [c for c in controls if c in rig.controls]
+    basis = rig.basis[[rig.index(c) for c in names]].reshape(len(names), -1).astype(np.float64)
+    w, *_ = np.linalg.lstsq(basis.T, offsets.reshape(len(offsets), -1).T.astype(np.float64), rcond=None)
+    return {n: np.clip(w[i], 0.0, 1.0).astype(np.float32) for i, n in enumerate(names)}
+
+
+def performance_base(track, fps: float, frames: int, head_translation: float = 1.0) -> BaseLayer:
+    """The track's motion at `fps` over `frames` frames (the last frame held past the video's end)."""
+    from engine.geometry import relative_pose
+    from engine.rig import load_rig
+    from engine.timing import resample_frames
+
+    pose, scale = relative_pose(track.transforms[0], track.transforms)
+    meshes = track.meshes * scale[:, None, None]
+    neutral = track.meshes[track.neutral_index()]
+    offsets = resample_frames(meshes - neutral[None], track.fps, fps, frames).astype(np.float32)
+    pose = resample_frames(pose, track.fps, fps, frames)
+    pose[:, 3:] *= head_translation
+    return BaseLayer(fps=float(fps), offsets=offsets, pose=pose, weights=fit_weights(offsets, load_rig()))
+
+
+class PerformanceBackend:
+    name: ClassVar[str] = "performance"
+    title: ClassVar[str] = "Performance capture (driving video)"
+    Config: ClassVar[type] = PerformanceConfig
+    capabilities: ClassVar[A2LCapabilities] = A2LCapabilities(rig_weights=True)
+
+    @classmethod
+    def available(cls, config: PerformanceConfig) -> tuple[bool, str]:
+        if not config.video:
+            return False, "needs a driving video (setting video)"
+        if not os.path.exists(config.video):
+            return False, f"the driving video {config.video} is missing"
+        return True, ""
+
+    def predict(self, audio: AudioClip, fps: float, config: PerformanceConfig, *, progress: Progress | None = None,
+                cancel: Cancel | None = None) -> BaseLayer:
+        from engine.face.track import cached_track
+
+        if not config.video:
+            raise ConfigError("the performance backend needs a driving video (setting video)")
+        report = stage_reporter(progress, cancel)
+        track = cached_track(config.video, face_index=config.face_index,
+                             progress=lambda f: report(0.9 * f), cancel=cancel)
+        base = performance_base(track, fps, audio.frame_count(fps), config.head_translation)
+        report(1.0)
+        return base

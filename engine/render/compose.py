@@ -1,0 +1,74 @@
+"""Rendering over a source video (dubbing): the renderer works on a window that follows the face (small and of
+one size, so it is fast and any renderer fits), and only the lower face of its output is blended back into
+the untouched source frame, under a feathered mask, so the upper face, the background and the frame's edges
+stay the source's to the pixel."""
+from __future__ import annotations
+
+import numpy as np
+
+# Feather of the lower-face mask (Gaussian sigma, share of the face-box side): wide enough that no edge shows
+# on skin, narrow enough that the eyes (~0.35 of the face box above the mouth) stay outside.
+FEATHER_SHARE = 0.035
+# The mask grows by this share of the face box beyond the moved vertices' outline, so the blend happens where
+# the warp has already faded out (the seam falls on unmoved pixels).
+MASK_GROW_SHARE = 0.04
+
+
+def lower_face_mask(points_px: list[np.ndarray], side: int, face_side: float) -> np.ndarray:
+    """(side, side) float32 in [0, 1]: the hull of the given lower-face points (source's and target's), grown
+    and feathered."""
+    import cv2
+
+    hull = cv2.convexHull(np.concatenate(points_px).astype(np.float32)).astype(np.int32)
+    mask = np.zeros((side, side), np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255)
+    grow = max(1, int(round(MASK_GROW_SHARE * face_side)))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    sigma = max(1.0, FEATHER_SHARE * face_side)
+    return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+
+
+def blend_back(frame: np.ndarray, window, rendered: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The source frame with the window's masked part replaced by the rendered pixels."""
+    out = frame.copy()
+    h, w = frame.shape[:2]
+    x0, y0 = max(window.x, 0), max(window.y, 0)
+    x1, y1 = min(window.x + window.side, w), min(window.y + window.side, h)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    sx, sy = x0 - window.x, y0 - window.y
+    m = mask[sy:sy + (y1 - y0), sx:sx + (x1 - x0), None]
+    src = out[y0:y1, x0:x1].astype(np.float32)
+    new = rendered[sy:sy + (y1 - y0), sx:sx + (x1 - x0)].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(src + m * (new - src) + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def render_clip(source, renderer, landmarks: np.ndarray, *, progress=None, cancel=None):
+    """Frames for (T, N, 2) landmarks in the source's frame: the renderer's frames for a still; over a video,
+    each window rendered and its lower face blended back into the source frame (frames without a usable face
+    pass through untouched)."""
+    if getattr(source, "window", None) is None:
+        yield from renderer.frames(landmarks, progress=progress, cancel=cancel)
+        return
+    windowed = np.stack([source.to_window(i, px) for i, px in enumerate(landmarks)])
+    for i, rendered in enumerate(renderer.frames(windowed, progress=progress, cancel=cancel)):
+        yield compose_frame(source, i, rendered, windowed[i])
+
+
+def render_one(source, renderer, landmarks: np.ndarray, index: int = 0) -> np.ndarray:
+    """One frame (the editor's preview): as render_clip, for frame `index`."""
+    if getattr(source, "window", None) is None:
+        return renderer.preview(landmarks, index)
+    target = source.to_window(index, landmarks)
+    return compose_frame(source, index, renderer.preview(target, index), target)
+
+
+def compose_frame(source, index: int, rendered: np.ndarray, target_window_px: np.ndarray) -> np.ndarray:
+    full = source.full_frame(index)
+    if not source.usable(index):
+        return full
+    window = source.window(index)
+    _, source_px = source.frame(index)
+    points = [source_px[source.lower_points], np.asarray(target_window_px)[source.lower_points]]
+    return blend_back(full, window, rendered, lower_face_mask(points, window.side, source.face_side))

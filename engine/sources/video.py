@@ -1,0 +1,259 @@
+"""A video as the face source (dubbing): its frames, its tracked face, and the mapping from output frames to
+source frames when the new audio is longer or shorter than the video.
+
+The reference is the video's most neutral tracked frame (its mesh is the identity the rig is fitted to). Per
+output frame the source gives the frame to render over and the face geometry to animate from: the tracked mesh
+with its lower face brought to rest (the new speech replaces it) and the head pose relative to the reference.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+import numpy as np
+
+from engine.face.reference import ReferenceFace
+from engine.face.track import FaceTrack
+from engine.sources.base import FittedFace
+
+# Decoded frames kept for random access (scrubbing, a ping-pong loop playing backwards): bounded in bytes.
+FRAME_CACHE_BYTES = 256 * 2**20
+# A backwards jump decodes this many frames before the one asked for in one go (and caches them), so a
+# ping-pong loop's backward pass costs one seek per chunk instead of one per frame.
+BACKWARD_CHUNK = 24
+# The lower face the new speech replaces: vertices a mouth or jaw control moves by at least LOWER_FACE_FULL of
+# its largest displacement count fully; the weight falls off linearly to 0 at LOWER_FACE_MIN (a soft seam on
+# the cheeks; every control moves the whole mesh a hair, which must not count: the eyes stay the source's).
+LOWER_FACE_FULL = 0.25
+LOWER_FACE_MIN = 0.12
+LOWER_FACE_CONTROLS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthSmileRight",
+                       "mouthFrownLeft", "mouthFrownRight", "mouthStretchLeft", "mouthStretchRight",
+                       "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight",
+                       "mouthPressLeft", "mouthPressRight", "mouthRollLower", "mouthRollUpper")
+
+
+def lower_face_weights(rig) -> np.ndarray:
+    """(468,) in [0, 1]: how much of each vertex belongs to the regenerated lower face."""
+    w = np.zeros(rig.basis.shape[1])
+    for name in LOWER_FACE_CONTROLS:
+        if name in rig.controls:
+            moved = np.linalg.norm(rig.basis[rig.index(name)], axis=1)
+            w = np.maximum(w, moved / max(moved.max(), 1e-9))
+    return np.clip((w - LOWER_FACE_MIN) / (LOWER_FACE_FULL - LOWER_FACE_MIN), 0.0, 1.0)
+
+
+# The renderer's window side is this many times the largest face-box side of the track: the jaw's reach at full
+# opening plus the warp's margin of still points around the face (it rarely exceeds the face box by 40 %).
+WINDOW_SCALE = 2.0
+
+
+@dataclass(frozen=True)
+class Window:
+    x: int  # top-left corner in the frame (may be negative: the window can reach past the frame)
+    y: int
+    side: int
+
+    def cut(self, frame: np.ndarray) -> np.ndarray:
+        """The window's pixels; what lies past the frame is mirrored in (it is never blended back)."""
+        import cv2
+
+        h, w = frame.shape[:2]
+        pad = [max(0, -self.y), max(0, self.y + self.side - h), max(0, -self.x), max(0, self.x + self.side - w)]
+        if any(pad):
+            frame = cv2.copyMakeBorder(frame, *pad, borderType=cv2.BORDER_REFLECT_101)
+        y, x = self.y + pad[0], self.x + pad[2]
+        return np.ascontiguousarray(frame[y:y + self.side, x:x + self.side])
+
+
+def windows_for(centres: np.ndarray, face_side: float) -> list[Window]:
+    """One window per frame centred on the face (the side fixed for the clip, even for video codecs)."""
+    side = int(np.ceil(WINDOW_SCALE * face_side / 2.0)) * 2
+    return [Window(int(round(cx - side / 2)), int(round(cy - side / 2)), side) for cx, cy in centres]
+
+
+class VideoFrames:
+    """Random access to a video's displayed frames: sequential reads decode on, others seek to a keyframe."""
+
+    def __init__(self, path: str, fps: float):
+        self.path, self.fps = path, fps
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._container = self._stream = self._decoder = None
+        self._next = 0
+        self._rotation = 0
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = self._decoder = None
+
+    def _open(self, index: int) -> None:
+        import av
+
+        from engine.media.video_read import open_video
+
+        if self._container is None:
+            self._container = open_video(self.path)
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+        if index > 0:
+            pts = int(index / self.fps / self._stream.time_base) if self._stream.time_base else 0
+            try:
+                self._container.seek(pts + (self._stream.start_time or 0), stream=self._stream, backward=True)
+            except av.error.FFmpegError:
+                self._container.seek(0, stream=self._stream)
+        else:
+            self._container.seek(self._stream.start_time or 0, stream=self._stream, backward=True)
+        self._decoder = self._container.decode(self._stream)
+        self._next = None  # known after the first decoded frame
+
+    def _decode_next(self) -> tuple[int, np.ndarray] | None:
+        from engine.media.video_read import upright
+
+        frame = next(self._decoder, None)
+        if frame is None:
+            return None
+        base = self._stream.start_time or 0
+        t = float((frame.pts - base) * self._stream.time_base) if frame.pts is not None else 0.0
+        index = int(round(t * self.fps))
+        return index, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0) or 0)
+
+    def _keep(self, index: int, rgb: np.ndarray) -> None:
+        self._cache[index] = rgb
+        self._cache.move_to_end(index)
+        while len(self._cache) > max(2 * BACKWARD_CHUNK, FRAME_CACHE_BYTES // max(rgb.nbytes, 1)):
+            self._cache.popitem(last=False)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        if self._decoder is None or self._next is None or not self._next <= index <= self._next + BACKWARD_CHUNK:
+            self._open(max(0, index - BACKWARD_CHUNK + 1))
+        last = None
+        while True:
+            decoded = self._decode_next()
+            if decoded is None:  # past the end: the last frame there is
+                if last is None:
+                    raise IndexError(f"frame {index} is past the end of {self.path}")
+                return last
+            i, rgb = decoded
+            self._next = i + 1
+            if i >= index - BACKWARD_CHUNK:
+                self._keep(i, rgb)
+            last = rgb
+            if i >= index:
+                return rgb
+
+
+class VideoSource:
+    kind: ClassVar[str] = "video"
+
+    def __init__(self, path: str, track: FaceTrack, frame_map: np.ndarray, *, fit: str = "pingpong",
+                 face_index: int | None = None, reference: ReferenceFace | None = None):
+        self.path = path
+        self.track = track
+        self.frame_map = np.asarray(frame_map, dtype=np.int64)  # output frame -> source frame
+        self.fit, self.face_index = fit, face_index  # how it was made (kept in the project file)
+        self._frames = VideoFrames(path, track.fps)
+        k = track.neutral_index()
+        if reference is None:  # a saved project brings its own (the video may have moved)
+            reference = ReferenceFace(image=self._frames[k], landmarks=track.landmarks[k], mesh=track.meshes[k],
+                                      transform=track.transforms[k],
+                                      blendshapes=dict(zip(track.blendshape_names, track.blendshapes[k].tolist())))
+        self.reference = reference
+        self.fitted = FittedFace(reference.mesh)
+
+    @property
+    def frame_count(self) -> int:
+        return int(len(self.frame_map))
+
+    def _source_index(self, index: int) -> int:
+        return int(self.frame_map[min(max(index, 0), self.frame_count - 1)])
+
+    # --- what a renderer sees: a window that follows the face (engine.render.compose) -----------------
+    @cached_property
+    def _windows(self):
+        px = self.track.landmarks_px()[:, :468]
+        boxes = np.concatenate([px.min(axis=1), px.max(axis=1)], axis=1)  # (S, 4) x0 y0 x1 y1
+        usable = self.track.usable
+        face_side = float(np.max(np.maximum(boxes[usable, 2] - boxes[usable, 0], boxes[usable, 3] - boxes[usable, 1])))
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+        return face_side, windows_for(centres, face_side)
+
+    @property
+    def face_side(self) -> float:
+        """The largest face-box side of the track, px."""
+        return self._windows[0]
+
+    @cached_property
+    def lower_points(self) -> np.ndarray:
+        """Mesh vertices of the regenerated lower face (the blend mask's outline)."""
+        return np.nonzero(lower_face_weights(self.fitted.rig) > 0)[0]
+
+    def window(self, index: int):
+        return self._windows[1][self._source_index(index)]
+
+    def to_window(self, index: int, px: np.ndarray) -> np.ndarray:
+        w = self.window(index)
+        return np.asarray(px, dtype=np.float64) - np.array([w.x, w.y])
+
+    def frame(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The window of output frame `index` and the tracked landmarks in it."""
+        s = self._source_index(index)
+        return self.window(index).cut(self._frames[s]), self.to_window(index, self.track.landmarks_px(s))
+
+    def full_frame(self, index: int) -> np.ndarray:
+        return self._frames[self._source_index(index)]
+
+    def usable(self, index: int) -> bool:
+        """False inside a long gap without a face: renderers pass the source frame through."""
+        return bool(self.track.usable[self._source_index(index)])
+
+    @cached_property
+    def _geometry(self) -> tuple[np.ndarray, np.ndarray]:
+        from engine.geometry import relative_pose
+
+        s = self.frame_map
+        pose, scale = relative_pose(self.reference.transform, self.track.transforms[s])
+        meshes = self.track.meshes[s]
+        w = lower_face_weights(self.fitted.rig)[None, :, None]
+        rest = meshes + w * (self.fitted.rest_mesh[None] - meshes)  # the source's own speech removed
+        return rest * scale[:, None, None], pose
+
+    def geometry(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per output frame: the rest meshes to add motion to and the head pose of the source frame."""
+        rest, pose = self._geometry
+        return rest[start:stop], pose[start:stop]
+
+    def relink(self, path: str) -> None:
+        """The same video found elsewhere: frames are read from there from now on."""
+        self._frames.close()
+        self.path, self._frames = path, VideoFrames(path, self.track.fps)
+
+    def animate(self, base):
+        """What of a predicted base layer a dub uses: the lower face's motion only (the video keeps its own head
+        motion, eyes and brows), so the lip gain scales the new speech alone."""
+        import dataclasses
+
+        w = lower_face_weights(self.fitted.rig)[None, :, None]
+        keep = {n: t for n, t in base.weights.items() if n in LOWER_FACE_CONTROLS}
+        return dataclasses.replace(base, offsets=(base.offsets * w).astype(np.float32), pose=np.zeros_like(base.pose),
+                                   weights=keep, blinks=[])
+
+    def resized(self, size: int) -> "VideoSource":
+        if size == max(self.reference.width, self.reference.height):
+            return self
+        raise ValueError("a video source renders at its own resolution (dubbing keeps the shot as it is)")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, output_frames: int, fit: str, *, face_index: int | None = None,
+             progress=None, cancel=None) -> "VideoSource":
+        from engine.face.track import cached_track
+        from engine.video.lengths import source_frames
+
+        track = cached_track(path, face_index=face_index, progress=progress, cancel=cancel)
+        return cls(os.fspath(path), track, source_frames(track.frame_count, output_frames, fit), fit=fit,
+                   face_index=face_index)
