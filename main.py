@@ -21,7 +21,7 @@ DEFAULT_FPS = 30.0  # the reference implementation's rate
 DEFAULT_SIZE = 512  # the reference implementation's frame size
 # Options that make a new prediction: a saved project keeps its own (open it in the editor to change them).
 PREDICTION_OPTIONS = ("seed", "transcript", "accurate_phones", "lip_intensity", "head_intensity", "pose_template",
-                      "a2l", "a2l_set", "full_frame", "face_index")
+                      "a2l", "a2l_set", "full_frame", "face_index", "style", "language", "head_style")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -214,6 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Every registered Audio2Lmk backend and renderer: whether it can run on this "
                                    "machine and, if not, why (missing weights folder, no CUDA, missing package).")
     b.add_argument("--weights", metavar="DIR", help="check the backends that need weights against this folder")
+
+    m = sub.add_parser("models", help="check a neural weights folder (AniPortrait's released layout)",
+                       description="models check DIR: every expected file found or missing, each checkpoint's keys "
+                                   "and shapes against its model, parameters per component. --describe builds the "
+                                   "full-size architectures on the meta device and compares their parameter counts "
+                                   "with the reference's.")
+    msub = m.add_subparsers(dest="models_command", required=True, metavar="check")
+    mc = msub.add_parser("check", help="check a weights folder")
+    mc.add_argument("folder", nargs="?", metavar="DIR", help="the weights folder (optional with --describe)")
+    mc.add_argument("--describe", action="store_true", help="also the full-size architectures' parameter counts")
+    mc.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -472,6 +483,14 @@ def cmd_reenact(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from engine.neural.models import models_check
+
+    text, ok = models_check(args.folder, describe=args.describe, as_json=args.json)
+    print(text)
+    return 0 if ok else 1
+
+
 def cmd_backends(args) -> int:
     from engine.plugins import A2L_BACKENDS, RENDERERS
 
@@ -511,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     # Termination and hang-up unwind like Ctrl+C: writers abort, so no partial output is left behind.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "dub": cmd_dub, "reenact": cmd_reenact,
-                "backends": cmd_backends}
+                "backends": cmd_backends, "models": cmd_models}
     try:
         return commands[args.command](args)
     except TalklineError as exc:

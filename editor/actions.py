@@ -14,6 +14,7 @@ class ActionSpec:
     handler: str  # MainWindow method name
     arg: object = None  # passed to the handler when not None
     checkable: bool = False
+    tip: str = ""  # tooltip / status tip
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -31,6 +32,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("delete_keys", "&Edit", "&Delete Selected Keys", "Delete", "delete_keys"),
     ActionSpec("copy_keys", "&Edit", "&Copy Keys", "Ctrl+C", "copy_keys"),
     ActionSpec("paste_keys", "&Edit", "&Paste Keys at Playhead", "Ctrl+V", "paste_keys"),
+    ActionSpec("scale_keys", "&Edit", "Sc&ale Selected Keys Around Playhead…", None, "scale_keys_dialog",
+               tip="Stretch or squeeze the timing of the selected keys around the playhead (Ctrl+drag in the "
+                   "dope sheet does it with the mouse)"),
     ActionSpec("interp_constant", "&Edit/Key &Interpolation", "Constant", None, "set_interpolation", "constant"),
     ActionSpec("interp_linear", "&Edit/Key &Interpolation", "Linear", None, "set_interpolation", "linear"),
     ActionSpec("interp_bezier", "&Edit/Key &Interpolation", "Bezier", None, "set_interpolation", "bezier"),
@@ -39,7 +43,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("interp_ease_in_out", "&Edit/Key &Interpolation", "Ease In-Out", None, "set_interpolation",
                "ease_in_out"),
 
-    ActionSpec("play", "&Playback", "&Play / Pause", "Space", "toggle_play"),
+    ActionSpec("play", "&Playback", "&Play / Pause", "Space", "set_playing", checkable=True,
+               tip="Play from the playhead (over the in/out range when there is one); again to pause"),
     ActionSpec("shuttle_back", "&Playback", "Shuttle &Reverse", "J", "shuttle", -1),
     ActionSpec("stop", "&Playback", "&Stop", "K", "stop"),
     ActionSpec("shuttle_fwd", "&Playback", "Shuttle &Forward", "L", "shuttle", 1),
@@ -52,7 +57,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("set_in", "&Playback", "Set &In Point", "I", "set_in_point"),
     ActionSpec("set_out", "&Playback", "Set &Out Point", "O", "set_out_point"),
     ActionSpec("clear_in_out", "&Playback", "Clear In/Out", "Shift+I", "clear_in_out"),
-    ActionSpec("loop", "&Playback", "&Loop", None, "set_loop", checkable=True),
+    ActionSpec("go_in", "&Playback", "Go to &In Point", "[", "go_to_in_out", 0,
+               tip="Move the playhead to the in point (the start without one)"),
+    ActionSpec("go_out", "&Playback", "Go to O&ut Point", "]", "go_to_in_out", 1,
+               tip="Move the playhead to the out point (the end without one)"),
+    ActionSpec("loop", "&Playback", "&Loop", None, "set_loop", checkable=True,
+               tip="Loop playback over the in/out range (the whole clip without one)"),
 
     ActionSpec("zoom_in", "&View", "Zoom Timeline &In", "=", "zoom_timeline", 0.5),
     ActionSpec("zoom_out", "&View", "Zoom Timeline &Out", "-", "zoom_timeline", 2.0),
@@ -64,6 +74,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("preview_pose", "&View/&Preview", "Pose Image", None, "set_preview_mode", "pose image"),
     ActionSpec("preview_landmarks", "&View/&Preview", "Landmarks", None, "set_preview_mode", "landmarks"),
     ActionSpec("wireframe", "&View", "&Wireframe (3D)", "W", "set_wireframe", checkable=True),
+    ActionSpec("frame_all", "&View", "Graph: Frame &All", "Home", "graph_frame_all"),
+    ActionSpec("frame_selected", "&View", "Graph: Frame &Selected Keys", "F", "graph_frame_selected"),
+    ActionSpec("normalise", "&View", "Graph: &Normalised View", None, "set_graph_normalised", checkable=True),
 
     ActionSpec("render", "&Render", "&Queue Render", "Ctrl+R", "queue_render"),
     ActionSpec("cancel_render", "&Render", "&Cancel Selected Render", None, "cancel_render"),

@@ -35,18 +35,25 @@ class _Mergeable(QUndoCommand):
 
 
 class CurvesCommand(_Mergeable):
-    """Replace the keys of some channels (keys, handles, interpolation, deletes, pastes all go through here)."""
+    """Replace the keys of some channels (keys, handles, interpolation, deletes, pastes all go through here).
+    With `select` (a callable taking a key selection), undo and redo also restore the key selection."""
 
     def __init__(self, project: Project, before: dict[str, Curve], after: dict[str, Curve], text: str,
-                 merge_id: object | None = None):
+                 merge_id: object | None = None, select: Callable | None = None,
+                 selection: tuple[frozenset, frozenset] | None = None):
         super().__init__(text, merge_id)
         self.project, self.before, self.after = project, before, after
+        self.select, self.selection = select, selection
 
     def redo(self) -> None:
         self._apply(self.after)
+        if self.select is not None and self.selection is not None:
+            self.select(self.selection[1])
 
     def undo(self) -> None:
         self._apply(self.before)
+        if self.select is not None and self.selection is not None:
+            self.select(self.selection[0])
 
     def _apply(self, curves: dict[str, Curve]) -> None:
         self.project.set_channels({name: curve.copy() for name, curve in curves.items()})  # views refresh once
@@ -55,6 +62,9 @@ class CurvesCommand(_Mergeable):
         for name, curve in other.before.items():
             self.before.setdefault(name, curve)
         self.after.update(other.after)
+        if self.selection is not None and other.selection is not None:
+            self.selection = (self.selection[0], other.selection[1])
+        self.setText(other.text())
 
 
 def edit_curves(stack: QUndoStack, project: Project, names, edit: Callable[[str, Curve], None], text: str,
@@ -114,3 +124,17 @@ class RegenerateCommand(QUndoCommand):
 
     def _apply(self, base: BaseLayer, a2l: Choice) -> None:
         self.project.set_base(base, a2l)
+
+
+class RendererCommand(QUndoCommand):
+    """Make a renderer choice (with its config) the project's default."""
+
+    def __init__(self, project: Project, after: Choice, title: str):
+        super().__init__(f"Set default renderer: {title}")
+        self.project, self.before, self.after = project, project.renderer, after
+
+    def redo(self) -> None:
+        self.project.set_renderer(self.after)
+
+    def undo(self) -> None:
+        self.project.set_renderer(self.before)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
 from engine.config import check_config, field_types, parse_setting
-from engine.errors import BackendError
+from engine.errors import BackendError, ConfigError
 from engine.plugins import Choice, Registry
 
 INT_RANGE = (-2**31, 2**31 - 1)
@@ -52,8 +52,28 @@ def _show(widget: QWidget, value) -> None:
         widget.setValue(value)
 
 
+def _tooltip(cls, name: str, kind: type, optional: bool) -> str:
+    """A field's help: its `help` metadata (dataclasses.field(metadata={"help": ...})) when the config gives one."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    text = f.metadata.get("help") if f.metadata else None
+    kind_text = {bool: "on/off", int: "a whole number", float: "a number", str: "text"}[kind]
+    default = "" if f.default is dataclasses.MISSING else f"; default {f.default!r}"
+    return (f"{text}\n" if text else "") + f"{name}: {kind_text}{' (empty: none)' if optional else ''}{default}"
+
+
+def _changed_signal(widget: QWidget):
+    if isinstance(widget, QLineEdit):
+        return widget.textChanged
+    if isinstance(widget, QCheckBox):
+        return widget.toggled
+    return widget.valueChanged
+
+
 class ConfigForm(QWidget):
-    """One row per field of a config instance; `hidden` fields get no row and keep their value."""
+    """One row per field of a config instance; `hidden` fields get no row and keep their value. `edited` is
+    emitted on every change of a field (the caller may re-check the backend's availability)."""
+
+    edited = Signal()
 
     def __init__(self, config=None, hidden=(), parent: QWidget | None = None):
         super().__init__(parent)
@@ -80,7 +100,9 @@ class ConfigForm(QWidget):
         self._kinds = field_types(cls)
         self.widgets = {name: _editor(*kind) for name, kind in self._kinds.items() if name not in self.hidden}
         for name, widget in self.widgets.items():
+            widget.setToolTip(_tooltip(cls, name, *self._kinds[name]))
             self.form.addRow(name.replace("_", " "), widget)
+            _changed_signal(widget).connect(self.edited)
 
     def _read(self, name: str, widget: QWidget):
         kind, optional = self._kinds[name]
@@ -104,6 +126,20 @@ class ConfigForm(QWidget):
         return config
 
 
+class _blocked:
+    """Silences a form's `edited` signal while it is filled programmatically."""
+
+    def __init__(self, form: ConfigForm):
+        self.form = form
+
+    def __enter__(self):
+        self._was = self.form.signalsBlocked()
+        self.form.blockSignals(True)
+
+    def __exit__(self, *exc):
+        self.form.blockSignals(self._was)
+
+
 def entry_title(registry: Registry, name: str) -> str:
     try:
         return registry.get(name).title
@@ -112,17 +148,30 @@ def entry_title(registry: Registry, name: str) -> str:
 
 
 class ChoiceForm(ConfigForm):
-    """A registry's entries in a combo (one that cannot run here is disabled, its reason as tooltip) above the
-    form of the chosen entry's config: edits a Choice."""
+    """A registry's entries in a combo above the form of the chosen entry's config: edits a Choice.
+
+    Whether the chosen entry can run here is checked against the form's current config (a backend that needs
+    a weights folder becomes usable once one is typed); `status` says why not, and `availability_changed`
+    tells the owner to enable or disable its action. Only an entry that cannot even be loaded is disabled."""
+
+    availability_changed = Signal(bool)
 
     def __init__(self, registry: Registry, label: str = "backend", hidden=(), parent: QWidget | None = None):
         super().__init__(hidden=hidden, parent=parent)
         self.registry = registry
         self.combo = QComboBox()
+        self.combo.setToolTip(f"The {registry.kind} to use; one that cannot run here says why")
+        self.status = QLabel("")
+        self.status.setObjectName("warning")
+        self.status.setWordWrap(True)
+        self.status.hide()
         self.form.addRow(label, self.combo)
-        self._fixed_rows = 1
+        self.form.addRow(self.status)
+        self._fixed_rows = 2
         self._shown: Choice | None = None
+        self.available = True
         self.combo.currentIndexChanged.connect(self._on_pick)
+        self.edited.connect(self.check_availability)
 
     @property
     def name(self) -> str:
@@ -135,19 +184,42 @@ class ChoiceForm(ConfigForm):
         self.combo.clear()
         for i, name in enumerate(self.registry.names()):
             self.combo.addItem(entry_title(self.registry, name), name)
-            ok, reason = self.registry.availability(name)
-            if not ok:
+            try:
+                self.registry.get(name)
+            except BackendError as exc:  # broken: nothing to configure, so not pickable
                 self.combo.model().item(i).setEnabled(False)
-                self.combo.setItemData(i, reason, Qt.ToolTipRole)
+                self.combo.setItemData(i, str(exc), Qt.ToolTipRole)
+                continue
+            ok, reason = self.registry.availability(name)
+            self.combo.setItemData(i, "can run here" if ok else f"with its default settings: {reason}",
+                                   Qt.ToolTipRole)
         self.combo.setCurrentIndex(self.combo.findData(choice.name))
         self.combo.blockSignals(False)
-        self.set_config(choice.config)
+        with _blocked(self):
+            self.set_config(choice.config)
+        self.check_availability()
 
     def _on_pick(self) -> None:
         # Back on the shown entry: its config; another entry starts from its defaults.
         shown = self._shown
-        self.set_config(shown.config if shown is not None and shown.name == self.name
-                        else self.registry.get(self.name).Config())
+        with _blocked(self):
+            self.set_config(shown.config if shown is not None and shown.name == self.name
+                            else self.registry.get(self.name).Config())
+        self.check_availability()
+
+    def check_availability(self) -> bool:
+        """Can the chosen entry run here with the config as it is typed now? Updates `status`."""
+        try:
+            config = self.config(entry_title(self.registry, self.name))
+            ok, reason = self.registry.availability(self.name, config)
+        except ConfigError as exc:
+            ok, reason = False, str(exc)
+        self.status.setText("" if ok else f"Cannot run here: {reason}")
+        self.status.setVisible(not ok)
+        if ok != self.available:
+            self.available = ok
+            self.availability_changed.emit(ok)
+        return ok
 
     def choice(self) -> Choice:
         return Choice(self.name, self.config(entry_title(self.registry, self.name)))

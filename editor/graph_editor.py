@@ -1,5 +1,9 @@
-"""Graph editor: base, edit and result curves of the selected channels; drag keys and bezier handles,
-box-select, delete, copy/paste, set interpolation. Every change is an undo command (one per drag)."""
+"""Graph editor: base, edit and result curves of the selected channels; drag keys and bezier handles, box-select,
+delete, copy/paste, set interpolation (the menu shows the selected keys' mode). Home frames all, F frames the
+selected keys; edits never re-frame the view. "Normalised" draws each channel in its own 0..1 range (channels
+with different units side by side). Its time axis is linked to the timeline's (same time, same x).
+
+The key selection is the session's (shared with the dope sheet); every change is one named undo step."""
 from __future__ import annotations
 
 import itertools
@@ -8,18 +12,22 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QPen, QColor
-from PySide6.QtWidgets import QGraphicsRectItem, QMenu, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QColor, QPen
+from PySide6.QtWidgets import QCheckBox, QGraphicsRectItem, QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
-from editor.commands import CurvesCommand, edit_curves
+from editor import key_edits
 from editor.session import EditorSession
+from engine.document import edits
 from engine.document.changes import Change, ChangeKind
-from engine.document.curves import Curve, Interpolation, Key
+from engine.document.curves import Curve, Interpolation
 from engine.document.project import POSE_CHANNELS
+from engine.document.readout import base_tracks
 
 PALETTE = ("#5fa8d3", "#e0a040", "#7cc47a", "#d36f6f", "#b58be0", "#5fd3c4", "#d3c45f", "#e07ab0")
 HIT_PX = 7.0
 HANDLE_MIN_DT = 1e-3
+AXIS_WIDTH = 124  # the label column of the timeline, the dope sheet and the graph editor: time axes line up
+INTERP_TITLES = {i: i.value.replace("_", " ").title().replace("In Out", "In-Out") for i in Interpolation}
 
 
 @dataclass(frozen=True)
@@ -61,16 +69,36 @@ class GraphEditor(QWidget):
     def __init__(self, session: EditorSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
-        self.selected_keys: set[tuple[str, int]] = set()
-        self._clipboard: list[tuple[str, Key]] = []
         self._drag: dict | None = None
         self._drag_ids = itertools.count()
+        self._norm: dict[str, tuple[float, float]] = {}  # channel -> (lo, span) in normalised view
+
+        self.normalise_box = QCheckBox("Normalised")
+        self.normalise_box.setToolTip("Draw each channel in its own 0..1 range (channels with different units)")
+        self.normalise_box.toggled.connect(lambda _: self.redraw(frame="all"))
+        frame_all = QPushButton("Frame all")
+        frame_all.setToolTip("Fit every curve in view (Home)")
+        frame_all.clicked.connect(self.frame_all)
+        frame_sel = QPushButton("Frame selected")
+        frame_sel.setToolTip("Fit the selected keys in view (F)")
+        frame_sel.clicked.connect(self.frame_selected)
+        self.legend_label = QLabel("")
+        self.legend_label.setObjectName("hint")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        for w in (self.normalise_box, frame_all, frame_sel):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.legend_label)
 
         self.view = GraphViewBox()
         self.plot = pg.PlotWidget(viewBox=self.view)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.addLegend(offset=(6, 6), labelTextSize="8pt")
-        self.plot.setLabel("bottom", "time (s)      —  solid: edit layer,  dotted: base,  grey: base + edit")
+        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.plot.setLabel("bottom", "solid: edit layer · dotted: base · grey: result (base + edit)")
+        self.plot.setToolTip("Drag keys and handles; drag on empty space to box-select (Shift adds); right-click "
+                             "for interpolation; middle-drag pans, wheel zooms; Home frames all, F the selection")
         self.playhead = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ff9a2e", width=1.5))
         self.plot.addItem(self.playhead, ignoreBounds=True)
         self.band = QGraphicsRectItem()
@@ -79,10 +107,13 @@ class GraphEditor(QWidget):
         self.band.setVisible(False)
         self.view.addItem(self.band, ignoreBounds=True)
         self._items: list[pg.GraphicsObject] = []
+        self._key_items: list[pg.GraphicsObject] = []
         self._key_points: list[tuple[Hit, float, float]] = []  # every drawn key/handle in view coordinates
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
         layout.addWidget(self.plot)
 
         self.view.sigLeftDrag.connect(self._on_drag)
@@ -90,21 +121,34 @@ class GraphEditor(QWidget):
         self.view.sigContext.connect(self._on_context)
         session.project_replaced.connect(self._on_replaced)
         session.selection_changed.connect(self._on_selection)
+        session.keys_selected.connect(lambda _: self._draw_all_keys())
         session.project_changed.connect(self._on_project_changed)
         session.frame_changed.connect(lambda f: self.playhead.setValue(session.time))
 
+    # --- the shared key selection -------------------------------------------------------------------
+    @property
+    def selected_keys(self) -> frozenset[tuple[str, int]]:
+        return self.session.key_selection
+
+    @selected_keys.setter
+    def selected_keys(self, keys) -> None:
+        self.session.set_key_selection(keys)
+
+    def link_time(self, plot: pg.PlotItem) -> None:
+        """Share the time axis with the timeline (same range; pyqtgraph keeps equal times at equal x)."""
+        self.plot.setXLink(plot)
+
     # --- drawing ---------------------------------------------------------------------------------
     def _on_replaced(self) -> None:
-        self.selected_keys.clear()
-        self.redraw(autorange=True)
+        self.redraw(frame="all")
 
     def _on_selection(self, _names) -> None:
+        shown = bool(self._items)
         self.selected_keys = {s for s in self.selected_keys if s[0] in self.session.selection}
-        self.redraw(autorange=True)
+        self.redraw(frame=None if shown else "y")
 
     def _on_project_changed(self, change: Change) -> None:
-        # Gains scale only the evaluated motion; the graph draws the raw base tracks and the curves.
-        if change.kind in (ChangeKind.BASE, ChangeKind.FPS) or (
+        if change.kind in (ChangeKind.BASE, ChangeKind.FPS, ChangeKind.GAINS) or (
                 change.kind is ChangeKind.CHANNELS and any(n in self.session.selection for n in change.channels)):
             self.redraw()
 
@@ -115,59 +159,128 @@ class GraphEditor(QWidget):
             return base.pose[:, POSE_CHANNELS.index(name)]
         return base.weights.get(name)
 
-    def redraw(self, autorange: bool = False) -> None:
+    @property
+    def normalised(self) -> bool:
+        return self.normalise_box.isChecked()
+
+    def to_view(self, name: str, value):
+        lo, span = self._norm.get(name, (0.0, 1.0))
+        return (np.asarray(value) - lo) / span if self.normalised else value
+
+    def redraw(self, frame: str | None = None) -> None:
+        """Rebuild the curves; `frame` "all" re-frames both axes, "y" the values only (never after edits)."""
         for item in self._items:
             self.plot.removeItem(item)
-        self._items, self._key_points = [], []
+        self._items = []
         self.plot.plotItem.legend.clear()
         project = self.session.project
         if project is None:
+            self._clear_keys()
             return
-        frames = np.arange(project.frame_count)
-        times = frames / project.fps
+        times = np.arange(project.frame_count) / project.fps
         dense = np.linspace(0.0, project.duration, min(max(project.frame_count * 4, 200), 4000))
+        tracks = base_tracks(project)
+        self._norm = {}
         for name, color in zip(self.session.selection, itertools.cycle(PALETTE)):
             curve = project.channels[name]
-            base = self.base_track(name)
+            base = tracks.get(name)
+            edit_dense = curve.evaluate(dense)
+            result = None if base is None else base + curve.evaluate(times)
+            values = [edit_dense] + ([base, result] if base is not None else [])
+            lo = min(float(np.min(v)) for v in values)
+            hi = max(float(np.max(v)) for v in values)
+            self._norm[name] = (lo, max(hi - lo, 1e-6))
             if base is not None:
-                self._add(pg.PlotDataItem(times, base, pen=pg.mkPen(color, width=1, style=Qt.DotLine)))
-                result = base + curve.evaluate(times)
-                self._add(pg.PlotDataItem(times, result, pen=pg.mkPen("#9a9ea2", width=1)))
-            self._add(pg.PlotDataItem(dense, curve.evaluate(dense), pen=pg.mkPen(color, width=2), name=name))
-            self._draw_keys(name, curve, color)
+                self._add(pg.PlotDataItem(times, self.to_view(name, base),
+                                          pen=pg.mkPen(color, width=1, style=Qt.DotLine)))
+                self._add(pg.PlotDataItem(times, self.to_view(name, result), pen=pg.mkPen("#9a9ea2", width=1)))
+            self._add(pg.PlotDataItem(dense, self.to_view(name, edit_dense), pen=pg.mkPen(color, width=2), name=name))
+        self.legend_label.setText("normalised: each channel 0..1" if self.normalised else "")
         self.playhead.setValue(self.session.time)
-        if autorange:
-            self.plot.enableAutoRange()
-            self.plot.autoRange()
-            self.plot.disableAutoRange()
+        self._draw_all_keys()
+        if frame == "all":
+            self.frame_all()
+        elif frame == "y":
+            self._frame_y()
 
     def _add(self, item) -> None:
         self.plot.addItem(item)
         self._items.append(item)
 
+    def _clear_keys(self) -> None:
+        for item in self._key_items:
+            self.plot.removeItem(item)
+        self._key_items, self._key_points = [], []
+
+    def _draw_all_keys(self) -> None:
+        self._clear_keys()
+        project = self.session.project
+        if project is None:
+            return
+        for name, color in zip(self.session.selection, itertools.cycle(PALETTE)):
+            self._draw_keys(name, project.channels[name], color)
+
     def _draw_keys(self, name: str, curve: Curve, color: str) -> None:
         spots, handles_xy = [], []
+        selected_keys = self.selected_keys
         for i, key in enumerate(curve.keys):
-            selected = (name, i) in self.selected_keys
-            spots.append({"pos": (key.time, key.value), "size": 11 if selected else 9,
+            selected = (name, i) in selected_keys
+            y = float(self.to_view(name, key.value))
+            spots.append({"pos": (key.time, y), "size": 11 if selected else 9,
                           "brush": pg.mkBrush("#ffffff" if selected else color),
                           "pen": pg.mkPen("#111111"), "symbol": "d"})
-            self._key_points.append((Hit(name, i), key.time, key.value))
+            self._key_points.append((Hit(name, i), key.time, y))
             if selected and key.interpolation == Interpolation.BEZIER or (
                     selected and i > 0 and curve.keys[i - 1].interpolation == Interpolation.BEZIER):
                 left, right = curve.resolved_handles(i)
                 for side, (dt, dv) in (("left", left), ("right", right)):
                     if (side == "left" and i == 0) or (side == "right" and i == len(curve) - 1):
                         continue
-                    hx, hy = key.time + dt, key.value + dv
-                    handles_xy.append(((key.time, key.value), (hx, hy)))
+                    hx, hy = key.time + dt, float(self.to_view(name, key.value + dv))
+                    handles_xy.append(((key.time, y), (hx, hy)))
                     self._key_points.append((Hit(name, i, side), hx, hy))
         for (x0, y0), (x1, y1) in handles_xy:
-            self._add(pg.PlotDataItem([x0, x1], [y0, y1], pen=pg.mkPen("#bbbbbb", width=1),
-                                      symbol="o", symbolSize=6, symbolBrush="#bbbbbb"))
+            item = pg.PlotDataItem([x0, x1], [y0, y1], pen=pg.mkPen("#bbbbbb", width=1), symbol="o", symbolSize=6,
+                                   symbolBrush="#bbbbbb")
+            self.plot.addItem(item)
+            self._key_items.append(item)
         scatter = pg.ScatterPlotItem(spots=spots, pxMode=True)
         scatter.setZValue(10)
-        self._add(scatter)
+        self.plot.addItem(scatter)
+        self._key_items.append(scatter)
+
+    # --- framing -------------------------------------------------------------------------------------
+    def frame_all(self) -> None:
+        """Fit every drawn curve (Home)."""
+        if self.session.project is None:
+            return
+        self.plot.enableAutoRange()
+        self.plot.autoRange()
+        self.plot.disableAutoRange()
+
+    def _frame_y(self) -> None:
+        ys = [y for _, _, y in self._key_points]
+        for item in self._items:
+            data = item.getData()[1]
+            if data is not None and len(data):
+                ys += [float(np.min(data)), float(np.max(data))]
+        if ys:
+            lo, hi = min(ys), max(ys)
+            pad = max(0.08 * (hi - lo), 0.05)
+            self.plot.setYRange(lo - pad, hi + pad, padding=0)
+
+    def frame_selected(self) -> None:
+        """Fit the selected keys (F); with none selected, frame all."""
+        points = [(x, y) for h, x, y in self._key_points if h.side is None and (h.channel, h.index) in
+                  self.selected_keys]
+        if not points:
+            self.frame_all()
+            return
+        xs, ys = zip(*points)
+        dx = max(max(xs) - min(xs), 10.0 / self.session.project.fps)
+        dy = max(max(ys) - min(ys), 0.2 if not self.normalised else 0.2)
+        self.plot.setXRange(min(xs) - 0.25 * dx, max(xs) + 0.25 * dx, padding=0)
+        self.plot.setYRange(min(ys) - 0.25 * dy, max(ys) + 0.25 * dy, padding=0)
 
     # --- hit testing -----------------------------------------------------------------------------
     def scene_pos_of(self, x: float, y: float) -> QPointF:
@@ -175,7 +288,7 @@ class GraphEditor(QWidget):
 
     def key_scene_pos(self, channel: str, index: int) -> QPointF:
         key = self.session.project.channels[channel].keys[index]
-        return self.scene_pos_of(key.time, key.value)
+        return self.scene_pos_of(key.time, float(self.to_view(channel, key.value)))
 
     def hit_test(self, scene_pos: QPointF) -> Hit | None:
         best, best_d = None, HIT_PX
@@ -190,16 +303,14 @@ class GraphEditor(QWidget):
     def _on_click(self, ev) -> None:
         hit = self.hit_test(ev.scenePos())
         additive = bool(ev.modifiers() & Qt.ShiftModifier)
+        keys = set(self.selected_keys)
         if hit is None or hit.side is not None:
             if not additive:
-                self.selected_keys.clear()
+                keys.clear()
         else:
             key = (hit.channel, hit.index)
-            if additive:
-                self.selected_keys ^= {key}
-            else:
-                self.selected_keys = {key}
-        self.redraw()
+            keys = keys ^ {key} if additive else {key}
+        self.selected_keys = keys
 
     def _on_drag(self, ev) -> None:
         if ev.isStart():
@@ -234,95 +345,78 @@ class GraphEditor(QWidget):
 
     def _select_in(self, rect: QRectF, additive: bool) -> None:
         inside = {(h.channel, h.index) for h, x, y in self._key_points if h.side is None and rect.contains(x, y)}
-        self.selected_keys = (self.selected_keys | inside) if additive else inside
-        self.redraw()
+        self.selected_keys = (set(self.selected_keys) | inside) if additive else inside
 
     def _drag_handle(self, pos: QPointF) -> None:
         hit: Hit = self._drag["hit"]
         origin: Curve = self._drag["origin"][hit.channel]
         key = origin.keys[hit.index]
         left, right = origin.resolved_handles(hit.index)
-        dt, dv = pos.x() - key.time, pos.y() - key.value
+        lo, span = self._norm.get(hit.channel, (0.0, 1.0)) if self.normalised else (0.0, 1.0)
+        dt, dv = pos.x() - key.time, (pos.y() * span + lo) - key.value
         if hit.side == "left":
             left = (min(dt, -HANDLE_MIN_DT), dv)
         else:
             right = (max(dt, HANDLE_MIN_DT), dv)
         after = origin.copy()
         after.set_handles(hit.index, left, right)
-        self._push({hit.channel: after}, "Move handle", ("graph-drag", self._drag["id"]))
+        key_edits.push(self.session, {hit.channel: after}, "Move handle", self.selected_keys,
+                       ("graph-drag", self._drag["id"]))
 
     # --- edits (also used by the menu actions) ---------------------------------------------------
-    def _push(self, after: dict[str, Curve], text: str, merge_id=None) -> None:
-        project = self.session.project
-        before = {n: project.channels[n].copy() for n in after}
-        self.session.undo_stack.push(CurvesCommand(project, before, after, text, merge_id))
-
     def move_keys(self, keys, dt: float, dv: float, origin: dict[str, Curve], merge_id=None) -> None:
-        """Move `keys` ((channel, index) in `origin`, the curves when the drag began) by (dt, dv)."""
+        """Move `keys` ((channel, index) in `origin`, the curves when the drag began) by (dt, dv); dv is in view
+        units (scaled back per channel in the normalised view). Times are not snapped: this is the value editor."""
         after, selection = {}, set()
         for name, curve in origin.items():
-            moved = curve.copy()
-            picked = [moved.keys[i] for c, i in sorted(keys) if c == name]
-            for key in sorted(picked, key=lambda k: k.time, reverse=dt > 0):
-                moved.move_key(moved.keys.index(key), max(key.time + dt, 0.0), key.value + dv)
-            selection |= {(name, i) for i, k in enumerate(moved.keys) if any(k is p for p in picked)}
-            after[name] = moved
-        self.selected_keys = selection
-        self._push(after, "Move keys", merge_id)
+            span = self._norm.get(name, (0.0, 1.0))[1] if self.normalised else 1.0
+            moved, sel = edits.retime_keys({name: curve}, {k for k in keys if k[0] == name}, lambda t: t + dt)
+            if name in moved:
+                moved = moved[name]
+                for _, i in sel:
+                    moved.move_key(i, moved.keys[i].time, moved.keys[i].value + dv * span)
+                after[name] = moved
+                selection |= sel
+        key_edits.push(self.session, after, f"Move {key_edits._keys(len(keys))}", selection, merge_id)
 
     def delete_selected(self) -> None:
-        names = sorted({c for c, _ in self.selected_keys})
-        chosen = set(self.selected_keys)
-
-        def drop(name: str, curve: Curve) -> None:
-            for i in sorted((i for c, i in chosen if c == name), reverse=True):
-                curve.remove_key(i)
-
-        if names:
-            self.selected_keys.clear()
-            edit_curves(self.session.undo_stack, self.session.project, names, drop, "Delete keys")
+        key_edits.delete(self.session)
 
     def set_interpolation(self, interp: Interpolation) -> None:
-        names = sorted({c for c, _ in self.selected_keys})
-        chosen = set(self.selected_keys)
-        if names:
-            edit_curves(self.session.undo_stack, self.session.project, names,
-                        lambda n, c: [c.set_interpolation(i, interp) for cn, i in chosen if cn == n],
-                        f"Interpolation: {interp.value}")
+        key_edits.set_interpolation(self.session, interp)
 
     def copy_selected(self) -> None:
-        channels = self.session.project.channels
-        self._clipboard = [(c, channels[c].copy().keys[i]) for c, i in sorted(self.selected_keys)]
+        key_edits.copy(self.session)
 
     def paste(self) -> None:
-        """Paste the copied keys so that the earliest lands on the playhead."""
-        if not self._clipboard:
-            return
-        t0 = min(k.time for _, k in self._clipboard)
-        shift = self.session.time - t0
-        names = sorted({c for c, _ in self._clipboard})
-        clip = list(self._clipboard)
+        key_edits.paste(self.session)
 
-        def paste_into(name: str, curve: Curve) -> None:
-            for c, k in clip:
-                if c == name:
-                    i = curve.set_key(k.time + shift, k.value, k.interpolation)
-                    curve.set_handles(i, k.handle_left, k.handle_right)
-
-        edit_curves(self.session.undo_stack, self.session.project, names, paste_into, "Paste keys")
+    def current_interpolation(self) -> Interpolation | None:
+        project = self.session.project
+        return None if project is None else edits.common_interpolation(project.channels, self.selected_keys)
 
     def _on_context(self, ev) -> None:
         hit = self.hit_test(ev.scenePos())
         if hit is not None and hit.side is None and (hit.channel, hit.index) not in self.selected_keys:
             self.selected_keys = {(hit.channel, hit.index)}
-            self.redraw()
+        menu = self.context_menu()
+        menu.popup(ev.screenPos().toPoint())
+
+    def context_menu(self) -> QMenu:
+        """Interpolation modes (the selected keys' common mode checked) and delete."""
         menu = QMenu(self)
+        current = self.current_interpolation()
+        group = QActionGroup(menu)
         for interp in Interpolation:
-            action = QAction(interp.value.replace("_", " ").title(), menu)
+            action = QAction(INTERP_TITLES[interp], menu)
+            action.setCheckable(True)
+            action.setChecked(interp == current)
+            action.setData(interp.value)
             action.triggered.connect(lambda _=False, i=interp: self.set_interpolation(i))
             action.setEnabled(bool(self.selected_keys))
+            group.addAction(action)
             menu.addAction(action)
         menu.addSeparator()
         delete = menu.addAction("Delete keys", self.delete_selected)
         delete.setEnabled(bool(self.selected_keys))
-        menu.popup(ev.screenPos().toPoint())
+        return menu

@@ -112,6 +112,8 @@ class Inspector(QWidget):
         self.regenerate_button = QPushButton("Regenerate base layer")
         self.regenerate_button.setToolTip("Re-predict from the audio; your keys and gains are kept (undoable)")
         self.regenerate_button.clicked.connect(self._request_regenerate)
+        self._regenerating = False
+        self.a2l_form.availability_changed.connect(lambda _: self._update_regenerate())
         a2l_layout.addWidget(self.a2l_form)
         a2l_layout.addWidget(self.regenerate_button)
 
@@ -203,6 +205,13 @@ class Inspector(QWidget):
     def _on_gain(self, field: str, value: float) -> None:
         gains = dataclasses.replace(self.session.project.gains, **{field: value})
         self.session.undo_stack.push(GainsCommand(self.session.project, gains, merge_id=("gain", field)))
+
+    def set_regenerating(self, busy: bool) -> None:
+        self._regenerating = busy
+        self._update_regenerate()
+
+    def _update_regenerate(self) -> None:
+        self.regenerate_button.setEnabled(self.a2l_form.available and not self._regenerating)
 
     def _request_regenerate(self) -> None:
         try:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import os
+import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox,
+                               QProgressBar, QStyle)
 
 from editor.actions import ACTIONS, ActionSpec
+from editor import key_edits
 from editor.commands import InOutCommand, RegenerateCommand, edit_curves
 from editor.dialogs import PROJECT_FILTER, NewProjectDialog, ask_recover, ask_relink, show_error
 from editor.graph_editor import GraphEditor
@@ -21,15 +25,16 @@ from editor.playback import PlaybackController
 from editor.preview2d import Preview2D
 from editor.render_dock import RenderDock
 from editor.session import EditorSession
+from editor.shortcuts import WindowKeys
 from editor.timeline import TimelineWidget
 from editor.viewport3d import Viewport3D
 from editor.workers import run_task
 from engine import pipeline
 from engine.document.curves import Interpolation
 from engine.document.project import Project
-from engine.document.project_io import (EXTENSION, autosave_path, discard_autosave, find_recoverable, load_project,
-                                        missing_sources, recover_autosave, relink_source, save_project,
-                                        write_autosave)
+from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, autosave_path, discard_autosave,
+                                        find_recoverable, load_project, missing_sources, recover_autosave,
+                                        relink_source, save_project, write_autosave)
 from engine.errors import ConfigError
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
 from engine.sources.portrait import Framing
@@ -49,6 +54,8 @@ class MainWindow(QMainWindow):
         self.session = EditorSession(self)
         self.playback = PlaybackController(self.session, self, use_audio=use_audio)
         self.busy: set[object] = set()
+        self._scratch: dict[int, Path] = {}  # id(project) -> scratch folder holding its sources (the demo)
+        self._closed = False
 
         self.preview = Preview2D(self.session)
         self.viewport = Viewport3D(self.session)
@@ -71,7 +78,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.resizeDocks([self.docks["viewport"]], [520], Qt.Horizontal)
         self.resizeDocks([self.docks["inspector"]], [380], Qt.Horizontal)
-        self.resizeDocks([self.docks["timeline"], self.docks["graph"]], [300, 250], Qt.Vertical)
+        self.resizeDocks([self.docks["timeline"], self.docks["graph"]], [340, 230], Qt.Vertical)
 
         self.actions_by_id: dict[str, QAction] = {}
         self._build_menus()
@@ -106,6 +113,18 @@ class MainWindow(QMainWindow):
         self.playback.notice.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.inspector.regenerate_requested.connect(self.regenerate)
         self.actions_by_id["loop"].setChecked(self.playback.loop)
+        style = self.style()
+        for name, icon in (("go_in", QStyle.SP_MediaSkipBackward), ("play", QStyle.SP_MediaPlay),
+                           ("stop", QStyle.SP_MediaStop), ("go_out", QStyle.SP_MediaSkipForward),
+                           ("loop", QStyle.SP_BrowserReload)):
+            self.actions_by_id[name].setIcon(style.standardIcon(icon))
+        self.timeline.add_transport([self.actions_by_id[a] for a in ("go_in", "play", "stop", "go_out", "loop")])
+        self.graph.link_time(self.timeline.wave_plot)
+        s.playing_changed.connect(self._on_playing)
+        s.keys_selected.connect(lambda _: self._sync_interpolation_menu())
+        s.project_changed.connect(lambda _: self._sync_interpolation_menu())
+        self.window_keys = WindowKeys(self, self.actions_by_id.values())
+        self.window_keys.install()
         self._update_title()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -129,13 +148,17 @@ class MainWindow(QMainWindow):
 
         for spec in ACTIONS:
             action = QAction(spec.title, self)
+            tip = spec.tip or spec.title.replace("&", "").rstrip("…")
+            action.setToolTip(f"{tip} ({spec.shortcut})" if spec.shortcut else tip)
+            action.setStatusTip(tip)
             if spec.shortcut:
                 action.setShortcut(spec.shortcut)
                 action.setShortcutContext(Qt.WindowShortcut)
             action.setCheckable(spec.checkable)
             action.triggered.connect(self._handler(spec))
             menu = menu_for(spec.menu)
-            if "/" in spec.menu and spec.arg is not None and spec.menu.split("/")[1] in ("Time &Unit", "&Preview"):
+            if "/" in spec.menu and spec.arg is not None and spec.menu.split("/")[1] in ("Time &Unit", "&Preview",
+                                                                                      "Key &Interpolation"):
                 action.setCheckable(True)
                 groups.setdefault(spec.menu, QActionGroup(self)).addAction(action)
             menu.addAction(action)
@@ -162,8 +185,29 @@ class MainWindow(QMainWindow):
     def project(self) -> Project | None:
         return self.session.project
 
+    def confirm_discard(self, doing: str = "continuing") -> bool:
+        """Before the open project is replaced or closed: True when it is clean, or its unsaved edits were saved
+        or knowingly discarded; False when the user cancels (or a save fails)."""
+        if self.project is None or self.session.undo_stack.isClean():
+            return True
+        name = Path(self.project.path).name if self.project.path else "The untitled project"
+        answer = QMessageBox.question(self, "Unsaved changes",
+                                      f"{name} has unsaved changes. Save them before {doing}?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Cancel:
+            return False
+        if answer == QMessageBox.Save:
+            return self.save()
+        return True
+
     def set_project(self, project: Project | None, modified: bool = False) -> None:
         self.playback.stop()
+        old = self.project
+        if old is not None and old is not project:
+            # The old project was saved or knowingly discarded: its autosave is not work to recover.
+            self.autosave_debounce.stop()
+            discard_autosave(autosave_path(old.path))
+            self._scratch.pop(id(old), None)
         self.session.set_project(project)
         if modified:
             self.session.undo_stack.resetClean()
@@ -199,6 +243,8 @@ class MainWindow(QMainWindow):
             self._relink("audio", path)
 
     def new_project(self, portrait: str = "", audio: str = "") -> None:
+        if not self.confirm_discard("starting a new project"):
+            return
         dialog = NewProjectDialog(self, portrait, audio)
         if dialog.exec() != NewProjectDialog.Accepted:
             return
@@ -224,11 +270,18 @@ class MainWindow(QMainWindow):
                          on_done=lambda p: self.set_project(p, modified=True))
 
     def open_demo(self) -> None:
+        """Builds the demo in a scratch folder; saving it copies its sources beside the project file."""
         from engine.demo import build_demo_project
 
-        folder = Path(tempfile.gettempdir()) / "talkline-demo"
-        self._run("Building the demo (astronaut + espeak-ng)…", build_demo_project, folder,
-                  on_done=lambda p: self.set_project(p, modified=True))
+        if not self.confirm_discard("opening the demo"):
+            return
+        folder = Path(tempfile.mkdtemp(prefix="talkline-demo-"))
+
+        def done(project):
+            self.set_project(project, modified=True)
+            self._scratch[id(project)] = folder
+
+        self._run("Building the demo (astronaut + espeak-ng)…", build_demo_project, folder, on_done=done)
 
     def _run(self, message: str, fn, *args, on_done, **kwargs):
         self.statusBar().showMessage(message)
@@ -253,18 +306,32 @@ class MainWindow(QMainWindow):
         return run_task(fn, *args, on_done=done, on_error=failed,
                         on_progress=lambda p: self.progress.setValue(int(100 * p)), **kwargs)
 
-    def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
-        if path:
-            self.open_project(path)
+    def last_folder(self) -> str:
+        """The folder of the last project opened or saved (the home folder at first)."""
+        folder = self.settings.value("last_folder", "")
+        return folder if folder and os.path.isdir(folder) else str(Path.home())
 
-    def open_project(self, path: str) -> bool:
+    def _remember_folder(self, path: str) -> None:
+        self.settings.setValue("last_folder", str(Path(path).resolve().parent))
+
+    def open_project_dialog(self) -> None:
+        if not self.confirm_discard("opening another project"):
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self.last_folder(), PROJECT_FILTER)
+        if path:
+            self.open_project(path, ask=False)
+
+    def open_project(self, path: str, ask: bool = True) -> bool:
+        """Open a project file (asking first about unsaved edits of the open one, unless `ask` is False)."""
+        if ask and not self.confirm_discard("opening another project"):
+            return False
         try:
             project = load_project(path)
         except Exception as exc:  # noqa: BLE001  (ProjectFileError, or a bug: shown, never a crash)
             show_error(self, exc)
             return False
         self.set_project(project)
+        self._remember_folder(path)
         return True
 
     def save(self) -> bool:
@@ -277,21 +344,46 @@ class MainWindow(QMainWindow):
     def save_as(self) -> bool:
         if self.project is None:
             return False
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.project.path or "", PROJECT_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.suggested_path(), PROJECT_FILTER)
         if not path:
             return False
         if not path.endswith(EXTENSION):
             path += EXTENSION
         return self._save_to(path)
 
+    def suggested_path(self) -> str:
+        """Where Save As starts: the project's file, or for an untitled one the last folder used, named after
+        the portrait (never the working directory)."""
+        if self.project.path:
+            return self.project.path
+        stem = Path(self.project.source.path).stem or "untitled"
+        return str(Path(self.last_folder()) / f"{stem}{EXTENSION}")
+
+    def _adopt_scratch_sources(self, path: str) -> None:
+        """A project built in a scratch folder (the demo) gets copies of its audio and portrait beside its file,
+        so the saved project does not point into a temporary folder."""
+        scratch = self._scratch.get(id(self.project))
+        if scratch is None:
+            return
+        target = Path(path).resolve()
+        for kind, source in (("audio", self.project.audio_source.path), ("portrait", self.project.source.path)):
+            src = Path(source).resolve()
+            if src.is_relative_to(scratch.resolve()) and src.exists():
+                copy = target.with_name(f"{target.stem}_{src.name}")
+                shutil.copyfile(src, copy)
+                relink_source(self.project, kind, copy)
+        self._scratch.pop(id(self.project), None)
+
     def _save_to(self, path: str) -> bool:
         try:
+            self._adopt_scratch_sources(path)
             save_project(self.project, path)
         except Exception as exc:  # noqa: BLE001
             show_error(self, exc)
             return False
         self.session.undo_stack.setClean()
         self._add_recent(self.project.path)
+        self._remember_folder(self.project.path)
         self.statusBar().showMessage(f"Saved {self.project.path}", 5_000)
         self._update_title()
         return True
@@ -305,7 +397,16 @@ class MainWindow(QMainWindow):
 
     def offer_recovery(self) -> bool:
         """At startup: offer the newest autosave left by a crash. True when one was recovered."""
-        found = find_recoverable()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DamagedAutosaveWarning)
+            found = find_recoverable()
+        damaged = [str(w.message) for w in caught if issubclass(w.category, DamagedAutosaveWarning)]
+        for w in caught:  # anything else is passed on as it came
+            if not issubclass(w.category, DamagedAutosaveWarning):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if damaged:  # said once, without a blocking box: there is nothing the user must decide
+            self.statusBar().showMessage("Autosave damaged, not offered for recovery: " + "; ".join(damaged),
+                                         60_000)
         if not found or not ask_recover(self, found):
             return False
         try:
@@ -376,16 +477,48 @@ class MainWindow(QMainWindow):
                     lambda n, c: c.set_key(t, values.get(n, 0.0)), f"Set key on {len(names)} channel(s)")
 
     def delete_keys(self) -> None:
-        self.graph.delete_selected()
+        if self.project is not None:
+            key_edits.delete(self.session)
 
     def copy_keys(self) -> None:
-        self.graph.copy_selected()
+        if self.project is not None:
+            n = key_edits.copy(self.session)
+            self.statusBar().showMessage(f"Copied {n} key{'s' if n != 1 else ''}", 3_000)
 
     def paste_keys(self) -> None:
-        self.graph.paste()
+        if self.project is not None:
+            key_edits.paste(self.session)
 
     def set_interpolation(self, name: str) -> None:
-        self.graph.set_interpolation(Interpolation(name))
+        if self.project is not None:
+            key_edits.set_interpolation(self.session, Interpolation(name))
+        self._sync_interpolation_menu()
+
+    def _sync_interpolation_menu(self) -> None:
+        """The Key Interpolation menu shows the selected keys' common mode (none checked when mixed)."""
+        current = self.graph.current_interpolation()
+        for interp in Interpolation:
+            action = self.actions_by_id[f"interp_{interp.value}"]
+            action.setChecked(interp == current)
+            action.setEnabled(bool(self.session.key_selection))
+
+    def scale_keys_dialog(self) -> None:
+        if self.project is None or not self.session.key_selection:
+            self.statusBar().showMessage("Select keys first (dope sheet or graph editor)", 5_000)
+            return
+        percent, ok = QInputDialog.getDouble(self, "Scale keys", "Scale the selected keys' timing around the "
+                                             "playhead by (%):", 100.0, 1.0, 1000.0, 1)
+        if ok:
+            key_edits.scale(self.session, percent / 100.0)
+
+    def graph_frame_all(self) -> None:
+        self.graph.frame_all()
+
+    def graph_frame_selected(self) -> None:
+        self.graph.frame_selected()
+
+    def set_graph_normalised(self, on: bool) -> None:
+        self.graph.normalise_box.setChecked(on)
 
     def regenerate(self, a2l: Choice) -> None:
         """Predict a new base layer with `a2l` on a worker; swapping it in is one undo step."""
@@ -395,19 +528,37 @@ class MainWindow(QMainWindow):
         if project.audio is None:
             self.statusBar().showMessage("Relink the audio before regenerating", 5_000)
             return
-        self.inspector.regenerate_button.setEnabled(False)
+        self.inspector.set_regenerating(True)
 
         def done(base):
-            self.inspector.regenerate_button.setEnabled(True)
+            self.inspector.set_regenerating(False)
             if self.project is project:
                 self.session.undo_stack.push(RegenerateCommand(project, base, a2l))
 
         worker = self._run("Regenerating the base layer…", pipeline.regenerate_base, project, a2l, on_done=done)
-        worker.errored.connect(lambda _: self.inspector.regenerate_button.setEnabled(True))
+        worker.errored.connect(lambda _: self.inspector.set_regenerating(False))
 
     # --- transport -------------------------------------------------------------------------------
     def toggle_play(self) -> None:
         self.playback.toggle()
+
+    def set_playing(self, on: bool) -> None:
+        if on != self.playback.playing:
+            self.playback.toggle()
+        self._on_playing(self.playback.playing)
+
+    def _on_playing(self, playing: bool) -> None:
+        action = self.actions_by_id["play"]
+        if action.isChecked() != playing:
+            action.setChecked(playing)
+
+    def go_to_in_out(self, which: int) -> None:
+        project = self.project
+        if project is None:
+            return
+        self.playback.stop()
+        a, b = project.in_out or (0.0, project.duration)
+        self.session.set_frame(project.frame_of(a) if which == 0 else project.frame_of(b - 0.5 / project.fps))
 
     def shuttle(self, direction: int) -> None:
         self.playback.shuttle(direction)
@@ -491,13 +642,14 @@ class MainWindow(QMainWindow):
 
     # --- shutdown --------------------------------------------------------------------------------
     def closeEvent(self, event):
-        if self.project is not None and not self.session.undo_stack.isClean():
-            answer = QMessageBox.question(self, "Unsaved changes", "Save the changes before closing?",
-                                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
-                                          QMessageBox.Save)
-            if answer == QMessageBox.Cancel or (answer == QMessageBox.Save and not self.save()):
-                event.ignore()
-                return
+        if self._closed:
+            super().closeEvent(event)
+            return
+        if not self.confirm_discard("closing"):
+            event.ignore()
+            return
+        self._closed = True
+        self.window_keys.remove()
         self.playback.stop()
         self.autosave_timer.stop()
         self.autosave_debounce.stop()

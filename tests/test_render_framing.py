@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.face.images import load_image
-from engine.face.reference import (MAX_CROP_SHIFT, MIN_CROP_EXPAND, analyze_portrait, crop_rect, extend_border,
+from engine.face.reference import (FREE_EXTENSION, MAX_CROP_SHIFT, MIN_CROP_EXPAND, analyze_portrait, crop_rect, extend_border,
                                    square_crop)
 from tests.media import media
 
@@ -55,14 +55,16 @@ def test_a_crop_that_must_extend_past_the_image_is_a_blurred_continuation():
 
 
 def test_the_crop_slides_inside_the_image_by_at_most_a_tenth():
-    # 600 x 600 image, face box near the bottom edge: the 1.8x square (540 px) fits once shifted up 20 px.
-    box = (200.0, 240.0, 500.0, 460.0)
+    # 600 x 600 image, the 1.8x square (540 px) centred on the face would run 50 px past the bottom: it slides
+    # up by all but the few px (FREE_EXTENSION of the side) the extension fills without a visible seam.
+    box = (150.0, 270.0, 450.0, 490.0)
     left, top, side = crop_rect(box, 1.8, 600, 600)
-    assert side == 540 and 0 <= left <= 600 - side and top == 600 - side
-    # Too close to the edge for a tenth of the side: the crop slides 54 px and pads the rest.
-    box = (200.0, 480.0, 500.0, 700.0)
+    assert side == 540 and 0 <= left <= 600 - side
+    assert top + side - 600 == round(FREE_EXTENSION * side)
+    # Too close to the edge for a tenth of the side: the face leaves the centre by a tenth, the rest is padded.
+    box = (200.0, 530.0, 500.0, 750.0)
     left, top, side = crop_rect(box, 1.8, 600, 800)
-    assert top + side > 800 and abs((top + side / 2) - 590) == pytest.approx(MAX_CROP_SHIFT * side, abs=1)
+    assert top + side > 800 and abs((top + side / 2) - 640) == pytest.approx(MAX_CROP_SHIFT * side, abs=1)
 
 
 def test_extend_border_keeps_the_image_and_grows_it():

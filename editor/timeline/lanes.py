@@ -58,35 +58,3 @@ class SegmentLaneItem(pg.GraphicsObject):
         painter.setTransform(xf)
 
 
-class KeyLanesItem(pg.GraphicsObject):
-    """One row per animated channel (row i spans [i, i + 1]); a diamond per key."""
-
-    RADIUS = 5.0
-
-    def __init__(self):
-        super().__init__()
-        self.lanes: list[tuple[str, np.ndarray]] = []
-        self.end = 1.0
-
-    def set_lanes(self, lanes: list[tuple[str, np.ndarray]], end: float) -> None:
-        self.prepareGeometryChange()
-        self.lanes, self.end = lanes, max(end, 1e-3)
-        self.update()
-
-    def boundingRect(self) -> QRectF:
-        return QRectF(0.0, 0.0, self.end, float(max(len(self.lanes), 1)))
-
-    def paint(self, painter: QPainter, *_):
-        t0, t1 = _visible_x(self)
-        xf = painter.transform()
-        painter.resetTransform()
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.setPen(QPen(QColor("#1a1a1a"), 1))
-        painter.setBrush(QBrush(QColor("#e0a040")))
-        r = self.RADIUS
-        for row, (_, times) in enumerate(self.lanes):
-            for t in times[(times >= t0) & (times <= t1)]:
-                c = xf.map(QPointF(float(t), row + 0.5))
-                painter.drawPolygon(QPolygonF([QPointF(c.x(), c.y() - r), QPointF(c.x() + r, c.y()),
-                                               QPointF(c.x(), c.y() + r), QPointF(c.x() - r, c.y())]))
-        painter.setTransform(xf)

@@ -1,12 +1,16 @@
-"""TimelineWidget: three x-linked pyqtgraph plots (waveform, segment lanes, key lanes) sharing one playhead."""
+"""TimelineWidget: the transport bar, the waveform and the lip-sync lanes (words, phonemes, visemes, blinks)
+in x-linked pyqtgraph plots of fixed height, and the dope sheet below them (it takes the remaining height and
+scrolls its rows, so adding keyed channels never shrinks the waveform). One playhead and in/out range across
+all of them."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from editor.session import EditorSession
-from editor.timeline.lanes import KeyLanesItem, SegmentLaneItem
+from editor.timeline.dopesheet import DopeSheet
+from editor.timeline.lanes import SegmentLaneItem
 from editor.timeline.ruler import TIME_MODES, TimeAxis, format_time
 from editor.timeline.scrub_view import ScrubViewBox
 from editor.timeline.waveform import WaveformItem, WaveformPyramid
@@ -14,13 +18,12 @@ from engine.audio.decode import ANALYSIS_RATE
 from engine.document.changes import Change, ChangeKind
 from engine.plugins import A2L_BACKENDS
 
-AXIS_WIDTH = 96
-LANE_ROWS = ("phonemes", "visemes", "blinks")
-ROW_PX = 17
-MAX_KEY_ROWS = 6
+AXIS_WIDTH = 124  # the label column of the timeline, the dope sheet and the graph editor: time axes line up
+LANE_ROWS = ("words", "phonemes", "visemes", "blinks")
+ROW_PX = 18
+WAVE_PX = 84
+RULER_PX = 24
 PLAYHEAD_PEN = pg.mkPen("#ff9a2e", width=2)
-
-
 class TimelineWidget(QWidget):
     def __init__(self, session: EditorSession, parent: QWidget | None = None):
         super().__init__(parent)
@@ -31,13 +34,19 @@ class TimelineWidget(QWidget):
         self.mode_box = QComboBox()
         self.mode_box.addItems(TIME_MODES)
         self.mode_box.setCurrentText("timecode")
+        self.mode_box.setToolTip("Show times as frames, timecode (HH:MM:SS:FF) or seconds")
         self.mode_box.currentTextChanged.connect(self._on_mode)
         fit = QPushButton("Fit")
         fit.setToolTip("Zoom to the whole clip (\\)")
         fit.clicked.connect(self.fit)
         self.readout = QLabel("")
+        self.readout.setToolTip("Playhead frame and time")
+        self.transport = QHBoxLayout()  # MainWindow puts the transport actions' buttons here
+        self.transport.setSpacing(2)
         header = QHBoxLayout()
         header.setContentsMargins(4, 2, 4, 2)
+        header.addLayout(self.transport)
+        header.addSpacing(12)
         header.addWidget(QLabel("Time unit"))
         header.addWidget(self.mode_box)
         header.addWidget(fit)
@@ -46,25 +55,25 @@ class TimelineWidget(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.ci.layout.setSpacing(0)
+        self.graphics.ci.setContentsMargins(0, 0, 0, 0)
         self.ruler = TimeAxis("top")
         self.wave_plot = self._add_plot(0, {"top": self.ruler})
         self.lane_plot = self._add_plot(1)
-        self.key_plot = self._add_plot(2)
-        for p in (self.lane_plot, self.key_plot):
-            p.setXLink(self.wave_plot)
-            p.getViewBox().invertY(True)
+        self.lane_plot.setXLink(self.wave_plot)
+        self.lane_plot.getViewBox().invertY(True)
         self.wave_plot.setYRange(-1.0, 1.0, padding=0.05)
         self.lane_plot.setYRange(0, len(LANE_ROWS), padding=0)
         self.lane_plot.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(LANE_ROWS)]])
-        self.graphics.ci.layout.setRowFixedHeight(1, ROW_PX * len(LANE_ROWS))
-        self.graphics.ci.layout.setRowStretchFactor(0, 1)
-        self.graphics.ci.layout.setRowMinimumHeight(0, 80)
+        layout_ = self.graphics.ci.layout
+        layout_.setRowFixedHeight(0, WAVE_PX + RULER_PX)
+        layout_.setRowFixedHeight(1, ROW_PX * len(LANE_ROWS))
+        self.graphics.setFixedHeight(WAVE_PX + RULER_PX + ROW_PX * len(LANE_ROWS) + 4)
 
         self.waveform = WaveformItem()
         self.waveform.attach(self.wave_plot.getViewBox())
-        self.key_lanes = KeyLanesItem()
-        self.key_plot.addItem(self.key_lanes)
         self.lane_items: list[SegmentLaneItem] = []
+        self.dope_sheet = DopeSheet(session)
+        self.dope_sheet.plot.setXLink(self.wave_plot)
         self.playheads = [pg.InfiniteLine(angle=90, pen=PLAYHEAD_PEN) for _ in range(3)]
         self.in_out_regions = [pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 200, 80, 28),
                                                    pen=pg.mkPen("#e0a040", width=1)) for _ in range(3)]
@@ -72,22 +81,33 @@ class TimelineWidget(QWidget):
             plot.addItem(region, ignoreBounds=True)
             plot.addItem(line, ignoreBounds=True)
             line.setZValue(100)
+            region.setZValue(-10)
+        for plot in self.plots[:2]:
             plot.getViewBox().sigScrub.connect(self._on_scrub)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.graphics)
+        layout.addWidget(self.dope_sheet, 1)
 
         session.project_replaced.connect(self._rebuild)
         session.project_changed.connect(self._on_project_changed)
         session.frame_changed.connect(self._on_frame)
         self._rebuild()
 
+    def add_transport(self, actions) -> None:
+        """Buttons for the transport actions (play, stop, loop, go to in/out), sharing their state."""
+        for action in actions:
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            self.transport.addWidget(button)
+
     @property
     def plots(self) -> tuple[pg.PlotItem, ...]:
-        return (self.wave_plot, self.lane_plot, self.key_plot)
+        return (self.wave_plot, self.lane_plot, self.dope_sheet.plot.getPlotItem())
 
     def _add_plot(self, row: int, axes: dict | None = None) -> pg.PlotItem:
         plot = self.graphics.addPlot(row=row, col=0, viewBox=ScrubViewBox(), axisItems=axes or {})
@@ -110,7 +130,6 @@ class TimelineWidget(QWidget):
         self.lane_items = []
         if project is None:
             self.waveform.set_pyramid(None)
-            self.key_lanes.set_lanes([], 1.0)
             return
         audio = project.audio
         if audio is not self._pyramid_audio:  # a base or fps change keeps the audio: no need to rebuild the pyramid
@@ -120,37 +139,39 @@ class TimelineWidget(QWidget):
         duration = project.duration
         for view in (p.getViewBox() for p in self.plots):
             view.setLimits(xMin=-0.05 * duration, xMax=duration * 1.05, minXRange=2.0 / project.fps)
-        base = project.base
-        backend = A2L_BACKENDS.get(project.a2l.name)
-        provided = (backend.capabilities.phonemes, backend.capabilities.phonemes, backend.capabilities.blinks)
-        colors = (("#3b5a7a", "#2f4a66"), ("#5a3b7a", "#4a2f66"), ("#3b7a5a", "#2f664a"))
-        for row, (segs, col, has) in enumerate(zip((base.phonemes, base.visemes, base.blinks), colors, provided)):
-            item = SegmentLaneItem(segs, row, col, duration, "" if has else f"not provided by {backend.title}")
-            self.lane_plot.addItem(item)
-            self.lane_items.append(item)
+        self._build_lanes()
         self.waveform.set_pyramid(self.pyramid)
-        self._refresh_keys()
         self._refresh_in_out()
         self.fit()
         self._on_frame(self.session.frame)
 
+    def _build_lanes(self) -> None:
+        project = self.session.project
+        base = project.base
+        backend = A2L_BACKENDS.get(project.a2l.name)
+        caps = backend.capabilities
+        colors = (("#6a5a2f", "#5a4c27"), ("#3b5a7a", "#2f4a66"), ("#5a3b7a", "#4a2f66"), ("#3b7a5a", "#2f664a"))
+        words = self.words()
+        tracks = (words, base.phonemes, base.visemes, base.blinks)
+        hints = ("no words: select a stretch and type its transcript" if caps.phonemes else
+                 f"not provided by {backend.title}",) + tuple(
+            "" if has else f"not provided by {backend.title}" for has in (caps.phonemes, caps.phonemes, caps.blinks))
+        for row, (segs, col, hint) in enumerate(zip(tracks, colors, hints)):
+            item = SegmentLaneItem(segs, row, col, project.duration, hint)
+            self.lane_plot.addItem(item)
+            self.lane_items.append(item)
+
+    def words(self) -> list:
+        """The word segments shown in the word lane (engine.document.lipsync derives them)."""
+        from engine.document.lipsync import word_segments
+
+        return word_segments(self.session.project)
+
     def _on_project_changed(self, change: Change) -> None:
-        if change.kind is ChangeKind.CHANNELS:
-            self._refresh_keys()
-        elif change.kind is ChangeKind.IN_OUT:
+        if change.kind is ChangeKind.IN_OUT:
             self._refresh_in_out()
         elif change.kind in (ChangeKind.BASE, ChangeKind.SOURCES, ChangeKind.FPS):
             self._rebuild()
-
-    def _refresh_keys(self) -> None:
-        project = self.session.project
-        lanes = [(name, np.array([k.time for k in curve.keys])) for name, curve in project.channels.items()
-                 if len(curve)]
-        self.key_lanes.set_lanes(lanes, project.duration)
-        rows = max(len(lanes), 1)
-        self.key_plot.getAxis("left").setTicks([[(i + 0.5, n) for i, (n, _) in enumerate(lanes)]])
-        self.key_plot.setYRange(0, min(rows, MAX_KEY_ROWS), padding=0)
-        self.graphics.ci.layout.setRowFixedHeight(2, ROW_PX * min(rows, MAX_KEY_ROWS) + 2)
 
     def _refresh_in_out(self) -> None:
         in_out = self.session.project.in_out
@@ -172,10 +193,6 @@ class TimelineWidget(QWidget):
 
     # --- view -> model ---------------------------------------------------------------------------
     def _on_scrub(self, t: float, y: float) -> None:
-        if self.sender() is self.key_plot.getViewBox():
-            row = int(np.floor(y))
-            if 0 <= row < len(self.key_lanes.lanes):
-                self.session.set_selection([self.key_lanes.lanes[row][0]])
         self.session.set_time(t)
 
     def _on_mode(self, mode: str) -> None:

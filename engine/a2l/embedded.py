@@ -24,7 +24,7 @@ from engine.a2l.base_layer import BaseLayer, Segment
 from engine.a2l.blinks import blink_times, blink_track
 from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coarticulate
 from engine.a2l.head_pose import HEAD_STYLES, head_pose, stress_peaks
-from engine.a2l.loudness import AudioFeatures, audio_features, smooth, to_frames
+from engine.a2l.loudness import AudioFeatures, audio_features, convolve_same, smooth, to_frames
 from engine.a2l.openness import jaw_measures, lip_shape, speech_gate, vowel_classes
 from engine.a2l.phonemes import phones_for
 from engine.a2l.visemes import mouth_controls, viseme_segments
@@ -272,7 +272,7 @@ def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis
     accents = np.zeros(n)
     accents[peaks] = strength
     bump = np.hanning(max(3, int(0.5 * fps)))
-    brows = np.clip(np.convolve(accents, bump, mode="same") * BROW_ACCENT * s.brow_intensity, 0, 1)
+    brows = np.clip(convolve_same(accents, bump) * BROW_ACCENT * s.brow_intensity, 0, 1)
     weights["browInnerUp"] = brows.astype(np.float32)
     weights["browOuterUpLeft"] = weights["browOuterUpRight"] = (0.6 * brows).astype(np.float32)
     pose = head_pose(features, fps, _rng(s.seed, "head"), (peaks, strength), s.head_style)

@@ -80,7 +80,7 @@ def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator,
     impulse = (tau / NOD_PEAK_S) ** 2 * np.exp(2.0 * (1.0 - tau / NOD_PEAK_S))
     nod_track = np.convolve(nods, impulse)[:n] * NOD_DEG * nod_gain
     shift = int(round(0.1 * fps))  # the nod starts slightly before the stressed syllable peaks
-    nod_track = np.concatenate([nod_track[shift:], np.zeros(shift)])
+    nod_track = np.concatenate([nod_track[shift:], np.zeros(shift)])[:n]
     pose[:, 0] += nod_track
     pose[:, 4] -= nod_track * 0.05
     # slow posture drift (drawn after the sway and the nods so the v1 random streams of a seed are unchanged)

@@ -82,6 +82,14 @@ def smooth(x: np.ndarray, frames: float) -> np.ndarray:
     return filtfilt([1.0 - a], [1.0, -a], y, padtype="constant", padlen=min(len(y) - 1, int(3 * frames) + 1))
 
 
+def convolve_same(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """np.convolve(x, kernel, mode="same") that keeps x's length even when the kernel is longer (numpy's returns
+    the longer of the two: a clip shorter than a smoothing kernel broke the tracks' lengths)."""
+    full = np.convolve(x, kernel, mode="full")
+    start = (len(kernel) - 1) // 2
+    return full[start:start + len(x)]
+
+
 def to_frames(track: np.ndarray, fps: float, frame_count: int, lead_s: float = 0.0) -> np.ndarray:
     """A 100 Hz track at the video frame times (+ lead_s), averaged over each frame's own span: a 24-30 fps
     frame shows ~40 ms of sound, not a point sample."""
@@ -90,7 +98,7 @@ def to_frames(track: np.ndarray, fps: float, frame_count: int, lead_s: float = 0
         return np.zeros(frame_count)
     k = max(1, int(round(100.0 / fps)))
     if k > 1 and len(y) >= k:
-        y = np.convolve(y, np.ones(k) / k, mode="same")
+        y = convolve_same(y, np.ones(k) / k)
     return np.interp(np.arange(frame_count) / fps + lead_s, np.arange(len(y)) / 100.0, y)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.a2l.loudness import convolve_same
 from engine.a2l.vad import _runs
 
 # Vibrato is a 4.5-7 Hz pitch wobble of up to +-1 semitone (Sundberg): a 3 Hz low-pass removes it and keeps
@@ -70,8 +71,8 @@ def singing_share(f0: np.ndarray, note_spans: list[tuple[int, int]] | None = Non
         in_note[a:b] = 1.0
     k = max(1, int(SHARE_WINDOW_S * 100))
     kernel = np.ones(k)
-    voiced = np.convolve((f0 > 0).astype(np.float64), kernel, mode="same")
-    held = np.convolve(in_note, kernel, mode="same")
+    voiced = convolve_same((f0 > 0).astype(np.float64), kernel)
+    held = convolve_same(in_note, kernel)
     return np.where(voiced >= MIN_VOICED_S * 100, held / np.maximum(voiced, 1e-9), 0.0)
 
 

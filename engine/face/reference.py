@@ -22,6 +22,11 @@ MIN_CROP_EXPAND = 1.5
 # spans 56 % of the side, so a 10 % shift still leaves >= 12 % of the frame between the face and the edge for
 # head motion, and the face stays in the middle fifth of the frame where a user expects it.
 MAX_CROP_SHIFT = 0.10
+# Overshoots up to this share of the side are not shifted away but filled by the extension (at most 20 px
+# at 512, a near-sharp mirror there): a crop clamped to the image edge puts the face where the detector's
+# noise says (a colour photo and its greyscale copy framed 7 px apart), and the landmarker's fidelity on the
+# renders moved by ~0.05 px with such 2-3 % shifts.
+FREE_EXTENSION = 0.04
 # The extension past the image's edge (see extend_border; lengths are fractions of the crop side). Mirrored
 # content is blurred with a sigma of EXTENSION_BLUR_PER_DISTANCE x its distance from the edge, approximated by
 # blending the levels EXTENSION_BLUR_LEVELS: at 0.5 a mirrored eye (~6 % of the side) 10 % out is blurred by
@@ -105,22 +110,29 @@ def face_box(pixels: np.ndarray) -> tuple[float, float, float, float]:
 def crop_rect(box: tuple[float, float, float, float], expand: float, width: int, height: int) -> tuple[int, int, int]:
     """(left, top, side) of the square face crop in image pixels; it may reach past the image.
 
-    The side is `expand` x the face box, shrunk towards MIN_CROP_EXPAND where the image is too small for it;
+    The side is `expand` x the face box, shrunk towards MIN_CROP_EXPAND where the image is too small for it
+    (beyond FREE_EXTENSION of the side on either edge);
     the square is then shifted towards the inside of the image by up to MAX_CROP_SHIFT of its side (shift
-    before padding: a real pixel beats any invented one), so the face stays near the centre."""
+    before padding: a real pixel beats any invented one), so the face stays near the centre; overshoots
+    within FREE_EXTENSION of the side are left to the extension."""
     x0, y0, x1, y1 = box
     face = max(x1 - x0, y1 - y0)
     side = expand * face
-    if side > min(width, height):
-        side = max(float(min(width, height)), min(expand, MIN_CROP_EXPAND) * face)
+    fits = min(width, height) / (1.0 - 2.0 * FREE_EXTENSION)  # the most an image holds, with its free margins
+    if side > fits:
+        side = max(fits, min(expand, MIN_CROP_EXPAND) * face)
     side = max(int(round(side)), 2)
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     limit = MAX_CROP_SHIFT * side
 
+    free = FREE_EXTENSION * side
+
     def place(centre: float, extent: int) -> int:
         start = centre - side / 2.0
         inside = min(max(start, 0.0), max(extent - side, 0.0)) if side <= extent else (extent - side) / 2.0
-        return int(round(start + float(np.clip(inside - start, -limit, limit))))
+        need = inside - start
+        shift = np.sign(need) * max(abs(need) - free, 0.0)  # the first `free` px are left to the extension
+        return int(round(start + float(np.clip(shift, -limit, limit))))
 
     return place(cx, width), place(cy, height), side
 

@@ -1,10 +1,18 @@
-"""Synthesised mouth interior: what a warp cannot invent when the target opens a closed mouth.
+"""The mouth interior: what a warp cannot invent when the target opens the mouth, matched to the photo.
 
-Painted in the mouth's own frame (u along the inner corners, v across, in output pixels) so head roll
-is free: a dark cavity, a tongue hint, lower teeth standing on the lower lip (partly hidden by it) and
-upper teeth hanging from the upper lip in front of them. Teeth are sized by the REFERENCE mouth width
-(they do not grow when the lips stretch). The layer is clipped to the target inner-lip polygon with a
-feathered edge and faded in by how much more open the target is than the reference.
+The interior is three layers, built once per source frame in that frame's pixels (the "atlas") and moved per
+output frame like the anatomy they stand for:
+  - upper teeth move with the head (the skull's similarity motion from the warp field): the upper lip slides
+    over them, so they never stretch; a strip shows under the lip when the jaw drops;
+  - lower teeth move with the jaw (the chin's motion relative to the head), behind the upper ones;
+  - the cavity and a tongue hint (wide openings only) are painted per frame between them.
+When the source frame already shows its mouth interior (open lips, usually teeth), the atlas layers ARE its
+pixels (split between the upper and lower layer at the bite line) with painted teeth only where the source
+shows lips, so every opening uses the real, moved teeth and extends them: there is nothing to switch to
+and nothing pops. Otherwise the teeth are painted: sized from the face's metric scale, coloured from the
+photo's own white (the eye whites) and skin light, blurred to the photo's softness, with its grain
+(engine.render.photo). The layers are composited inside the target inner-lip polygon with a soft edge (no
+dark ring); a moustache that hangs over the upper lip stays in front of the interior.
 """
 from __future__ import annotations
 
@@ -13,152 +21,431 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.easing import smoothstep
-from engine.face.contours import (LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER,
-                                  inner_lip_polygon, mouth_opening)
+from engine.face.contours import LIPS_INNER_LOWER, LIPS_INNER_UPPER, inner_lip_polygon, mouth_opening
 from engine.render.paint import blend_patch, padded_box, polygon_mask
+from engine.render.photo import PhotoLook, luma, sample
 
-# Projected tooth widths from the midline outwards, as fractions of the inner mouth width; heights of
-# their visible part (upper, lower), the same unit. Molars beyond are lost in the dark of the corners.
-TOOTH_WIDTHS = (0.15, 0.12, 0.10, 0.085, 0.075)
-UPPER_TOOTH_HEIGHTS = (0.16, 0.14, 0.145, 0.115, 0.1)
-LOWER_TOOTH_HEIGHTS = (0.09, 0.085, 0.09, 0.075, 0.065)
-# The lips cover the teeth: at most this share of the local opening shows upper / lower teeth; the rest
-# slides under the lip (the tips keep their shape), so a small opening shows mostly upper tooth edges
-# over a dark gap and the lower teeth only appear when the jaw drops.
-UPPER_GAP_SHARE = 0.6
-LOWER_GAP_SHARE = 0.25
-IVORY = np.array([0.97, 0.94, 0.87])
-OPEN_RATIO_FULL = 0.06  # opening / mouth width beyond which the interior is fully synthesised
-FEATHER_SIGMA_PX = 0.8
-PAD_PX = 3
+# Tooth crowns as seen from the front, midline outwards (central incisor, lateral, canine, two premolars),
+# cm: widths are the projected mesiodistal widths of an average adult arch (the canine and premolars turn
+# away from the camera); heights are crown lengths. Converted to px by the face's own metric scale, so the
+# teeth fit this mouth whatever its expression in the source.
+UPPER_WIDTHS_CM = (0.85, 0.65, 0.55, 0.45, 0.38)
+UPPER_HEIGHTS_CM = (1.05, 0.9, 1.0, 0.8, 0.75)
+LOWER_WIDTHS_CM = (0.55, 0.6, 0.55, 0.45, 0.4)
+LOWER_HEIGHTS_CM = (0.9, 0.9, 1.0, 0.8, 0.75)
+UPPER_SHOW_CM = 0.3  # upper incisal edge below the closed lips' line: the strip speech shows under the lip
+SMILE_ARC_CM = 0.12  # the canines' tips sit this much higher than the central incisors' edges
+OVERBITE_CM = 0.25  # lower incisors' edges hide this far behind the upper ones at a closed bite
+GUM_CM = 0.35  # gum drawn beyond the crowns (shows only when a lip pulls far back)
+TIP_ROUND = 0.25  # crown corners rounded over this share of the tooth's width
+INCISAL_CM = 0.12  # translucent, darker band along the biting edge
+GAP_CM = 0.025  # interproximal shadow between neighbouring teeth (1/e half-width)
+GAP_DARKEN = 0.3
+RECEDE_FROM = 0.55  # teeth beyond this share of the half mouth width recede into the dark of the cheeks
+LOWER_LIGHT = 0.8  # lower teeth sit in the upper teeth's and lip's shade
+# Teeth brightness: the eye whites set the white balance, but sit in the lids' shade; front teeth catch
+# light like the cheeks do, so they are at least TEETH_OF_SKIN of the skin's brightness.
+TEETH_OF_SKIN = 0.9
+TEETH_MAX = 245.0
+# Natural teeth are a little yellower than the eye whites (shade A2 vs sclera), in colour photos only.
+TEETH_WARMTH = np.array([1.03, 1.0, 0.9])
+CAVITY_OF_LIP = 0.2  # the cavity: the photo's black, this far towards the lip colour (light from the lips)
+TONGUE_OF_LIP = 0.6
+# Cavity light: CAVITY_LIT x the cavity colour right behind the lips (the wet inner lips catch light; a
+# darker rim there read as a dark outline and cost the landmarker 0.04 px on the lips), CAVITY_DEEP in the
+# middle of the opening, and CAVITY_CORNER_DARK less towards the corners.
+CAVITY_LIT = 1.6
+CAVITY_DEEP = 0.7
+CAVITY_CORNER_DARK = 0.4
+GUM_OF_LIP = 0.9
+# Lower teeth ride on the lower lip's middle (the jaw carries both; the chin is no proxy: under perspective
+# the rig's jawOpen moves its landmark 0.58x as far as the lower lip, which would bare a full crown): at
+# JAW_FOLLOW of its motion, a wide-open jaw shows the lower edges (~0.1 cm at jawOpen 1, as in photos of an
+# open "ah"); never above a closed bite.
+JAW_FOLLOW = 0.96
+LOWER_LIP_MIDDLE = (87, 14, 317)
+# Tongue hint: a hump behind the lower teeth rising TONGUE_RISE_CM above their edge, faded in as the
+# opening at the midline grows from TONGUE_FROM_CM to TONGUE_FULL_CM (wide vowels); TONGUE_HALF_WIDTH of the
+# mouth's half width.
+TONGUE_RISE_CM = 0.55
+TONGUE_FROM_CM = 0.9
+TONGUE_FULL_CM = 1.6
+TONGUE_HALF_WIDTH = 0.62
+TONGUE_EDGE_CM = 0.12  # its top edge is soft: it is wet and rounded, not cut out
+UPPER_LIP_SHADOW = 0.8  # the upper lip's contact shadow on the painted upper teeth right under it
+UPPER_LIP_SHADOW_CM = 0.2
+# The source interior is used (and nothing painted over it fades) once the lips are this far apart
+# (share of the inner mouth width): enough to show the teeth or the dark of an open mouth.
+REAL_INTERIOR_OPENING = 0.06
+REAL_DILATE_PX = 2
+BITE_CONTRAST = 25.0  # grey levels between the interior's bright and dark rows below which it shows no teeth  # source pixels kept around the inner-lip polygon, so the layers meet the lips seamlessly
+OPEN_RATIO_FULL = 0.06  # painted interior: (opening - source opening) / width at which it is fully shown
+FEATHER_SIGMA_PX = 0.8  # the inner-lip edge's softness on a sharp photo
+# ... plus this share of the photo's own blur: the warped lips bring their softness; a fully photo-soft edge
+# cost the landmarker 0.015 px on the lips (bench_warp --fidelity) for no visible gain.
+EDGE_BLUR_SHARE = 0.5
+PAINT_SHARPNESS_PX = 0.5  # the blur an anti-aliased painted edge already has
+PAD_PX = 4
+ATLAS_MARGIN_CM = 1.6  # atlas reach beyond the mouth corners and above/below the closed lips
+# Moustache over the lips: the skin between nose and upper lip darker than the cheeks by this share marks
+# one (a full moustache: 0.62 darker on the benchmark portraits; stubble 0.30, a shaded shaven lip 0.27); then source pixels within HAIR_BAND_CM under the upper inner lip that are darker than the lips by
+# HAIR_DARKER stay in front of the interior, hanging from the upper lip.
+MOUSTACHE_DARKER = 0.45
+HAIR_BAND_CM = 0.25
+HAIR_DARKER = 0.25
+UPPER_LIP_SKIN = (164, 167, 393, 165, 391, 92, 322)  # skin between the nose and the upper lip
+GRAIN_SEED = 11
+EYE_CORNERS = (33, 263)
 
 
 @dataclass(frozen=True)
 class MouthStyle:
-    """Colours (float RGB 0..255) and sizes measured once on the reference portrait."""
-    teeth: np.ndarray
+    """The source frame's mouth, measured once: colours, scale, look and the layer atlas."""
+
+    look: PhotoLook
+    teeth: np.ndarray  # (3,) lit front-teeth colour
     cavity: np.ndarray
     tongue: np.ndarray
-    width_px: float  # reference inner mouth width
-    opening_px: float  # reference opening
+    width_px: float  # source inner mouth width
+    opening_px: float  # source opening
+    px_per_cm: float
+    real: bool  # the source's own interior is used
+    origin: np.ndarray  # (2,) source px of atlas pixel (0, 0)
+    upper: np.ndarray  # (h, w, 4) float32 premultiplied RGBA: head-anchored layer
+    lower: np.ndarray  # (h, w, 4) float32 premultiplied RGBA: jaw-anchored layer
+    hair: np.ndarray | None  # (h, w, 4) premultiplied: moustache hanging from the upper lip, or None
+    grain: np.ndarray  # (h, w) float32 static noise of the photo's grain strength
+    source_px: np.ndarray  # (N, 2) source landmarks
 
     @staticmethod
     def of(image: np.ndarray, px: np.ndarray) -> "MouthStyle":
-        import cv2
+        from engine.face.canonical import load_canonical_model
 
-        img = image.astype(np.float64)
-        lip_pts = np.vstack([(px[list(LIPS_INNER_UPPER)] + px[list(LIPS_OUTER_UPPER)]) / 2,
-                             (px[list(LIPS_INNER_LOWER)] + px[list(LIPS_OUTER_LOWER)]) / 2])
-        lip = _sample(img, lip_pts).mean(axis=0)
-        cheeks = _sample(img, np.vstack([px[[50, 280, 101, 330, 118, 347]]])).mean(axis=0)  # cheek landmarks
+        img = np.ascontiguousarray(image[..., :3])
+        look = PhotoLook.measure(img, px)
+        canon = load_canonical_model().vertices
+        ppc = float(np.linalg.norm(px[EYE_CORNERS[0]] - px[EYE_CORNERS[1]])
+                    / np.linalg.norm(canon[EYE_CORNERS[0]] - canon[EYE_CORNERS[1]]))
         width = float(np.linalg.norm(px[308] - px[78]))
         opening = mouth_opening(px)
-        # Colourless photos get colourless teeth; otherwise teeth are ivory lit like the skin.
-        chroma = np.abs(cheeks - cheeks.mean()).mean() + np.abs(lip - lip.mean()).mean()
-        ivory = IVORY if chroma > 4.0 else np.full(3, IVORY.mean())
-        teeth = ivory * np.clip(0.8 * cheeks.mean() + 75.0, 120.0, 250.0)
-        if opening > 0.08 * width:  # teeth already visible: take their colour from the portrait
-            mask = np.zeros(image.shape[:2], np.uint8)
-            cv2.fillPoly(mask, [np.round(px[list(inner_lip_polygon())]).astype(np.int32)], 1)
-            inside = img[mask.astype(bool)]
-            if len(inside) > 20:
-                luma = inside.mean(axis=1)
-                bright = inside[luma >= np.percentile(luma, 85)].mean(axis=0)
-                # Lip pixels are not teeth: teeth are brighter and less saturated than the lips.
-                sat = lambda c: float(c.max() - c.min()) / max(float(c.max()), 1.0)
-                if bright.mean() > max(0.6 * teeth.mean(), 1.25 * lip.mean()) and sat(bright) < 0.8 * sat(lip):
-                    # Half ivory at the same brightness: the sample mixes in lip and gum pixels.
-                    teeth = 0.5 * bright + 0.5 * ivory * (bright.mean() / ivory.mean())
-        cavity = lip * 0.16 + 4.0
-        tongue = lip * 0.62 + np.array([8.0, 0.0, 0.0]) * (chroma > 4.0)
-        return MouthStyle(teeth, cavity, tongue, width, opening)
+        real = opening > REAL_INTERIOR_OPENING * max(width, 1.0)
+        teeth = _teeth_colour(img, px, look, real)
+        black, lip = look.black, look.lip
+        cavity = black + (lip - black) * CAVITY_OF_LIP
+        tongue = black + (lip - black) * TONGUE_OF_LIP
+        gum = black + (lip - black) * GUM_OF_LIP
+        frame = _MouthFrame(px)
+        margin = ATLAS_MARGIN_CM * ppc
+        corners = px[[61, 291, 78, 308]]
+        lips = px[list(LIPS_INNER_UPPER + LIPS_INNER_LOWER)]
+        x0, y0 = np.floor(np.minimum(corners.min(0), lips.min(0)) - margin).astype(int)
+        x1, y1 = np.ceil(np.maximum(corners.max(0), lips.max(0)) + margin).astype(int) + 1
+        origin = np.array([x0, y0], dtype=np.float64)
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        u, v = frame.uv(xs, ys)
+        x = u - frame.mid
+        stomion = 0.5 * (frame.upper(u) + frame.lower(u))
+        split = stomion.copy()
+        if real:
+            split = frame.upper(u) + _bite_share(img, px, frame) * (frame.lower(u) - frame.upper(u))
+        half_w = 0.5 * width
+        rng = np.random.default_rng(GRAIN_SEED)
+        noise = rng.standard_normal(xs.shape).astype(np.float32)
+        grain_amp = look.grain
+        # Upper teeth hang down to their edge; lower teeth stand up to theirs, hidden behind at a closed bite.
+        up_edge = (split if real else stomion + UPPER_SHOW_CM * ppc)
+        lo_edge = up_edge - (0.0 if real else OVERBITE_CM * ppc)
+        upper = _teeth_layer(x, v, up_edge, UPPER_WIDTHS_CM, UPPER_HEIGHTS_CM, -1.0, ppc, half_w, teeth, cavity,
+                             gum, 1.0)
+        lower = _teeth_layer(x, v, lo_edge, LOWER_WIDTHS_CM, LOWER_HEIGHTS_CM, 1.0, ppc, half_w, teeth, cavity,
+                             gum, LOWER_LIGHT)
+        upper[..., :3] *= _lip_shadow(v - frame.upper(u), ppc)[..., None].astype(np.float32)
+        # As soft as the photo (less what painting anti-aliased already has), then its grain on top.
+        sigma = float(np.sqrt(max(look.blur_px**2 - PAINT_SHARPNESS_PX**2, 0.0)))
+        if sigma > 0.05:
+            import cv2
+
+            upper, lower = (cv2.GaussianBlur(layer, (0, 0), sigma) for layer in (upper, lower))
+        for layer in (upper, lower):
+            layer[..., :3] += (noise * grain_amp)[..., None] * layer[..., 3:4]
+        if real:
+            _overlay_source(upper, lower, img, px, origin, v, split)
+        hair = _moustache(img, px, look, frame, origin, u, v, ppc)
+        return MouthStyle(look, teeth, cavity, tongue, width, opening, ppc, real, origin, upper, lower, hair,
+                          noise * np.float32(grain_amp), np.asarray(px, dtype=np.float64))
 
 
-def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    x = np.clip(np.round(pts[:, 0]).astype(int), 0, w - 1)
-    y = np.clip(np.round(pts[:, 1]).astype(int), 0, h - 1)
-    return img[y, x]
+class _MouthFrame:
+    """A mouth's own frame: u along the inner corners (78 -> 308), v across (down on an upright face), the
+    inner-lip contours as functions of u and the midline between the central lip points."""
+
+    def __init__(self, px: np.ndarray):
+        self.c0 = px[78].astype(np.float64)
+        d = px[308] - px[78]
+        self.axis = d / max(float(np.linalg.norm(d)), 1e-6)
+        self.normal = np.array([-self.axis[1], self.axis[0]])
+        self.mid = float(((px[13] + px[14]) / 2 - self.c0) @ self.axis)
+        self._up = self._contour(px, LIPS_INNER_UPPER)
+        self._lo = self._contour(px, LIPS_INNER_LOWER)
+
+    def _contour(self, px, idx):
+        p = px[list(idx)] - self.c0
+        pu, pv = p @ self.axis, p @ self.normal
+        order = np.argsort(pu)
+        return pu[order], pv[order]
+
+    def uv(self, xs, ys):
+        rx, ry = xs - self.c0[0], ys - self.c0[1]
+        return rx * self.axis[0] + ry * self.axis[1], rx * self.normal[0] + ry * self.normal[1]
+
+    def point(self, u, v) -> np.ndarray:
+        return self.c0 + u * self.axis + v * self.normal
+
+    def upper(self, u):
+        return np.interp(u, *self._up)
+
+    def lower(self, u):
+        return np.interp(u, *self._lo)
 
 
-def _teeth_row(x: np.ndarray, heights: tuple[float, ...], width: float):
-    """For signed distance x (px) from the midline: visible tooth height (px) with rounded tips,
-    cylindrical shading across each tooth, dark gaps between teeth."""
-    edges = np.concatenate([[0.0], np.cumsum(TOOTH_WIDTHS)]) * width
+def _teeth_colour(img: np.ndarray, px: np.ndarray, look: PhotoLook, real: bool) -> np.ndarray:
+    """Lit front-teeth colour: the real teeth when the source shows them, else the photo's white balance
+    (eye whites) at the brightness of teeth lit like the skin, warmed a little in colour photos."""
+    white_luma = max(float(luma(look.white)), 1.0)
+    tint = look.white / white_luma * (1.0 + (TEETH_WARMTH - 1.0) * look.colourful)
+    level = min(max(white_luma, TEETH_OF_SKIN * float(luma(look.skin))), TEETH_MAX)
+    teeth = tint / float(luma(tint)) * level
+    if real:
+        mask = polygon_mask(img.shape[:2], px[list(inner_lip_polygon())]) > 0.5
+        inside = img[mask].astype(np.float64)
+        if len(inside) > 20:
+            lum = luma(inside)
+            bright = inside[lum >= np.percentile(lum, 85)].mean(axis=0)
+            sat = lambda c: float(c.max() - c.min()) / max(float(c.max()), 1.0)  # noqa: E731
+            # Teeth, not lips: brighter than the lips and less saturated.
+            if luma(bright) > 1.15 * luma(look.lip) and sat(bright) < 0.8 * sat(look.lip) + 0.02:
+                teeth = bright
+    return np.clip(teeth, 0.0, 255.0)
+
+
+def _bite_share(img: np.ndarray, px: np.ndarray, frame: _MouthFrame) -> float:
+    """Where the source interior divides into what the head carries (upper teeth) and what the jaw carries, as
+    a share of the opening, from the brightness profile across the opening's central columns: below the first
+    bright (teeth) band when it starts in the upper half (upper teeth, then a dark gap, lower teeth or the
+    lower lip), above it when it starts lower (lower teeth under a dark gap); the middle without teeth."""
+    import cv2
+
+    shares = np.linspace(0.04, 0.96, 24)
+    us = frame.mid + np.linspace(-0.2, 0.2, 9) * np.linalg.norm(px[308] - px[78])
+    up, lo = frame.upper(us), frame.lower(us)
+    pts = frame.point(us[None, :, None], (up + shares[:, None] * (lo - up))[..., None])  # (24, 9, 2)
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    profile = cv2.remap(grey, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
+                        cv2.INTER_LINEAR).mean(axis=1)
+    lo_level, hi_level = np.percentile(profile, 10), np.percentile(profile, 90)
+    if hi_level - lo_level < BITE_CONTRAST:
+        return 0.5
+    bright = profile > 0.5 * (lo_level + hi_level)
+    start = int(np.argmax(bright))
+    end = start + int(np.argmin(bright[start:])) if not bright[start:].all() else len(bright)
+    if shares[start] < 0.5:
+        return float(shares[end - 1] + 0.5 * (shares[1] - shares[0])) if end < len(bright) else 0.85
+    return float(shares[start] - 0.5 * (shares[1] - shares[0]))
+
+
+def _teeth_layer(x, v, edge, widths_cm, heights_cm, direction, ppc, half_w, teeth, cavity, gum, light):
+    """(h, w, 4) premultiplied RGBA of one row of teeth whose biting edge is at v = edge (per pixel); the
+    crowns extend away from it in `direction` (-1: up, the upper row), gums beyond the crowns."""
+    widths = np.asarray(widths_cm) * ppc
+    edges = np.concatenate([[0.0], np.cumsum(widths)])
     ax = np.abs(x)
-    k = np.clip(np.searchsorted(edges, ax) - 1, 0, len(TOOTH_WIDTHS) - 1)
-    w = np.diff(edges)[k]
+    k = np.clip(np.searchsorted(edges, ax) - 1, 0, len(widths) - 1)
+    w = widths[k]
     t = np.clip((ax - edges[k]) / w * 2.0 - 1.0, -1.0, 1.0)  # -1..1 across the tooth
-    height = np.asarray(heights)[k] * width * (1.0 - 0.22 * t**4)
+    arc = SMILE_ARC_CM * ppc * np.clip(ax / max(edges[3], 1.0), 0.0, 1.0) ** 2  # canine tips sit higher
+    into = (v - (edge - arc)) * direction  # distance from the biting edge into the crown (> 0 inside)
+    height = np.asarray(heights_cm)[k] * ppc
+    # Rounded crown corners at the biting edge: the edge recedes near both sides of each tooth.
+    side = np.clip((np.abs(t) - (1.0 - 2.0 * TIP_ROUND)) / (2.0 * TIP_ROUND), 0.0, 1.0)
+    corner = TIP_ROUND * w * (1.0 - np.sqrt(np.clip(1.0 - side**2, 0.0, 1.0)))
+    tooth_a = smoothstep((into - corner) / 1.0 + 0.5) * (1.0 - smoothstep((into - height) / 1.0 + 0.5))
+    gum_a = smoothstep((into - height) / 1.0 + 0.5) * (1.0 - smoothstep((into - height - GUM_CM * ppc) / 2.0))
     shade = 0.88 + 0.12 * np.cos(t * np.pi / 2)
     gap_px = np.minimum(ax - edges[k], edges[k + 1] - ax)
-    shade = shade * (1.0 - 0.28 * np.exp(-((gap_px / max(0.5, 0.008 * width)) ** 2)))
-    # The arch recedes into the dark of the cheeks: later teeth sink into the cavity colour.
-    recede = smoothstep((ax / (0.5 * width) - 0.35) / 0.55)
-    return np.clip(shade, 0.0, 1.0), height, recede
+    shade = shade * (1.0 - GAP_DARKEN * np.exp(-((gap_px / max(0.6, GAP_CM * ppc)) ** 2)))
+    incisal = 1.0 - 0.12 * (1.0 - smoothstep(into / max(INCISAL_CM * ppc, 1.0)))
+    recede = smoothstep((ax / max(half_w, 1.0) - RECEDE_FROM) / (1.0 - RECEDE_FROM))
+    lit = teeth[None, None, :] * (light * shade * incisal)[..., None]
+    colour = lit + (cavity - lit) * (0.85 * recede)[..., None]
+    gum_c = gum[None, None, :] * (light * (1.0 - 0.6 * recede))[..., None]
+    alpha = np.clip(tooth_a + gum_a, 0.0, 1.0)
+    rgb = (colour * tooth_a[..., None] + gum_c * gum_a[..., None])
+    return np.concatenate([rgb, alpha[..., None]], axis=-1).astype(np.float32)
 
 
-def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle) -> None:
-    """Paints the interior into `frame` (H, W, 3 uint8, modified in place) where the target mouth is open."""
+def _overlay_source(upper, lower, img, px, origin, v, split) -> None:
+    """The source's own interior over the painted layers: above the bite line into the head-anchored layer,
+    below it into the jaw-anchored one (in place; premultiplied)."""
+    import cv2
+
+    h, w = upper.shape[:2]
+    poly = px[list(inner_lip_polygon())] - origin
+    mask = polygon_mask((h, w), poly)
+    if REAL_DILATE_PX:
+        mask = cv2.dilate(mask, np.ones((2 * REAL_DILATE_PX + 1,) * 2, np.uint8))
+    x0, y0 = int(origin[0]), int(origin[1])
+    ih, iw = img.shape[:2]
+    src = np.zeros((h, w, 3), np.float32)
+    sy0, sy1, sx0, sx1 = max(y0, 0), min(y0 + h, ih), max(x0, 0), min(x0 + w, iw)
+    if sy1 <= sy0 or sx1 <= sx0:
+        return
+    src[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    inside = np.zeros((h, w), np.float32)
+    inside[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = 1.0
+    mask = mask * inside
+    above = np.clip(split - v + 0.5, 0.0, 1.0)  # 1 above the bite line, 0 below, 1 px ramp
+    for layer, share in ((upper, mask * above), (lower, mask * (1.0 - above))):
+        a = share[..., None]
+        layer[..., :3] = layer[..., :3] * (1.0 - a) + src * a
+        layer[..., 3:4] = layer[..., 3:4] * (1.0 - a) + a
+
+
+def _moustache(img, px, look, frame, origin, u, v, ppc) -> np.ndarray | None:
+    """Hair hanging over the upper lip's edge (source pixels just under the upper inner lip that are much
+    darker than the lips), when the skin between nose and lip is hair-dark; None without a moustache."""
+    upper_lip_skin = luma(sample(img.astype(np.float32), px[list(UPPER_LIP_SKIN)])).mean()
+    if upper_lip_skin > (1.0 - MOUSTACHE_DARKER) * float(luma(look.skin)):
+        return None
+    h, w = u.shape
+    d = v - frame.upper(u)  # below the upper inner lip
+    band = (d > -1.0) & (d < HAIR_BAND_CM * ppc)
+    x0, y0 = int(origin[0]), int(origin[1])
+    ih, iw = img.shape[:2]
+    ys = np.clip(np.arange(h) + y0, 0, ih - 1)
+    xs = np.clip(np.arange(w) + x0, 0, iw - 1)
+    src = img[ys[:, None], xs[None, :]].astype(np.float32)
+    dark = smoothstep(((1.0 - HAIR_DARKER) * float(luma(look.lip)) - luma(src)) / (0.15 * float(luma(look.lip)) + 1))
+    alpha = (dark * band * (1.0 - smoothstep(d / max(HAIR_BAND_CM * ppc, 1.0)))).astype(np.float32)
+    if alpha.max() < 0.05:
+        return None
+    return np.concatenate([src * alpha[..., None], alpha[..., None]], axis=-1)
+
+
+def head_similarity(source_px: np.ndarray, target_px: np.ndarray) -> np.ndarray:
+    """(2, 3) least-squares similarity source -> target of the stable upper-face landmarks (for callers
+    without a warp field's own fit)."""
+    idx = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 98, 327, 234, 454, 10, 151]
+    p, q = source_px[idx], target_px[idx]
+    pm, qm = p.mean(0), q.mean(0)
+    pc, qc = p - pm, q - qm
+    den = max(float((pc**2).sum()), 1e-9)
+    a = float((pc * qc).sum()) / den
+    b = float((pc[:, 0] * qc[:, 1] - pc[:, 1] * qc[:, 0]).sum()) / den
+    m = np.array([[a, -b], [b, a]])
+    return np.hstack([m, (qm - m @ pm)[:, None]])
+
+
+def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, head: np.ndarray | None = None) -> None:
+    """Paints the interior into `frame` (H, W, 3 uint8, modified in place) inside the target's inner lips.
+    `head`: the (2, 3) similarity source -> target of the head (the warp field's), else fitted here."""
     import cv2
 
     opening = mouth_opening(target_px)
-    extra = (opening - style.opening_px) / max(style.width_px, 1.0)
-    strength = float(smoothstep(extra / OPEN_RATIO_FULL))
+    if style.real:
+        strength = 1.0
+    else:
+        extra = (opening - style.opening_px) / max(style.width_px, 1.0)
+        strength = float(smoothstep(extra / OPEN_RATIO_FULL))
     if strength <= 0.0:
         return
     poly = target_px[list(inner_lip_polygon())]
     h, w = frame.shape[:2]
-    box = padded_box(poly, w, h, PAD_PX)
+    box = padded_box(poly, w, h, PAD_PX + int(np.ceil(2 * style.look.blur_px)))
     if box is None:
         return
     x0, y0, x1, y1 = box
-    mask = polygon_mask((y1 - y0, x1 - x0), poly - [x0, y0])
-    alpha = cv2.GaussianBlur(mask, (0, 0), FEATHER_SIGMA_PX) * strength
+    bw, bh = x1 - x0, y1 - y0
+    edge_sigma = float(np.hypot(FEATHER_SIGMA_PX, EDGE_BLUR_SHARE * style.look.blur_px))
+    alpha = cv2.GaussianBlur(polygon_mask((bh, bw), poly - [x0, y0]), (0, 0), edge_sigma) * strength
+    if alpha.max() < 0.5 / 255:
+        return
 
-    # Mouth frame: u along the inner corners, v perpendicular (downwards on an upright face).
-    c0, c1 = target_px[78], target_px[308]
-    axis = (c1 - c0) / max(np.linalg.norm(c1 - c0), 1e-6)
-    normal = np.array([-axis[1], axis[0]])
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    rel = np.stack([xs - c0[0], ys - c0[1]], axis=-1)
-    u, v = rel @ axis, rel @ normal
+    H = head_similarity(style.source_px, target_px) if head is None else np.asarray(head, dtype=np.float64)
+    scale = float(np.hypot(H[0, 0], H[1, 0]))
+    ppc = style.px_per_cm * scale
+    tf = _MouthFrame(target_px)
+    # The jaw: the lower lip's motion beyond the head's, never closing past the source's bite.
+    lip_s = style.source_px[list(LOWER_LIP_MIDDLE)].mean(axis=0)
+    jaw = (target_px[list(LOWER_LIP_MIDDLE)].mean(axis=0) - (H[:, :2] @ lip_s + H[:, 2])) * JAW_FOLLOW
+    jaw_n = float(jaw @ tf.normal)
+    floor = -0.5 * style.opening_px * scale
+    if jaw_n < floor:
+        jaw = jaw + (floor - jaw_n) * tf.normal
 
-    def contour(idx):
-        p = (target_px[list(idx)] - c0)
-        pu, pv = p @ axis, p @ normal
-        order = np.argsort(pu)
-        return np.interp(u, pu[order], pv[order])
+    def place(layer: np.ndarray, shift: np.ndarray, channels: int) -> np.ndarray:
+        m = H.copy()
+        m[:, 2] = H[:, :2] @ style.origin + H[:, 2] + shift - [x0, y0]
+        out = cv2.warpAffine(layer, m, (bw, bh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        return out.reshape(bh, bw, channels)
 
-    v_up, v_lo = contour(LIPS_INNER_UPPER), contour(LIPS_INNER_LOWER)
-    mid = ((target_px[13] + target_px[14]) / 2 - c0) @ axis
-    x = u - mid  # signed distance from the teeth midline
+    zero = np.zeros(2)
+    upper = place(style.upper, zero, 4)
+    lower = place(style.lower, jaw, 4)
+    grain = place(style.grain, zero, 1)
+
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    u, v = tf.uv(xs, ys)
+    x = u - tf.mid
+    v_up, v_lo = tf.upper(u), tf.lower(u)
     gap = np.maximum(v_lo - v_up, 1e-3)
-    W = style.width_px
-
-    # Cavity: darkest in the middle of the opening, a little light reaches in near the lips.
-    depth = np.clip(np.minimum(v - v_up, v_lo - v) / (0.5 * gap), 0, 1)
-    colour = style.cavity[None, None, :] * (1.25 - 0.5 * depth)[..., None]
-    # Tongue: a rounded hump resting behind the lower teeth.
-    tongue_top = v_lo - 0.45 * gap - 0.05 * W
-    tongue_r = np.clip(np.abs(x) / (0.32 * W), 0, 1)
-    tongue_in = smoothstep((v - (tongue_top + 0.25 * gap * tongue_r**2)) / 2.0) * (1 - tongue_r**4)
-    tongue_shade = 0.55 + 0.4 * smoothstep((v - tongue_top) / (0.4 * gap + 1))
-    colour = colour * (1 - tongue_in[..., None]) + (style.tongue * tongue_shade[..., None] * tongue_in[..., None])
-    # Lower teeth, then upper teeth in front of them (overbite).
-    for heights, anchor, sign, light, share in ((LOWER_TOOTH_HEIGHTS, v_lo, -1.0, 0.72, LOWER_GAP_SHARE),
-                                                (UPPER_TOOTH_HEIGHTS, v_up, 1.0, 1.0, UPPER_GAP_SHARE)):
-        shade, height, recede = _teeth_row(x, heights, W)
-        hidden = np.maximum(max(heights) * W - share * gap, 0.0)  # under the lip
-        into = (v - anchor) * sign + hidden  # distance from the tooth's root edge into the mouth
-        cover = smoothstep((height - into) / 1.2) * (into > -3.0) * (1.0 - smoothstep((np.abs(x) - 0.46 * W) / 3.0))
-        lip_shadow = 0.7 + 0.3 * smoothstep((into - hidden) / (0.07 * W))
-        tip = 1.0 - 0.12 * smoothstep((into - 0.8 * height) / (0.2 * height + 1e-3))
-        lit = style.teeth * (light * shade * lip_shadow * tip)[..., None]
-        tooth = lit + (style.cavity - lit) * (0.9 * recede)[..., None]
-        colour = colour * (1 - cover[..., None]) + tooth * cover[..., None]
-    # The lips' inner edge shades what lies right behind it.
-    edge = np.minimum(v - v_up, v_lo - v)
-    colour *= (0.68 + 0.32 * smoothstep(edge / 2.5))[..., None]
-
+    # Cavity: lit a little near the lips, darkest deep inside and towards the corners (the cheeks' shade).
+    depth = np.clip(np.minimum(v - v_up, v_lo - v) / (0.5 * gap), 0.0, 1.0)
+    half_w = 0.5 * max(float(np.linalg.norm(target_px[308] - target_px[78])), 1.0)
+    corner = np.clip(np.abs(x) / half_w, 0.0, 1.0) ** 2
+    colour = style.cavity[None, None, :] * ((CAVITY_LIT - (CAVITY_LIT - CAVITY_DEEP) * depth)
+                                            * (1.0 - CAVITY_CORNER_DARK * corner))[..., None]
+    # Tongue hint: a hump behind the lower teeth, riding on the jaw, for wide openings.
+    gap_mid_cm = float(tf.lower(tf.mid) - tf.upper(tf.mid)) / max(ppc, 1e-6)
+    show = float(smoothstep((gap_mid_cm - TONGUE_FROM_CM) / (TONGUE_FULL_CM - TONGUE_FROM_CM)))
+    if show > 0.0:
+        src_frame = _MouthFrame(style.source_px)
+        stomion = 0.5 * (src_frame.upper(src_frame.mid) + src_frame.lower(src_frame.mid))
+        edge_src = src_frame.point(src_frame.mid, stomion + (UPPER_SHOW_CM - OVERBITE_CM) * style.px_per_cm)
+        edge_t = H[:, :2] @ edge_src + H[:, 2] + jaw
+        edge_v = float((edge_t - tf.c0) @ tf.normal)
+        half = TONGUE_HALF_WIDTH * 0.5 * float(np.linalg.norm(target_px[308] - target_px[78]))
+        r = np.clip(np.abs(x) / max(half, 1.0), 0.0, 1.0)
+        top = edge_v - TONGUE_RISE_CM * ppc * (1.0 - r**2)
+        soft = max(1.0, style.look.blur_px + 0.5, TONGUE_EDGE_CM * ppc)
+        tongue_a = smoothstep((v - top) / soft + 0.5) * (1.0 - smoothstep((r - 0.5) / 0.5)) * show
+        tongue_shade = 1.0 - 0.4 * smoothstep((v - top) / max(0.5 * ppc, 1.0)) - 0.3 * r**2
+        tongue = style.tongue[None, None, :] * tongue_shade[..., None]
+        colour = colour + (tongue - colour) * tongue_a[..., None]
+    colour = colour + grain  # the photo's grain, riding on the head
+    # Back to front: lower teeth, upper teeth (in front: overbite), hair hanging from the upper lip.
+    for layer in (lower, upper):
+        colour = layer[..., :3] + colour * (1.0 - layer[..., 3:4])
+    if style.hair is not None:
+        hair = _hang_from_upper_lip(style, tf, u, v, ppc / style.px_per_cm)
+        colour = hair[..., :3] + colour * (1.0 - hair[..., 3:4])
     blend_patch(frame, box, colour, alpha[..., None])
+
+
+def _lip_shadow(below_upper_lip: np.ndarray, ppc: float) -> np.ndarray:
+    """Light factor of painted upper teeth right under the upper lip (its contact shadow; the photo's own teeth
+    have theirs)."""
+    return UPPER_LIP_SHADOW + (1 - UPPER_LIP_SHADOW) * smoothstep(below_upper_lip / max(UPPER_LIP_SHADOW_CM * ppc, 1.0))
+
+
+def _hang_from_upper_lip(style: MouthStyle, tf: _MouthFrame, u, v, scale: float) -> np.ndarray:
+    """The moustache layer sampled at the same distance under the upper inner lip as in the source."""
+    import cv2
+
+    sf = _MouthFrame(style.source_px)
+    w_t = max(float(tf._up[0][-1] - tf._up[0][0]), 1e-6)
+    w_s = float(sf._up[0][-1] - sf._up[0][0])
+    u_s = sf._up[0][0] + (u - tf._up[0][0]) * (w_s / w_t)
+    v_s = sf.upper(u_s) + (v - tf.upper(u)) / scale
+    p = sf.point(u_s[..., None], v_s[..., None]) - style.origin
+    return cv2.remap(style.hair, p[..., 0].astype(np.float32), p[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT)

@@ -73,7 +73,7 @@ class WarpRenderer:
         grid = field.backward_grid(target, start)
         out = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         paint_eyes(out, image, px, target)
-        paint_mouth(out, target, mouth)
+        paint_mouth(out, target, mouth, field.rigid_matrix(target))
         return out, grid
 
 

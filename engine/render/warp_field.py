@@ -171,6 +171,12 @@ class WarpField:
         out[self._oval] += push[:, None] * u
         return out
 
+    def rigid_matrix(self, target_px: np.ndarray) -> np.ndarray:
+        """(2, 3) the head's 2D similarity source -> target (least squares over the stable landmarks)."""
+        tgt = np.asarray(target_px, dtype=np.float64)[:N_MESH]
+        a, b, tx, ty = self._rigid_pinv @ tgt[self._rigid_idx].T.ravel()
+        return np.array([[a, -b, tx], [b, a, ty]])
+
     def control_displacements(self, target_px: np.ndarray) -> np.ndarray:
         """(n_ctrl, 2) forward displacement of every control point for (468, 2) target landmarks."""
         tgt = np.asarray(target_px, dtype=np.float64)[:N_MESH]

@@ -1,0 +1,385 @@
+"""Work-losing and wrong-output bugs of the editor (issue 14, part 1), recovery from damaged autosaves, and the
+render dock's renderer choice: each driven through the real main window (pytest-qt on Xvfb)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from tests.test_editor import _set_key
+
+pytestmark = pytest.mark.gui
+
+
+def _questions(dialogs) -> list[str]:
+    return [text for kind, text in dialogs.messages if kind == "question"]
+
+
+# --- unsaved edits are never dropped silently ------------------------------------------------------
+def test_open_open_recent_demo_and_new_ask_before_dropping_unsaved_edits(make_main_window, demo_project_file,
+                                                                          dialogs, monkeypatch, qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from editor.dialogs import NewProjectDialog
+    from engine.document.project_io import autosave_path, find_recoverable
+
+    window = make_main_window(demo_project_file)
+    project = window.project
+    other = tmp_path / "other.talkline"
+    shutil.copy(demo_project_file, other)
+    window._add_recent(str(other))
+    _set_key(window, "jawOpen", 0.5, 0.3)
+    window.autosave()
+    autosave = autosave_path(project.path)
+    assert autosave.exists()
+    opened_dialogs = []
+    monkeypatch.setattr(NewProjectDialog, "exec", lambda self: opened_dialogs.append(self) or 0)
+
+    # Cancel keeps the project, its edits and its autosave, whichever way the replacement was asked for.
+    dialogs.question_answer = QMessageBox.Cancel
+    dialogs.open_path = str(other)
+    window.actions_by_id["open"].trigger()
+    window.recent_menu.actions()[0].trigger()  # Open Recent: other.talkline
+    window.actions_by_id["open_demo"].trigger()
+    window.actions_by_id["new"].trigger()
+    assert len(_questions(dialogs)) == 4 and all("unsaved" in q.lower() for q in _questions(dialogs))
+    assert window.project is project and len(project.channels["jawOpen"]) == 1
+    assert not window.busy and not opened_dialogs  # no demo being built, no New Project dialog
+    assert autosave.exists() and "*" in window.windowTitle()
+
+    # Discard: replaced, and the dropped project's autosave goes with it (nothing bogus to recover later).
+    dialogs.question_answer = QMessageBox.Discard
+    window.actions_by_id["open"].trigger()
+    assert window.project.path == str(other) and not autosave.exists()
+    assert find_recoverable() == []
+
+    # Save: the edits are written first, then the project is replaced.
+    _set_key(window, "mouthPucker", 0.4, 0.5)
+    dialogs.question_answer = QMessageBox.Save
+    window.recent_menu.actions()[1].trigger()  # the first project again
+    assert window.project.path == project.path
+    from engine.document.project_io import load_project
+
+    assert len(load_project(other).channels["mouthPucker"]) == 1
+
+    # A clean project is replaced without a question.
+    asked = len(_questions(dialogs))
+    window.actions_by_id["open"].trigger()
+    assert len(_questions(dialogs)) == asked and window.project.path == str(other)
+
+    fresh = make_main_window()
+    assert not fresh.offer_recovery() and len(_questions(dialogs)) == asked
+
+
+# --- every render writes its own file ----------------------------------------------------------------
+def _landmarks_only(dock) -> None:
+    for kind, box in dock.kind_boxes.items():
+        box.setChecked(kind == "landmarks")
+
+
+def _render(qtbot, dock) -> tuple[int, list[str]]:
+    with qtbot.waitSignal(dock.thread.job_finished, timeout=120_000) as done:
+        job_id = dock.queue_render()
+    assert done.args[0] == job_id
+    return job_id, done.args[1]
+
+
+def test_each_render_writes_its_own_file_and_open_result_opens_it(make_main_window, demo_project_file, monkeypatch,
+                                                                  qtbot, tmp_path):
+    from engine.document.project_io import load_project
+
+    window = make_main_window(demo_project_file)
+    dock = window.render_dock
+    assert dock.stem_edit.text() == str(tmp_path / "project1_render")  # beside the project
+    _landmarks_only(dock)
+    whole_id, whole = _render(qtbot, dock)
+    window.session.set_frame(10)
+    window.set_in_point()
+    window.session.set_frame(20)
+    window.set_out_point()
+    dock.range_box.setCurrentIndex(1)
+    part_id, part = _render(qtbot, dock)
+    again_id, again = _render(qtbot, dock)
+    assert len({whole[0], part[0], again[0]}) == 3  # no render replaces another
+    with np.load(whole[0]) as a, np.load(part[0]) as b, np.load(again[0]) as c:
+        assert a["landmarks_2d"].shape[0] == window.project.frame_count
+        assert b["landmarks_2d"].shape[0] == c["landmarks_2d"].shape[0] == 11
+    for job_id, outputs in ((whole_id, whole), (part_id, part), (again_id, again)):
+        assert Path(outputs[0]).name in dock.items[job_id].text() and "done" in dock.items[job_id].text()
+
+    opened = []
+    monkeypatch.setattr("editor.render_dock.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile())
+                        or True)
+    dock.queue_list.setCurrentItem(dock.items[whole_id])
+    dock.open_button.click()
+    assert opened == [whole[0]]
+
+    # A new, untitled project: the output no longer points at the previous project's file.
+    untitled = load_project(demo_project_file)
+    untitled.path = None
+    window.set_project(untitled)
+    assert "project1" not in dock.stem_edit.text()
+    assert Path(dock.stem_edit.text()).name == "astronaut_render"
+
+
+def test_out_point_is_the_last_frame_rendered(make_main_window, demo_project_file, qtbot):
+    window = make_main_window(demo_project_file)
+    dock = window.render_dock
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    window.session.set_frame(10)
+    qtbot.keyClick(window, Qt.Key_I)
+    window.session.set_frame(31)
+    qtbot.keyClick(window, Qt.Key_O)
+    _landmarks_only(dock)
+    dock.range_box.setCurrentIndex(1)
+    _, outputs = _render(qtbot, dock)
+    with np.load(outputs[0]) as npz:
+        assert npz["landmarks_2d"].shape[0] == 22  # frames 10..31, both ends included
+    first = window.project.evaluate(10).landmarks_px
+    with np.load(outputs[0]) as npz:
+        np.testing.assert_allclose(npz["landmarks_2d"][0], first, atol=1e-3)
+    # Playback loops over the same frames: it never shows frame 32.
+    window.playback.loop = True
+    seen = set()
+    window.session.frame_changed.connect(seen.add)
+    window.session.set_frame(28)
+    window.playback.play()
+    qtbot.waitUntil(lambda: 10 in seen, timeout=5_000)
+    window.playback.stop()
+    assert 32 not in seen
+
+
+# --- transport keys reach the transport from anywhere but text fields -------------------------------
+def test_transport_keys_are_not_trapped_by_checkboxes_and_sliders(make_main_window, demo_project_file, qtbot):
+    window = make_main_window(demo_project_file)
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    row = window.inspector.rows["rx"]
+    qtbot.mouseClick(row.check, Qt.LeftButton, pos=QPoint(8, row.check.height() // 2))
+    assert row.check.isChecked() and window.focusWidget() is row.check
+    qtbot.keyClick(row.check, Qt.Key_Space)
+    assert window.playback.playing and row.check.isChecked()
+    qtbot.keyClick(row.check, Qt.Key_Space)
+    assert not window.playback.playing and row.check.isChecked()
+
+    window.session.set_frame(5)
+    slider = row.slider
+    handle = QPoint(round(slider.width() * row.to_slider(0.0) / 1000), slider.height() // 2)
+    qtbot.mouseClick(slider, Qt.LeftButton, pos=handle)
+    count = window.session.undo_stack.count()
+    qtbot.keyClick(slider, Qt.Key_Right)
+    qtbot.keyClick(slider, Qt.Key_Right)
+    qtbot.keyClick(slider, Qt.Key_Left)
+    assert window.session.frame == 6
+    assert window.session.undo_stack.count() == count and len(window.project.channels["rx"]) == 0
+
+    # Text fields keep their keys: typing a transcript does not start playback.
+    edit = window.inspector.a2l_form.widgets["transcript"]
+    qtbot.mouseClick(edit, Qt.LeftButton)
+    edit.clear()
+    qtbot.keyClicks(edit, "a b")
+    qtbot.keyClick(edit, Qt.Key_Left)
+    assert edit.text() == "a b" and not window.playback.playing and window.session.frame == 6
+
+
+# --- the render dock says what happened --------------------------------------------------------------
+def test_render_dock_states_and_open_result_without_a_player(make_main_window, demo_project_file, dialogs,
+                                                             monkeypatch, qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_main_window(demo_project_file)
+    dock = window.render_dock
+    dock.stem_edit.setText(str(tmp_path / "take"))
+    assert not dock.cancel_button.isEnabled() and not dock.open_button.isEnabled()  # nothing queued
+    _landmarks_only(dock)
+    done_id, outputs = _render(qtbot, dock)
+    assert not dock.cancel_button.isEnabled() and dock.open_button.isEnabled()
+
+    dock.kind_boxes["mp4"].setChecked(True)
+    first = []
+    dock.thread.job_progress.connect(lambda i, p: (first.append(p), dock.cancel_selected()) if not first else None)
+    with qtbot.waitSignal(dock.thread.job_cancelled, timeout=60_000) as cancelled:
+        dock.queue_render()
+    assert dock.progress.value() == dock.progress.minimum()  # not left at the cancelled job's last value
+    assert "cancelled" in dock.items[cancelled.args[0]].text()
+    assert not dock.cancel_button.isEnabled() and not dock.open_button.isEnabled()
+
+    # Open result with no application for the file type: say so, and offer its folder.
+    calls = []
+    monkeypatch.setattr("editor.render_dock.QDesktopServices.openUrl",
+                        lambda url: calls.append(url.toLocalFile()) or len(calls) > 1)
+    dialogs.question_answer = QMessageBox.Yes
+    dock.queue_list.setCurrentItem(dock.items[done_id])
+    dock.open_button.click()
+    assert calls == [outputs[0], str(Path(outputs[0]).parent)]
+    assert "show" in _questions(dialogs)[-1].lower() and "folder" in _questions(dialogs)[-1].lower()
+
+
+def test_quit_after_renders_stops_the_render_thread_cleanly(make_main_window, demo_project_file, qtbot, qtlog,
+                                                            tmp_path):
+    window = make_main_window(demo_project_file)
+    dock = window.render_dock
+    dock.stem_edit.setText(str(tmp_path / "take"))
+    _landmarks_only(dock)
+    _render(qtbot, dock)
+    _render(qtbot, dock)
+    thread = dock.thread
+    window.actions_by_id["quit"].trigger()
+    assert thread.isFinished()
+    qtbot.wait(20)
+    assert not [r for r in qtlog.records if "QObject" in r.message or "QThread" in r.message]
+
+
+# --- saving ------------------------------------------------------------------------------------------
+def test_save_dialog_starts_in_the_project_folder_not_the_working_directory(make_main_window, demo_project_file,
+                                                                             dialogs, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    from engine.document.project_io import load_project
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda parent, caption, where, *a, **k:
+                                                                     asked.append(where) or ("", "")))
+    window = make_main_window(demo_project_file)  # opened from tmp_path
+    untitled = load_project(demo_project_file)
+    untitled.path = None
+    window.set_project(untitled, modified=True)
+    window.actions_by_id["save"].trigger()
+    assert asked and Path(asked[-1]) == tmp_path / "astronaut.talkline"
+
+
+def test_a_saved_demo_keeps_its_audio_beside_the_project(make_main_window, dialogs, qtbot, tmp_path):
+    import tempfile
+
+    from engine.document.project_io import load_project, missing_sources
+
+    window = make_main_window()
+    with qtbot.waitSignal(window.session.project_replaced, timeout=120_000):
+        window.actions_by_id["open_demo"].trigger()
+    assert Path(window.project.audio_source.path).is_relative_to(tempfile.gettempdir())
+    dialogs.save_path = str(tmp_path / "my demo")
+    window.actions_by_id["save"].trigger()
+    audio = Path(window.project.audio_source.path)
+    assert audio.parent == tmp_path and audio.exists()
+    reloaded = load_project(tmp_path / "my demo.talkline")
+    assert Path(reloaded.audio_source.path) == audio and missing_sources(reloaded) == []
+    assert np.array_equal(reloaded.audio.samples, window.project.audio.samples)
+
+
+# --- recovery from damaged autosaves -----------------------------------------------------------------
+def test_start_with_a_damaged_autosave(make_main_window, demo_project_file, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    crashed = make_main_window(demo_project_file)
+    _set_key(crashed, "mouthPucker", 0.6, 0.9)
+    crashed.autosave()
+    from engine.document.project_io import autosave_path
+
+    auto = autosave_path(crashed.project.path)
+    data = bytearray(auto.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 64):
+        data[i] ^= 0xFF
+    auto.write_bytes(bytes(data))
+    dialogs.question_answer = QMessageBox.Yes
+    fresh = make_main_window()
+    assert not fresh.offer_recovery()
+    assert fresh.project is None and not dialogs.messages  # no box: a note in the status bar
+    assert "damaged" in fresh.statusBar().currentMessage() and auto.name in fresh.statusBar().currentMessage()
+    assert not auto.exists() and auto.with_name(auto.name + ".damaged").exists()
+
+
+def test_start_with_a_garbage_autosave_registry(make_main_window, dialogs, tmp_path):
+    registry = tmp_path / "state" / "talkline" / "autosave" / "index.json"
+    registry.parent.mkdir(parents=True)
+    registry.write_bytes(b"\x00\xff{not json")
+    window = make_main_window()
+    assert not window.offer_recovery()
+    assert not dialogs.messages and "damaged" in window.statusBar().currentMessage()
+    assert registry.with_name("index.json.damaged").exists()
+
+
+def test_recovered_untitled_work_asks_where_to_save(make_main_window, demo_project_file, dialogs, qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from engine.document.project_io import load_project
+
+    crashed = make_main_window()
+    untitled = load_project(demo_project_file)
+    untitled.path = None
+    crashed.set_project(untitled, modified=True)
+    _set_key(crashed, "cheekPuff", 0.3, 0.7)
+    crashed.autosave()
+    dialogs.question_answer = QMessageBox.Yes
+    fresh = make_main_window()
+    assert fresh.offer_recovery() and fresh.project.path is None
+    dialogs.save_path = str(tmp_path / "rescued")
+    with qtbot.waitActive(fresh):
+        fresh.activateWindow()
+    qtbot.keyClick(fresh, Qt.Key_S, Qt.ControlModifier)
+    assert fresh.project.path == str(tmp_path / "rescued.talkline")
+    assert load_project(tmp_path / "rescued.talkline").channels["cheekPuff"] == crashed.project.channels["cheekPuff"]
+
+
+# --- renderer and backend choice ---------------------------------------------------------------------
+def test_render_dock_renderer_becomes_the_project_default_undoably(make_main_window, demo_project_file,
+                                                                  fake_backends, qtbot):
+    from engine.plugins import Choice
+    from tests.seams import FlatConfig
+
+    window = make_main_window(demo_project_file)
+    project, form = window.project, window.render_dock.renderer_form
+    before = project.renderer
+    form.combo.setCurrentIndex(form.combo.findData("flat"))
+    form.widgets["window"].setValue(3)
+    window.render_dock.default_button.click()
+    assert project.renderer == Choice("flat", FlatConfig(window=3))
+    assert window.session.undo_stack.undoText() == "Set default renderer: Flat (tests)"
+    window.actions_by_id["undo"].trigger()
+    assert project.renderer == before and form.name == before.name
+    window.actions_by_id["redo"].trigger()
+    assert project.renderer == Choice("flat", FlatConfig(window=3)) and form.name == "flat"
+
+
+def test_backend_becomes_pickable_once_its_form_makes_it_available(make_main_window, demo_project_file,
+                                                                   fake_backends, qtbot, tmp_path):
+    window = make_main_window(demo_project_file)
+    inspector, form = window.inspector, window.inspector.a2l_form
+    form.combo.setCurrentIndex(form.combo.findData("needs_weights"))
+    assert form.name == "needs_weights"
+    assert not inspector.regenerate_button.isEnabled() and "weights folder" in form.status.text()
+    qtbot.keyClicks(form.widgets["weights"], str(tmp_path))
+    assert inspector.regenerate_button.isEnabled() and form.status.text() == ""
+    form.widgets["weights"].clear()
+    assert not inspector.regenerate_button.isEnabled()
+
+
+# --- key lanes: every name readable, the waveform keeps its height, rows scroll ---------------------
+def test_dope_sheet_rows_keep_names_and_height_and_scroll(make_main_window, demo_project_file, qtbot):
+    window = make_main_window(demo_project_file)
+    timeline, dope = window.timeline, window.timeline.dope_sheet
+    wave_height = timeline.wave_plot.height()
+    names = ["rx", "ry", "jawOpen", "mouthFunnel", "mouthSmileLeft", "mouthSmileRight", "cheekPuff", "browInnerUp"]
+    for i, name in enumerate(names):
+        _set_key(window, name, 0.2 + 0.1 * i, 0.3)
+    window.session.set_selection([])
+    qtbot.wait(20)
+    assert timeline.wave_plot.height() == wave_height  # lanes never shrink the waveform
+    assert dope.rows == [n for n in window.project.channel_names if n in names]
+    assert dope.scroll.isVisible() and dope.scroll.maximum() > 0  # eight rows do not fit: they scroll
+    line = dope.fontMetrics().height()
+    seen = {}
+    for value in range(dope.scroll.maximum() + 1):
+        dope.scroll.setValue(value)
+        qtbot.wait(1)
+        rects = sorted(dope.label_rects().items(), key=lambda kv: kv[1].top())
+        for (_, a), (_, b) in zip(rects, rects[1:]):
+            assert b.top() >= a.bottom() - 1  # no two names overlap
+        for name, rect in rects:
+            if rect.height() >= line and dope.plot.viewport().rect().contains(rect.center()):
+                seen[name] = rect
+    assert set(seen) == set(names)  # every keyed channel is shown, labelled, at full row height
+    assert all(abs(r.height() - seen[names[0]].height()) <= 1 for r in seen.values())
