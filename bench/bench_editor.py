@@ -211,7 +211,7 @@ def main() -> int:
         frames = window.project.frame_count
         fps, sync = playback_fps(app, window)
         results[f"playback_fps_{name}"] = round(fps, 1)
-        results[f"playback_3d_same_frame_{name}"] = round(sync, 3)
+        results[f"playback_3d_same_frame_{name}"] = None if sync != sync else round(sync, 3)
         print(f"{name}: {frames} frames ({window.project.duration:.1f} s): playback shows {fps:.1f} fps "
               f"(3D on the preview's frame {100 * sync:.0f}% of the time)", flush=True)
         if name == "demo":

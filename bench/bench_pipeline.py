@@ -11,6 +11,7 @@ removed (what a user's shell has; each release then picks its own BLAS threads),
 
     .venv/bin/python bench/bench_pipeline.py [--clips 20,60] [--repeats 3] [--memory 3] [--prev cca6bcd]
     .venv/bin/python bench/bench_pipeline.py --clips "" --memory 1,3,6,30 --releases new   # memory only
+    .venv/bin/python bench/bench_pipeline.py --releases new,patched --checkout patched=/tmp/tree   # another tree
 """
 from __future__ import annotations
 
@@ -93,6 +94,8 @@ def main() -> int:
     parser.add_argument("--memory", default="3", help="render lengths in minutes for the memory table")
     parser.add_argument("--releases", default="prev,new", help="prev, new or both (comma-separated)")
     parser.add_argument("--prev", default=PREVIOUS_RELEASE, help="git commit of the previous release")
+    parser.add_argument("--checkout", action="append", default=[], metavar="NAME=DIR",
+                        help="another checkout to run as release NAME (e.g. this tree with a proposed patch)")
     parser.add_argument("--blas-threads", type=int, default=None,
                         help="set OMP/OpenBLAS/MKL threads in the children (default: unset, as for a user)")
     args = parser.parse_args()
@@ -107,6 +110,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
     try:
         checkouts = {"new": ROOT}
+        for item in args.checkout:
+            name, _, folder = item.partition("=")
+            checkouts[name] = Path(folder).resolve()
         if "prev" in releases:
             checkouts["prev"] = build_previous(args.prev, tmp / "prev")
         print(f"render command, {PORTRAIT} at 512 px, 30 fps; {os.cpu_count()} cores; OMP/BLAS threads in the "

@@ -66,10 +66,12 @@ def main() -> int:
         s.frame = i % n
 
     row("evaluate (Project.evaluate)", timed(lambda i: (seek(i), s.frame_state()), n))
-    row("3D viewport mesh update + GL draw", timed(lambda i: (seek(i), window.viewport.update_frame(),
-                                                             window.viewport.canvas.native.repaint()), n))
+    viewport = window.viewport
+    draw = (lambda: viewport.display.render_now()) if viewport.offscreen else (lambda: viewport.display.repaint())
+    row("3D viewport mesh update + GL draw", timed(lambda i: (seek(i), viewport.update_frame(), draw()), n))
     row("playhead move + timeline repaint", timed(lambda i: (window.timeline._on_frame(i % n),
-                                                            window.timeline.graphics.viewport().repaint()), n))
+                                                            window.timeline.graphics.viewport().repaint(),
+                                                            window.timeline.dope_sheet.plot.viewport().repaint()), n))
     row("inspector refresh (34 sliders)", timed(lambda i: window.inspector.refresh_values(), n))
     renderer = window.preview.renderer
     for mode in ("render", "pose image"):

@@ -24,6 +24,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "&File", "&Save", "Ctrl+S", "save"),
     ActionSpec("save_as", "&File", "Save &As…", "Ctrl+Shift+S", "save_as"),
     ActionSpec("relink_audio", "&File", "Relink &Audio…", None, "relink_audio"),
+    ActionSpec("export_livelink", "&File", "&Export Live Link Face CSV…", None, "export_livelink",
+               tip="Write the evaluated controls and head rotation as a Live Link Face CSV (ARKit blendshapes, "
+                   "timecode at the project's frame rate) for Unreal, Blender or Maya"),
+    ActionSpec("import_livelink", "&File", "&Import Live Link Face CSV…", None, "import_livelink",
+               tip="Turn a Live Link Face capture into ordinary keys from the playhead on (the channels' results "
+                   "follow the capture; one undo step)"),
     ActionSpec("quit", "&File", "&Quit", "Ctrl+Q", "close"),
 
     ActionSpec("undo", "&Edit", "&Undo", "Ctrl+Z", "undo"),

@@ -29,7 +29,9 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("Talkline")
     app.setStyle("Fusion")
     app.setPalette(_dark_palette())
-    app.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+    from editor.style import EXTRA_QSS
+
+    app.setStyleSheet(STYLESHEET.read_text(encoding="utf-8") + EXTRA_QSS)
     pg.setConfigOptions(background="#1b1d1f", foreground="#b8bcc0", antialias=True)
     return app
 

@@ -138,3 +138,18 @@ class RendererCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.project.set_renderer(self.before)
+
+
+class BaseEditCommand(QUndoCommand):
+    """Swap in an edited base layer (a lip-sync lane edit, a re-aligned stretch); the Audio2Lmk choice and the
+    edit layers stay."""
+
+    def __init__(self, project: Project, base: BaseLayer, text: str):
+        super().__init__(text)
+        self.project, self.before, self.after = project, project.base, base
+
+    def redo(self) -> None:
+        self.project.set_base(self.after, self.project.a2l)
+
+    def undo(self) -> None:
+        self.project.set_base(self.before, self.project.a2l)

@@ -5,7 +5,8 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLineEdit, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QHBoxLayout, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from editor.config_form import ChoiceForm
 from engine.errors import TalklineError
@@ -28,6 +29,7 @@ def show_error(parent: QWidget | None, exc: BaseException, title: str = "Talklin
 
 def _file_row(edit: QLineEdit, caption: str, filter_: str, parent: QWidget) -> QHBoxLayout:
     button = QPushButton("Browse…")
+    button.setToolTip(f"Choose the {caption.lower()} file")
 
     def browse():
         path, _ = QFileDialog.getOpenFileName(parent, caption, edit.text(), filter_)
@@ -49,16 +51,23 @@ class NewProjectDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New project")
         self.portrait_edit = QLineEdit(portrait)
+        self.portrait_edit.setToolTip("A photo or painting with a face (PNG, JPEG, ...)")
         self.audio_edit = QLineEdit(audio)
-        self.transcript_edit = QLineEdit()
+        self.audio_edit.setToolTip("Speech or singing: WAV, MP3, FLAC, OGG, M4A or the audio of a video")
+        self.transcript_edit = QPlainTextEdit()
+        self.transcript_edit.setTabChangesFocus(True)
+        self.transcript_edit.setFixedHeight(64)
         self.fps_box = QComboBox()
         self.fps_box.addItems(["24", "25", "30"])
         self.fps_box.setCurrentText("30")
+        self.fps_box.setToolTip("Frames per second of the animation and of renders")
         self.size_box = QSpinBox()
         self.size_box.setRange(128, 2048)
         self.size_box.setSingleStep(64)
         self.size_box.setValue(512)
+        self.size_box.setToolTip("Side of the square face crop (or the longer side of the whole image)")
         self.full_frame_check = QCheckBox("whole image (longer side = frame size), not a face crop")
+        self.full_frame_check.setToolTip("Animate the whole picture rather than a square crop around the face")
         self.face_index_box = QSpinBox()
         self.face_index_box.setRange(-1, 99)
         self.face_index_box.setSpecialValueText("the only face")  # -1: None
@@ -66,6 +75,8 @@ class NewProjectDialog(QDialog):
         self.face_index_box.setToolTip("which face when the portrait has several (0 = leftmost)")
         self.pose_template_edit = QLineEdit()
         self.pose_template_edit.setPlaceholderText("optional AniPortrait pose_temp.npy: drives the head")
+        self.pose_template_edit.setToolTip("A head-motion template (N x 6 at 30 fps) used instead of the predicted "
+                                           "head motion")
         # The transcript has its own row above (it is a property of the audio, not a tuning setting).
         self.a2l_form = ChoiceForm(A2L_BACKENDS, hidden=("transcript",))
         self.a2l_form.set_choice(default_choice(A2L_BACKENDS))
@@ -86,9 +97,23 @@ class NewProjectDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.Ok)
+        self.ok_button.setText("Create")
+        self.ok_button.setToolTip("Analyse the portrait and predict the motion from the audio")
         form.addRow(buttons)
         self.resize(600, 0)
         self._on_backend()
+        for edit in (self.portrait_edit, self.audio_edit):
+            edit.textChanged.connect(self._update_ok)
+        self.a2l_form.availability_changed.connect(lambda _: self._update_ok())
+        self._update_ok()
+
+    def _update_ok(self) -> None:
+        """Create is possible once both files exist and the backend can run here with its settings."""
+        from pathlib import Path as _P
+
+        ready = all(_P(e.text().strip()).is_file() for e in (self.portrait_edit, self.audio_edit))
+        self.ok_button.setEnabled(ready and self.a2l_form.available)
 
     def _on_backend(self) -> None:
         config_class = A2L_BACKENDS.get(self.a2l_form.name).Config
@@ -104,7 +129,7 @@ class NewProjectDialog(QDialog):
         return {"portrait": self.portrait_edit.text().strip(), "audio": self.audio_edit.text().strip(),
                 "fps": float(self.fps_box.currentText()), "size": self.size_box.value(),
                 "full_frame": self.full_frame_check.isChecked(), "face_index": None if index < 0 else index,
-                "transcript": self.transcript_edit.text().strip() or None,
+                "transcript": self.transcript_edit.toPlainText().strip() or None,
                 "pose_template": self.pose_template_edit.text().strip() or None, "a2l": self.a2l_form.choice()}
 
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QPen
 from PySide6.QtWidgets import QCheckBox, QGraphicsRectItem, QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
 from editor import key_edits
-from editor.session import EditorSession
+from editor.session import EditorSession, FrameFollower
 from engine.document import edits
 from engine.document.changes import Change, ChangeKind
 from engine.document.curves import Curve, Interpolation
@@ -100,6 +100,7 @@ class GraphEditor(QWidget):
         self.plot.setToolTip("Drag keys and handles; drag on empty space to box-select (Shift adds); right-click "
                              "for interpolation; middle-drag pans, wheel zooms; Home frames all, F the selection")
         self.playhead = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ff9a2e", width=1.5))
+        self.playhead.setVisible(False)
         self.plot.addItem(self.playhead, ignoreBounds=True)
         self.band = QGraphicsRectItem()
         self.band.setPen(QPen(QColor("#e0e0e0"), 0, Qt.DashLine))
@@ -123,7 +124,7 @@ class GraphEditor(QWidget):
         session.selection_changed.connect(self._on_selection)
         session.keys_selected.connect(lambda _: self._draw_all_keys())
         session.project_changed.connect(self._on_project_changed)
-        session.frame_changed.connect(lambda f: self.playhead.setValue(session.time))
+        self._follow = FrameFollower(session, lambda: self.playhead.setValue(session.time), 100, self)
 
     # --- the shared key selection -------------------------------------------------------------------
     @property
@@ -140,6 +141,7 @@ class GraphEditor(QWidget):
 
     # --- drawing ---------------------------------------------------------------------------------
     def _on_replaced(self) -> None:
+        self.playhead.setVisible(self.session.project is not None)
         self.redraw(frame="all")
 
     def _on_selection(self, _names) -> None:

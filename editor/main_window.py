@@ -13,21 +13,22 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-                               QProgressBar, QStyle)
+                               QProgressBar, QStackedWidget, QStyle)
 
 from editor.actions import ACTIONS, ActionSpec
 from editor import key_edits
-from editor.commands import InOutCommand, RegenerateCommand, edit_curves
+from editor.commands import BaseEditCommand, CurvesCommand, InOutCommand, RegenerateCommand, edit_curves
 from editor.dialogs import PROJECT_FILTER, NewProjectDialog, ask_recover, ask_relink, show_error
 from editor.graph_editor import GraphEditor
 from editor.inspector import Inspector
 from editor.playback import PlaybackController
 from editor.preview2d import Preview2D
 from editor.render_dock import RenderDock
-from editor.session import EditorSession
+from editor.session import EditorSession, FrameFollower
 from editor.shortcuts import WindowKeys
 from editor.timeline import TimelineWidget
 from editor.viewport3d import Viewport3D
+from editor.welcome import WelcomePanel
 from editor.workers import run_task
 from engine import pipeline
 from engine.document.curves import Interpolation
@@ -63,7 +64,15 @@ class MainWindow(QMainWindow):
         self.graph = GraphEditor(self.session)
         self.inspector = Inspector(self.session)
         self.render_dock = RenderDock(self.session)
-        self.setCentralWidget(self.preview)
+        self.welcome = WelcomePanel()
+        self.centre = QStackedWidget()
+        self.centre.addWidget(self.welcome)
+        self.centre.addWidget(self.preview)
+        self.setCentralWidget(self.centre)
+        self.welcome.demo_requested.connect(self.open_demo)
+        self.welcome.new_requested.connect(self.new_project)
+        self.welcome.open_requested.connect(self.open_project_dialog)
+        self.welcome.recent_requested.connect(self.open_project)
         self.docks = {
             "viewport": self._dock("3D Viewport", self.viewport, Qt.LeftDockWidgetArea),
             "inspector": self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea),
@@ -77,7 +86,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.BottomLeftCorner, Qt.BottomDockWidgetArea)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.resizeDocks([self.docks["viewport"]], [520], Qt.Horizontal)
-        self.resizeDocks([self.docks["inspector"]], [380], Qt.Horizontal)
+        self.resizeDocks([self.docks["inspector"]], [440], Qt.Horizontal)
         self.resizeDocks([self.docks["timeline"], self.docks["graph"]], [340, 230], Qt.Vertical)
 
         self.actions_by_id: dict[str, QAction] = {}
@@ -105,6 +114,7 @@ class MainWindow(QMainWindow):
         s = self.session
         s.project_changed.connect(lambda _: self.autosave_debounce.start())
         s.frame_changed.connect(self._on_frame)
+        self._frame_label_follower = FrameFollower(s, self._update_frame_label, 200, self)
         s.undo_stack.cleanChanged.connect(self._update_title)
         s.undo_stack.canUndoChanged.connect(self.actions_by_id["undo"].setEnabled)
         s.undo_stack.canRedoChanged.connect(self.actions_by_id["redo"].setEnabled)
@@ -112,6 +122,9 @@ class MainWindow(QMainWindow):
         self.actions_by_id["redo"].setEnabled(False)
         self.playback.notice.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.inspector.regenerate_requested.connect(self.regenerate)
+        self.inspector.scale_requested.connect(self.scale_channels)
+        self.timeline.base_edit_requested.connect(self.edit_base)
+        self.timeline.realign_requested.connect(self.realign)
         self.actions_by_id["loop"].setChecked(self.playback.loop)
         style = self.style()
         for name, icon in (("go_in", QStyle.SP_MediaSkipBackward), ("play", QStyle.SP_MediaPlay),
@@ -120,6 +133,7 @@ class MainWindow(QMainWindow):
             self.actions_by_id[name].setIcon(style.standardIcon(icon))
         self.timeline.add_transport([self.actions_by_id[a] for a in ("go_in", "play", "stop", "go_out", "loop")])
         self.graph.link_time(self.timeline.wave_plot)
+        self.preview.frame_shown.connect(self.viewport.show_state)  # 3D and 2D always on the same frame
         s.playing_changed.connect(self._on_playing)
         s.keys_selected.connect(lambda _: self._sync_interpolation_menu())
         s.project_changed.connect(lambda _: self._sync_interpolation_menu())
@@ -209,6 +223,7 @@ class MainWindow(QMainWindow):
             discard_autosave(autosave_path(old.path))
             self._scratch.pop(id(old), None)
         self.session.set_project(project)
+        self.centre.setCurrentWidget(self.preview if project is not None else self.welcome)
         if modified:
             self.session.undo_stack.resetClean()
         if project is not None:
@@ -234,6 +249,51 @@ class MainWindow(QMainWindow):
             relink_source(self.project, kind, path)
         except Exception as exc:  # noqa: BLE001
             show_error(self, exc)
+
+    def export_livelink(self) -> None:
+        from engine.document.interchange import export_livelink
+
+        if self.project is None:
+            return
+        stem = Path(self.project.path).with_suffix("") if self.project.path else \
+            Path(self.last_folder()) / Path(self.project.source.path).stem
+        path, _ = QFileDialog.getSaveFileName(self, "Export Live Link Face CSV", f"{stem}_livelink.csv",
+                                              "Live Link Face CSV (*.csv)")
+        if not path:
+            return
+        try:
+            frames = export_livelink(self.project, path)
+        except Exception as exc:  # noqa: BLE001
+            show_error(self, exc)
+            return
+        self.statusBar().showMessage(f"Wrote {frames} frames to {path}", 8_000)
+
+    def import_livelink(self) -> None:
+        """A Live Link Face take becomes keys from the playhead on (one undo step)."""
+        from engine.document.interchange import import_livelink
+        from engine.export.livelink import read_livelink_csv
+
+        if self.project is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import Live Link Face CSV", self.last_folder(),
+                                              "Live Link Face CSV (*.csv);;All files (*)")
+        if not path:
+            return
+        try:
+            take = read_livelink_csv(path)
+            after = import_livelink(self.project, take, start=self.session.time)
+        except (OSError, ValueError) as exc:
+            show_error(self, ConfigError(f"{Path(path).name}: {exc}"))
+            return
+        if not after:
+            self.statusBar().showMessage(f"{Path(path).name}: nothing to import here", 8_000)
+            return
+        before = {n: self.project.channels[n].copy() for n in after}
+        self.session.undo_stack.push(CurvesCommand(self.project, before, after,
+                                                   f"Import {Path(path).name} ({len(after)} channels)"))
+        self.session.set_selection([n for n in ("jawOpen", "mouthSmileLeft", "ry") if n in after] or list(after)[:3])
+        self.statusBar().showMessage(f"Imported {len(take.times)} frames at {take.fps:g} fps into {len(after)} "
+                                     "channels", 8_000)
 
     def relink_audio(self) -> None:
         if self.project is None:
@@ -438,6 +498,8 @@ class MainWindow(QMainWindow):
         for path in self.recent_files():
             self.recent_menu.addAction(path, lambda p=path: self.open_project(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
+        if hasattr(self, "welcome"):
+            self.welcome.set_recent(self.recent_files())
 
     # --- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event):
@@ -538,6 +600,57 @@ class MainWindow(QMainWindow):
         worker = self._run("Regenerating the base layer…", pipeline.regenerate_base, project, a2l, on_done=done)
         worker.errored.connect(lambda _: self.inspector.set_regenerating(False))
 
+    def edit_base(self, base, text: str) -> None:
+        """A lip-sync lane edit: the new base layer is one undo step (edit layers kept)."""
+        if self.project is not None:
+            self.session.undo_stack.push(BaseEditCommand(self.project, base, text))
+
+    def realign(self, start: float, end: float, transcript: str):
+        """Re-predict [start, end] with its typed transcript on a worker and splice it in (one undo step)."""
+        project = self.project
+        if project is None:
+            return None
+        if project.audio is None:
+            self.statusBar().showMessage("Relink the audio before re-aligning", 5_000)
+            return None
+
+        def done(base):
+            if self.project is project:
+                self.session.undo_stack.push(BaseEditCommand(project, base, f"Re-align \"{transcript}\""))
+
+        return self._run(f"Re-aligning {start:.2f}-{end:.2f} s…", pipeline.repredict_range, project, start, end,
+                         transcript, on_done=done)
+
+    def scale_channels(self, names, factor: float, over: str, ramp: float) -> None:
+        """Scale a channel group's result by `factor` over the in/out range or the selected word, as eased keys."""
+        from engine.document.edits import scale_channels
+
+        project = self.project
+        if project is None:
+            return
+        if over == "word":
+            sel = self.session.segment_selection
+            words = self.timeline.lane_segments("words")
+            if sel is None or sel[0] != "words" or sel[1] >= len(words):
+                self.statusBar().showMessage("Select a word in the word lane first", 5_000)
+                return
+            span = (words[sel[1]].start, words[sel[1]].end)
+        else:
+            if project.in_out is None:
+                self.statusBar().showMessage("Set an in/out range first (I and O)", 5_000)
+                return
+            span = project.in_out
+        names = [n for n in names if n in project.channels]
+        if not names:
+            self.statusBar().showMessage("No channels to scale (select some in the inspector)", 5_000)
+            return
+        after = scale_channels(project, names, span[0], span[1], factor, ramp)
+        before = {n: project.channels[n].copy() for n in after}
+        what = names[0] if len(names) == 1 else f"{len(names)} channels"
+        self.session.undo_stack.push(CurvesCommand(project, before, after,
+                                                   f"Scale {what} to {100 * factor:.0f} % "
+                                                   f"({span[0]:.2f}-{span[1]:.2f} s)"))
+
     # --- transport -------------------------------------------------------------------------------
     def toggle_play(self) -> None:
         self.playback.toggle()
@@ -611,9 +724,11 @@ class MainWindow(QMainWindow):
     def set_loop(self, on: bool) -> None:
         self.playback.loop = on
 
-    def _on_frame(self, frame: int) -> None:
+    def _update_frame_label(self) -> None:
         if self.project is not None:
-            self.frame_label.setText(f"frame {frame}  {self.session.time:.3f} s")
+            self.frame_label.setText(f"frame {self.session.frame}  {self.session.time:.3f} s")
+
+    def _on_frame(self, frame: int) -> None:
         if not self.playback.playing:
             self.playback.play_grain(self.session.time)
 

@@ -153,8 +153,8 @@ class PlaybackController(QObject):
             if self.loop and self.rate > 0:
                 self.session.set_time(start)
                 self.play(self.rate)  # a fresh clock from the range start: no accumulated drift
-            else:
-                self.session.set_time(min(max(t, start), end))
+            else:  # stop on the last frame of the range (the out point's frame), or the first going backwards
+                self.session.set_time(start if t < start else end - 0.5 / project.fps)
                 self.stop()
             return
         frame = project.frame_of(t)

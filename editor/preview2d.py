@@ -39,13 +39,14 @@ class PreviewRequest:
     frame: int
     mode: str
     landmarks_px: np.ndarray  # (468, 2)
+    state: object = None  # the FrameState the landmarks come from (the 3D viewport shows it with the image)
 
 
 class PreviewRenderer(QObject):
     """One worker thread; `submit` drops a queued request that a newer one replaces (napari slicer pattern)."""
 
     rendered = Signal(object, object)  # PreviewRequest, RGB uint8 image
-    failed = Signal(str)
+    failed = Signal(object, str)  # PreviewRequest, message
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -80,7 +81,7 @@ class PreviewRenderer(QObject):
             try:
                 self.rendered.emit(request, self.render(request, *target))
             except Exception as exc:  # noqa: BLE001  (shown in the preview, never kills the worker)
-                self.failed.emit(f"{type(exc).__name__}: {exc}")
+                self.failed.emit(request, f"{type(exc).__name__}: {exc}")
 
     def render(self, request: PreviewRequest, source: FaceSource, choice: Choice) -> np.ndarray:
         reference = source.reference
@@ -140,6 +141,8 @@ class ImageView(QWidget):
 
 
 class Preview2D(QWidget):
+    frame_shown = Signal(int, object)  # frame, FrameState: what the preview now shows (the 3D view follows)
+
     def __init__(self, session: EditorSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
@@ -153,6 +156,8 @@ class Preview2D(QWidget):
 
         self.mode_box = QComboBox()
         self.mode_box.addItems(PREVIEW_MODES)
+        self.mode_box.setToolTip("What the centre shows: the renderer's frame, the pose image (what a neural renderer is "
+                                 "given) or the portrait with the landmarks")
         self.mode_box.currentTextChanged.connect(lambda _: self.request())
         self.status = QLabel("")
         self.status.setObjectName("hint")
@@ -206,7 +211,7 @@ class Preview2D(QWidget):
             return
         self._serial += 1
         state = self.session.frame_state()
-        self.renderer.submit(PreviewRequest(self._serial, self.session.frame, self.mode, state.landmarks_px))
+        self.renderer.submit(PreviewRequest(self._serial, self.session.frame, self.mode, state.landmarks_px, state))
 
     @property
     def up_to_date(self) -> bool:
@@ -219,9 +224,11 @@ class Preview2D(QWidget):
         self.shown_frame, self._shown_serial = request.frame, request.serial
         via = f"  ·  {self.render_title}" if request.mode == "render" else ""
         self.status.setText(f"frame {request.frame}{via}")
+        self.frame_shown.emit(request.frame, request.state)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, request: PreviewRequest, message: str) -> None:
         self.status.setText(f"preview failed: {message}")
+        self.frame_shown.emit(request.frame, request.state)
 
     def current_image(self) -> np.ndarray | None:
         """The displayed frame as RGB (tests)."""

@@ -5,7 +5,7 @@ none of them owns the document.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from engine.document.changes import Change, ChangeKind
@@ -22,6 +22,7 @@ class EditorSession(QObject):
     selection_changed = Signal(tuple)  # selected channel names
     keys_selected = Signal(object)  # frozenset of (channel, key index): the dope sheet's and graph's selection
     playing_changed = Signal(bool)
+    segment_selected = Signal(object)  # (lane, index) of the selected lip-sync segment, or None
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -32,6 +33,7 @@ class EditorSession(QObject):
         self.key_selection: frozenset[tuple[str, int]] = frozenset()
         self.clipboard: list = []  # (channel, Key) copied from the dope sheet or the graph editor
         self.playing = False  # the playhead is moving on its own (views may refresh less)
+        self.segment_selection: tuple[str, int] | None = None  # ("words" | "phonemes" | "visemes", index)
         self._state: FrameState | None = None
         self._state_frame = -1
 
@@ -44,6 +46,7 @@ class EditorSession(QObject):
         self.frame = 0
         self.selection = ()
         self.key_selection = frozenset()
+        self.segment_selection = None
         if project is not None:
             project.changed.connect(self._on_project_changed)
         self.project_replaced.emit()
@@ -100,6 +103,11 @@ class EditorSession(QObject):
             self.key_selection = keys
             self.keys_selected.emit(keys)
 
+    def set_segment_selection(self, selection: tuple[str, int] | None) -> None:
+        if selection != self.segment_selection:
+            self.segment_selection = selection
+            self.segment_selected.emit(selection)
+
     def set_playing(self, playing: bool) -> None:
         if playing != self.playing:
             self.playing = playing
@@ -110,3 +118,31 @@ class EditorSession(QObject):
         if self.project is None:
             return []
         return sorted({k.time for c in self.project.channels.values() for k in c.keys})
+
+
+class FrameFollower(QObject):
+    """Calls `fn()` when the playhead moves: at once when the user moves it, at most every `interval_ms` during
+    playback (the inspector's and graph editor's readouts need not follow every played frame), and once more
+    when playback stops."""
+
+    def __init__(self, session: EditorSession, fn, interval_ms: int, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session, self.fn = session, fn
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(fn)
+        session.frame_changed.connect(self._on_frame)
+        session.playing_changed.connect(self._on_playing)
+
+    def _on_frame(self, _frame: int) -> None:
+        if not self.session.playing:
+            self.timer.stop()
+            self.fn()
+        elif not self.timer.isActive():
+            self.timer.start()
+
+    def _on_playing(self, playing: bool) -> None:
+        if not playing:
+            self.timer.stop()
+            self.fn()

@@ -100,14 +100,16 @@ class MotionChunks:
         start = max(0, start)
         offsets, base_pose = project.base_arrays()
         samples = np.array(project.channel_samples()[start:stop])
-        rest, rig, n_pose = project.source.fitted.rest_mesh, project.rig, len(POSE_CHANNELS)
+        source, rig, n_pose = project.source, project.rig, len(POSE_CHANNELS)
 
         def evaluate(a: int, b: int) -> Motion:
+            rest, source_pose = source.geometry(start + a, start + b)
             mesh = rest + offsets[start + a:start + b]
             controls = samples[a:b, n_pose:]
             if np.any(controls):
                 mesh = mesh + rig.offsets(controls)
-            return Motion(project.fps, mesh, base_pose[start + a:start + b] + samples[a:b, :n_pose])
+            pose = base_pose[start + a:start + b] + samples[a:b, :n_pose]
+            return Motion(project.fps, mesh, pose if source_pose is None else pose + source_pose)
 
         return cls(project.fps, stop - start, evaluate)
 

@@ -103,3 +103,39 @@ def regenerate_base(project: Project, a2l: Choice | None = None, *, progress: Pr
         raise AudioReadError(f"the audio source {project.audio_source.path} is missing: relink it before regenerating")
     return predict_base(project.audio, project.fps, a2l or project.a2l, project.pose_template,
                         source=project.source, progress=progress, cancel=cancel)
+
+
+def repredict_range(project: Project, start: float, end: float, transcript: str | None = None, *,
+                    progress: Progress | None = None, cancel: Cancel | None = None) -> BaseLayer:
+    """A new base layer that differs from the project's only over [start, end] seconds: that stretch of the audio
+    (with a little context) is predicted again, with `transcript` as its text when the backend takes one (forced
+    alignment of just that stretch), and spliced in (engine.document.lipsync.splice: mouth cross-faded at the
+    edges, head pose and blinks kept). The caller swaps it in undoably; the edit layers are untouched."""
+    import dataclasses
+
+    from engine.document import lipsync
+    from engine.errors import AudioReadError, UsageError
+
+    clip = project.audio
+    if clip is None:
+        raise AudioReadError(f"the audio source {project.audio_source.path} is missing: relink it first")
+    start, end = max(0.0, float(start)), min(float(end), project.duration)
+    if not end > start:
+        raise UsageError("select a stretch of the clip first")
+    fps = project.fps
+    context = 0.25
+    a = max(int(np.floor((start - context) * fps)), 0) / fps  # on a frame boundary: frames line up
+    b = min(end + context, clip.duration)
+    samples = clip.samples[int(round(a * clip.rate)):int(round(b * clip.rate))]
+    from engine.audio.decode import ANALYSIS_RATE
+
+    mono = clip.mono16k[int(round(a * ANALYSIS_RATE)):int(round(b * ANALYSIS_RATE))]
+    part_clip = AudioClip(samples=samples, rate=clip.rate, source=clip.source, mono16k=mono)
+    a2l = project.a2l
+    takes_text = any(f.name == "transcript" for f in dataclasses.fields(a2l.config))
+    if takes_text:
+        a2l = a2l.replace(transcript=transcript.strip() if transcript and transcript.strip() else None)
+    part = predict_base(part_clip, fps, a2l, None, progress=progress, cancel=cancel)
+    part_words = lipsync.words_from_phones(part.phonemes, transcript) if transcript else []
+    return lipsync.splice(project.base, part, a, start, end, words=lipsync.word_segments(project),
+                          part_words=part_words)

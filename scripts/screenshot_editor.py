@@ -1,6 +1,8 @@
-"""Screenshot of the editor on a real project: a portrait speaking espeak-ng speech, a few keys set, the
-playhead mid-speech with the mouth open. Writes docs/screenshot.png and /tmp/talkline_screenshot.png, and with
---panels DIR also the inspector's Audio2Lmk settings and the render dock (docked behind the inspector) there.
+"""Screenshot of the editor on a real project: a portrait speaking espeak-ng speech (its transcript aligned, so
+the word lane is filled), keys on a few channels with some selected in the dope sheet and shown in the graph
+editor, the playhead mid-speech with the mouth open. Writes docs/screenshot.png and /tmp/talkline_screenshot.png;
+--panels DIR also writes the inspector's Audio2Lmk settings, the render dock, the timeline (word lane and dope
+sheet) and the graph editor there; --empty PATH the window without a project (the welcome).
 
     xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX" .venv/bin/python scripts/screenshot_editor.py
 """
@@ -30,7 +32,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--portrait", default=str(ROOT.parent / "shared/media/portraits/AniPortrait__Aragaki.png"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
-    parser.add_argument("--panels", metavar="DIR", help="also grab the inspector's Audio2Lmk box and the render dock")
+    parser.add_argument("--panels", metavar="DIR", help="also grab the inspector's Audio2Lmk box, the render dock, "
+                        "the timeline and the graph editor")
+    parser.add_argument("--empty", metavar="PATH", help="also grab the window with no project open")
     args = parser.parse_args()
 
     from PySide6.QtCore import QSettings
@@ -47,11 +51,18 @@ def main() -> int:
     app = make_app()
     tmp = Path(tempfile.mkdtemp(prefix="talkline-shot-"))
     audio = synthesize_speech(TEXT, tmp / "speech.wav")
-    project = create_project(ProjectRequest(args.portrait, str(audio), framing=Framing(512)))
+    from engine.plugins import A2L_BACKENDS, default_choice
+
+    a2l = default_choice(A2L_BACKENDS).replace(transcript=TEXT)
+    project = create_project(ProjectRequest(args.portrait, str(audio), framing=Framing(512), a2l=a2l))
 
     window = MainWindow(settings=QSettings(str(tmp / "settings.ini"), QSettings.IniFormat), use_audio=False)
     window.resize(1920, 1080)
     window.show()
+    if args.empty:
+        settle(app, 0.8)
+        window.grab().save(args.empty)
+        print(args.empty)
     window.set_project(project)
     stack = window.session.undo_stack
     # A head turn, a smile swell and a brow accent: the kind of layer an animator adds over the base.
@@ -63,6 +74,11 @@ def main() -> int:
     edit_curves(stack, project, ["browInnerUp"], lambda _, c: c.set_interpolation(1, Interpolation.EASE_IN_OUT),
                 "ease")
     window.session.set_selection(["ry", "jawOpen", "mouthSmileLeft", "browInnerUp"])
+    window.session.set_key_selection({("ry", 1), ("mouthSmileLeft", 1), ("mouthSmileRight", 1)})
+    window.session.set_selection(["ry", "mouthSmileLeft", "browInnerUp"])
+    words = window.timeline.lane_segments("words")
+    if len(words) > 6:
+        window.session.set_segment_selection(("words", 6))
 
     # Mid-speech with the mouth open: the frame of the widest base jaw opening around the middle.
     jaw = project.base.weights["jawOpen"]
@@ -70,7 +86,6 @@ def main() -> int:
     lo, hi = max(mid - int(project.fps), 0), min(mid + int(project.fps), project.frame_count)
     frame = lo + int(jaw[lo:hi].argmax())
     window.session.set_frame(frame)
-    window.graph.selected_keys = {("ry", 1)}
     window.graph.frame_all()
     window.timeline.mode_box.setCurrentText("seconds")
     settle(app, 1.0)
@@ -93,7 +108,9 @@ def main() -> int:
         window.docks["render"].raise_()
         settle(app, 0.3)
         window.render_dock.grab().save(str(panels / "render_dock.png"))
-        print(panels / "inspector.png", panels / "render_dock.png")
+        window.docks["timeline"].grab().save(str(panels / "timeline.png"))
+        window.docks["graph"].grab().save(str(panels / "graph.png"))
+        print(*(panels / n for n in ("inspector.png", "render_dock.png", "timeline.png", "graph.png")))
     stack.setClean()
     window.close()
     return 0

@@ -36,6 +36,7 @@ def _drag(qtbot, widget, a: QPoint, b: QPoint, steps: int = 5) -> None:
     qtbot.wait(QApplication.doubleClickInterval() + 20)
     qtbot.mousePress(widget, Qt.LeftButton, pos=a)
     for i in range(1, steps + 1):
+        qtbot.wait(12)  # pyqtgraph drops mouse moves closer than 10 ms apart (its mouseRateLimit)
         qtbot.mouseMove(widget, a + (b - a) * i / steps)
     qtbot.mouseRelease(widget, Qt.LeftButton, pos=b)
 
@@ -58,8 +59,9 @@ def test_open_and_scrub_moves_playhead_mesh_and_preview(make_main_window, demo_p
     qtbot.mouseClick(window.timeline.graphics.viewport(), Qt.LeftButton, pos=_timeline_pos(window, target))
     assert abs(window.session.frame - project.frame_of(target)) <= 1
     assert window.timeline.playheads[0].value() == pytest.approx(window.session.time)
-    assert np.abs(window.viewport.vertices - mesh0).max() > 0.05  # mid-speech: the mouth moved
     _wait_preview(qtbot, window)
+    assert window.viewport.shown_frame == window.preview.shown_frame == window.session.frame  # 3D and 2D agree
+    assert np.abs(window.viewport.vertices - mesh0).max() > 0.05  # mid-speech: the mouth moved
     assert np.abs(window.preview.current_image().astype(int) - image0).max() > 30
 
     # Drag-scrubbing: press, move, release on the waveform.
@@ -71,26 +73,29 @@ def test_open_and_scrub_moves_playhead_mesh_and_preview(make_main_window, demo_p
 
 
 def test_inspector_key_changes_curve_mesh_and_render_with_undo(make_main_window, demo_project_file, qtbot):
+    from engine.document.readout import channel_readout
     from engine.rig import load_rig
 
     window = make_main_window(demo_project_file)
     window.preview.set_mode("pose image")
-    window.session.set_frame(5)  # before speech: mouth closed in the base layer
+    window.session.set_frame(5)
     _wait_preview(qtbot, window)
     mesh_before = window.session.frame_state().mesh.copy()
     image_before = window.preview.current_image()
     row = window.inspector.rows["jawOpen"]
+    base = channel_readout(window.project, 5)["jawOpen"][0]
 
     row.slider.setValue(row.to_slider(0.8))  # a click on the groove: one key, one undo step
     curve = window.project.channels["jawOpen"]
     assert len(curve) == 1 and curve.keys[0].time == pytest.approx(window.session.time)
-    assert curve.keys[0].value == pytest.approx(0.8, abs=1e-3)
+    assert curve.keys[0].value == pytest.approx(0.8 - base, abs=1e-3)  # the key stores what the result takes
+    assert channel_readout(window.project, 5)["jawOpen"][2] == pytest.approx(0.8, abs=1e-3)
     expected = mesh_before + load_rig().offsets_frame({"jawOpen": curve.keys[0].value})
     assert np.allclose(window.session.frame_state().mesh, expected, atol=1e-5)
-    assert np.allclose(window.viewport.vertices.mean(0), window.session.frame_state().mesh.mean(0), atol=0.5)
     _wait_preview(qtbot, window)
+    assert np.allclose(window.viewport.vertices.mean(0), window.session.frame_state().mesh.mean(0), atol=0.5)
     assert np.abs(window.preview.current_image().astype(int) - image_before).sum() > 0
-    assert row.key_mark.text() == "◆"
+    assert row.key_mark.text() == "◆" and row.readout.text() == "0.800"
 
     # A drag is a single undo step however many values it passes through.
     count = window.session.undo_stack.count()
@@ -99,16 +104,16 @@ def test_inspector_key_changes_curve_mesh_and_render_with_undo(make_main_window,
         row.slider.setValue(row.to_slider(v))
     row.slider.setSliderDown(False)
     assert window.session.undo_stack.count() == count + 1
-    assert window.project.channels["jawOpen"].keys[0].value == pytest.approx(0.2, abs=1e-3)
+    assert window.project.channels["jawOpen"].keys[0].value == pytest.approx(0.2 - base, abs=1e-3)
 
     window.actions_by_id["undo"].trigger()
-    assert window.project.channels["jawOpen"].keys[0].value == pytest.approx(0.8, abs=1e-3)
+    assert window.project.channels["jawOpen"].keys[0].value == pytest.approx(0.8 - base, abs=1e-3)
     window.actions_by_id["undo"].trigger()
     assert len(window.project.channels["jawOpen"]) == 0
     assert np.allclose(window.session.frame_state().mesh, mesh_before)
     window.actions_by_id["redo"].trigger()
     window.actions_by_id["redo"].trigger()
-    assert window.project.channels["jawOpen"].keys[0].value == pytest.approx(0.2, abs=1e-3)
+    assert window.project.channels["jawOpen"].keys[0].value == pytest.approx(0.2 - base, abs=1e-3)
 
 
 def test_graph_editor_drag_key_interpolation_and_clipboard(make_main_window, demo_project_file, qtbot):
@@ -480,7 +485,8 @@ def test_render_and_preview_with_another_renderer(make_main_window, demo_project
     window = make_main_window(demo_project_file)
     project, dock = window.project, window.render_dock
     form = dock.renderer_form
-    assert list(_combo_entries(form.combo)) == ["warp", "flat"] and form.name == "warp"  # the project's renderer
+    entries = list(_combo_entries(form.combo))
+    assert entries[0] == "warp" and entries[-1] == "flat" and form.name == "warp"  # the project's renderer
     form.combo.setCurrentIndex(form.combo.findData("flat"))
     assert set(form.widgets) == {"window", "weights"}
     form.widgets["window"].setValue(3)

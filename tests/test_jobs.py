@@ -118,6 +118,12 @@ def test_streamed_project_motion_equals_the_documents_evaluation(tmp_path):
     whole = project.evaluate_motion(5, 33)
     chunks = MotionChunks.of_project(project, 5, 33)
     assert chunks.frame_count == whole.frame_count
+    # Edits after the job was made don't leak into it.
+    from engine.document.curves import Curve
+
+    jaw = Curve()
+    jaw.set_key(0.0, 1.0)
+    project.set_channel("jawOpen", jaw)
     for a, b in ((0, 7), (7, 14), (20, 28)):
         part = chunks.chunk(a, b)
         np.testing.assert_allclose(part.mesh, whole.mesh[a:b], atol=1e-9)

@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QScrollBar, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QScrollBar, QWidget
 
 from editor import key_edits
 from editor.session import EditorSession
@@ -72,6 +72,7 @@ class DopeKeysItem(pg.GraphicsObject):
         super().__init__()
         self.sheet = sheet
         self.end = 1.0
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)  # a moving playhead repaints from the cache
 
     def boundingRect(self) -> QRectF:
         return QRectF(0.0, 0.0, self.end, float(max(len(self.sheet.rows), 1)))
@@ -138,6 +139,15 @@ class DopeViewBox(pg.ViewBox):
         else:
             ev.accept()
             self.sigWheelRows.emit(-1 if ev.delta() > 0 else 1)
+
+
+def _press_modifiers(view: pg.ViewBox, ev):
+    """The modifiers held when a drag's button went down, or now (pyqtgraph's drag event has the latest move's)."""
+    mods = ev.modifiers()
+    scene = view.scene()
+    for click in getattr(scene, "clickEvents", None) or []:
+        mods |= click.modifiers()
+    return mods
 
 
 class DopeSheet(QWidget):
@@ -287,7 +297,7 @@ class DopeSheet(QWidget):
                 if hit not in session.key_selection:
                     self._select({hit})
                 names = {c for c, _ in session.key_selection}
-                scale = bool(ev.modifiers() & Qt.ControlModifier)
+                scale = bool(_press_modifiers(self.view, ev) & Qt.ControlModifier)
                 self._drag = {"kind": "scale" if scale else "move", "id": next(self._drag_ids),
                               "origin": {n: session.project.channels[n].copy() for n in names},
                               "selection": session.key_selection,
@@ -302,7 +312,7 @@ class DopeSheet(QWidget):
             self.band.setRect(rect)
             self.band.setVisible(not ev.isFinish())
             if ev.isFinish():
-                self._box_select(rect, bool(ev.modifiers() & Qt.ShiftModifier))
+                self._box_select(rect, bool(_press_modifiers(self.view, ev) & Qt.ShiftModifier))
         elif d["kind"] == "move":
             key_edits.move(session, pos.x() - d["start"], d["origin"], d["selection"], ("dope-drag", d["id"]))
         else:

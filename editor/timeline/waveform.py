@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtWidgets import QGraphicsItem
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class WaveformItem(pg.PlotCurveItem):
 
     def __init__(self, pyramid: WaveformPyramid | None = None, color: str = "#5fa8d3"):
         super().__init__(pen=pg.mkPen(color, width=1))
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)  # a moving playhead repaints from the cache
         self.pyramid = pyramid
         self._view: pg.ViewBox | None = None
 

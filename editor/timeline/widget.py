@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QPushButton,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from editor.session import EditorSession
 from editor.timeline.dopesheet import DopeSheet
-from editor.timeline.lanes import SegmentLaneItem
+from editor.timeline.lanes import LaneViewBox, SegmentLaneItem
 from editor.timeline.ruler import TIME_MODES, TimeAxis, format_time
 from editor.timeline.scrub_view import ScrubViewBox
 from editor.timeline.waveform import WaveformItem, WaveformPyramid
 from engine.audio.decode import ANALYSIS_RATE
+from engine.document import lipsync
 from engine.document.changes import Change, ChangeKind
 from engine.plugins import A2L_BACKENDS
 
@@ -24,7 +28,12 @@ ROW_PX = 18
 WAVE_PX = 84
 RULER_PX = 24
 PLAYHEAD_PEN = pg.mkPen("#ff9a2e", width=2)
+EDITABLE = ("words", "phonemes", "visemes")
+BOUNDARY_PX = 5.0
 class TimelineWidget(QWidget):
+    base_edit_requested = Signal(object, str)  # an edited BaseLayer, the undo text
+    realign_requested = Signal(float, float, str)  # start, end (s), transcript of that stretch
+
     def __init__(self, session: EditorSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
@@ -58,7 +67,7 @@ class TimelineWidget(QWidget):
         self.graphics.ci.setContentsMargins(0, 0, 0, 0)
         self.ruler = TimeAxis("top")
         self.wave_plot = self._add_plot(0, {"top": self.ruler})
-        self.lane_plot = self._add_plot(1)
+        self.lane_plot = self._add_plot(1, view=LaneViewBox(self.boundary_hit))
         self.lane_plot.setXLink(self.wave_plot)
         self.lane_plot.getViewBox().invertY(True)
         self.wave_plot.setYRange(-1.0, 1.0, padding=0.05)
@@ -82,8 +91,18 @@ class TimelineWidget(QWidget):
             plot.addItem(line, ignoreBounds=True)
             line.setZValue(100)
             region.setZValue(-10)
-        for plot in self.plots[:2]:
-            plot.getViewBox().sigScrub.connect(self._on_scrub)
+        self.wave_plot.getViewBox().sigScrub.connect(self._on_scrub)
+        lane_view = self.lane_plot.getViewBox()
+        lane_view.sigScrub.connect(self._on_lane_click)
+        lane_view.sigBoundary.connect(self._on_boundary_drag)
+        lane_view.sigContext.connect(self._on_lane_context)
+        self.boundary_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffd27a", width=2))
+        self.boundary_line.setVisible(False)
+        self.lane_plot.addItem(self.boundary_line, ignoreBounds=True)
+        self._boundary: tuple[str, int] | None = None
+        self.lane_plot.getViewBox().setToolTip(
+            "Lip-sync lanes: click a word, phoneme or viseme to select it; drag a boundary to retime the mouth "
+            "there; right-click to change a phoneme or viseme or to re-align a stretch with its transcript")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -93,6 +112,7 @@ class TimelineWidget(QWidget):
         layout.addWidget(self.dope_sheet, 1)
 
         session.project_replaced.connect(self._rebuild)
+        session.segment_selected.connect(self._on_segment_selected)
         session.project_changed.connect(self._on_project_changed)
         session.frame_changed.connect(self._on_frame)
         self._rebuild()
@@ -109,8 +129,8 @@ class TimelineWidget(QWidget):
     def plots(self) -> tuple[pg.PlotItem, ...]:
         return (self.wave_plot, self.lane_plot, self.dope_sheet.plot.getPlotItem())
 
-    def _add_plot(self, row: int, axes: dict | None = None) -> pg.PlotItem:
-        plot = self.graphics.addPlot(row=row, col=0, viewBox=ScrubViewBox(), axisItems=axes or {})
+    def _add_plot(self, row: int, axes: dict | None = None, view=None) -> pg.PlotItem:
+        plot = self.graphics.addPlot(row=row, col=0, viewBox=view or ScrubViewBox(), axisItems=axes or {})
         plot.hideAxis("bottom")
         plot.showAxis("top", row == 0)
         left = plot.getAxis("left")
@@ -128,8 +148,12 @@ class TimelineWidget(QWidget):
         for item in self.lane_items:
             self.lane_plot.removeItem(item)
         self.lane_items = []
-        if project is None:
+        for line in self.playheads:
+            line.setVisible(project is not None)
+        if project is None:  # the empty timeline shows no playhead and no in/out band
             self.waveform.set_pyramid(None)
+            for region in self.in_out_regions:
+                region.setVisible(False)
             return
         audio = project.audio
         if audio is not self._pyramid_audio:  # a base or fps change keeps the audio: no need to rebuild the pyramid
@@ -160,12 +184,137 @@ class TimelineWidget(QWidget):
             item = SegmentLaneItem(segs, row, col, project.duration, hint)
             self.lane_plot.addItem(item)
             self.lane_items.append(item)
+        self._on_segment_selected(self.session.segment_selection)
 
     def words(self) -> list:
         """The word segments shown in the word lane (engine.document.lipsync derives them)."""
-        from engine.document.lipsync import word_segments
+        return lipsync.word_segments(self.session.project)
 
-        return word_segments(self.session.project)
+    def lane_segments(self, lane: str) -> list:
+        item = self.lane_items[LANE_ROWS.index(lane)] if self.lane_items else None
+        return item.segments if item is not None else []
+
+    def _on_segment_selected(self, selection) -> None:
+        for lane, item in zip(LANE_ROWS, self.lane_items):
+            index = selection[1] if selection is not None and selection[0] == lane else None
+            if item.selected != index:
+                item.selected = index
+                item.update()
+
+    # --- lip-sync lanes ---------------------------------------------------------------------------
+    def _lane_at(self, y: float) -> str | None:
+        row = int(np.floor(y))
+        return LANE_ROWS[row] if 0 <= row < len(LANE_ROWS) else None
+
+    def boundary_hit(self, scene_pos) -> tuple[str, int] | None:
+        """(lane, index of the segment that starts there) when scene_pos is on an editable boundary."""
+        view = self.lane_plot.getViewBox()
+        p = view.mapSceneToView(scene_pos)
+        lane = self._lane_at(p.y())
+        if lane not in EDITABLE or self.session.project is None:
+            return None
+        segments = self.lane_segments(lane)
+        best = None
+        for i in range(1, len(segments)):
+            if abs(segments[i].start - segments[i - 1].end) > 1e-6:
+                continue  # a gap, not a shared boundary
+            x = view.mapViewToScene(QPointF(segments[i].start, p.y())).x()
+            d = abs(x - scene_pos.x())
+            if d <= BOUNDARY_PX and (best is None or d < best[0]):
+                best = (d, (lane, i))
+        return best[1] if best else None
+
+    def boundary_scene_pos(self, lane: str, index: int):
+        """Scene position of the boundary before segment `index` of a lane (tests)."""
+        row = LANE_ROWS.index(lane)
+        return self.lane_plot.getViewBox().mapViewToScene(QPointF(self.lane_segments(lane)[index].start, row + 0.5))
+
+    def segment_scene_pos(self, lane: str, index: int):
+        seg = self.lane_segments(lane)[index]
+        row = LANE_ROWS.index(lane)
+        return self.lane_plot.getViewBox().mapViewToScene(QPointF(0.5 * (seg.start + seg.end), row + 0.5))
+
+    def _on_lane_click(self, t: float, y: float) -> None:
+        lane = self._lane_at(y)
+        if lane in EDITABLE:
+            index = lipsync.segment_at(self.lane_segments(lane), t)
+            self.session.set_segment_selection((lane, index) if index is not None else None)
+        self.session.set_time(t)
+
+    def _on_boundary_drag(self, ev) -> None:
+        view = self.lane_plot.getViewBox()
+        if ev.isStart():
+            self._boundary = self.boundary_hit(ev.buttonDownScenePos())
+        if self._boundary is None:
+            return
+        t = view.mapSceneToView(ev.scenePos()).x()
+        self.boundary_line.setValue(t)
+        self.boundary_line.setVisible(not ev.isFinish())
+        if ev.isFinish():
+            lane, index = self._boundary
+            self._boundary = None
+            project = self.session.project
+            try:
+                base = lipsync.move_boundary(project.base, lane, index, t, min_len=1.0 / project.fps,
+                                             words=self.words())
+            except ValueError:
+                return
+            self.base_edit_requested.emit(base, f"Move {lane[:-1]} boundary")
+
+    def _on_lane_context(self, ev) -> None:
+        p = self.lane_plot.getViewBox().mapSceneToView(ev.scenePos())
+        lane = self._lane_at(p.y())
+        if lane not in EDITABLE or self.session.project is None:
+            return
+        index = lipsync.segment_at(self.lane_segments(lane), p.x())
+        if index is not None:
+            self.session.set_segment_selection((lane, index))
+        menu = self.lane_menu(lane, index)
+        menu.popup(ev.screenPos().toPoint())
+
+    def lane_menu(self, lane: str, index: int | None) -> QMenu:
+        """Change a phoneme or viseme (the mouth reshapes over its span); re-align a stretch with its text."""
+        menu = QMenu(self)
+        menu.setObjectName("lane_menu")
+        if index is not None and lane in ("phonemes", "visemes"):
+            current = self.lane_segments(lane)[index].label
+            change = menu.addMenu(f"Change {current} to")
+            change.setObjectName("change_label")
+            for label in lipsync.label_choices(lane):
+                action = QAction(label, change)
+                action.setEnabled(label != current)
+                action.triggered.connect(lambda _=False, l=label: self.relabel(lane, index, l))
+                change.addAction(action)
+        stretch = self.selected_stretch()
+        realign = menu.addAction("Type the transcript of the selection and re-align it…",
+                                 lambda: self.ask_realign(*stretch) if stretch else None)
+        realign.setEnabled(stretch is not None)
+        return menu
+
+    def relabel(self, lane: str, index: int, label: str) -> None:
+        project = self.session.project
+        base = lipsync.relabel(project.base, lane, index, label, project.rig)
+        words = self.words()
+        if words and not getattr(base, "words", None):
+            base = lipsync.with_words(base, words)
+        self.base_edit_requested.emit(base, f"Change {lane[:-1]} to {label}")
+
+    def selected_stretch(self) -> tuple[float, float] | None:
+        """The selected lip-sync segment's span, else the in/out range."""
+        project = self.session.project
+        sel = self.session.segment_selection
+        if sel is not None:
+            segments = self.lane_segments(sel[0])
+            if sel[1] < len(segments):
+                return segments[sel[1]].start, segments[sel[1]].end
+        return project.in_out if project is not None else None
+
+    def ask_realign(self, start: float, end: float) -> None:
+        words = [w.label for w in self.words() if w.end > start + 1e-6 and w.start < end - 1e-6]
+        text, ok = QInputDialog.getText(self, "Re-align a stretch",
+                                        f"What is said from {start:.2f} s to {end:.2f} s:", text=" ".join(words))
+        if ok and text.strip():
+            self.realign_requested.emit(start, end, text.strip())
 
     def _on_project_changed(self, change: Change) -> None:
         if change.kind is ChangeKind.IN_OUT:

@@ -14,6 +14,21 @@ from engine.document.curves import KEY_TIME_TOLERANCE, Curve, Interpolation, Key
 
 Selection = frozenset[tuple[str, int]]
 
+# Channel groups for range tools ("scale the mouth by 70 % over the in/out range"); names a rig lacks are skipped.
+_PAIRS = ("Left", "Right")
+CHANNEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "mouth": ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthRollLower", "mouthRollUpper")
+    + tuple(f"mouth{n}{s}" for n in ("Smile", "Frown", "Stretch", "UpperUp", "LowerDown", "Press") for s in _PAIRS),
+    "jaw": ("jawOpen",),
+    "lip shape": ("mouthFunnel", "mouthPucker", "mouthRollLower", "mouthRollUpper")
+    + tuple(f"mouth{n}{s}" for n in ("Smile", "Frown", "Stretch", "UpperUp", "LowerDown", "Press") for s in _PAIRS),
+    "smile": ("mouthSmileLeft", "mouthSmileRight"),
+    "brows": ("browInnerUp", "browDownLeft", "browDownRight", "browOuterUpLeft", "browOuterUpRight"),
+    "eyes": ("eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight"),
+    "head rotation": ("rx", "ry", "rz"),
+    "head position": ("tx", "ty", "tz"),
+}
+
 
 def by_channel(selection: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
@@ -179,3 +194,17 @@ def scale_over_range(curve: Curve, base: np.ndarray | None, fps: float, start: f
         first = next(k for k in keys if abs(k.time - t[0]) <= KEY_TIME_TOLERANCE)
         first.handle_left = curve.resolved_handles(before[-1])[0]
     return Curve(keys)
+
+
+def scale_channels(project, names, start: float, end: float, factor: float, ramp: float = 0.1,
+                   tolerance: float = 0.005) -> dict[str, Curve]:
+    """New curves that scale the result of each named channel by `factor` over [start, end] (scale_over_range
+    with the channel's base track after gains); channels the project lacks are skipped."""
+    from engine.document.readout import base_tracks
+
+    if not end > start:
+        raise ValueError(f"the range must have a positive length, got {start:.3f}-{end:.3f} s")
+    tracks = base_tracks(project)
+    return {name: scale_over_range(project.channels[name], tracks.get(name), project.fps, start, end, factor, ramp,
+                                   tolerance)
+            for name in names if name in project.channels}

@@ -20,6 +20,19 @@ from engine.a2l.base_layer import BaseLayer, Segment
 SILENCE = "SIL"
 
 
+@dataclasses.dataclass
+class WordedBaseLayer(BaseLayer):
+    """A base layer with a word track (what the editor's lip-sync edits produce until BaseLayer itself carries
+    words: the project file does not store them yet, so after a reload the words are derived again)."""
+
+    words: list[Segment] = dataclasses.field(default_factory=list)
+
+
+def with_words(base: BaseLayer, words: list[Segment]) -> WordedBaseLayer:
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(BaseLayer)}
+    return WordedBaseLayer(**fields, words=list(words))
+
+
 # --- words ---------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _dictionary() -> dict[str, tuple[str, ...]]:
@@ -109,10 +122,10 @@ def move_boundary(base: BaseLayer, lane: str, index: int, new_time: float, min_l
     old = right.start
     new_time = float(np.clip(new_time, left.start + min_len, right.end - min_len))
     f = warp_map([left.start, old, right.end], [left.start, new_time, right.end])
-    return warp_base(base, f, left.start, right.end)
+    return warp_base(base, f, left.start, right.end, words)
 
 
-def warp_base(base: BaseLayer, f, start: float, end: float) -> BaseLayer:
+def warp_base(base: BaseLayer, f, start: float, end: float, words: list[Segment] | None = None) -> BaseLayer:
     """The base layer with its mouth tracks resampled through the inverse of the time map `f` over
     [start, end] (a frame at new time t shows what was at f^-1(t)) and its segments mapped by f."""
     fps = base.fps
@@ -134,9 +147,8 @@ def warp_base(base: BaseLayer, f, start: float, end: float) -> BaseLayer:
             weights[name] = new
     fields = {"offsets": offsets, "weights": weights, "phonemes": _warp_segments(base.phonemes, f),
               "visemes": _warp_segments(base.visemes, f)}
-    if hasattr(base, "words"):
-        fields["words"] = _warp_segments(base.words, f)
-    return dataclasses.replace(base, **fields)
+    out = dataclasses.replace(base, **fields)
+    return with_words(out, _warp_segments(words, f)) if words is not None else out
 
 
 # --- relabelling ----------------------------------------------------------------------------------------
@@ -214,3 +226,58 @@ def segment_at(segments: list[Segment], t: float) -> int | None:
     starts = [s.start for s in segments]
     i = bisect.bisect_right(starts, t) - 1
     return i if 0 <= i < len(segments) and segments[i].start <= t < segments[i].end else None
+
+
+# --- re-predicting a stretch ----------------------------------------------------------------------------
+def _clip_segments(segments: list[Segment], start: float, end: float, shift: float = 0.0) -> list[Segment]:
+    out = []
+    for s in segments:
+        a, b = max(s.start + shift, start), min(s.end + shift, end)
+        if b - a > 1e-6:
+            out.append(Segment(a, b, s.label))
+    return out
+
+
+def _outside(segments: list[Segment], start: float, end: float) -> list[Segment]:
+    return _clip_segments(segments, -np.inf, start) + _clip_segments(segments, end, np.inf)
+
+
+def splice(base: BaseLayer, part: BaseLayer, offset: float, start: float, end: float, fade: float = 0.04,
+           words: list[Segment] | None = None, part_words: list[Segment] | None = None) -> WordedBaseLayer:
+    """`base` with the stretch [start, end] taken from `part` (a prediction of the audio from `offset` seconds on,
+    at the same frame rate): mouth offsets and weight tracks cross-fade over `fade` seconds at the edges, the
+    phonemes and visemes (and words) inside the stretch come from `part`; the head pose and blinks stay."""
+    from engine.document.edits import ease_window
+
+    fps = base.fps
+    n = base.frame_count
+    t = np.arange(n) / fps
+    w = ease_window(t, start, end, fade)
+    frames = np.flatnonzero(w > 0)
+    src = np.clip(np.round((t[frames] - offset) * fps).astype(int), 0, part.frame_count - 1)
+    wf = w[frames]
+    part_offsets = part.offsets[src].astype(np.float64)
+    blinks = [n for n in ("eyeBlinkLeft", "eyeBlinkRight") if n in part.weights and n in base.weights]
+    if blinks:  # the stretch keeps its old blinks: swap the part's blink offsets for the old ones
+        from engine.rig import load_rig
+
+        rig = load_rig()
+        part_offsets += rig.offsets({n: base.weights[n][frames] for n in blinks}) - rig.offsets(
+            {n: part.weights[n][src] for n in blinks})
+    offsets = base.offsets.copy()
+    offsets[frames] = ((1 - wf)[:, None, None] * base.offsets[frames]
+                       + wf[:, None, None] * part_offsets).astype(base.offsets.dtype)
+    weights = dict(base.weights)
+    for name, track in part.weights.items():
+        if name in weights and not name.startswith("eyeBlink"):
+            new = weights[name].copy()
+            new[frames] = ((1 - wf) * new[frames] + wf * track[src]).astype(new.dtype)
+            weights[name] = new
+    phonemes = sorted(_outside(base.phonemes, start, end) + _clip_segments(part.phonemes, start, end, offset),
+                      key=lambda s: s.start)
+    visemes = sorted(_outside(base.visemes, start, end) + _clip_segments(part.visemes, start, end, offset),
+                     key=lambda s: s.start)
+    new_words = sorted(_outside(words or [], start, end) + _clip_segments(part_words or [], start, end, offset),
+                       key=lambda s: s.start)
+    out = dataclasses.replace(base, offsets=offsets, weights=weights, phonemes=phonemes, visemes=visemes)
+    return with_words(out, new_words)

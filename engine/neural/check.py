@@ -123,7 +123,7 @@ def _folder_models(root: Path) -> dict[str, tuple[torch.nn.Module, object]]:
     from engine.neural.lmk2video import build_models, read_configs
 
     out = {}
-    if not layout.missing(root, "renderer"):
+    if all(layout.find(root, c) is not None for c in ("unet_config", "vae_config", "image_encoder_config")):
         unet, vae, clip, extra = read_configs(root)
         out.update(_split(build_models(unet, vae, clip, extra, meta=True)))
     if layout.find(root, "wav2vec2_config") is not None:

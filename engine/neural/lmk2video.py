@@ -325,11 +325,19 @@ class Sampler:
         self._pose_cache[key] = feats
 
     # -- the loop --
-    @torch.no_grad()
     def latents(self, reference_image: np.ndarray, pose_images: np.ndarray, *,
                 progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None
                 ) -> torch.Tensor:
         """Denoised latents (F, 4, h, w) float32 for (F, S, S, 3) uint8 pose images at the model size."""
+        try:
+            return self._denoise(reference_image, pose_images, progress, cancel)
+        finally:  # the banks and cached features are per clip: free their memory
+            self.state.clear()
+            self._pose_cache.clear()
+            self._pose_cache_bytes = 0
+
+    @torch.no_grad()
+    def _denoise(self, reference_image, pose_images, progress, cancel) -> torch.Tensor:
         m, s = self.m, self.s
         frames = len(pose_images)
         if frames < 1:
@@ -374,7 +382,7 @@ class Sampler:
                 pred = m.denoising_unet(x, t, context, f, feats).float().reshape(halves, rows, *latents.shape[1:])
                 index = torch.tensor(idx, device=m.device)
                 total.index_add_(1, index, pred)
-                counter.index_add_(0, index, torch.ones(rows, device=m.device))
+                counter.index_add_(0, index, torch.ones(rows, device=m.device, dtype=torch.float32))
                 ticker.step()
             mean = total / counter[None, :, None, None, None]
             v = mean[0] + s.guidance * (mean[1] - mean[0]) if guided else mean[0]

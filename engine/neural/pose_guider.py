@@ -61,7 +61,12 @@ class PoseGuider(nn.Module):
     def _run(seq: nn.Sequential, x: torch.Tensor, batch_statistics: bool) -> torch.Tensor:
         for m in seq:
             if isinstance(m, nn.BatchNorm2d):
-                if batch_statistics:
+                if batch_statistics and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+                    # one value per channel (one frame at 1x1): x - mean = 0, what the reference's CFG-doubled
+                    # batch of two identical values gives
+                    x = (m.bias if m.bias is not None else torch.zeros_like(m.running_mean)).view(1, -1, 1, 1) \
+                        .expand_as(x).contiguous()
+                elif batch_statistics:
                     x = F.batch_norm(x, None, None, m.weight, m.bias, training=True, eps=m.eps)
                 else:
                     x = F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, training=False, eps=m.eps)

@@ -14,6 +14,9 @@ TINY_WEIGHTS_BYTES = 256 << 20  # below this the models are test-sized: one CPU 
 _cache: OrderedDict = OrderedDict()
 _lock = threading.Lock()
 CACHE_SIZE = 2
+# One sampling at a time per process: the reference-attention processors live on the shared cached models
+# (the editor's preview and its render thread may both ask).
+sampling_lock = threading.Lock()
 
 
 def resolve_device(name: str) -> torch.device:

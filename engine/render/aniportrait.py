@@ -2,8 +2,9 @@
 
 Landmarks -> the reference's pose images (engine.render.pose_image, byte-exact, drawn at 512 and resized to the
 model size like the reference) -> windowed video diffusion conditioned on the source's reference image -> frames
-resized to the source frame. Any face source works: the network redraws the whole frame from the reference image
-(a video source's own frames are not used). torch is imported inside the methods only.
+resized to the source frame. Any face source works: a still's framed portrait is the reference image; a video
+source gives its face window (engine.render.compose blends the lower face back into each source frame), with
+the first frame's window as the reference image. torch is imported inside the methods only.
 
 Presets: "faithful" = the reference's settings (DDIM 25 steps, guidance 3.5 on every step, windows of 16 frames
 overlapping by 4 that wrap around, the PoseGuider as the released weights were run); "fast" = DPM-Solver++ 2M at
@@ -160,21 +161,30 @@ class AniPortraitRenderer:
         """(T, N, 2) pixel landmarks -> (T, size, size, 3) uint8 pose images as the network sees them."""
         import cv2
 
-        ref = self.source.reference
+        _, width, height = self._geometry()
         out = np.empty((len(landmarks), size, size, 3), dtype=np.uint8)
         for i, lm in enumerate(landmarks):
-            image = draw_pose_image(lm, ref.width, ref.height)
+            image = draw_pose_image(lm, width, height)
             out[i] = image if size == CANVAS else cv2.resize(image, (size, size))
         return out
 
-    def _to_source_frame(self, frame: np.ndarray) -> np.ndarray:
+    def _geometry(self) -> tuple[np.ndarray, int, int]:
+        """(reference image, frame width, height) of the frames the landmarks are given in: a still's framed
+        portrait; for a video source its face window (landmarks come in window pixels), with the window of the
+        first frame as the network's reference image."""
+        if self.source.frame_count is None:
+            ref = self.source.reference
+            return ref.image, ref.width, ref.height
+        image, _ = self.source.frame(0)
+        return image, int(image.shape[1]), int(image.shape[0])
+
+    def _to_source_frame(self, frame: np.ndarray, width: int, height: int) -> np.ndarray:
         import cv2
 
-        ref = self.source.reference
-        if frame.shape[:2] == (ref.height, ref.width):
+        if frame.shape[:2] == (height, width):
             return frame
-        shrink = frame.shape[0] > ref.height
-        return cv2.resize(frame, (ref.width, ref.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        shrink = frame.shape[0] > height
+        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
     def _run(self, landmarks: np.ndarray, progress, cancel, preset_override=None) -> Iterator[np.ndarray]:
         from engine.errors import Cancelled
@@ -188,9 +198,14 @@ class AniPortraitRenderer:
             sampler = self._sampler(preset_override)
             size = sampler.m.size
             poses = self.pose_images(landmarks, size)
-            reference = np.ascontiguousarray(self.source.reference.image[..., :3])
-            for frame in sampler.frames(reference, poses, progress=progress, cancel=cancel):
-                yield self._to_source_frame(frame)
+            image, width, height = self._geometry()
+            reference = np.ascontiguousarray(image[..., :3])
+            with runtime.sampling_lock:
+                latents = sampler.latents(reference, poses, cancel=cancel,
+                                          progress=None if progress is None else (lambda f: progress(0.9 * f)))
+            decode = None if progress is None else (lambda f: progress(0.9 + 0.1 * f))
+            for frame in sampler.decode(latents, progress=decode, cancel=cancel):
+                yield self._to_source_frame(frame, width, height)
         except Cancelled as exc:
             raise RenderCancelled(str(exc)) from None
         except Exception as exc:  # noqa: BLE001  (GPU out-of-memory comes as several types)

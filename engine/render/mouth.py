@@ -118,11 +118,13 @@ class MouthStyle:
     source_px: np.ndarray  # (N, 2) source landmarks
 
     @staticmethod
-    def of(image: np.ndarray, px: np.ndarray) -> "MouthStyle":
+    def of(image: np.ndarray, px: np.ndarray, look: PhotoLook | None = None) -> "MouthStyle":
+        """The style of `image` with landmarks `px`; `look`: the photo's measured look when already known (the
+        frames of one video share their reference frame's)."""
         from engine.face.canonical import load_canonical_model
 
         img = np.ascontiguousarray(image[..., :3])
-        look = PhotoLook.measure(img, px)
+        look = look or PhotoLook.measure(img, px)
         canon = load_canonical_model().vertices
         ppc = float(np.linalg.norm(px[EYE_CORNERS[0]] - px[EYE_CORNERS[1]])
                     / np.linalg.norm(canon[EYE_CORNERS[0]] - canon[EYE_CORNERS[1]]))

@@ -69,7 +69,7 @@ class WarpRenderer:
                 raise ValueError(f"source must be an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
             px = _landmarks(source_px, "source landmarks")
             field = WarpField(px, image.shape[1], image.shape[0], self.grid_step)
-            mouth = MouthStyle.of(image, px)
+            mouth = MouthStyle.of(image, px, self._mouth.look)  # a video's frames share its look
         grid = field.backward_grid(target, start)
         out = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         paint_eyes(out, image, px, target)

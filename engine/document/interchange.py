@@ -1,0 +1,74 @@
+"""Live Link Face CSV in and out of a project (engine.export.livelink has the file format).
+
+Export: the evaluated result of every rig control that is an ARKit blendshape (base layer after gains + edit)
+and the head rotation (HeadYaw = ry, HeadPitch = rx, HeadRoll = rz, in radians; the CSV has no head
+translation), one row per project frame, timecode at the project's frame rate.
+Import: a take becomes ordinary editable keys: for each channel the CSV drives, linear keys (simplified to
+within a tolerance) whose edit values make the channel's RESULT follow the capture (edit = captured - base),
+from `start` seconds on; keys that were inside the imported span are replaced, others kept.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from engine.document.curves import KEY_TIME_TOLERANCE, Curve, Interpolation, Key
+from engine.document.edits import simplify
+from engine.document.project import Project
+from engine.document.readout import base_tracks
+from engine.export.livelink import ARKIT_SHAPES, LiveLinkTake, read_livelink_csv, write_livelink_csv
+
+HEAD_COLUMNS = ("ry", "rx", "rz")  # HeadYaw, HeadPitch, HeadRoll
+
+
+def result_tracks(project: Project) -> dict[str, np.ndarray]:
+    """channel -> (T,) evaluated result (base after gains + edit) at every frame."""
+    tracks = base_tracks(project)
+    samples = project.channel_samples()
+    return {name: samples[:, j] + (tracks[name] if name in tracks else 0.0)
+            for j, name in enumerate(project.channel_names)}
+
+
+def export_livelink(project: Project, path: str | os.PathLike) -> int:
+    """Writes the project's evaluated controls and head rotation; returns the number of frames."""
+    results = result_tracks(project)
+    shapes = {n: np.clip(results[n], 0.0, 1.0) for n in ARKIT_SHAPES if n in results}
+    head = np.radians(np.stack([results[c] for c in HEAD_COLUMNS], axis=1))
+    write_livelink_csv(path, project.fps, shapes, head)
+    return project.frame_count
+
+
+def import_livelink(project: Project, take: LiveLinkTake | str | os.PathLike, start: float = 0.0,
+                    tolerance: float = 0.01, head: bool = True) -> dict[str, Curve]:
+    """New curves for the channels the take drives (see the module docstring); the caller applies them (one undo
+    step in the editor). Frames past the project's end are dropped."""
+    if not isinstance(take, LiveLinkTake):
+        take = read_livelink_csv(take)
+    tracks = base_tracks(project)
+    captured: dict[str, np.ndarray] = {n: v for n, v in take.shapes.items() if n in project.channels}
+    if head and take.head is not None:
+        for i, name in enumerate(HEAD_COLUMNS):
+            captured[name] = np.degrees(take.head[:, i])
+    times = start + take.times
+    inside = times <= project.duration + 1e-9
+    times = times[inside]
+    if times.size < 1:
+        return {}
+    out = {}
+    for name, values in captured.items():
+        values = values[inside].astype(np.float64)
+        base = tracks.get(name)
+        if base is not None:
+            frames = np.clip(np.round(times * project.fps).astype(int), 0, project.frame_count - 1)
+            values = values - base[frames]
+        idx = simplify(times, values, tolerance) if times.size > 1 else np.array([0])
+        lo, hi = times[0] - KEY_TIME_TOLERANCE, times[-1] + KEY_TIME_TOLERANCE
+        keys = [Key(k.time, k.value, k.interpolation, k.handle_left, k.handle_right)
+                for k in project.channels[name].keys if not lo <= k.time <= hi]
+        keys += [Key(float(times[i]), float(values[i]), Interpolation.LINEAR) for i in idx]
+        out[name] = Curve(keys)
+    return out
+
+
+__all__ = ["export_livelink", "import_livelink", "result_tracks", "HEAD_COLUMNS"]

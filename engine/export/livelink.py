@@ -1,0 +1,118 @@
+"""Live Link Face CSV (Epic's iPhone capture app; read by Unreal's LiveLinkFaceImporter and the Blender and Maya
+importers): a header `Timecode,BlendShapeCount,<52 ARKit blendshapes in PascalCase>,HeadYaw,HeadPitch,HeadRoll,
+<6 eye rotations>` and one row per frame, the timecode as HH:MM:SS:FF.mmm, BlendShapeCount 61, weights 0..1,
+rotations in radians. Plain arrays in and out; the document side is engine.document.interchange."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+ARKIT_SHAPES = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
+    "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
+    "eyeSquintRight", "eyeWideRight", "jawForward", "jawRight", "jawLeft", "jawOpen", "mouthClose", "mouthFunnel",
+    "mouthPucker", "mouthRight", "mouthLeft", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight",
+    "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight", "browDownLeft",
+    "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff", "cheekSquintLeft",
+    "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut")
+ROTATIONS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll", "RightEyeYaw",
+             "RightEyePitch", "RightEyeRoll")
+BLENDSHAPE_COUNT = 61
+COMMON_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
+
+
+def pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+HEADER = ["Timecode", "BlendShapeCount"] + [pascal(n) for n in ARKIT_SHAPES] + list(ROTATIONS)
+
+
+def timecode(frame: int, fps: float) -> str:
+    per_second = int(round(fps))
+    seconds, ff = divmod(int(frame), per_second)
+    hh, rem = divmod(seconds, 3600)
+    mm, ss = divmod(rem, 60)
+    return f"{hh:02d}:{mm:02d}:{ss:02d}:{ff:02d}.000"
+
+
+def parse_timecode(text: str, fps: float) -> float:
+    """HH:MM:SS:FF(.fff) -> seconds at `fps` (the fraction is a sub-frame)."""
+    parts = text.strip().split(":")
+    if len(parts) != 4:
+        raise ValueError(f"not a timecode: {text!r}")
+    hh, mm, ss = (int(p) for p in parts[:3])
+    return hh * 3600 + mm * 60 + ss + float(parts[3]) / fps
+
+
+@dataclass
+class LiveLinkTake:
+    fps: float
+    times: np.ndarray  # (T,) seconds from the first row
+    shapes: dict[str, np.ndarray]  # ARKit camelCase name -> (T,) weights
+    head: np.ndarray | None  # (T, 3) yaw, pitch, roll in radians, or None
+
+
+def write_livelink_csv(path: str | os.PathLike, fps: float, shapes: dict[str, np.ndarray],
+                       head: np.ndarray | None = None) -> None:
+    """One row per frame; shapes missing from `shapes` (and the eye rotations) are written as 0."""
+    lengths = {len(v) for v in shapes.values()} | ({len(head)} if head is not None else set())
+    if len(lengths) > 1:
+        raise ValueError(f"tracks of different lengths: {sorted(lengths)}")
+    frames = lengths.pop() if lengths else 0
+    unknown = set(shapes) - set(ARKIT_SHAPES)
+    if unknown:
+        raise ValueError(f"not ARKit blendshapes: {sorted(unknown)}")
+    from engine.export.atomic import replacing
+
+    with replacing(os.fspath(path)) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for i in range(frames):
+            row = [timecode(i, fps), BLENDSHAPE_COUNT]
+            row += [f"{float(shapes[n][i]):.6f}" if n in shapes else "0.000000" for n in ARKIT_SHAPES]
+            row += [f"{float(v):.6f}" for v in (head[i] if head is not None else (0.0, 0.0, 0.0))]
+            row += ["0.000000"] * 6
+            writer.writerow(row)
+
+
+def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> LiveLinkTake:
+    """Reads a Live Link Face CSV (columns by name, any order; missing ones absent). `fps` of the timecodes; by
+    default the common rate that the largest frame field fits (captures are usually 60)."""
+    with open(os.fspath(path), newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or "Timecode" not in rows[0]:
+        raise ValueError(f"{path}: not a Live Link Face CSV (no Timecode column)")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if len(r) == len(header)]
+    if not body:
+        raise ValueError(f"{path}: no frames")
+    col = {name: i for i, name in enumerate(header)}
+    codes = [r[col["Timecode"]] for r in body]
+    if fps is None:
+        top = max(int(c.split(":")[-1].split(".")[0]) for c in codes) + 1
+        fps = next((r for r in COMMON_RATES if r >= top), float(top))
+    t = np.array([parse_timecode(c, fps) for c in codes])
+    t -= t[0]
+    if np.any(np.diff(t) <= 0):  # timecodes that do not advance (e.g. dropped sub-frames): use the row rate
+        t = np.arange(len(body)) / fps
+
+    def column(name: str) -> np.ndarray:
+        return np.array([float(r[col[name]]) for r in body])
+
+    shapes = {n: column(pascal(n)) for n in ARKIT_SHAPES if pascal(n) in col}
+    head = (np.stack([column(n) for n in ROTATIONS[:3]], axis=1) if all(n in col for n in ROTATIONS[:3]) else None)
+    for name, values in shapes.items():
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{path}: {name} has values that are not numbers")
+    return LiveLinkTake(float(fps), t, shapes, head)
+
+
+def degrees_to_radians(x):
+    return np.asarray(x, float) * (math.pi / 180.0)

@@ -1,0 +1,102 @@
+"""The Qt-free logic behind the editor's tools (engine.document.edits / lipsync / readout / interchange and
+engine.export.livelink): retiming and scaling key selections, intensity over a range, lane edits that stay
+local, and the Live Link Face CSV round trip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.document.curves import Curve, Interpolation, Key
+
+
+def test_retime_merges_onto_unselected_keys_and_reports_the_moved_ones():
+    from engine.document.edits import move_keys, scale_keys
+
+    c = Curve([Key(0.5, 1.0), Key(1.0, 2.0), Key(1.5, 3.0)])
+    out, sel = move_keys({"a": c}, {("a", 0)}, 0.5, fps=30)  # lands on the key at 1.0: replaces it
+    assert [(k.time, k.value) for k in out["a"].keys] == [(1.0, 1.0), (1.5, 3.0)] and sel == {("a", 0)}
+    assert [k.time for k in c.keys] == [0.5, 1.0, 1.5]  # the input is untouched
+    out, sel = move_keys({"a": c}, {("a", 0)}, 0.013, fps=30)  # snapped to whole frames
+    assert out["a"].keys[0].time == pytest.approx(0.5)
+    out, sel = scale_keys({"a": c}, {("a", 1), ("a", 2)}, pivot=0.5, factor=0.5)
+    assert [k.time for k in out["a"].keys] == pytest.approx([0.5, 0.75, 1.0]) and sel == {("a", 1), ("a", 2)}
+    with pytest.raises(ValueError):
+        scale_keys({"a": c}, {("a", 1)}, 0.5, float("inf"))
+
+
+def test_scale_over_range_scales_inside_eases_at_the_edges_and_keeps_the_rest():
+    from engine.document.edits import scale_over_range
+
+    fps, n = 30.0, 120
+    t = np.arange(n) / fps
+    base = 0.5 + 0.4 * np.sin(t * 3.0)
+    edit = Curve([Key(0.2, 0.1, Interpolation.LINEAR), Key(3.5, -0.1, Interpolation.LINEAR)])
+    new = scale_over_range(edit, base, fps, 1.0, 2.5, 0.6, ramp=0.2)
+    before, after = base + edit.evaluate(t), base + new.evaluate(t)
+    inside = (t >= 1.2) & (t <= 2.3)
+    assert np.allclose(after[inside], 0.6 * before[inside], atol=0.006)
+    outside = (t < 1.0) | (t > 2.5)
+    assert np.allclose(after[outside], before[outside], atol=1e-9)
+    assert np.all(np.abs(np.diff(after)) < 0.1)  # eased: no jump at the edges
+    assert len(new) < 40  # simplified, not a key per frame
+
+
+def test_boundary_drag_and_relabel_change_the_base_layer_only_locally(demo_project_file):
+    from engine.document import lipsync
+    from engine.document.project_io import load_project
+
+    project = load_project(demo_project_file)
+    base = project.base
+    phones = base.phonemes
+    i = next(k for k in range(1, len(phones)) if phones[k - 1].end == phones[k].start
+             and phones[k].end - phones[k].start > 0.08)
+    moved = lipsync.move_boundary(base, "phonemes", i, phones[i].start + 0.04)
+    assert moved.phonemes[i].start == pytest.approx(phones[i].start + 0.04)
+    assert moved.phonemes[:i - 1] == phones[:i - 1] and moved.phonemes[i + 1:] == phones[i + 1:]
+    frames = np.flatnonzero(np.any(moved.offsets != base.offsets, axis=(1, 2)))
+    assert frames.size and frames.min() >= np.floor(phones[i - 1].start * base.fps) \
+        and frames.max() <= np.ceil(phones[i].end * base.fps)
+    assert np.array_equal(moved.pose, base.pose)
+    with pytest.raises(IndexError):
+        lipsync.move_boundary(base, "phonemes", 0, 0.1)
+
+    relabelled = lipsync.relabel(base, "phonemes", i, "AA", project.rig)
+    assert relabelled.phonemes[i].label == "AA"
+    changed = np.flatnonzero(np.abs(relabelled.weights["jawOpen"] - base.weights["jawOpen"]) > 1e-6)
+    assert changed.size and changed.min() >= (phones[i].start - 0.05) * base.fps - 1
+    assert changed.max() <= (phones[i].end + 0.05) * base.fps + 1
+
+
+def test_words_follow_the_transcript():
+    from engine.a2l.base_layer import Segment
+    from engine.document.lipsync import words_from_phones
+
+    phones = [Segment(0.0, 0.1, "SIL"), Segment(0.1, 0.2, "HH"), Segment(0.2, 0.3, "AY"), Segment(0.3, 0.4, "SIL"),
+              Segment(0.4, 0.5, "B"), Segment(0.5, 0.6, "AA"), Segment(0.6, 0.7, "B")]
+    words = words_from_phones(phones, "Hi, Bob!")
+    assert [(w.label, w.start, w.end) for w in words] == [("hi", 0.1, 0.3), ("bob", 0.4, 0.7)]
+
+
+def test_live_link_face_csv_round_trip(demo_project_file, tmp_path):
+    from engine.document.interchange import export_livelink, import_livelink, result_tracks
+    from engine.document.project_io import load_project
+    from engine.export.livelink import HEADER, parse_timecode, read_livelink_csv, timecode
+
+    assert timecode(61, 30) == "00:00:02:01.000" and parse_timecode("00:00:02:01.500", 30) == pytest.approx(
+        2 + 1.5 / 30)
+    assert len(HEADER) == 2 + 61
+    project = load_project(demo_project_file)
+    project.channels["ry"].set_key(0.5, 9.0)
+    project.set_channels({"ry": project.channels["ry"]})
+    export_livelink(project, tmp_path / "take.csv")
+    take = read_livelink_csv(tmp_path / "take.csv")
+    assert take.fps == 30.0 and len(take.times) == project.frame_count
+    want = result_tracks(project)
+    assert np.allclose(np.degrees(take.head[:, 0]), want["ry"], atol=1e-3)
+
+    fresh = load_project(demo_project_file)  # same base, no keys: importing the take reproduces the results
+    curves = import_livelink(fresh, take)
+    fresh.set_channels(curves)
+    got = result_tracks(fresh)
+    for name in ("jawOpen", "mouthSmileLeft", "ry", "rx"):
+        assert np.abs(got[name] - want[name]).max() < 0.02

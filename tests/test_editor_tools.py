@@ -1,0 +1,509 @@
+"""The editing tools animators expect (issue 14, part 2), each driven through the real widgets of the main window:
+readable and settable values, the dope sheet, intensity over a range, editable lip-sync lanes, the graph editor's
+framing and views, the transport, with their visible effect, undo and redo."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from tests.test_editor import _drag, _set_key, _wait_preview, _widget_pos
+
+pytestmark = pytest.mark.gui
+
+
+def _slider_x(slider, value_pos: int) -> int:
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    opt = QStyleOptionSlider()
+    slider.initStyleOption(opt)
+    style = slider.style()
+    handle = style.subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, slider)
+    groove = style.subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderGroove, slider)
+    span = groove.width() - handle.width()
+    return groove.x() + handle.width() // 2 + QStyle.sliderPositionFromValue(slider.minimum(), slider.maximum(),
+                                                                            value_pos, span)
+
+
+def _drag_slider(qtbot, row, to_value: float, modifier=Qt.NoModifier) -> None:
+    """Press the slider's handle, drag it to `to_value`, release."""
+    from PySide6.QtWidgets import QApplication
+
+    s = row.slider
+    y = s.height() // 2
+    a = QPoint(_slider_x(s, s.value()), y)
+    b = QPoint(_slider_x(s, row.to_slider(to_value)), y)
+    qtbot.wait(QApplication.doubleClickInterval() + 20)
+    qtbot.mousePress(s, Qt.LeftButton, modifier, a)
+    for i in range(1, 6):
+        qtbot.mouseMove(s, a + (b - a) * i / 5)
+    qtbot.mouseRelease(s, Qt.LeftButton, modifier, b)
+
+
+def _lip_gap(state) -> float:
+    return float(np.linalg.norm(state.mesh[13] - state.mesh[14]))  # inner upper / lower lip midpoints
+
+
+# --- values you can read and set -------------------------------------------------------------------
+def test_inspector_reads_and_sets_results_with_linked_sides(make_main_window, demo_project_file, qtbot):
+    from engine.document.readout import channel_readout
+
+    window = make_main_window(demo_project_file)
+    project, rows = window.project, window.inspector.rows
+    frame = int(np.argmax(project.base.weights["jawOpen"]))  # the widest base opening: "over-open"
+    window.session.set_frame(frame)
+    values = channel_readout(project, frame)
+    base_jaw = values["jawOpen"][0]
+    assert base_jaw > 0.3 and rows["jawOpen"].readout.text() == f"{base_jaw:.3f}"  # the result, not the edit (0)
+    assert rows["jawOpen"].base_readout.text() == f"b {base_jaw:.2f}"
+    gap = _lip_gap(window.session.frame_state())
+
+    # Reduce the over-open mouth from the inspector: drag its slider down to 0.15.
+    _drag_slider(qtbot, rows["jawOpen"], 0.15)
+    key = project.channels["jawOpen"].keys[0]
+    assert key.value == pytest.approx(0.15 - base_jaw, abs=0.01) and key.value < 0
+    assert channel_readout(project, frame)["jawOpen"][2] == pytest.approx(0.15, abs=0.01)
+    assert rows["jawOpen"].readout.text() == f"{channel_readout(project, frame)['jawOpen'][2]:.3f}"
+    assert _lip_gap(window.session.frame_state()) < 0.7 * gap
+    assert window.session.undo_stack.count() == 1
+
+    # Left/right move together, each keeping its own offset; Alt breaks the link.
+    before = channel_readout(project, frame)
+    _drag_slider(qtbot, rows["mouthSmileLeft"], before["mouthSmileLeft"][2] + 0.4)
+    after = channel_readout(project, frame)
+    moved = after["mouthSmileLeft"][2] - before["mouthSmileLeft"][2]
+    assert moved == pytest.approx(0.4, abs=0.02)
+    assert after["mouthSmileRight"][2] - before["mouthSmileRight"][2] == pytest.approx(moved, abs=1e-6)
+    assert window.session.undo_stack.count() == 2 and "mouthSmileLeft + mouthSmileRight" in \
+        window.session.undo_stack.undoText()
+    _drag_slider(qtbot, rows["mouthSmileLeft"], after["mouthSmileLeft"][2] - 0.2, Qt.AltModifier)
+    alone = channel_readout(project, frame)
+    assert alone["mouthSmileLeft"][2] == pytest.approx(after["mouthSmileLeft"][2] - 0.2, abs=0.02)
+    assert alone["mouthSmileRight"][2] == pytest.approx(after["mouthSmileRight"][2], abs=1e-9)
+
+    window.actions_by_id["undo"].trigger()
+    window.actions_by_id["undo"].trigger()
+    assert len(project.channels["mouthSmileLeft"]) == len(project.channels["mouthSmileRight"]) == 0
+    assert rows["mouthSmileRight"].readout.text() == f"{before['mouthSmileRight'][2]:.3f}"
+    window.actions_by_id["redo"].trigger()
+    assert channel_readout(project, frame)["mouthSmileRight"][2] == pytest.approx(after["mouthSmileRight"][2])
+
+
+# --- dope sheet --------------------------------------------------------------------------------------
+def _dope_pos(dope, channel, index) -> QPoint:
+    return dope.plot.mapFromScene(dope.key_scene_pos(channel, index))
+
+
+def test_dope_sheet_select_retime_scale_copy_paste_delete(make_main_window, demo_project_file, qtbot):
+    window = make_main_window(demo_project_file)
+    project, session, dope = window.project, window.session, window.timeline.dope_sheet
+    fps = project.fps
+    for name, times in {"ry": (0.5, 1.0), "jawOpen": (0.5, 1.5), "browInnerUp": (1.0, 1.5)}.items():
+        for t in times:
+            _set_key(window, name, t, 0.3)
+    session.set_selection([])
+    qtbot.wait(20)
+    assert dope.rows == ["ry", "jawOpen", "browInnerUp"]
+    view = dope.plot.viewport()
+
+    # Click selects one key; Shift+click adds one on another channel; the graph editor follows.
+    qtbot.mouseClick(view, Qt.LeftButton, pos=_dope_pos(dope, "ry", 0))
+    assert session.key_selection == {("ry", 0)} and session.selection == ("ry",)
+    qtbot.mouseClick(view, Qt.LeftButton, Qt.ShiftModifier, _dope_pos(dope, "jawOpen", 1))
+    assert session.key_selection == {("ry", 0), ("jawOpen", 1)}
+    assert set(session.selection) == {"ry", "jawOpen"} and window.graph.selected_keys == session.key_selection
+
+    # Box-select the keys at 1.0 s across all three channels.
+    a = dope.plot.mapFromScene(dope.view.mapViewToScene(QPointF(0.9, 0.05)))
+    b = dope.plot.mapFromScene(dope.view.mapViewToScene(QPointF(1.1, 2.95)))
+    _drag(qtbot, view, a, b)
+    assert session.key_selection == {("ry", 1), ("browInnerUp", 0)}  # jawOpen has no key at 1.0 s
+
+    # Drag them later by ~6 frames: snapped to frames, one undo step, named.
+    start = _dope_pos(dope, "ry", 1)
+    target = dope.plot.mapFromScene(dope.view.mapViewToScene(QPointF(1.0 + 6 / fps, 0.5)))
+    _drag(qtbot, view, start, target)
+    assert [k.time for k in project.channels["ry"].keys] == pytest.approx([0.5, 1.0 + 6 / fps], abs=1e-9)
+    assert project.channels["browInnerUp"].keys[0].time == pytest.approx(1.0 + 6 / fps, abs=1e-9)
+    assert session.undo_stack.undoText() == "Move 2 keys"
+    window.actions_by_id["undo"].trigger()
+    assert project.channels["ry"].keys[1].time == pytest.approx(1.0)
+    window.actions_by_id["redo"].trigger()
+    assert session.key_selection == {("ry", 1), ("browInnerUp", 0)}
+
+    # Ctrl+drag scales the selection around the playhead.
+    session.set_time(0.5)
+    t1 = 1.0 + 6 / fps
+    start = _dope_pos(dope, "ry", 1)
+    target = dope.plot.mapFromScene(dope.view.mapViewToScene(QPointF(0.5 + 2 * (t1 - 0.5), 0.5)))
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.wait(QApplication.doubleClickInterval() + 20)
+    qtbot.mousePress(view, Qt.LeftButton, Qt.ControlModifier, start)
+    for i in range(1, 6):
+        qtbot.wait(12)
+        qtbot.mouseMove(view, start + (target - start) * i / 5)
+    qtbot.mouseRelease(view, Qt.LeftButton, Qt.ControlModifier, target)
+    assert project.channels["ry"].keys[1].time == pytest.approx(round((0.5 + 2 * (t1 - 0.5)) * fps) / fps, abs=1.5 / fps)
+    assert session.undo_stack.undoText() == "Scale 2 keys"
+    window.actions_by_id["undo"].trigger()
+
+    # Copy, paste at the playhead, delete: keyboard shortcuts with the dope sheet focused.
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_C, Qt.ControlModifier)
+    session.set_time(2.0)
+    qtbot.keyClick(view, Qt.Key_V, Qt.ControlModifier)
+    assert [k.time for k in project.channels["ry"].keys][-1] == pytest.approx(2.0)
+    assert project.channels["browInnerUp"].keys[-1].time == pytest.approx(2.0)
+    assert session.undo_stack.undoText() == "Paste 2 keys" and len(session.key_selection) == 2
+    qtbot.keyClick(view, Qt.Key_Delete)
+    assert len(project.channels["ry"]) == 2 and len(project.channels["browInnerUp"]) == 2
+    window.actions_by_id["undo"].trigger()
+    assert len(project.channels["ry"]) == 3
+
+
+# --- intensity over a range --------------------------------------------------------------------------
+def test_scale_the_mouth_over_the_in_out_range_and_a_word(make_main_window, demo_project_file, qtbot):
+    from engine.document.readout import channel_readout
+
+    window = make_main_window(demo_project_file)
+    project, inspector = window.project, window.inspector
+    jaw = project.base.weights["jawOpen"]
+    peak = int(np.argmax(jaw))
+    a, b = max(peak - 8, 0), min(peak + 8, project.frame_count - 1)
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    window.session.set_frame(a)
+    qtbot.keyClick(window, Qt.Key_I)
+    window.session.set_frame(b)
+    qtbot.keyClick(window, Qt.Key_O)
+    before = {f: channel_readout(project, f) for f in (peak, a - 3, b + 4)}
+    inspector.group_combo.setCurrentText("mouth")
+    inspector.percent_box.setValue(50)
+    inspector.range_combo.setCurrentIndex(0)
+    qtbot.mouseClick(inspector.scale_button, Qt.LeftButton)
+    after = channel_readout(project, peak)
+    assert after["jawOpen"][2] == pytest.approx(0.5 * before[peak]["jawOpen"][2], abs=0.01)
+    assert after["mouthLowerDownLeft"][2] == pytest.approx(0.5 * before[peak]["mouthLowerDownLeft"][2], abs=0.01)
+    for f in (a - 3, b + 4):  # outside the range (past the eased edges): untouched
+        assert channel_readout(project, f)["jawOpen"][2] == pytest.approx(before[f]["jawOpen"][2], abs=1e-6)
+    assert channel_readout(project, peak)["browInnerUp"] == before[peak]["browInnerUp"]  # not a mouth channel
+    assert window.session.undo_stack.undoText().startswith("Scale ") and "50 %" in window.session.undo_stack.undoText()
+    _wait_preview(qtbot, window)
+    window.actions_by_id["undo"].trigger()
+    assert channel_readout(project, peak)["jawOpen"][2] == pytest.approx(before[peak]["jawOpen"][2])
+    window.actions_by_id["redo"].trigger()
+    assert channel_readout(project, peak)["jawOpen"][2] == pytest.approx(0.5 * before[peak]["jawOpen"][2], abs=0.01)
+
+    # Over the word selected in the word lane: click the word, scale the brows up.
+    timeline = window.timeline
+    words = timeline.lane_segments("words")
+    assert [w.label for w in words][:3] == ["hello", "bob", "bought"]
+    qtbot.mouseClick(timeline.graphics.viewport(), Qt.LeftButton,
+                     pos=timeline.graphics.mapFromScene(timeline.segment_scene_pos("words", 2)))
+    assert window.session.segment_selection == ("words", 2)
+    mid = project.frame_of(0.5 * (words[2].start + words[2].end))
+    brows = channel_readout(project, mid)["browInnerUp"][2]
+    inspector.group_combo.setCurrentText("brows")
+    inspector.percent_box.setValue(200)
+    inspector.range_combo.setCurrentIndex(1)
+    qtbot.mouseClick(inspector.scale_button, Qt.LeftButton)
+    assert channel_readout(project, mid)["browInnerUp"][2] == pytest.approx(2 * brows, abs=0.01)
+
+
+# --- lip-sync lanes ----------------------------------------------------------------------------------
+def test_lip_sync_lanes_drag_relabel_and_realign(make_main_window, demo_project_file, dialogs, monkeypatch, qtbot):
+    from PySide6.QtWidgets import QApplication, QInputDialog, QMenu
+
+    from engine.document.changes import ChangeKind
+
+    window = make_main_window(demo_project_file)
+    project, timeline = window.project, window.timeline
+    _set_key(window, "rz", 0.4, 3.0)
+    base0 = project.base
+    phones = timeline.lane_segments("phonemes")
+    i = next(k for k in range(1, len(phones)) if phones[k - 1].label != "SIL" and phones[k].label != "SIL"
+             and phones[k - 1].end == phones[k].start and phones[k].end - phones[k].start > 0.06)
+    left, right = phones[i - 1], phones[i]
+    view = timeline.graphics.viewport()
+    start = timeline.graphics.mapFromScene(timeline.boundary_scene_pos("phonemes", i))
+    shift = min(0.6 * (right.end - right.start), 0.05)
+    target = timeline.graphics.mapFromScene(timeline.lane_plot.getViewBox().mapViewToScene(
+        QPointF(right.start + shift, 1.5)))
+    _drag(qtbot, view, start, target)
+    new = timeline.lane_segments("phonemes")
+    assert new[i].start == pytest.approx(right.start + shift, abs=0.02) and new[i - 1].start == left.start
+    changed = np.flatnonzero(np.any(project.base.offsets != base0.offsets, axis=(1, 2)))
+    assert changed.size and changed.min() >= int(left.start * project.fps) - 1 \
+        and changed.max() <= int(np.ceil(right.end * project.fps)) + 1  # the mouth moved only there
+    assert len(project.channels["rz"]) == 1 and window.session.undo_stack.undoText() == "Move phoneme boundary"
+
+    # Right-click a phoneme: change it to "AA" (an open vowel): the mouth opens wider over its span.
+    seg = new[i]
+    mid = project.frame_of(0.5 * (seg.start + seg.end))
+    jaw_before = project.base.weights["jawOpen"][mid]
+    pos = timeline.graphics.mapFromScene(timeline.segment_scene_pos("phonemes", i))
+    qtbot.mouseClick(view, Qt.RightButton, pos=pos)
+    menu = QApplication.activePopupWidget()
+    assert isinstance(menu, QMenu)
+    change = menu.findChild(QMenu, "change_label")
+    label = "AA" if seg.label != "AA" else "M"
+    next(a for a in change.actions() if a.text() == label).trigger()
+    menu.close()
+    assert timeline.lane_segments("phonemes")[i].label == label
+    assert project.base.weights["jawOpen"][mid] != pytest.approx(jaw_before, abs=1e-3)
+    assert window.session.undo_stack.undoText() == f"Change phoneme to {label}"
+
+    # Select a word and type its transcript: that stretch is re-aligned, the rest of the base layer stays.
+    words = timeline.lane_segments("words")
+    w = len(words) - 1
+    qtbot.mouseClick(view, Qt.LeftButton, pos=timeline.graphics.mapFromScene(timeline.segment_scene_pos("words", w)))
+    assert window.session.segment_selection == ("words", w)
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("mop", True)))
+    before = project.base
+    qtbot.mouseClick(view, Qt.RightButton, pos=timeline.graphics.mapFromScene(timeline.segment_scene_pos("words", w)))
+    menu = QApplication.activePopupWidget()
+    realign = next(a for a in menu.actions() if a.text().startswith("Type the transcript"))
+    with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
+                          check_params_cb=lambda c: c.kind is ChangeKind.BASE):
+        realign.trigger()
+    menu.close()
+    assert [x.label for x in timeline.lane_segments("words")][-1] == "mop"
+    span = words[w]
+    changed = np.flatnonzero(np.any(np.abs(project.base.offsets - before.offsets) > 1e-6, axis=(1, 2)))
+    assert changed.size and changed.min() >= int((span.start - 0.05) * project.fps) - 1
+    assert np.array_equal(project.base.pose, before.pose) and len(project.channels["rz"]) == 1
+    assert window.session.undo_stack.undoText() == 'Re-align "mop"'
+    window.actions_by_id["undo"].trigger()
+    assert project.base is before
+    window.actions_by_id["undo"].trigger()
+    window.actions_by_id["undo"].trigger()
+    assert project.base is base0
+    window.actions_by_id["redo"].trigger()
+    assert timeline.lane_segments("phonemes")[i].start == pytest.approx(right.start + shift, abs=0.02)
+
+
+# --- graph editor ------------------------------------------------------------------------------------
+def test_graph_editor_framing_normalised_axis_and_interpolation_menu(make_main_window, demo_project_file, qtbot):
+    from engine.document.curves import Interpolation
+
+    window = make_main_window(demo_project_file)
+    graph, session = window.graph, window.session
+    _set_key(window, "ry", 0.4, 0.0)
+    _set_key(window, "ry", 1.2, 12.0)
+    _set_key(window, "jawOpen", 0.8, 0.3)
+    session.set_selection(["ry", "jawOpen"])
+    with qtbot.waitActive(window):
+        window.activateWindow()
+
+    # Its time axis lines up with the timeline's: the same time is at the same screen x.
+    def screen_x(view, widget, t):
+        return widget.mapToGlobal(widget.mapFromScene(view.mapViewToScene(QPointF(t, 0)))).x()
+
+    for t in (0.3, 1.7):
+        assert abs(screen_x(graph.view, graph.plot, t)
+                   - screen_x(window.timeline.wave_plot.getViewBox(), window.timeline.graphics, t)) <= 1
+
+    # Home frames everything; F frames the selected key; an edit does not re-frame.
+    qtbot.keyClick(window, Qt.Key_Home)
+    (x0, x1), (y0, y1) = graph.view.viewRange()
+    assert y0 < 0.0 and y1 > 12.0
+    graph.selected_keys = {("jawOpen", 0)}
+    qtbot.keyClick(window, Qt.Key_F)
+    (x0, x1), (y0, y1) = graph.view.viewRange()
+    assert x0 < 0.8 < x1 and x1 - x0 < 1.0 and y0 < 0.3 < y1 and y1 < 5.0
+    framed = graph.view.viewRange()
+    _drag(qtbot, graph.plot.viewport(), _widget_pos(graph.plot, graph.key_scene_pos("jawOpen", 0)),
+          _widget_pos(graph.plot, graph.scene_pos_of(0.85, 0.5)))
+    assert session.project.channels["jawOpen"].keys[0].value == pytest.approx(0.5, abs=0.05)
+    assert session.undo_stack.undoText() == "Move 1 key"
+    assert np.allclose(graph.view.viewRange(), framed)
+
+    # The interpolation menus show the selected keys' mode.
+    menu = graph.context_menu()
+    checked = [a.text() for a in menu.actions() if a.isChecked()]
+    assert checked == ["Bezier"]
+    window.actions_by_id["interp_ease_in_out"].trigger()
+    assert window.actions_by_id["interp_ease_in_out"].isChecked()
+    assert not window.actions_by_id["interp_bezier"].isChecked()
+    assert [a.text() for a in graph.context_menu().actions() if a.isChecked()] == ["Ease In-Out"]
+    assert session.project.channels["jawOpen"].keys[0].interpolation == Interpolation.EASE_IN_OUT
+    session.undo_stack.undo()
+    assert window.actions_by_id["interp_bezier"].isChecked()
+
+    # Normalised: degrees and weights share one 0..1 axis.
+    qtbot.mouseClick(graph.normalise_box, Qt.LeftButton, pos=QPoint(8, graph.normalise_box.height() // 2))
+    assert graph.normalised
+    ys = np.concatenate([item.getData()[1] for item in graph._items])
+    assert ys.min() >= -1e-6 and ys.max() <= 1 + 1e-6
+    (_, _), (y0, y1) = graph.view.viewRange()
+    assert y0 > -0.5 and y1 < 1.5
+
+
+# --- transport -----------------------------------------------------------------------------------------
+def test_transport_buttons_and_loop_over_in_out(make_main_window, demo_project_file, qtbot):
+    from PySide6.QtWidgets import QToolButton
+
+    window = make_main_window(demo_project_file)
+    session, project = window.session, window.project
+    buttons = {b.defaultAction().objectName() or b.defaultAction().text(): b
+               for b in window.timeline.findChildren(QToolButton) if b.defaultAction() is not None}
+    by_action = {b.defaultAction(): b for b in buttons.values()}
+    play, stop = by_action[window.actions_by_id["play"]], by_action[window.actions_by_id["stop"]]
+    go_in, go_out = by_action[window.actions_by_id["go_in"]], by_action[window.actions_by_id["go_out"]]
+    loop = by_action[window.actions_by_id["loop"]]
+    assert all(b.toolTip() for b in (play, stop, go_in, go_out, loop))
+
+    project.set_in_out((10 / project.fps, 21 / project.fps))  # frames 10..20
+    qtbot.mouseClick(go_out, Qt.LeftButton)
+    assert session.frame == 20
+    qtbot.mouseClick(go_in, Qt.LeftButton)
+    assert session.frame == 10
+    if not loop.isChecked():
+        qtbot.mouseClick(loop, Qt.LeftButton)
+    assert window.playback.loop
+    seen = []
+    session.frame_changed.connect(seen.append)
+    qtbot.mouseClick(play, Qt.LeftButton)
+    assert window.playback.playing and play.isChecked()
+    qtbot.waitUntil(lambda: len(seen) > 3 and seen[-1] < max(seen), timeout=5_000)  # wrapped around
+    qtbot.mouseClick(stop, Qt.LeftButton)
+    assert not window.playback.playing and not play.isChecked()
+    assert min(seen) >= 10 and max(seen) <= 20
+
+    qtbot.mouseClick(loop, Qt.LeftButton)  # loop off: playback stops at the out point
+    assert not window.playback.loop
+    session.set_frame(17)
+    qtbot.mouseClick(play, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not window.playback.playing, timeout=5_000)
+    assert session.frame == 20 and not play.isChecked()
+
+
+# --- New Project dialog and the welcome ---------------------------------------------------------------
+def test_welcome_drop_and_new_project_dialog_options(make_main_window, dialogs, monkeypatch, qtbot):
+    from pathlib import Path
+
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+    from PySide6.QtWidgets import QDialog
+
+    from editor.dialogs import NewProjectDialog
+    from tests.media import media
+
+    window = make_main_window()
+    assert window.centre.currentWidget() is window.welcome and window.welcome.isVisible()
+    assert "Drop a portrait and an audio file" in window.welcome.drop.text()
+    assert window.welcome.demo_button.isVisible() and not window.inspector.content.isEnabled()
+    assert all(box.value() != 0.0 for name, box in window.inspector.gain_boxes.items() if name != "smoothing")
+
+    portrait = media("portraits/AniPortrait__Aragaki.png")
+    audio = str(Path(__file__).parent / "fixtures" / "schema1_speech.wav")
+    seen = []
+
+    def fill(dialog):
+        seen.append(dialog)
+        assert dialog.portrait_edit.text() == portrait and dialog.audio_edit.text() == audio  # from the drop
+        assert dialog.ok_button.isEnabled()
+        dialog.transcript_edit.setPlainText("The birch canoe slid on the smooth planks.")
+        dialog.face_index_box.setValue(0)
+        dialog.size_box.setValue(256)
+        dialog.fps_box.setCurrentText("25")
+        qtbot.mouseClick(dialog.full_frame_check, Qt.LeftButton, pos=QPoint(8, dialog.full_frame_check.height() // 2))
+        if "language" in dialog.a2l_form.widgets:  # the backend's own options appear in its generated form
+            dialog.a2l_form.widgets["language"].setText("en")
+        assert "transcript" not in dialog.a2l_form.widgets  # it has its own row
+        return QDialog.Accepted
+
+    monkeypatch.setattr(NewProjectDialog, "exec", fill)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(portrait), QUrl.fromLocalFile(audio)])
+    drop = QDropEvent(QPointF(300, 300), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dragEnterEvent(drop)
+    assert drop.isAccepted()
+    window.dropEvent(drop)  # (QApplication.sendEvent refuses a drop outside a drag session)
+    qtbot.waitUntil(lambda: window.project is not None or bool(dialogs.messages), timeout=120_000)
+    assert not dialogs.messages
+    project = window.project
+    assert seen and project.fps == 25.0
+    framing = project.source.framing
+    assert framing.full_frame and framing.face_index == 0 and framing.size == 256
+    assert project.a2l.config.transcript == "The birch canoe slid on the smooth planks."
+    assert window.centre.currentWidget() is window.preview and window.inspector.content.isEnabled()
+    words = [w.label for w in window.timeline.lane_segments("words")]
+    assert words[:3] == ["the", "birch", "canoe"]
+
+    # An empty path or a missing file: Create stays off.
+    dialog = NewProjectDialog(window, "", audio)
+    assert not dialog.ok_button.isEnabled()
+    dialog.portrait_edit.setText(portrait)
+    assert dialog.ok_button.isEnabled()
+    dialog.deleteLater()
+
+
+# --- Live Link Face CSV ------------------------------------------------------------------------------
+def test_live_link_face_csv_export_and_import_as_keys(make_main_window, demo_project_file, dialogs, qtbot, tmp_path):
+    import csv
+    import math
+
+    from engine.document.readout import channel_readout
+    from engine.export.livelink import HEADER
+
+    window = make_main_window(demo_project_file)
+    project = window.project
+    _set_key(window, "ry", 0.5, 10.0)
+    dialogs.save_path = str(tmp_path / "take.csv")
+    window.actions_by_id["export_livelink"].trigger()
+    with open(tmp_path / "take.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == HEADER and len(rows) == project.frame_count + 1
+    assert rows[1][0] == "00:00:00:00.000" and rows[31][0] == "00:00:01:00.000" and rows[1][1] == "61"
+    col = {name: i for i, name in enumerate(rows[0])}
+    f = project.frame_of(0.5)
+    values = channel_readout(project, f)
+    assert float(rows[f + 1][col["JawOpen"]]) == pytest.approx(values["jawOpen"][2], abs=1e-5)
+    assert float(rows[f + 1][col["HeadYaw"]]) == pytest.approx(math.radians(values["ry"][2]), abs=1e-5)
+
+    # A phone capture (60 fps): the jaw held at 0.9 for half a second, the head turned 0.2 rad.
+    capture = tmp_path / "phone.csv"
+    with open(capture, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for i in range(31):
+            row = [f"10:00:00:{i:02d}.000", 61] + ["0.0"] * 52 + ["0.2", "0.0", "0.0"] + ["0.0"] * 6
+            row[col["JawOpen"]] = "0.9"
+            writer.writerow(row)
+    window.session.set_time(1.0)
+    dialogs.open_path = str(capture)
+    window.actions_by_id["import_livelink"].trigger()
+    for t in (1.1, 1.4):
+        got = channel_readout(project, project.frame_of(t))
+        assert got["jawOpen"][2] == pytest.approx(0.9, abs=0.02) and got["ry"][2] == pytest.approx(math.degrees(0.2),
+                                                                                                   abs=0.05)
+    jaw = project.channels["jawOpen"]
+    assert 2 <= len(jaw) <= 40 and jaw.keys[0].time == pytest.approx(1.0)  # ordinary keys, editable
+    assert window.session.undo_stack.undoText().startswith("Import phone.csv")
+    assert window.timeline.dope_sheet.rows.count("jawOpen") == 1
+    window.actions_by_id["undo"].trigger()
+    assert len(project.channels["jawOpen"]) == 0
+
+
+# --- tooltips and the empty window --------------------------------------------------------------------
+def test_every_control_has_a_tooltip(make_main_window, demo_project_file, qtbot):
+    from PySide6.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit,
+                                   QScrollBar)
+
+    window = make_main_window(demo_project_file)
+    missing = []
+    for kind in (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit):
+        for w in window.findChildren(kind):
+            if isinstance(w, QScrollBar) or w.objectName().startswith("qt_") or not w.isVisibleTo(window):
+                continue
+            if isinstance(w, QLineEdit) and isinstance(w.parent(), (QAbstractSpinBox, QComboBox)):
+                continue
+            tip = w.toolTip() or (w.defaultAction().toolTip() if hasattr(w, "defaultAction") and w.defaultAction()
+                                  else "")
+            if not tip:
+                missing.append(f"{type(w).__name__} {w.objectName() or getattr(w, 'text', lambda: '')()}")
+    assert not missing, missing
