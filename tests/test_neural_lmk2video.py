@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from tests.neural_support import one_thread  # noqa: E402,F401  (an autouse fixture)
 pytest.importorskip("diffusers")
 
 from engine.errors import Cancelled  # noqa: E402
@@ -14,14 +16,6 @@ from engine.neural.lmk2video import Lmk2VideoModels, Sampler, SamplerSettings, c
 from engine.neural.tiny import tiny_models, write_tiny_weights  # noqa: E402
 
 FRAMES = 20  # two windows of 16 with the reference's overlap (the second wraps around)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from tests.neural_support import one_thread  # noqa: E402,F401  (an autouse fixture)
 pytest.importorskip("diffusers")
 
 from engine.neural.tiny import write_tiny_weights  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

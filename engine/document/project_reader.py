@@ -42,6 +42,7 @@ def read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
     try:
         with zf.open(info) as fh:
             data = fh.read(limit + 1)
+    # NotImplementedError: zipfile's answer to a compression method it lacks; RuntimeError: an encrypted member.
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
         raise fail(name, "the member", f"is corrupt ({exc})") from None
     if len(data) > limit:
