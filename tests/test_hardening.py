@@ -191,6 +191,24 @@ def test_a_zip_bomb_member_is_refused_before_it_is_inflated(tmp_path):
         load_project(bad)
 
 
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def test_a_video_source_path_longer_than_a_label_is_read_and_an_absurd_one_refused():
+    from engine.document.project_reader import MAX_PATH_CHARS, read_arrays
+
+    # CI's checkout lives under a deeper directory than a developer's: a real path of 70+ characters was refused
+    path = "/tmp/pytest-of-root/pytest-0/test_a_dub_project/" + "d" * 150 + "/clip.mp4"
+    assert read_arrays(_npz(**{"track/source": np.array(path)}), 1)["track/source"] == path
+    with pytest.raises(ProjectFileError, match="'track/source' holds strings of 4097 characters, more than"):
+        read_arrays(_npz(**{"track/source": np.array("x" * (MAX_PATH_CHARS + 1))}), 1)
+    with pytest.raises(ProjectFileError, match="'base/phonemes/labels' holds strings of 65 characters"):
+        read_arrays(_npz(**{"base/phonemes/labels": np.array(["x" * 65])}), 1)
+
+
 # --- autosaves ---------------------------------------------------------------------------------
 def test_a_damaged_autosave_is_set_aside_not_fatal(tmp_path):
     path = tmp_path / "p.talkline"

@@ -21,6 +21,7 @@ JSON_MEMBER, ARRAYS_MEMBER, IMAGE_MEMBER = "project.json", "arrays.npz", "refere
 MAX_JSON_BYTES = 16 * 2**20  # a project with keys on every channel of a two-hour take is ~2 MB of JSON
 MAX_SEGMENTS = 2_000_000  # phonemes/visemes/blinks: ~50 a second over MAX_FRAMES at 30 fps, with room
 MAX_LABEL_CHARS = 64  # phone, viseme and control names are a few characters
+MAX_PATH_CHARS = 4096  # a stored file path (a video's track source): Linux's PATH_MAX
 MAX_KEYS = 100_000  # keys on one channel: one a frame for an hour at 30 fps
 MAX_WEIGHT_TRACKS = 256  # rig controls a base layer may carry tracks for (the rig has 28)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -101,6 +102,9 @@ _ARRAY_SPECS: dict[str, tuple[str, tuple]] = {
     "source/frame_map": ("i", ("T",)),
 }
 
+# text arrays that are not short labels, with their own length limit
+_MAX_CHARS = {"track/source": MAX_PATH_CHARS}
+
 
 def _spec(name: str) -> tuple[str, tuple] | None:
     if name in _ARRAY_SPECS:
@@ -117,8 +121,12 @@ def _check_header(name: str, shape: tuple, dtype: np.dtype, frames: int) -> None
     kinds, pattern = spec
     if dtype.hasobject:
         raise fail(ARRAYS_MEMBER, f"array {name!r}", "holds Python objects (which Talkline never loads)")
-    if dtype.kind not in kinds or (dtype.kind == "U" and dtype.itemsize > 4 * MAX_LABEL_CHARS):
+    if dtype.kind not in kinds:
         raise fail(ARRAYS_MEMBER, f"array {name!r}", f"has dtype {dtype}, expected kind {kinds!r}")
+    max_chars = _MAX_CHARS.get(name, MAX_LABEL_CHARS)
+    if dtype.kind == "U" and dtype.itemsize > 4 * max_chars:  # numpy stores 4 bytes a character
+        raise fail(ARRAYS_MEMBER, f"array {name!r}", f"holds strings of {dtype.itemsize // 4} characters, "
+                                                      f"more than the {max_chars} it may hold")
     # "T": the project's frames; "S": a video track's frames; "*": a count bounded by what the array holds.
     count_limit = {"pose_template": MAX_FRAMES, "base/weight_names": MAX_WEIGHT_TRACKS,
                    "track/blendshapes": MAX_WEIGHT_TRACKS}.get(name, MAX_SEGMENTS)
