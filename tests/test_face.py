@@ -126,6 +126,27 @@ def test_face_too_small(aragaki):
         analyze_portrait(canvas)
 
 
+def test_a_face_a_tenth_of_a_wide_photo_is_found_and_framed_or_named_too_small(aragaki):
+    import cv2
+
+    from engine.face.reference import PORTRAIT_MIN_CONFIDENCE, detect_faces
+    from engine.face.landmarker import FaceLandmarkerSession
+
+    # a 2000x1500 photo whose face spans ~11 % of its height: the face detector alone finds nothing there
+    canvas = cv2.resize(cv2.GaussianBlur(aragaki, (0, 0), 8), (2000, 1500))
+    canvas[500:860, 1200:1560] = cv2.resize(aragaki, (360, 360), interpolation=cv2.INTER_AREA)
+    with FaceLandmarkerSession(min_confidence=PORTRAIT_MIN_CONFIDENCE) as session:
+        assert session.detect(canvas) == []
+        faces, small = detect_faces(session, canvas)
+    assert small and len(faces) == 1
+    centre = faces[0].pixels(2000, 1500)[:468].mean(0)
+    assert 1200 < centre[0] < 1560 and 500 < centre[1] < 860
+    ref = analyze_portrait(canvas)  # the square crop brings the face back to a size the landmarker sees
+    assert np.all(np.abs(ref.landmarks_px[:468].mean(0) - 256) < 60) and reprojection_error(ref) < 0.1
+    with pytest.raises(FaceTooSmallError, match="too small for full-frame framing .* leave out --full-frame"):
+        analyze_portrait(canvas, crop=False)
+
+
 def test_unreadable_and_missing_images(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"this is not an image")

@@ -47,6 +47,13 @@ MAX_FACES = 8
 # Face-detector score a portrait's face must reach. Real photos score >= 0.90 while animal faces (dog 0.81,
 # monkey 0.72 on ../shared/media/not_a_person) slip through MediaPipe's default of 0.5 with a human mesh.
 PORTRAIT_MIN_CONFIDENCE = 0.86
+# MediaPipe's face detector (BlazeFace short range, 128 px input) misses faces under ~20 % of the frame. Where
+# it finds none, overlapping square tiles of these shares of the image's shorter side are searched (stride half
+# a tile): a face 10 % of the frame fills ~20 % of a half tile and ~33 % of a 0.3 tile; below ~5 % the face box
+# is under MIN_FACE_BOX_PX on any photo the limits admit, so smaller tiles would find nothing usable.
+SMALL_FACE_TILE_SHARES = (0.5, 0.3)
+# A face within this share of the tile side from a tile's edge may be cut there; it is taken from another tile.
+TILE_EDGE_MARGIN = 0.04
 
 
 @dataclass
@@ -99,6 +106,53 @@ def pick_face(faces: list[FaceDetection], face_index: int | None, what: str) -> 
     if not 0 <= face_index < len(faces):
         raise MultipleFacesError(len(faces), f"face index {face_index} out of range: {what} has {len(faces)} face(s)")
     return faces[face_index]
+
+
+def detect_faces(session: FaceLandmarkerSession, image: np.ndarray) -> tuple[list[FaceDetection], bool]:
+    """The faces in `image` (left to right) and whether they are small: found only by the tiled search.
+    A small face's landmarks are mapped into the image (normalized like the image's own); its transform is the
+    tile's and only good for locating the face."""
+    faces = session.detect(image)
+    if faces:
+        return faces, False
+    h, w = image.shape[:2]
+    for share in SMALL_FACE_TILE_SHARES:
+        side = int(round(min(h, w) * share))
+        if side < MIN_FACE_BOX_PX:
+            break
+        found: list[tuple[float, FaceDetection]] = []  # (distance of the face from its tile's centre, face)
+        for top in _tile_starts(h, side):
+            for left in _tile_starts(w, side):
+                for face in session.detect(np.ascontiguousarray(image[top:top + side, left:left + side])):
+                    lm = face.landmarks[:, :2]
+                    if lm.min() < TILE_EDGE_MARGIN or lm.max() > 1.0 - TILE_EDGE_MARGIN:
+                        continue
+                    px = lm * side + (left, top)
+                    landmarks = np.column_stack([px[:, 0] / w, px[:, 1] / h, face.landmarks[:, 2] * side / w])
+                    found.append((float(np.abs(lm.mean(0) - 0.5).max()), FaceDetection(landmarks, face.transform, face.blendshapes)))
+        faces = _distinct_faces(found, w, h)
+        if faces:
+            return faces, True
+    return [], False
+
+
+def _tile_starts(length: int, side: int) -> list[int]:
+    """Tile origins along one axis: stride half a tile, the last tile flush with the end."""
+    if side >= length:
+        return [0]
+    starts = list(range(0, length - side, side // 2))
+    return starts + [length - side]
+
+
+def _distinct_faces(found: list[tuple[float, FaceDetection]], width: int, height: int) -> list[FaceDetection]:
+    """One detection per face (neighbouring tiles overlap): the one nearest its tile's centre, left to right."""
+    kept: list[FaceDetection] = []
+    for _, face in sorted(found, key=lambda item: item[0]):
+        x0, y0, x1, y1 = face_box(face.pixels(width, height))
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        if all(np.abs(centre - k.pixels(width, height).mean(0)).max() > (x1 - x0) / 2 for k in kept):
+            kept.append(face)
+    return sorted(kept, key=lambda f: f.landmarks[:, 0].mean())
 
 
 def face_box(pixels: np.ndarray) -> tuple[float, float, float, float]:
@@ -273,13 +327,21 @@ def analyze_portrait(
         image = load_image(image)
     what = what or "the image"
     with FaceLandmarkerSession(max_faces=MAX_FACES, min_confidence=min_confidence) as session:
-        face = pick_face(session.detect(image), face_index, what)
+        faces, small = detect_faces(session, image)
+        face = pick_face(faces, face_index, what)
         h, w = image.shape[:2]
         x0, y0, x1, y1 = face_box(face.pixels(w, h))
         if max(x1 - x0, y1 - y0) < MIN_FACE_BOX_PX:
             raise FaceTooSmallError(
                 f"the face in {what} is too small ({x1 - x0:.0f}x{y1 - y0:.0f} px): use a photo where the face "
                 f"is at least {MIN_FACE_BOX_PX} px across"
+            )
+        if small and not crop:
+            # the renderer and the landmarker see the whole frame, where such a face is not found again
+            raise FaceTooSmallError(
+                f"the face in {what} is too small for full-frame framing ({100 * (y1 - y0) / h:.0f} % of the "
+                f"frame's height; the face landmarker needs about 20 %): leave out --full-frame to crop around "
+                f"the face, or crop the photo closer"
             )
         if crop:
             left, top, side = crop_rect((x0, y0, x1, y1), crop_expand, w, h)
