@@ -10,6 +10,7 @@ is therefore flat in the clip's length, except for what a landmark export must h
 """
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 import time
@@ -90,25 +91,27 @@ class MotionChunks:
 
     @classmethod
     def of_project(cls, project: "Project", start: int = 0, stop: int | None = None) -> "MotionChunks":
-        """Frames [start, stop) of the project as they are now: the channel values are copied and the base
-        arrays (replaced, never modified, when the document changes) kept, so later edits don't leak into a
-        render and the render thread never calls into the document. Each chunk is evaluated exactly as
-        Project.evaluate_motion does (tests/test_jobs.py holds them equal)."""
-        from engine.document.project import POSE_CHANNELS
+        """Frames [start, stop) of the project as they are now: the channel values and gains are copied and the
+        base layer (replaced, never modified, when the document changes) kept, so later edits don't leak into a
+        render and the render thread never calls into the document. Each chunk's base is evaluated from the base
+        layer's frames near it alone (no full-length copies: memory stays flat in the clip's length), equal to
+        what Project.evaluate_motion gives (tests/test_jobs.py holds them equal)."""
+        from engine.document.project import POSE_CHANNELS, evaluate_base
 
         stop = project.frame_count if stop is None else min(stop, project.frame_count)
         start = max(0, start)
-        offsets, base_pose = project.base_arrays()
         samples = np.array(project.channel_samples()[start:stop])
+        base, gains, fps = project.base, copy.copy(project.gains), project.fps
         source, rig, n_pose = project.source, project.rig, len(POSE_CHANNELS)
 
         def evaluate(a: int, b: int) -> Motion:
             rest, source_pose = source.geometry(start + a, start + b)
-            mesh = rest + offsets[start + a:start + b]
+            offsets, base_pose = evaluate_base(base, rig, fps, gains, start + a, start + b)
+            mesh = rest + offsets
             controls = samples[a:b, n_pose:]
             if np.any(controls):
                 mesh = mesh + rig.offsets(controls)
-            pose = base_pose[start + a:start + b] + samples[a:b, :n_pose]
+            pose = base_pose + samples[a:b, :n_pose]
             return Motion(project.fps, mesh, pose if source_pose is None else pose + source_pose)
 
         return cls(project.fps, stop - start, evaluate)

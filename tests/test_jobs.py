@@ -187,3 +187,27 @@ def test_an_encoder_error_on_the_writer_thread_fails_the_job_and_leaves_no_file(
     with pytest.raises(ExportError, match="disk full"):
         list(RenderJob(source, motion, audio, RenderSettings(output=str(out), size=128)).run())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.02, 0.3])
+def test_a_window_of_the_base_equals_those_frames_of_the_whole(tmp_path, smoothing):
+    """Renders evaluate the base layer a window at a time (smoothing margin included) to stay flat in memory;
+    every window, at the ends too, equals the document's full-length evaluation."""
+    import shutil
+    from dataclasses import replace
+    from pathlib import Path
+
+    from engine.document.project import evaluate_base
+    from engine.document.project_io import load_project
+
+    fixtures = Path(__file__).parent / "fixtures"
+    shutil.copy(fixtures / "schema1.talkline", tmp_path)
+    shutil.copy(fixtures / "schema1_speech.wav", tmp_path)
+    project = load_project(tmp_path / "schema1.talkline")
+    project.set_gains(replace(project.gains, smoothing=smoothing))  # 0.3 s: a 36-frame kernel, wider than windows
+    offsets, pose = project.base_arrays()
+    n = project.frame_count
+    for a, b in ((0, 1), (0, 5), (3, 11), (17, 18), (n - 6, n), (n - 1, n), (0, n)):
+        part_offsets, part_pose = evaluate_base(project.base, project.rig, project.fps, project.gains, a, b)
+        np.testing.assert_allclose(part_offsets, offsets[a:b], atol=1e-12)
+        np.testing.assert_allclose(part_pose, pose[a:b], atol=1e-12)

@@ -55,12 +55,53 @@ class FrameState:
     base_values: dict[str, float] = field(default_factory=dict)  # base layer's control weights at this frame
 
 
+SMOOTHING_TRUNCATE = 4.0  # the smoothing kernel reaches 4 sigma (scipy's default): beyond it weights are < 3e-4
+
+
 def _smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
     if sigma_frames <= 0 or x.shape[0] < 2:
         return x
     from scipy.ndimage import gaussian_filter1d
 
-    return gaussian_filter1d(x, sigma_frames, axis=0, mode="nearest")
+    return gaussian_filter1d(x, sigma_frames, axis=0, mode="nearest", truncate=SMOOTHING_TRUNCATE)
+
+
+def _smoothing_margin(sigma_frames: float) -> int:
+    """Frames on either side that a smoothed frame depends on (scipy's kernel radius)."""
+    return int(SMOOTHING_TRUNCATE * sigma_frames + 0.5) if sigma_frames > 0 else 0
+
+
+def _base_parts(base: BaseLayer, face_rig, sigma_frames: float, start: int, stop: int):
+    """Frames [start, stop) of: the smoothed expression offsets, the blink offsets (None without blink tracks)
+    and the smoothed pose, in float64. Computed from the base layer's frames within the smoothing's reach only,
+    so a window costs its length and equals the same frames of the whole (mode "nearest" applies at the true
+    ends, which a window shares)."""
+    from engine.rig import load_rig
+
+    m = _smoothing_margin(sigma_frames)
+    lo, hi = max(0, start - m), min(base.frame_count, stop + m)
+    keep = slice(start - lo, stop - lo)
+    blink_tracks = {n: base.weights[n][lo:hi] for n in BLINK_CONTROLS if n in base.weights}
+    # The base layer's blinks were made with the canonical rig; swap in this face's lids.
+    canonical_blinks = load_rig().offsets(blink_tracks).astype(np.float64) if blink_tracks else 0.0
+    blinks = face_rig.offsets(blink_tracks).astype(np.float64)[keep] if blink_tracks else None
+    expr = base.offsets[lo:hi].astype(np.float64) - canonical_blinks
+    # Blinks are left out of the smoothing: they are brief on purpose, not jitter.
+    return (_smooth(expr, sigma_frames)[keep], blinks,
+            _smooth(base.pose[lo:hi].astype(np.float64), sigma_frames)[keep])
+
+
+def _with_gains(parts, gains: "Gains") -> tuple[np.ndarray, np.ndarray]:
+    expr, blinks, pose = parts
+    offsets = gains.lip * expr if blinks is None else gains.lip * expr + gains.blink * blinks
+    return offsets, gains.head * pose
+
+
+def evaluate_base(base: BaseLayer, face_rig, fps: float, gains: "Gains", start: int, stop: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 468, 3) base offsets and (n, 6) base pose of frames [start, stop) after gains and smoothing: what
+    Project.base_arrays() holds for those frames, without holding every frame (renders use it chunk by chunk)."""
+    return _with_gains(_base_parts(base, face_rig, gains.smoothing * fps, start, stop), gains)
 
 
 class Project:
@@ -191,31 +232,18 @@ class Project:
 
     # --- evaluation ------------------------------------------------------------------------------
     def _base_parts(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Smoothed expression offsets, blink offsets (None without blink tracks) and smoothed pose;
-        cached apart from the gains so that a gain slider only rescales."""
+        """_base_parts of every frame, cached apart from the gains so that a gain slider only rescales."""
         key = (id(self.base), self.fps, self.gains.smoothing)
         if self._parts_cache is None or self._parts_cache[0] != key:
-            base = self.base
-            sigma = self.gains.smoothing * self.fps
-            blink_tracks = {n: base.weights[n] for n in BLINK_CONTROLS if n in base.weights}
-            # The base layer's blinks were made with the canonical rig; swap in this face's lids.
-            from engine.rig import load_rig
-
-            canonical_blinks = load_rig().offsets(blink_tracks).astype(np.float64) if blink_tracks else 0.0
-            blinks = self.rig.offsets(blink_tracks).astype(np.float64) if blink_tracks else None
-            expr = base.offsets.astype(np.float64) - canonical_blinks
-            # Blinks are left out of the smoothing: they are brief on purpose, not jitter.
-            self._parts_cache = (key, (_smooth(expr, sigma), blinks, _smooth(base.pose.astype(np.float64), sigma)))
+            parts = _base_parts(self.base, self.rig, self.gains.smoothing * self.fps, 0, self.frame_count)
+            self._parts_cache = (key, parts)
         return self._parts_cache[1]
 
     def base_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(T, 468, 3) base offsets and (T, 6) base pose after gains and smoothing (cached)."""
-        g = self.gains
-        key = (id(self.base), self.fps, astuple(g))
+        key = (id(self.base), self.fps, astuple(self.gains))
         if self._base_cache is None or self._base_cache[0] != key:
-            expr, blinks, pose = self._base_parts()
-            offsets = g.lip * expr if blinks is None else g.lip * expr + g.blink * blinks
-            self._base_cache = (key, offsets, g.head * pose)
+            self._base_cache = (key, *_with_gains(self._base_parts(), self.gains))
         return self._base_cache[1], self._base_cache[2]
 
     def channel_samples(self) -> np.ndarray:
