@@ -60,6 +60,10 @@ class BackendError(TalklineError):
     """An Audio2Lmk backend or renderer is unknown or cannot run here (missing weights, no GPU, missing package)."""
 
 
+class MemoryLimitError(TalklineError):
+    """Work would need more memory than the machine has free (or than the budget allows)."""
+
+
 class Cancelled(TalklineError):
     """Work (a prediction, a render) was cancelled by the user."""
 

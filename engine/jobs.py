@@ -11,6 +11,7 @@ is therefore flat in the clip's length, except for what a landmark export must h
 from __future__ import annotations
 
 import copy
+import math
 import queue
 import threading
 import time
@@ -298,6 +299,7 @@ class RenderJob:
         self.renderer = settings.renderer or default_choice(RENDERERS)
         if settings.wants_frames():
             RENDERERS.require(self.renderer.name, self.renderer.config)  # fail now, not on the render thread
+        self._check_memory()
         self.audio_offset = audio_offset
         self.outputs: list[str] = []
         self._cancel = threading.Event()
@@ -312,6 +314,29 @@ class RenderJob:
             settings.renderer = project.renderer
         return cls(project.source, MotionChunks.of_project(project, start, stop), project.audio, settings,
                    audio_offset=project.time_of(max(0, start)))
+
+    def _check_memory(self) -> None:
+        """Refuses a render the machine cannot hold, before any work, naming the frame size that fits."""
+        from engine.errors import MemoryLimitError
+        from engine.limits import (LANDMARK_EXPORT_BYTES_PER_FRAME, MIN_SIZE, RENDER_BYTES_PER_PIXEL,
+                                   memory_shortfall)
+
+        w, h = self.source.reference.width, self.source.reference.height
+        export = LANDMARK_EXPORT_BYTES_PER_FRAME * self.motion.frame_count if self.settings.landmarks else 0
+        frames = RENDER_BYTES_PER_PIXEL * w * h if self.settings.wants_frames() else 0
+        limit = memory_shortfall(export + frames)
+        if limit is None:
+            return
+        gb = 2**30
+        if frames and limit > export:
+            fit = int(max(w, h) * math.sqrt((limit - export) / frames)) // 2 * 2
+            if fit >= MIN_SIZE:
+                raise MemoryLimitError(
+                    f"this render needs about {(export + frames) / gb:.1f} GB of memory for {w}x{h} frames, more "
+                    f"than the {limit / gb:.1f} GB free: render at a size of {fit} px or less (--size)")
+        raise MemoryLimitError(
+            f"this render needs about {(export + frames) / gb:.1f} GB of memory, more than the {limit / gb:.1f} GB "
+            f"free: render a shorter range (--range) or close other programs")
 
     def cancel(self) -> None:
         self._cancel.set()

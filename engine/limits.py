@@ -19,8 +19,18 @@ MAX_IMAGE_PIXELS = 12000 * 9000
 MAX_KEY_VALUE = 1e6  # |key value| / |key time in s|: far beyond any pose (deg, cm) or control weight
 MAX_TRANSCRIPT_CHARS = 1_000_000  # ~10 hours of speech
 # Estimated memory of one render or prediction (frames x per-frame bytes) above which it is refused with the
-# setting that fits: half of the 24 GB machine the product is specified for.
+# setting that fits: half of the 24 GB machine the product is specified for. On a machine with less free
+# memory, what is free is the limit.
 MEMORY_BUDGET_BYTES = 12 * 2**30
+# What a render adds to the process beyond the project, per output pixel (frame buffers, warp maps, masks,
+# the encoder's frames in flight): measured as peak RSS of `render --size 512/2048/4096` on a 5 s clip,
+# (2032 - 418) MB / (4096^2 - 512^2) px = 98 bytes, rounded up.
+RENDER_BYTES_PER_PIXEL = 100
+# A landmark export holds every frame's landmarks, mesh and pose as float32 until it is written.
+LANDMARK_EXPORT_BYTES_PER_FRAME = (468 * 2 + 468 * 3 + 6) * 4
+# What the embedded Audio2Lmk's peak grows by per frame of the clip (30 fps): the base layer (468 x 3 float32
+# offsets), the 100 Hz analysis tracks and the phone recogniser's lattice; bench/bench_pipeline.py --memory.
+PREDICT_BYTES_PER_FRAME = 16_000
 
 
 def check_number(value: float, name: str, lo: float, hi: float, unit: str = "") -> float:
@@ -32,3 +42,22 @@ def check_number(value: float, name: str, lo: float, hi: float, unit: str = "") 
     if not math.isfinite(x) or not lo <= x <= hi:
         raise ValueError(f"{name} must be between {lo:g} and {hi:g}{unit}, got {value!r}")
     return x
+
+
+def free_memory_bytes() -> int | None:
+    """Memory the system can give without swapping (Linux's MemAvailable), None where it cannot tell."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def memory_shortfall(needed: int) -> int | None:
+    """The limit `needed` more bytes would exceed (the budget, or the free memory if less), None if it fits."""
+    free = free_memory_bytes()
+    limit = MEMORY_BUDGET_BYTES if free is None else min(MEMORY_BUDGET_BYTES, free)
+    return limit if needed > limit else None

@@ -81,6 +81,7 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
         raise AudioReadError(
             f"the audio is {clip.duration / 3600:.1f} h long: {frames} frames at {fps:g} fps, more than the {MAX_FRAMES} "
             f"a project holds ({MAX_FRAMES / fps / 3600:.1f} h at {fps:g} fps); split the audio or lower the frame rate")
+    _check_prediction_memory(frames, fps)
     if request.video is not None:
         from engine.sources.video import VideoSource
 
@@ -92,6 +93,22 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
     base = predict_base(clip, fps, request.a2l, template, source=source, progress=progress, cancel=cancel)
     return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), fps, base,
                    a2l=request.a2l, renderer=request.renderer, pose_template=template, gains=request.gains)
+
+
+def _check_prediction_memory(frames: int, fps: float) -> None:
+    from engine.errors import MemoryLimitError
+    from engine.limits import PREDICT_BYTES_PER_FRAME, memory_shortfall
+
+    needed = frames * PREDICT_BYTES_PER_FRAME
+    limit = memory_shortfall(needed)
+    if limit is not None:
+        def span(seconds: float) -> str:
+            return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+        raise MemoryLimitError(
+            f"animating {span(frames / fps)} of audio needs about {needed / 2**30:.1f} GB of memory, more than "
+            f"the {limit / 2**30:.1f} GB free: split the audio into parts of at most "
+            f"{span(limit / PREDICT_BYTES_PER_FRAME / fps)}")
 
 
 def regenerate_base(project: Project, a2l: Choice | None = None, *, progress: Progress | None = None,

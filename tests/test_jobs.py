@@ -211,3 +211,29 @@ def test_a_window_of_the_base_equals_those_frames_of_the_whole(tmp_path, smoothi
         part_offsets, part_pose = evaluate_base(project.base, project.rig, project.fps, project.gains, a, b)
         np.testing.assert_allclose(part_offsets, offsets[a:b], atol=1e-12)
         np.testing.assert_allclose(part_pose, pose[a:b], atol=1e-12)
+
+
+def test_a_render_the_free_memory_cannot_hold_is_refused_with_the_size_that_fits(tmp_path, monkeypatch):
+    from engine import limits
+    from engine.errors import MemoryLimitError
+
+    source = synthetic_source(256)
+    motion = Motion(25.0, np.repeat(source.fitted.rest_mesh[None], 3, 0), np.zeros((3, 6)))
+    monkeypatch.setattr(limits, "free_memory_bytes", lambda: 2 * 2**20)  # 2 MB free: 256^2 frames need ~6 MB
+    with pytest.raises(MemoryLimitError, match=r"needs about .* for 256x256 frames, more than the 0.0 GB free: "
+                                                r"render at a size of 14\d px or less \(--size\)"):
+        RenderJob(source, motion, None, RenderSettings(output=str(tmp_path / "x.mp4")))
+    assert not list(tmp_path.iterdir())
+    # a landmark export alone needs ~8 KB a frame
+    RenderJob(source, motion, None, RenderSettings(landmarks=str(tmp_path / "lm.npz")))
+    monkeypatch.setattr(limits, "free_memory_bytes", lambda: 10_000)
+    with pytest.raises(MemoryLimitError, match="render a shorter range"):
+        RenderJob(source, motion, None, RenderSettings(landmarks=str(tmp_path / "lm.npz")))
+
+
+def test_free_memory_is_read_from_the_system():
+    from engine.limits import free_memory_bytes, memory_shortfall
+
+    free = free_memory_bytes()
+    assert free is None or 0 < free < 2**50
+    assert memory_shortfall(1) is None and memory_shortfall(2**60) is not None

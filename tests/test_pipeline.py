@@ -53,3 +53,15 @@ def test_cancel_and_unavailable_backends_stop_early(fake_backends):
         create_project(ProjectRequest("/missing.png", AUDIO, a2l=Choice("needs_weights", FakeConfig())))
     assert create_project(ProjectRequest(PORTRAIT, AUDIO, framing=Framing(size=128),
                                          a2l=Choice("needs_weights", FakeConfig(weights="/w")))).a2l.name == "needs_weights"
+
+
+def test_audio_too_long_for_the_free_memory_is_refused_before_any_work(monkeypatch):
+    from engine import limits
+    from engine.errors import MemoryLimitError
+    from engine.sources import portrait
+
+    monkeypatch.setattr(limits, "free_memory_bytes", lambda: 600_000)  # ~37 frames' worth at 16 KB a frame
+    monkeypatch.setattr(portrait, "analyze_portrait", lambda *a, **k: pytest.fail("analysed before the check"))
+    with pytest.raises(MemoryLimitError, match=r"animating 5 s of audio needs about .* GB of memory, more than "
+                                                r"the 0.0 GB free: split the audio into parts of at most 1 s"):
+        create_project(ProjectRequest(PORTRAIT, AUDIO, fps=30.0, framing=Framing(size=128)))
