@@ -27,7 +27,10 @@ class AudioClip:
         if self.samples.ndim == 1:
             self.samples = self.samples[:, None]
         if self.mono16k is None:
-            self.mono16k = resample(self.samples.mean(axis=1), self.rate, ANALYSIS_RATE)
+            # 16 kHz mono audio (speech recordings often are) is analysed as it is, not copied: a view shares it
+            mono = self.samples[:, 0] if self.samples.shape[1] == 1 else self.samples.mean(axis=1)
+            self.mono16k = mono if self.rate == ANALYSIS_RATE and mono.dtype == np.float32 \
+                else resample(mono, self.rate, ANALYSIS_RATE)
 
     @property
     def duration(self) -> float:
