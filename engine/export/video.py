@@ -201,7 +201,7 @@ class VideoWriter(CommitOnExit):
         import av
 
         samples, rate = self._audio
-        chunk = samples[:, self._audio_done:total]
+        chunk = np.clip(samples[:, self._audio_done:total], -1.0, 1.0)  # a chunk at a time: no copy of the whole
         if chunk.shape[1] < total - self._audio_done:  # past the end of the audio: silence
             chunk = np.pad(chunk, ((0, 0), (0, total - self._audio_done - chunk.shape[1])))
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp",
@@ -214,8 +214,9 @@ class VideoWriter(CommitOnExit):
 
 
 def _prepare_audio(audio: AudioClip, offset: float) -> tuple[np.ndarray, int]:
-    """The audio from `offset` on as planar float32 (channels, samples) at a rate AAC supports.
-    More than two channels are mixed to mono: a talking head's speech is what matters."""
+    """The audio from `offset` on as planar float32 (channels, samples) at a rate AAC supports (a view of the
+    clip where it can be: the writer clips it to [-1, 1] a chunk at a time). More than two channels are mixed
+    to mono: a talking head's speech is what matters."""
     import av
 
     samples = np.asarray(audio.samples, dtype=np.float32)
@@ -227,4 +228,4 @@ def _prepare_audio(audio: AudioClip, offset: float) -> tuple[np.ndarray, int]:
     if rate not in av.codec.Codec("aac", "w").audio_rates:
         planar = np.stack([resample(ch, rate, _AAC_FALLBACK_RATE) for ch in planar])
         rate = _AAC_FALLBACK_RATE
-    return np.clip(planar, -1.0, 1.0), rate
+    return planar, rate
