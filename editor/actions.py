@@ -30,6 +30,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("import_livelink", "&File", "&Import Live Link Face CSV…", None, "import_livelink",
                tip="Turn a Live Link Face capture into ordinary keys from the playhead on (the channels' results "
                    "follow the capture; one undo step)"),
+    ActionSpec("import_performance", "&File", "Import &Performance from Video…", None, "import_performance",
+               tip="Track the face in a video of a performer and turn its expressions (ARKit blendshapes) and "
+                   "head rotation into ordinary keys from the playhead on (one undo step)"),
     ActionSpec("quit", "&File", "&Quit", "Ctrl+Q", "close"),
 
     ActionSpec("undo", "&Edit", "&Undo", "Ctrl+Z", "undo"),

@@ -270,7 +270,6 @@ class MainWindow(QMainWindow):
 
     def import_livelink(self) -> None:
         """A Live Link Face take becomes keys from the playhead on (one undo step)."""
-        from engine.document.interchange import import_livelink
         from engine.export.livelink import read_livelink_csv
 
         if self.project is None:
@@ -281,16 +280,42 @@ class MainWindow(QMainWindow):
             return
         try:
             take = read_livelink_csv(path)
-            after = import_livelink(self.project, take, start=self.session.time)
         except (OSError, ValueError) as exc:
             show_error(self, ConfigError(f"{Path(path).name}: {exc}"))
             return
+        self._import_take(take, Path(path).name)
+
+    def import_performance(self) -> None:
+        """A performance filmed on video is tracked (on a worker) and becomes keys from the playhead on."""
+        from engine.document.interchange import VIDEO_TAKE_TOLERANCE
+        from engine.export.livelink import take_of_track
+        from engine.face.track import cached_track
+
+        if self.project is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import Performance from Video", self.last_folder(),
+                                              "Videos (*.mp4 *.mov *.m4v *.mkv *.avi *.webm);;All files (*)")
+        if not path:
+            return
+        project = self.project
+
+        def done(track):
+            if self.project is project:  # not another project opened meanwhile
+                self._import_take(take_of_track(track), Path(path).name, VIDEO_TAKE_TOLERANCE)
+
+        self._run(f"Tracking the face in {Path(path).name}…", cached_track, path, on_done=done)
+
+    def _import_take(self, take, name: str, tolerance: float | None = None) -> None:
+        """The take's keys from the playhead on, as one undo step."""
+        from engine.document.interchange import TAKE_TOLERANCE, import_livelink
+
+        after = import_livelink(self.project, take, start=self.session.time, tolerance=tolerance or TAKE_TOLERANCE)
         if not after:
-            self.statusBar().showMessage(f"{Path(path).name}: nothing to import here", 8_000)
+            self.statusBar().showMessage(f"{name}: nothing to import here", 8_000)
             return
         before = {n: self.project.channels[n].copy() for n in after}
         self.session.undo_stack.push(CurvesCommand(self.project, before, after,
-                                                   f"Import {Path(path).name} ({len(after)} channels)"))
+                                                   f"Import {name} ({len(after)} channels)"))
         self.session.set_selection([n for n in ("jawOpen", "mouthSmileLeft", "ry") if n in after] or list(after)[:3])
         self.statusBar().showMessage(f"Imported {len(take.times)} frames at {take.fps:g} fps into {len(after)} "
                                      "channels", 8_000)

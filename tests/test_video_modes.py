@@ -195,3 +195,32 @@ def test_a_dub_project_saves_and_reopens_without_tracking_again(dub, tmp_path, m
     np.testing.assert_allclose(b.pose, a.pose, atol=1e-6)
     image, _ = again.source.frame(10)
     assert image.shape[0] == image.shape[1] == again.source.window(10).side
+
+
+def test_a_performance_on_video_imports_as_editable_keys_the_mouth_follows(track):
+    """A filmed performance becomes ordinary keys (jaw, smile, ... and head rotation) over a portrait's project:
+    the animated mouth then opens with the performer's."""
+    from engine.document.interchange import VIDEO_TAKE_TOLERANCE, import_livelink, result_tracks
+    from engine.export.livelink import take_of_track
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.sources.portrait import Framing
+
+    project = create_project(ProjectRequest(portrait=media("portraits/hallo__6.jpg"), audio=VIDEO, fps=25.0,
+                                            framing=Framing(256)))
+    take = take_of_track(track)
+    assert take.fps == track.fps and set(take.shapes) >= {"jawOpen", "mouthSmileLeft", "eyeBlinkLeft"}
+    # calibrated to the performer's rest: this speaker's narrow eyes score ~0.35 eyeBlink while open
+    blink = track.blendshapes[:, track.blendshape_names.index("eyeBlinkLeft")]
+    assert np.median(blink) > 0.2 and np.median(take.shapes["eyeBlinkLeft"]) < 0.4 * np.median(blink)
+    curves = import_livelink(project, take, tolerance=VIDEO_TAKE_TOLERANCE)
+    # simplified to keys an animator can edit: a speaking mouth needs about two a syllable, a head far fewer
+    assert 2 < len(curves["jawOpen"]) < 0.6 * track.frame_count and len(curves["ry"]) < 0.4 * track.frame_count
+    project.set_channels(curves)
+    got = result_tracks(project)
+    n = min(project.frame_count, track.frame_count)
+    jaw = take.shapes["jawOpen"][:n]
+    assert np.abs(got["jawOpen"][:n] - jaw).max() < 0.05  # the result follows the capture, not base + capture
+    ref = project.reference
+    lm = project.evaluate_motion().landmarks_px(ref.transform, ref.width, ref.height)
+    r = np.corrcoef(lip_gap_ratio(lm[:n, :468]), lip_gap_ratio(track.landmarks_px()[:n, :468]))[0, 1]
+    assert r > 0.7

@@ -39,10 +39,20 @@ def export_livelink(project: Project, path: str | os.PathLike) -> int:
     return project.frame_count
 
 
+# Key reduction of an imported take: the keys keep every channel within this of the capture. Weights: 0.01 of a
+# control's range is below what a viewer sees in a mouth; a filmed take (MediaPipe's scores jitter by ~0.025 a
+# frame) is imported at VIDEO_TAKE_TOLERANCE instead, so the keys follow the performance, not its noise. Head
+# rotation (degrees): a quarter degree moves a face's edge by under a pixel at 512 px.
+TAKE_TOLERANCE = 0.01
+VIDEO_TAKE_TOLERANCE = 0.03
+HEAD_TOLERANCE_DEG = 0.25
+
+
 def import_livelink(project: Project, take: LiveLinkTake | str | os.PathLike, start: float = 0.0,
-                    tolerance: float = 0.01, head: bool = True) -> dict[str, Curve]:
+                    tolerance: float = TAKE_TOLERANCE, head: bool = True) -> dict[str, Curve]:
     """New curves for the channels the take drives (see the module docstring); the caller applies them (one undo
-    step in the editor). Frames past the project's end are dropped."""
+    step in the editor). Frames past the project's end are dropped. `tolerance` applies to the controls, head
+    rotation keys keep within HEAD_TOLERANCE_DEG."""
     if not isinstance(take, LiveLinkTake):
         take = read_livelink_csv(take)
     tracks = base_tracks(project)
@@ -62,7 +72,8 @@ def import_livelink(project: Project, take: LiveLinkTake | str | os.PathLike, st
         if base is not None:
             frames = np.clip(np.round(times * project.fps).astype(int), 0, project.frame_count - 1)
             values = values - base[frames]
-        idx = simplify(times, values, tolerance) if times.size > 1 else np.array([0])
+        within = HEAD_TOLERANCE_DEG if name in HEAD_COLUMNS else tolerance
+        idx = simplify(times, values, within) if times.size > 1 else np.array([0])
         lo, hi = times[0] - KEY_TIME_TOLERANCE, times[-1] + KEY_TIME_TOLERANCE
         keys = [Key(k.time, k.value, k.interpolation, k.handle_left, k.handle_right)
                 for k in project.channels[name].keys if not lo <= k.time <= hi]

@@ -116,3 +116,29 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
 
 def degrees_to_radians(x):
     return np.asarray(x, float) * (math.pi / 180.0)
+
+
+# A filmed performer's blendshape scores sit above 0 at rest by an amount of their own (MediaPipe reads 0.4
+# eyeBlink on narrow eyes, 0.9 browInnerUp on high brows), which a phone app removes with a neutral-pose
+# calibration. Each shape's rest level is taken as this percentile of its scores over the take: every take holds
+# the rest of each shape some of the time (the mouth closed between words, the eyes open between blinks), and a
+# low percentile ignores a few mistracked frames.
+REST_PERCENTILE = 5.0
+
+
+def take_of_track(track) -> LiveLinkTake:
+    """A face track of a video (engine.face.track.FaceTrack) as a Live Link Face take: MediaPipe's blendshape
+    scores carry ARKit's names, calibrated to the performer's rest (0 at REST_PERCENTILE, 1 stays 1), and the
+    head's rotation is taken relative to the video's first frame (as reenactment does), so a performance filmed
+    with any camera imports like a phone capture."""
+    from engine.geometry import relative_pose
+
+    shapes = {}
+    for i, name in enumerate(track.blendshape_names):
+        if name in ARKIT_SHAPES:
+            scores = track.blendshapes[:, i].astype(np.float64)
+            rest = min(float(np.percentile(scores, REST_PERCENTILE)), 0.99)
+            shapes[name] = np.clip((scores - rest) / (1.0 - rest), 0.0, 1.0)
+    pose, _ = relative_pose(track.transforms[0], track.transforms)  # rx, ry, rz in degrees
+    head = np.radians(pose[:, [1, 0, 2]])  # yaw, pitch, roll
+    return LiveLinkTake(float(track.fps), np.arange(track.frame_count) / track.fps, shapes, head)
