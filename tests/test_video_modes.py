@@ -224,3 +224,22 @@ def test_a_performance_on_video_imports_as_editable_keys_the_mouth_follows(track
     lm = project.evaluate_motion().landmarks_px(ref.transform, ref.width, ref.height)
     r = np.corrcoef(lip_gap_ratio(lm[:n, :468]), lip_gap_ratio(track.landmarks_px()[:n, :468]))[0, 1]
     assert r > 0.7
+
+
+def test_the_lower_face_mask_built_small_matches_the_full_size_one(monkeypatch):
+    """Large windows build the feathered mask at 1/4 size (the cost of dubbing at 720p); it stays the mask."""
+    from engine.render import compose
+
+    rng = np.random.default_rng(3)
+    side, face = 720, 400.0
+    points = [rng.normal(360, 60, (40, 2)) + [0, 80], rng.normal(360, 60, (40, 2)) + [0, 90]]
+    small = compose.lower_face_mask(points, side, face)
+    monkeypatch.setattr(compose, "MAX_MASK_SCALE", 1)
+    full = compose.lower_face_mask(points, side, face)
+    assert small.shape == full.shape == (side, side)
+    assert np.abs(small - full).max() < 0.12 and np.abs(small - full).mean() < 0.01
+    # the seam's middle (mask 0.5) moves by about a pixel on average (area difference / outline length)
+    inside = full > 0.5
+    p = np.pad(inside, 1)
+    outline = inside & ~(p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:])
+    assert abs(int((small > 0.5).sum()) - int(inside.sum())) / outline.sum() < 1.5
