@@ -88,9 +88,8 @@ def pitch_100hz(mono16k: np.ndarray, frames: int) -> PitchTrack:
         # Grid times often fall halfway between two of Praat's frames (it centres its frames in the sound):
         # take the later one always (round half up, HALF_FRAME_TIE past float noise) so that every Praat frame
         # is used once, not some twice and their neighbours never.
-        idx = np.clip(np.floor((np.arange(a, b) / 100.0 - t[0]) / 0.01 + 0.5 + HALF_FRAME_TIE).astype(np.int64),
-                      0, len(t) - 1)
         grid = np.arange(a, b) / 100.0
+        idx = np.clip(np.floor((grid - t[0]) / 0.01 + 0.5 + HALF_FRAME_TIE).astype(np.int64), 0, len(t) - 1)
         inside = (grid >= t[0] - 0.01) & (grid <= t[-1] + 0.01)
         f0[a:b] = np.where(inside, block_f0[idx], 0.0)
         strength[a:b] = np.where(inside, block_strength[idx], 0.0)
