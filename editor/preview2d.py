@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from editor.session import MOTION_CHANGES, EditorSession
 from engine.document.changes import Change, ChangeKind
 from engine.plugins import RENDERERS, Choice
+from engine.render.compose import render_one
 from engine.render.pose_image import pose_image_rgb
 from engine.sources.base import FaceSource
 
@@ -87,13 +88,15 @@ class PreviewRenderer(QObject):
         reference = source.reference
         if request.mode == "pose image":
             return pose_image_rgb(request.landmarks_px, reference.width, reference.height)
-        if request.mode == "landmarks":
-            return reference.image
+        if request.mode == "landmarks":  # the frame the landmarks are drawn over: a video's own at the playhead
+            full_frame = getattr(source, "full_frame", None)
+            return full_frame(request.frame) if full_frame is not None else reference.image
         # Compared by identity: a new source or choice (project replaced, renderer changed) builds a new one.
         if self._built is None or self._built[0][0] is not source or self._built[0][1] is not choice:
             cls, config = preview_renderer(choice)
             self._built = ((source, choice), cls(source, config))
-        return self._built[1].preview(request.landmarks_px, request.frame)
+        # over a video (dubbing): the window rendered and its lower face composed into the source frame
+        return render_one(source, self._built[1], request.landmarks_px, request.frame)
 
     def shutdown(self) -> None:
         with self._lock:

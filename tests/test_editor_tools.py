@@ -531,3 +531,37 @@ def test_every_control_has_a_tooltip(make_main_window, demo_project_file, qtbot)
             if not tip:
                 missing.append(f"{type(w).__name__} {w.objectName() or getattr(w, 'text', lambda: '')()}")
     assert not missing, missing
+
+
+def test_the_preview_of_a_dub_project_is_the_dubbed_source_frame(qtbot, monkeypatch, tmp_path):
+    """Over a video the preview composes the re-rendered lower face into the source frame at the playhead (as a
+    render does), instead of showing the renderer's face window."""
+    from editor.preview2d import PreviewRenderer, PreviewRequest, preview_renderer
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.render.compose import render_one
+    from tests.media import media
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = create_project(ProjectRequest(portrait=None, audio=media("speech/Real3DPortrait__Obama_5s.wav"),
+                                            video=media("talking_videos/Talking-Face_PC-AVS__00015.mp4")))
+    frame = 50
+    state = project.evaluate(frame)
+    preview = PreviewRenderer()
+    try:
+        image = preview.render(PreviewRequest(1, frame, "render", state.landmarks_px, state), project.source,
+                               project.renderer)
+        source_frame = project.source.full_frame(frame)
+        assert image.shape == source_frame.shape  # the whole source frame, not the face window
+        top = int(state.landmarks_px[:, 1].min())  # above the face: the source's pixels untouched
+        np.testing.assert_array_equal(image[:top], source_frame[:top])
+        mouth = state.landmarks_px[[13, 14]].mean(axis=0).astype(int)
+        y, x = mouth[1], mouth[0]
+        assert np.abs(image[y - 8:y + 8, x - 12:x + 12].astype(int) - source_frame[y - 8:y + 8, x - 12:x + 12]).mean() > 2
+        cls, config = preview_renderer(project.renderer)
+        expected = render_one(project.source, cls(project.source, config), state.landmarks_px, frame)
+        np.testing.assert_array_equal(image, expected)
+        drawn = preview.render(PreviewRequest(2, frame, "landmarks", state.landmarks_px, state), project.source,
+                               project.renderer)
+        np.testing.assert_array_equal(drawn, source_frame)
+    finally:
+        preview.shutdown()
