@@ -13,6 +13,9 @@ from engine.errors import TalklineError
 from engine.plugins import A2L_BACKENDS, default_choice
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff);;All files (*)"
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")  # a face source to dub, not a still
+FACE_SOURCE_FILTER = ("Portraits and videos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff "
+                      + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)")
 AUDIO_FILTER = "Audio (*.wav *.mp3 *.ogg *.flac *.m4a *.aac *.mp4);;All files (*)"
 PROJECT_FILTER = "Talkline project (*.talkline)"
 POSE_TEMPLATE_FILTER = "AniPortrait pose template (*.npy);;All files (*)"
@@ -51,7 +54,8 @@ class NewProjectDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New project")
         self.portrait_edit = QLineEdit(portrait)
-        self.portrait_edit.setToolTip("A photo or painting with a face (PNG, JPEG, ...)")
+        self.portrait_edit.setToolTip("A photo or painting with a face (PNG, JPEG, ...), or a video of a speaker to "
+                                      "dub: its lower face is re-animated from the audio, the rest stays the video's")
         self.audio_edit = QLineEdit(audio)
         self.audio_edit.setToolTip("Speech or singing: WAV, MP3, FLAC, OGG, M4A or the audio of a video")
         self.transcript_edit = QPlainTextEdit()
@@ -85,7 +89,8 @@ class NewProjectDialog(QDialog):
         QVBoxLayout(a2l_box).addWidget(self.a2l_form)
 
         form = QFormLayout(self)
-        form.addRow("Portrait", _file_row(self.portrait_edit, "Portrait image", IMAGE_FILTER, self))
+        form.addRow("Portrait or video", _file_row(self.portrait_edit, "Portrait image or video",
+                                                   FACE_SOURCE_FILTER, self))
         form.addRow("Audio", _file_row(self.audio_edit, "Speech or music", AUDIO_FILTER, self))
         form.addRow("Transcript", self.transcript_edit)
         form.addRow("Frame rate", self.fps_box)
@@ -126,7 +131,9 @@ class NewProjectDialog(QDialog):
     def values(self) -> dict:
         """MainWindow.create_project's arguments; ConfigError when a backend setting is invalid."""
         index = self.face_index_box.value()
-        return {"portrait": self.portrait_edit.text().strip(), "audio": self.audio_edit.text().strip(),
+        face_source = self.portrait_edit.text().strip()
+        video = face_source if Path(face_source).suffix.lower() in VIDEO_EXTENSIONS else None
+        return {"portrait": face_source, "video": video, "audio": self.audio_edit.text().strip(),
                 "fps": float(self.fps_box.currentText()), "size": self.size_box.value(),
                 "full_frame": self.full_frame_check.isChecked(), "face_index": None if index < 0 else index,
                 "transcript": self.transcript_edit.toPlainText().strip() or None,

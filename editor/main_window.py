@@ -342,15 +342,17 @@ class MainWindow(QMainWindow):
 
     def create_project(self, portrait: str, audio: str, *, fps: float = 30.0, size: int = 512,
                        full_frame: bool = False, face_index: int | None = None, transcript: str | None = None,
-                       pose_template: str | os.PathLike | None = None, a2l: Choice | None = None):
+                       pose_template: str | os.PathLike | None = None, a2l: Choice | None = None,
+                       video: str | None = None):
         """Analyse + predict on a worker (engine.pipeline, as the CLI does); the window stays responsive.
-        `transcript` goes into the backend's config when it takes one."""
+        `transcript` goes into the backend's config when it takes one; `video`: a dub of that video (tracked on
+        the worker; its frame rate is the project's) instead of a portrait."""
         a2l = a2l or default_choice(A2L_BACKENDS)
         if transcript and any(f.name == "transcript" for f in dataclasses.fields(a2l.config)):
             a2l = a2l.replace(transcript=transcript)
-        request = pipeline.ProjectRequest(portrait=portrait, audio=audio, fps=fps,
+        request = pipeline.ProjectRequest(portrait=None if video else portrait, audio=audio, fps=fps,
                                           framing=Framing(size, full_frame, face_index), a2l=a2l,
-                                          pose_template=pose_template)
+                                          pose_template=pose_template, video=video)
         return self._run("Creating project…", pipeline.create_project, request,
                          on_done=lambda p: self.set_project(p, modified=True))
 

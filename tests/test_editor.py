@@ -594,3 +594,25 @@ def test_cli_and_editor_make_identical_motion(make_main_window, qtbot, tmp_path)
         np.testing.assert_array_equal(motion.landmarks_px(ref.transform, ref.width, ref.height).astype(np.float32),
                                       cli["landmarks_2d"])
     assert project.source.framing.face_index == 0 and project.a2l.config.seed == 2
+
+
+def test_a_new_project_from_a_video_is_a_dub_of_it(make_main_window, qtbot, monkeypatch, tmp_path):
+    """A video in the New Project dialog's face-source field makes a dub project: the video's frames and frame
+    rate, the lower face from the audio, the preview the dubbed source frame."""
+    from editor.dialogs import NewProjectDialog
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    video = media("talking_videos/Talking-Face_PC-AVS__00015.mp4")  # 224 x 224 at 25 fps
+    window = make_main_window()
+    dialog = NewProjectDialog(window, video, media("speech/Real3DPortrait__Obama_5s.wav"))
+    assert dialog.ok_button.isEnabled()
+    values = dialog.values()
+    assert values["video"] == video
+    with qtbot.waitSignal(window.session.project_replaced, timeout=120_000):
+        window.create_project(**values)
+    project = window.project
+    assert project.source.kind == "video" and project.fps == 25.0
+    assert (project.reference.width, project.reference.height) == (224, 224)
+    window.session.set_time(1.0)
+    qtbot.waitUntil(lambda: window.preview.up_to_date and window.preview.shown_frame == 25, timeout=30_000)
+    assert window.preview.image_view._size == (224, 224)  # the whole dubbed source frame
