@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
 from editor.actions import ACTIONS, ActionSpec
 from editor import key_edits
 from editor.commands import BaseEditCommand, CurvesCommand, InOutCommand, RegenerateCommand, edit_curves
-from editor.dialogs import PROJECT_FILTER, NewProjectDialog, ask_recover, ask_relink, show_error
+from editor.dialogs import (PROJECT_FILTER, VIDEO_EXTENSIONS, NewProjectDialog, ask_recover, ask_relink,
+                            show_error)
 from editor.graph_editor import GraphEditor
 from editor.inspector import Inspector
 from editor.playback import PlaybackController
@@ -272,10 +273,7 @@ class MainWindow(QMainWindow):
         """A Live Link Face take becomes keys from the playhead on (one undo step)."""
         from engine.export.livelink import read_livelink_csv
 
-        if self.project is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Import Live Link Face CSV", self.last_folder(),
-                                              "Live Link Face CSV (*.csv);;All files (*)")
+        path = self._take_file("Import Live Link Face CSV", "Live Link Face CSV (*.csv);;All files (*)")
         if not path:
             return
         try:
@@ -291,10 +289,8 @@ class MainWindow(QMainWindow):
         from engine.export.livelink import take_of_track
         from engine.face.track import cached_track
 
-        if self.project is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Import Performance from Video", self.last_folder(),
-                                              "Videos (*.mp4 *.mov *.m4v *.mkv *.avi *.webm);;All files (*)")
+        path = self._take_file("Import Performance from Video",
+                               f"Videos ({' '.join('*' + e for e in VIDEO_EXTENSIONS)});;All files (*)")
         if not path:
             return
         project = self.project
@@ -304,6 +300,13 @@ class MainWindow(QMainWindow):
                 self._import_take(take_of_track(track), Path(path).name, VIDEO_TAKE_TOLERANCE)
 
         self._run(f"Tracking the face in {Path(path).name}…", cached_track, path, on_done=done)
+
+    def _take_file(self, caption: str, filter_: str) -> str | None:
+        """The file of a take to import into the open project, or None (no project, or the user cancelled)."""
+        if self.project is None:
+            return None
+        path, _ = QFileDialog.getOpenFileName(self, caption, self.last_folder(), filter_)
+        return path or None
 
     def _import_take(self, take, name: str, tolerance: float | None = None) -> None:
         """The take's keys from the playhead on, as one undo step."""

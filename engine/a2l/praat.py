@@ -115,7 +115,8 @@ def formants_100hz(mono16k: np.ndarray, voiced: np.ndarray, median_f0: float) ->
         else:
             spans.append([int(a), int(b)])
     ceiling = CEILING_FEMALE_HZ if median_f0 >= FEMALE_F0_HZ else CEILING_MALE_HZ
-    # Burg's LPC is local to its 25 ms window: groups of spans analysed apart give the frames one analysis would
+    # Burg's LPC is local to its 25 ms window: groups of spans analysed apart give the same tracks as one analysis,
+    # sampled on each group's own 20 ms lattice
     src_t, values = [], []
     for group in _span_groups(spans, int(PRAAT_BLOCK_S * 100)):
         t, v = _burg(mono16k, group, ceiling)

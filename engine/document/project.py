@@ -231,7 +231,7 @@ class Project:
         self.notify(Change(ChangeKind.RENDERER))
 
     # --- evaluation ------------------------------------------------------------------------------
-    def _base_parts(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    def _cached_base_parts(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """_base_parts of every frame, cached apart from the gains so that a gain slider only rescales."""
         key = (id(self.base), self.fps, self.gains.smoothing)
         if self._parts_cache is None or self._parts_cache[0] != key:
@@ -243,7 +243,7 @@ class Project:
         """(T, 468, 3) base offsets and (T, 6) base pose after gains and smoothing (cached)."""
         key = (id(self.base), self.fps, astuple(self.gains))
         if self._base_cache is None or self._base_cache[0] != key:
-            self._base_cache = (key, *_with_gains(self._base_parts(), self.gains))
+            self._base_cache = (key, *_with_gains(self._cached_base_parts(), self.gains))
         return self._base_cache[1], self._base_cache[2]
 
     def channel_samples(self) -> np.ndarray:

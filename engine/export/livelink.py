@@ -140,5 +140,5 @@ def take_of_track(track) -> LiveLinkTake:
             rest = min(float(np.percentile(scores, REST_PERCENTILE)), 0.99)
             shapes[name] = np.clip((scores - rest) / (1.0 - rest), 0.0, 1.0)
     pose, _ = relative_pose(track.transforms[0], track.transforms)  # rx, ry, rz in degrees
-    head = np.radians(pose[:, [1, 0, 2]])  # yaw, pitch, roll
+    head = degrees_to_radians(pose[:, [1, 0, 2]])  # yaw, pitch, roll
     return LiveLinkTake(float(track.fps), np.arange(track.frame_count) / track.fps, shapes, head)

@@ -18,7 +18,7 @@ MASK_FLOOR = 0.5 / 255  # mask values below this change no 8-bit pixel
 # The mask is a feathered blob, so it is built smaller and enlarged linearly: at a scale that leaves the feather
 # at least MASK_SIGMA_SMALL_PX small pixels (sigma ~14 px at 720p -> 4x smaller), where linear enlargement stays
 # within ~0.1 of the full-size mask at the seam's edge (a ~1 px shift of the feather) at 1/16 of the cost of the
-# dilation and blur, which were half the dubbing time at 720p. Small windows are built at full size as before.
+# dilation and blur, which were half the dubbing time at 720p. Small windows are built at full size.
 MASK_SIGMA_SMALL_PX = 3.0
 MAX_MASK_SCALE = 4
 
@@ -38,12 +38,11 @@ def lower_face_mask(points_px: list[np.ndarray], side: int, face_side: float) ->
     grow = max(1, int(round(MASK_GROW_SHARE * face_side)))
     if scale == 1:
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    else:  # the same disc in coarse pixels: distances, not a kernel of whole coarse pixels (4 px steps)
-        outside = cv2.distanceTransform(255 - mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        mask = np.where(outside <= (grow + 0.5) / scale, 255, 0).astype(np.uint8)
-    mask = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma / scale)
-    if scale == 1:
-        return mask
+        return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+    # the same disc in coarse pixels: distances, not a kernel of whole coarse pixels (4 px steps)
+    outside = cv2.distanceTransform(255 - mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    mask = (outside <= (grow + 0.5) / scale).astype(np.float32)
+    mask = cv2.GaussianBlur(mask, (0, 0), sigma / scale)
     return cv2.resize(mask, (small * scale, small * scale), interpolation=cv2.INTER_LINEAR)[:side, :side]
 
 
