@@ -243,3 +243,26 @@ def test_the_lower_face_mask_built_small_matches_the_full_size_one(monkeypatch):
     p = np.pad(inside, 1)
     outline = inside & ~(p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:])
     assert abs(int((small > 0.5).sum()) - int(inside.sum())) / outline.sum() < 1.5
+
+
+def test_a_dub_renders_only_the_blended_region_and_equals_the_whole_window_render(dub, monkeypatch):
+    """The warp renderer is asked for the lower face's region of each window (most of the dubbing time at 720p
+    went into warping pixels the blend then threw away); the composed frames stay those of a whole-window render,
+    and a render equals the editor's preview of the same frame."""
+    from engine.render import compose
+    from engine.render.renderer import RendererCapabilities
+    from engine.render.warp import WarpBackend
+
+    project, landmarks, frames = dub
+    source = project.source
+    renderer = WarpBackend(source, project.renderer.config)
+    for i in (0, 17, 41):
+        region = compose._region(source, i, source.to_window(i, landmarks[i]))
+        x0, y0, x1, y1 = region
+        assert (x1 - x0) * (y1 - y0) < 0.6 * source.window(i).side ** 2  # a part of the window
+        np.testing.assert_array_equal(compose.render_one(source, renderer, landmarks[i], i), frames[i])
+    monkeypatch.setattr(WarpBackend, "capabilities", RendererCapabilities(realtime_preview=True))
+    for i in (0, 17, 41):
+        whole = compose.render_one(source, renderer, landmarks[i], i).astype(int)
+        diff = np.abs(whole - frames[i])
+        assert diff.mean() < 0.1 and np.percentile(diff, 99.9) <= 8  # the same grid sampled at other nodes

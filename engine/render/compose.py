@@ -23,19 +23,28 @@ MASK_SIGMA_SMALL_PX = 3.0
 MAX_MASK_SCALE = 4
 
 
+# The feathered mask is below MASK_FLOOR beyond this many sigmas past the grown hull (a straight edge blurred:
+# Phi(-3) = 0.0013 < 0.5/255), so a renderer need only get that far right.
+MASK_REACH_SIGMAS = 3.0
+
+
+def _feather(face_side: float) -> tuple[float, int]:
+    """(Gaussian sigma px, growth px) of the lower-face mask for a face of `face_side` px."""
+    return max(1.0, FEATHER_SHARE * face_side), max(1, int(round(MASK_GROW_SHARE * face_side)))
+
+
 def lower_face_mask(points_px: list[np.ndarray], side: int, face_side: float) -> np.ndarray:
     """(side, side) float32 in [0, 1]: the hull of the given lower-face points (source's and target's), grown
     and feathered."""
     import cv2
 
-    sigma = max(1.0, FEATHER_SHARE * face_side)
+    sigma, grow = _feather(face_side)
     scale = int(min(MAX_MASK_SCALE, max(1.0, sigma / MASK_SIGMA_SMALL_PX)))
     small = -(-side // scale)
     # small pixel j covers full pixels j*scale .. j*scale + scale - 1: its centre is at j*scale + (scale - 1) / 2
     hull = cv2.convexHull((np.concatenate(points_px).astype(np.float32) - (scale - 1) / 2) / scale)
     mask = np.zeros((small, small), np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull * 16).astype(np.int32), 255, shift=4)  # sub-pixel vertices
-    grow = max(1, int(round(MASK_GROW_SHARE * face_side)))
     if scale == 1:
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
         return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
@@ -44,6 +53,20 @@ def lower_face_mask(points_px: list[np.ndarray], side: int, face_side: float) ->
     mask = (outside <= (grow + 0.5) / scale).astype(np.float32)
     mask = cv2.GaussianBlur(mask, (0, 0), sigma / scale)
     return cv2.resize(mask, (small * scale, small * scale), interpolation=cv2.INTER_LINEAR)[:side, :side]
+
+
+def lower_face_region(points_px: list[np.ndarray], side: int, face_side: float, grid_step: int = 4):
+    """(x0, y0, x1, y1) of the window a renderer must get right for lower_face_mask(points_px, ...): the mask's
+    support, plus how far the lower face moves (a backward warp there reads source pixels that far away) and two
+    grid steps of the warp, clipped to the window."""
+    source, target = (np.asarray(p, dtype=np.float64) for p in points_px)
+    sigma, grow = _feather(face_side)
+    moved = float(np.max(np.linalg.norm(target - source, axis=1))) if len(source) == len(target) else 0.0
+    reach = grow + MASK_REACH_SIGMAS * sigma + MAX_MASK_SCALE + moved + 2 * grid_step
+    pts = np.concatenate([source, target])
+    x0, y0 = np.maximum(np.floor(pts.min(axis=0) - reach).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(axis=0) + reach).astype(int) + 1, side)
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 def blend_back(frame: np.ndarray, window, rendered: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -76,7 +99,10 @@ def render_clip(source, renderer, landmarks: np.ndarray, *, progress=None, cance
         yield from renderer.frames(landmarks, progress=progress, cancel=cancel)
         return
     windowed = np.stack([source.to_window(i, px) for i, px in enumerate(landmarks)])
-    for i, rendered in enumerate(renderer.frames(windowed, progress=progress, cancel=cancel)):
+    # A renderer that can is asked for the blended part of each window only (a fifth of it, or less)
+    partial = {"regions": [_region(source, i, windowed[i]) for i in range(len(windowed))]} \
+        if renderer.capabilities.regions else {}
+    for i, rendered in enumerate(renderer.frames(windowed, progress=progress, cancel=cancel, **partial)):
         yield compose_frame(source, i, rendered, windowed[i])
 
 
@@ -85,7 +111,19 @@ def render_one(source, renderer, landmarks: np.ndarray, index: int = 0) -> np.nd
     if getattr(source, "window", None) is None:
         return renderer.preview(landmarks, index)
     target = source.to_window(index, landmarks)
-    return compose_frame(source, index, renderer.preview(target, index), target)
+    partial = {"region": _region(source, index, target)} if renderer.capabilities.regions else {}
+    return compose_frame(source, index, renderer.preview(target, index, **partial), target)
+
+
+def _lower_points(source, index: int, target_window_px: np.ndarray) -> list[np.ndarray]:
+    """The lower face's outline points of the source frame and of the target, in the window's pixels."""
+    source_px = source.window_landmarks(index)
+    return [source_px[source.lower_points], np.asarray(target_window_px)[source.lower_points]]
+
+
+def _region(source, index: int, target_window_px: np.ndarray):
+    return lower_face_region(_lower_points(source, index, target_window_px), source.window(index).side,
+                             source.face_side)
 
 
 def compose_frame(source, index: int, rendered: np.ndarray, target_window_px: np.ndarray) -> np.ndarray:
@@ -93,6 +131,5 @@ def compose_frame(source, index: int, rendered: np.ndarray, target_window_px: np
     if not source.usable(index):
         return full
     window = source.window(index)
-    _, source_px = source.frame(index)
-    points = [source_px[source.lower_points], np.asarray(target_window_px)[source.lower_points]]
+    points = _lower_points(source, index, target_window_px)
     return blend_back(full, window, rendered, lower_face_mask(points, window.side, source.face_side))

@@ -218,8 +218,13 @@ def _teeth_colour(img: np.ndarray, px: np.ndarray, look: PhotoLook, real: bool) 
     level = min(max(white_luma, TEETH_OF_SKIN * float(luma(look.skin))), TEETH_MAX)
     teeth = tint / float(luma(tint)) * level
     if real:
-        mask = polygon_mask(img.shape[:2], px[list(inner_lip_polygon())]) > 0.5
-        inside = img[mask].astype(np.float64)
+        poly = px[list(inner_lip_polygon())]
+        box = padded_box(poly, img.shape[1], img.shape[0], 1)  # the mouth's box, not the whole frame
+        if box is None:
+            return np.clip(teeth, 0.0, 255.0)
+        x0, y0, x1, y1 = box
+        mask = polygon_mask((y1 - y0, x1 - x0), poly - [x0, y0]) > 0.5
+        inside = img[y0:y1, x0:x1][mask].astype(np.float64)
         if len(inside) > 20:
             lum = luma(inside)
             bright = inside[lum >= np.percentile(lum, 85)].mean(axis=0)
@@ -241,8 +246,12 @@ def _bite_share(img: np.ndarray, px: np.ndarray, frame: _MouthFrame) -> float:
     us = frame.mid + np.linspace(-0.2, 0.2, 9) * np.linalg.norm(px[308] - px[78])
     up, lo = frame.upper(us), frame.lower(us)
     pts = frame.point(us[None, :, None], (up + shares[:, None] * (lo - up))[..., None])  # (24, 9, 2)
-    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    profile = cv2.remap(grey, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32),
+    x0, y0 = np.maximum(np.floor(pts.reshape(-1, 2).min(axis=0)).astype(int) - 1, 0)  # the sampled patch only
+    x1, y1 = np.ceil(pts.reshape(-1, 2).max(axis=0)).astype(int) + 2
+    if x1 <= x0 or y1 <= y0 or x0 >= img.shape[1] or y0 >= img.shape[0]:  # the mouth is outside the frame
+        return 0.5
+    grey = cv2.cvtColor(np.ascontiguousarray(img[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    profile = cv2.remap(grey, (pts[..., 0] - x0).astype(np.float32), (pts[..., 1] - y0).astype(np.float32),
                         cv2.INTER_LINEAR).mean(axis=1)
     lo_level, hi_level = np.percentile(profile, 10), np.percentile(profile, 90)
     if hi_level - lo_level < BITE_CONTRAST:

@@ -14,6 +14,7 @@ from engine.sources.base import FaceSource
 
 Progress = Callable[[float], None]  # 0..1 of the renderer's own work (e.g. denoising steps)
 Cancel = Callable[[], bool]
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1 pixels of a frame
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class RendererCapabilities:
     realtime_preview: bool = False  # preview() is fast enough to follow the playhead
     needs_weights: bool = False
     needs_gpu: bool = False
+    # frames()/preview() take `regions`/`region`: the part of each frame the caller uses (a dub blends back only
+    # the lower face); pixels outside it may be left as the source's
+    regions: bool = False
 
 
 class Renderer(Protocol):

@@ -7,7 +7,7 @@ the editor's live preview and the final render.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,7 +17,7 @@ from engine.errors import RenderCancelled
 from engine.face.reference import ReferenceFace
 from engine.render.eyes import paint_eyes
 from engine.render.mouth import MouthStyle, paint_mouth
-from engine.render.renderer import Cancel, Progress, RendererCapabilities
+from engine.render.renderer import Cancel, Progress, Region, RendererCapabilities
 from engine.render.warp_field import WarpField
 from engine.sources.base import FaceSource
 
@@ -53,13 +53,19 @@ class WarpRenderer:
         return self.render_warm(target_px, None, source, source_px)[0]
 
     def render_warm(self, target_px: np.ndarray, start: np.ndarray | None, source: np.ndarray | None = None,
-                    source_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    source_px: np.ndarray | None = None,
+                    region: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """render() for the next frame of a sequence: the backward map is warm-started from `start`, the
-        previous frame's grid (None for the first). Returns (frame, this frame's grid)."""
+        previous frame's grid (None for the first). Returns (frame, this frame's grid).
+
+        `region` (x0, y0, x1, y1), with a source frame only: just that part of the frame is warped (the rest is
+        the source frame as it is), at a cost in proportion to its area."""
         import cv2
 
         target = _landmarks(target_px, "target landmarks")
         if source is None:
+            if region is not None:
+                raise ValueError("a region is rendered over a source frame only")
             image, px, field, mouth = self._image, self._px, self._field, self._mouth
         else:
             if source_px is None:
@@ -68,10 +74,16 @@ class WarpRenderer:
             if image.ndim != 3 or image.dtype != np.uint8:
                 raise ValueError(f"source must be an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
             px = _landmarks(source_px, "source landmarks")
-            field = WarpField(px, image.shape[1], image.shape[0], self.grid_step)
+            field = WarpField(px, image.shape[1], image.shape[0], self.grid_step, region)
             mouth = MouthStyle.of(image, px, self._mouth.look)  # a video's frames share its look
         grid = field.backward_grid(target, start)
-        out = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if region is None:
+            out = warped
+        else:
+            x0, y0, x1, y1 = field.region
+            out = image.copy()
+            out[y0:y1, x0:x1] = warped
         paint_eyes(out, image, px, target)
         paint_mouth(out, target, mouth, field.rigid_matrix(target))
         return out, grid
@@ -94,7 +106,7 @@ class WarpBackend:
     name: ClassVar[str] = "warp"
     title: ClassVar[str] = "Warp (CPU, real time)"
     Config: ClassVar[type] = WarpConfig
-    capabilities: ClassVar[RendererCapabilities] = RendererCapabilities(realtime_preview=True)
+    capabilities: ClassVar[RendererCapabilities] = RendererCapabilities(realtime_preview=True, regions=True)
 
     @classmethod
     def available(cls, config: WarpConfig) -> tuple[bool, str]:
@@ -105,15 +117,16 @@ class WarpBackend:
         self.config = config or WarpConfig()
         self._warp = WarpRenderer(source.reference, self.config.grid_step)
 
-    def preview(self, landmarks: np.ndarray, index: int = 0) -> np.ndarray:
+    def preview(self, landmarks: np.ndarray, index: int = 0, region: Region | None = None) -> np.ndarray:
         if self.source.frame_count is None:
             return self._warp.render(landmarks)
         image, px = self.source.frame(index)
-        return self._warp.render(landmarks, image, px)
+        return self._warp.render_warm(landmarks, None, image, px, region)[0]
 
-    def frames(self, landmarks, *, progress: Progress | None = None,
-               cancel: Cancel | None = None) -> Iterator[np.ndarray]:
-        """Frames in order; each frame's backward map is warm-started from the previous one's."""
+    def frames(self, landmarks, *, progress: Progress | None = None, cancel: Cancel | None = None,
+               regions: Sequence[Region] | None = None) -> Iterator[np.ndarray]:
+        """Frames in order; each frame's backward map is warm-started from the previous one's (over a source's
+        own frames with `regions`, each frame is solved from scratch: its grid covers another region)."""
         total = len(landmarks)
         grid = None
         for i, target in enumerate(landmarks):
@@ -121,6 +134,9 @@ class WarpBackend:
                 raise RenderCancelled("render cancelled")
             if self.source.frame_count is None:
                 frame, grid = self._warp.render_warm(target, grid)
+            elif regions is not None:
+                image, px = self.source.frame(i)
+                frame = self._warp.render_warm(target, None, image, px, regions[i])[0]
             else:
                 image, px = self.source.frame(i)
                 frame, grid = self._warp.render_warm(target, grid, image, px)

@@ -6,6 +6,8 @@ and image-border points that never move. A fixed Delaunay triangulation interpol
 displacements; the barycentric weights of a coarse pixel grid are one sparse matrix, so a frame's
 forward field is one sparse matmul. The backward map (output pixel -> source pixel) that cv2.remap
 needs comes from a few Newton iterations solving s + D(s) = q on the grid, then a bilinear upsample.
+A field may cover only a region of the frame (dubbing uses just the lower face): its grid, Newton solve and
+map then cost in proportion to the region, while the control points still span the whole frame.
 """
 from __future__ import annotations
 
@@ -49,9 +51,15 @@ def _rigid_landmarks() -> np.ndarray:
 class WarpField:
     """Precomputed geometry of the warp for one source frame size and its source landmarks."""
 
-    def __init__(self, source_px: np.ndarray, width: int, height: int, grid_step: int = 4):
+    def __init__(self, source_px: np.ndarray, width: int, height: int, grid_step: int = 4,
+                 region: tuple[int, int, int, int] | None = None):
+        """`region`: (x0, y0, x1, y1) pixels of the output the maps cover (default: the whole frame)."""
         src = np.asarray(source_px, dtype=np.float64)[:N_MESH]
         self.width, self.height = int(width), int(height)
+        x0, y0, x1, y1 = (0, 0, self.width, self.height) if region is None else (int(v) for v in region)
+        if not (0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height):
+            raise ValueError(f"region {region} is not inside the {self.width}x{self.height} frame")
+        self.region = (x0, y0, x1, y1)
         self.source = src
         self._rigid_idx = _rigid_landmarks()
         p = src[self._rigid_idx]
@@ -74,17 +82,19 @@ class WarpField:
         self._n_ctrl = len(ctrl)
 
         # Grid nodes sit where cv2.resize (INTER_LINEAR) puts source samples, so upsampling is exact.
-        self.grid_w = max(2, int(np.ceil(self.width / grid_step)))
-        self.grid_h = max(2, int(np.ceil(self.height / grid_step)))
-        gx = (np.arange(self.grid_w) + 0.5) * (self.width / self.grid_w) - 0.5
-        gy = (np.arange(self.grid_h) + 0.5) * (self.height / self.grid_h) - 0.5
+        rw, rh = x1 - x0, y1 - y0
+        self.grid_w = max(2, int(np.ceil(rw / grid_step)))
+        self.grid_h = max(2, int(np.ceil(rh / grid_step)))
+        gx = x0 + (np.arange(self.grid_w) + 0.5) * (rw / self.grid_w) - 0.5
+        gy = y0 + (np.arange(self.grid_h) + 0.5) * (rh / self.grid_h) - 0.5
         self.grid = np.stack(np.meshgrid(gx, gy), axis=-1).astype(np.float32)  # (gh, gw, 2)
         tri = Delaunay(ctrl)
         self._bary = self._barycentric_matrix(tri, self.grid.reshape(-1, 2).astype(np.float64))
-        self._pixels = np.stack(np.meshgrid(np.arange(self.width, dtype=np.float32),
-                                            np.arange(self.height, dtype=np.float32)), axis=-1)
-        # Pixel x -> grid coordinate (x + 0.5) * to_grid - 0.5, for sampling the field with cv2.remap.
-        self._to_grid = np.array([self.grid_w / self.width, self.grid_h / self.height], dtype=np.float32)
+        self._pixels = np.stack(np.meshgrid(np.arange(x0, x1, dtype=np.float32),
+                                            np.arange(y0, y1, dtype=np.float32)), axis=-1)
+        # Pixel x -> grid coordinate (x - origin + 0.5) * to_grid - 0.5, for sampling the field with cv2.remap.
+        self._to_grid = np.array([self.grid_w / rw, self.grid_h / rh], dtype=np.float32)
+        self._origin = np.array([x0, y0], dtype=np.float32)
 
     def _rings(self, src: np.ndarray):
         from scipy.spatial import ConvexHull
@@ -240,7 +250,7 @@ class WarpField:
         else:
             s, iterations = q + start, WARM_NEWTON_ITERATIONS
         for _ in range(iterations):
-            at = (s + 0.5) * self._to_grid - 0.5
+            at = (s - self._origin + 0.5) * self._to_grid - 0.5
             f = cv2.remap(field, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             j = cv2.remap(jac, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             r = q - s - f
@@ -251,13 +261,14 @@ class WarpField:
         return s - q
 
     def backward_map(self, target_px: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
-        """(H, W, 2) float32 map for cv2.remap: output pixel -> source pixel (`start`: see backward_grid)."""
+        """(h, w, 2) float32 map of the region for cv2.remap: output pixel -> source pixel (`start`: see
+        backward_grid)."""
         return self.map_of_grid(self.backward_grid(target_px, start))
 
     def map_of_grid(self, grid: np.ndarray) -> np.ndarray:
-        """The (H, W, 2) remap map of a backward_grid result."""
+        """The (h, w, 2) remap map of the region of a backward_grid result."""
         import cv2
 
         # Upsample offsets, not positions: edge pixels then keep exact identity where nothing moves.
-        offset = cv2.resize(grid, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        offset = cv2.resize(grid, self._pixels.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         return offset + self._pixels

@@ -202,8 +202,11 @@ class VideoSource:
 
     def frame(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The window of output frame `index` and the tracked landmarks in it."""
-        s = self._source_index(index)
-        return self.window(index).cut(self._frames[s]), self.to_window(index, self.track.landmarks_px(s))
+        return self.window(index).cut(self._frames[self._source_index(index)]), self.window_landmarks(index)
+
+    def window_landmarks(self, index: int) -> np.ndarray:
+        """The tracked landmarks of output frame `index` in its window's pixels (without cutting the window)."""
+        return self.to_window(index, self.track.landmarks_px(self._source_index(index)))
 
     def full_frame(self, index: int) -> np.ndarray:
         return self._frames[self._source_index(index)]
