@@ -210,6 +210,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_options(re_, a2l=False)
     re_.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
 
+    ll = sub.add_parser(
+        "livelink", help="Live Link Face CSV: export a project's animation, or import a take as editable keys",
+        description="export: a saved project's evaluated blendshapes (ARKit names) and head rotation, one row per "
+                    "frame, timecode at the project's frame rate. import: a take (e.g. captured on a phone) becomes "
+                    "ordinary keys of the project from --at seconds on, relative to its predicted motion; keys "
+                    "inside the take's span are replaced, others kept.")
+    llsub = ll.add_subparsers(dest="livelink_command", required=True, metavar="{export,import}")
+    le = llsub.add_parser("export", help="write a project's animation as a Live Link Face CSV")
+    le.add_argument("project", metavar="PROJECT.talkline")
+    le.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="the CSV to write")
+    li = llsub.add_parser("import", help="a Live Link Face CSV becomes keys of a project")
+    li.add_argument("project", metavar="PROJECT.talkline")
+    li.add_argument("take", metavar="TAKE.csv")
+    li.add_argument("--at", type=_ranged(float, 0.0, 10**6), default=0.0, metavar="SECONDS",
+                    help="where the take starts on the project's timeline (default 0)")
+    li.add_argument("--take-fps", type=_ranged(float, MIN_FPS, MAX_FPS), metavar="FPS",
+                    help="the take's frame rate (default: read from its timecodes; give it for takes under a second)")
+    li.add_argument("--no-head", action="store_true", help="import the blendshapes only, not the head rotation")
+    li.add_argument("-o", "--output", metavar="OUT.talkline",
+                    help="save the result here (default: the project itself, written atomically)")
+
     b = sub.add_parser("backends", help="list the Audio2Lmk backends and renderers, and whether each can run here",
                        description="Every registered Audio2Lmk backend and renderer: whether it can run on this "
                                    "machine and, if not, why (missing weights folder, no CUDA, missing package).")
@@ -491,6 +512,33 @@ def cmd_models(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_livelink(args) -> int:
+    from engine.document.interchange import export_livelink, import_livelink
+    from engine.document.project_io import load_project, save_project
+    from engine.errors import ConfigError
+    from engine.export.livelink import read_livelink_csv
+
+    project = load_project(args.project)
+    if args.livelink_command == "export":
+        frames = export_livelink(project, args.output)
+        print(f"{args.output}: {frames} frames at {project.fps:g} fps")
+        return 0
+    try:
+        take = read_livelink_csv(args.take, args.take_fps)  # by default the rate its timecodes show
+    except OSError as exc:
+        raise ConfigError(f"{args.take}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.at >= project.duration:
+        raise ConfigError(f"--at {args.at:g} s is past the project's end ({project.duration:.2f} s)")
+    curves = import_livelink(project, take, start=args.at, head=not args.no_head)
+    project.set_channels(curves)
+    output = args.output or args.project
+    save_project(project, output)
+    print(f"{output}: {len(take.times)} frames of {Path(args.take).name} from {args.at:g} s into {len(curves)} channels")
+    return 0
+
+
 def cmd_backends(args) -> int:
     from engine.plugins import A2L_BACKENDS, RENDERERS
 
@@ -530,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     # Termination and hang-up unwind like Ctrl+C: writers abort, so no partial output is left behind.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "dub": cmd_dub, "reenact": cmd_reenact,
-                "backends": cmd_backends, "models": cmd_models}
+                "backends": cmd_backends, "models": cmd_models, "livelink": cmd_livelink}
     try:
         return commands[args.command](args)
     except TalklineError as exc:

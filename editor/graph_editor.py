@@ -94,7 +94,8 @@ class GraphEditor(QWidget):
         self.view = GraphViewBox()
         self.plot = pg.PlotWidget(viewBox=self.view)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot.addLegend(offset=(6, 6), labelTextSize="8pt")
+        # a backdrop so the curves passing under the legend do not cross its labels
+        self.plot.addLegend(offset=(6, 6), labelTextSize="8pt", brush=pg.mkBrush(24, 26, 30, 210))
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.setLabel("bottom", "solid: edit layer · dotted: base · grey: result (base + edit)")
         self.plot.setToolTip("Drag keys and handles; drag on empty space to box-select (Shift adds); right-click "

@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
         s.undo_stack.cleanChanged.connect(self._update_title)
         s.undo_stack.canUndoChanged.connect(self.actions_by_id["undo"].setEnabled)
         s.undo_stack.canRedoChanged.connect(self.actions_by_id["redo"].setEnabled)
+        # the Edit menu names what undo and redo will do ("Undo Move 3 keys")
+        s.undo_stack.undoTextChanged.connect(lambda text: self._name_step("undo", "&Undo", text))
+        s.undo_stack.redoTextChanged.connect(lambda text: self._name_step("redo", "&Redo", text))
         self.actions_by_id["undo"].setEnabled(False)
         self.actions_by_id["redo"].setEnabled(False)
         self.playback.notice.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
@@ -279,7 +282,7 @@ class MainWindow(QMainWindow):
         try:
             take = read_livelink_csv(path)
         except (OSError, ValueError) as exc:
-            show_error(self, ConfigError(f"{Path(path).name}: {exc}"))
+            show_error(self, ConfigError(str(exc) if isinstance(exc, ValueError) else f"{Path(path).name}: {exc}"))
             return
         self._import_take(take, Path(path).name)
 
@@ -550,6 +553,12 @@ class MainWindow(QMainWindow):
         self.new_project(images[0] if images else "", others[0] if others else "")
 
     # --- editing ---------------------------------------------------------------------------------
+    def _name_step(self, action_id: str, label: str, text: str) -> None:
+        action = self.actions_by_id[action_id]
+        action.setText(f"{label} {text}" if text else label)
+        action.setToolTip(f"{label.replace('&', '')} {text} ({action.shortcut().toString()})" if text else
+                          f"{label.replace('&', '')} ({action.shortcut().toString()})")
+
     def undo(self) -> None:
         self.session.undo_stack.undo()
 

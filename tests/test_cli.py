@@ -189,6 +189,52 @@ def test_a_schema_1_project_renders_headless_with_its_edits(tmp_path):
     assert result.returncode == 2 and "--range 30 99 must satisfy 0 <= START < END <= 39" in result.stderr
 
 
+def test_livelink_import_and_export_from_the_command_line(tmp_path):
+    """A phone take (60 fps) becomes keys of a saved project from --at on: the result follows the take there and
+    stays as it was before; the export writes the result back out; a bad take is one line, exit 2."""
+    import shutil
+
+    from engine.document.interchange import TAKE_TOLERANCE, result_tracks
+    from engine.document.project_io import load_project
+    from engine.export.livelink import read_livelink_csv, write_livelink_csv
+
+    fixtures = ROOT / "tests" / "fixtures"
+    project = tmp_path / "p.talkline"
+    shutil.copy(fixtures / "schema1.talkline", project)
+    shutil.copy(fixtures / "schema1_speech.wav", tmp_path)
+    original = project.read_bytes()
+    t = np.arange(90) / 60.0  # 1.5 s at 60 fps (its rate is read from the timecodes' frame fields)
+    jaw = 0.5 + 0.4 * np.sin(2 * np.pi * 1.5 * t)
+    yaw = np.radians(10.0) * t
+    take = tmp_path / "take.csv"
+    write_livelink_csv(take, 60.0, {"jawOpen": jaw}, np.stack([yaw, 0 * t, 0 * t], axis=1))
+    result = run_cli("livelink", "import", project, take, "--at", 0.4, "-o", tmp_path / "keyed.talkline")
+    assert result.returncode == 0, result.stderr
+    assert project.read_bytes() == original  # -o: the project itself is untouched
+    before, after = load_project(project), load_project(tmp_path / "keyed.talkline")
+    fps = after.fps
+    frames = np.arange(int(np.ceil(0.4 * fps)), after.frame_count)  # the take runs past the project's end
+    got = result_tracks(after)
+    expected_jaw = np.interp(frames / fps - 0.4, t, jaw)
+    assert np.abs(got["jawOpen"][frames] - expected_jaw).max() < TAKE_TOLERANCE + 0.01
+    assert np.abs(got["ry"][frames] - np.degrees(np.interp(frames / fps - 0.4, t, yaw))).max() < 0.3
+    earlier = [k.time for k in before.channels["jawOpen"].keys if k.time < 0.4]
+    assert earlier  # the fixture's edit keys the jaw before --at: up to its last key the curve is as it was
+    untouched = np.arange(0, int(np.floor(max(earlier) * fps)) + 1)
+    np.testing.assert_allclose(got["jawOpen"][untouched], result_tracks(before)["jawOpen"][untouched], atol=1e-9)
+
+    result = run_cli("livelink", "export", tmp_path / "keyed.talkline", "-o", tmp_path / "out.csv")
+    assert result.returncode == 0, result.stderr
+    exported = read_livelink_csv(tmp_path / "out.csv")
+    assert len(exported.times) == after.frame_count
+    np.testing.assert_allclose(exported.shapes["jawOpen"][frames], np.clip(got["jawOpen"][frames], 0, 1), atol=1e-5)
+
+    (tmp_path / "bad.csv").write_text("Timecode,JawOpen\n00:00:00:00.000,wide\n")
+    result = run_cli("livelink", "import", project, tmp_path / "bad.csv")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not numbers" in result.stderr
+    assert project.read_bytes() == original
+
+
 def test_cli_and_editor_demos_use_the_sentence_as_transcript(tmp_path):
     from engine.demo import demo_request
 

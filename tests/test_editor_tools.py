@@ -126,9 +126,12 @@ def test_dope_sheet_select_retime_scale_copy_paste_delete(make_main_window, demo
     assert [k.time for k in project.channels["ry"].keys] == pytest.approx([0.5, 1.0 + 6 / fps], abs=1e-9)
     assert project.channels["browInnerUp"].keys[0].time == pytest.approx(1.0 + 6 / fps, abs=1e-9)
     assert session.undo_stack.undoText() == "Move 2 keys"
-    window.actions_by_id["undo"].trigger()
+    undo, redo = window.actions_by_id["undo"], window.actions_by_id["redo"]
+    assert undo.text() == "&Undo Move 2 keys" and undo.toolTip() == "Undo Move 2 keys (Ctrl+Z)"  # the Edit menu says it
+    undo.trigger()
     assert project.channels["ry"].keys[1].time == pytest.approx(1.0)
-    window.actions_by_id["redo"].trigger()
+    assert redo.text() == "&Redo Move 2 keys" and not undo.text().endswith("Move 2 keys")
+    redo.trigger()
     assert session.key_selection == {("ry", 1), ("browInnerUp", 0)}
 
     # Ctrl+drag scales the selection around the playhead.
@@ -411,8 +414,8 @@ def test_welcome_drop_and_new_project_dialog_options(make_main_window, dialogs, 
         dialog.size_box.setValue(256)
         dialog.fps_box.setCurrentText("25")
         qtbot.mouseClick(dialog.full_frame_check, Qt.LeftButton, pos=QPoint(8, dialog.full_frame_check.height() // 2))
-        if "language" in dialog.a2l_form.widgets:  # the backend's own options appear in its generated form
-            dialog.a2l_form.widgets["language"].setText("en")
+        # the backend's own options appear in its generated form (en-gb: English, but not the default)
+        dialog.a2l_form.widgets["language"].setText("en-gb")
         assert "transcript" not in dialog.a2l_form.widgets  # it has its own row
         return QDialog.Accepted
 
@@ -430,6 +433,7 @@ def test_welcome_drop_and_new_project_dialog_options(make_main_window, dialogs, 
     framing = project.source.framing
     assert framing.full_frame and framing.face_index == 0 and framing.size == 256
     assert project.a2l.config.transcript == "The birch canoe slid on the smooth planks."
+    assert project.a2l.config.language == "en-gb"
     assert window.centre.currentWidget() is window.preview and window.inspector.content.isEnabled()
     words = [w.label for w in window.timeline.lane_segments("words")]
     assert words[:3] == ["the", "birch", "canoe"]

@@ -104,7 +104,10 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
         t = np.arange(len(body)) / fps
 
     def column(name: str) -> np.ndarray:
-        return np.array([float(r[col[name]]) for r in body])
+        try:
+            return np.array([float(r[col[name]]) for r in body])
+        except ValueError:
+            raise ValueError(f"{path}: {name} has values that are not numbers") from None
 
     shapes = {n: column(pascal(n)) for n in ARKIT_SHAPES if pascal(n) in col}
     head = (np.stack([column(n) for n in ROTATIONS[:3]], axis=1) if all(n in col for n in ROTATIONS[:3]) else None)
