@@ -613,6 +613,19 @@ def test_a_new_project_from_a_video_is_a_dub_of_it(make_main_window, qtbot, monk
     project = window.project
     assert project.source.kind == "video" and project.fps == 25.0
     assert (project.reference.width, project.reference.height) == (224, 224)
+    # the timeline's audio row: the new audio above, the video's own sound (muted) below, as the picture plays it
+    from engine.audio.decode import load_audio
+
+    timeline = window.timeline
+    assert [label for _, label in timeline.wave_plot.getAxis("left")._tickLevels[0]] == ["audio", "source (muted)"]
+    n = len(project.source.sound)
+    assert n == round(project.frame_count / 25.0 * 16000)
+    own = load_audio(video, warn_silent=False).mono16k
+    np.testing.assert_array_equal(project.source.sound[:16000], own[:16000])  # 5 s of speech: the video plays on
+    _, below = timeline.source_waveform.getData()
+    _, above = timeline.waveform.getData()
+    assert below.size and below.max() <= 1e-6 and below.min() < -0.5 + -0.5 * 0.2  # loud enough to see
+    assert above.min() >= -1e-6
     window.session.set_time(1.0)
     qtbot.waitUntil(lambda: window.preview.up_to_date and window.preview.shown_frame == 25, timeout=30_000)
     assert window.preview.image_view._size == (224, 224)  # the whole dubbed source frame

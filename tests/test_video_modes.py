@@ -266,3 +266,19 @@ def test_a_dub_renders_only_the_blended_region_and_equals_the_whole_window_rende
         whole = compose.render_one(source, renderer, landmarks[i], i).astype(int)
         diff = np.abs(whole - frames[i])
         assert diff.mean() < 0.1 and np.percentile(diff, 99.9) <= 8  # the same grid sampled at other nodes
+
+
+def test_the_source_sound_follows_the_picture_under_the_output_frames():
+    """A ping-pong loop plays the source's sound backwards with the picture; a held frame is silent."""
+    from engine.video.lengths import sound_under_frames
+
+    sound = np.arange(100, dtype=np.float32)  # 10 samples a frame: 10 source frames
+    out = sound_under_frames(sound, 100, 10, source_frames(4, 8, "pingpong")).reshape(8, 10)
+    np.testing.assert_array_equal(out[:4].ravel(), sound[:40])  # forwards
+    np.testing.assert_array_equal(out[4], sound[20:30][::-1])  # frame 2 again, backwards
+    np.testing.assert_array_equal(out[6], sound[0:10][::-1])
+    np.testing.assert_array_equal(out[7], sound[10:20])  # and forwards again
+    held = sound_under_frames(sound, 100, 10, source_frames(4, 6, "hold")).reshape(6, 10)
+    assert not held[4:].any() and np.array_equal(held[3], sound[30:40])
+    ntsc = sound_under_frames(np.arange(48000, dtype=np.float32), 16000, 29.97, np.arange(89))
+    np.testing.assert_array_equal(ntsc, np.arange(len(ntsc)))  # a fractional rate plays on without a seam

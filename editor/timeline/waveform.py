@@ -66,6 +66,12 @@ class WaveformItem(pg.PlotCurveItem):
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)  # a moving playhead repaints from the cache
         self.pyramid = pyramid
         self._view: pg.ViewBox | None = None
+        self.centre, self.height = 0.0, 1.0  # where it is drawn in the view: centre + height * sample
+
+    def place(self, centre: float, height: float) -> None:
+        """Draws the waveform around `centre`, `height` view units for a full-scale sample (two share a row)."""
+        self.centre, self.height = float(centre), float(height)
+        self.refresh()
 
     def attach(self, view: pg.ViewBox) -> None:
         self._view = view
@@ -84,10 +90,10 @@ class WaveformItem(pg.PlotCurveItem):
         (t0, t1), width = self._view.viewRange()[0], max(self._view.width(), 1)
         env = self.pyramid.envelope(max(t0, 0.0), t1, int(width))
         if env.raw:
-            self.setData(env.times, env.mins, connect="all")
+            self.setData(env.times, self.centre + self.height * env.mins, connect="all")
             return
         # One vertical segment per column: (t, min) -> (t, max).
         x = np.repeat(env.times, 2)
         y = np.empty(x.size, np.float32)
         y[0::2], y[1::2] = env.mins, env.maxs
-        self.setData(x, y, connect="pairs")
+        self.setData(x, self.centre + self.height * y, connect="pairs")

@@ -30,6 +30,7 @@ RULER_PX = 24
 PLAYHEAD_PEN = pg.mkPen("#ff9a2e", width=2)
 EDITABLE = ("words", "phonemes", "visemes")
 BOUNDARY_PX = 5.0
+SOURCE_SOUND_COLOUR = "#7d8590"  # grey: heard nowhere, shown for timing against the new audio
 class TimelineWidget(QWidget):
     base_edit_requested = Signal(object, str)  # an edited BaseLayer, the undo text
     realign_requested = Signal(float, float, str)  # start, end (s), transcript of that stretch
@@ -80,6 +81,11 @@ class TimelineWidget(QWidget):
 
         self.waveform = WaveformItem()
         self.waveform.attach(self.wave_plot.getViewBox())
+        # a dub project's source video: its own sound (muted) under the new audio, as the picture plays it
+        self.source_waveform = WaveformItem(color=SOURCE_SOUND_COLOUR)
+        self.source_waveform.attach(self.wave_plot.getViewBox())
+        self.source_pyramid: WaveformPyramid | None = None
+        self._source_sound = None  # the array source_pyramid was built from
         self.lane_items: list[SegmentLaneItem] = []
         self.dope_sheet = DopeSheet(session)
         self.dope_sheet.plot.setXLink(self.wave_plot)
@@ -136,8 +142,7 @@ class TimelineWidget(QWidget):
         left = plot.getAxis("left")
         left.setWidth(AXIS_WIDTH)
         left.setStyle(hideOverlappingLabels=False, textFillLimits=[(0, 1.0)])  # every lane keeps its name
-        if row == 0:
-            left.setTicks([[(0.0, "audio")]])
+
         plot.hideButtons()
         plot.setMenuEnabled(False)
         return plot
@@ -152,6 +157,7 @@ class TimelineWidget(QWidget):
             line.setVisible(project is not None)
         if project is None:  # the empty timeline shows no playhead and no in/out band
             self.waveform.set_pyramid(None)
+            self._show_source_sound(None)
             for region in self.in_out_regions:
                 region.setVisible(False)
             return
@@ -165,9 +171,22 @@ class TimelineWidget(QWidget):
             view.setLimits(xMin=-0.05 * duration, xMax=duration * 1.05, minXRange=2.0 / project.fps)
         self._build_lanes()
         self.waveform.set_pyramid(self.pyramid)
+        self._show_source_sound(getattr(project.source, "sound", None))
         self._refresh_in_out()
         self.fit()
         self._on_frame(self.session.frame)
+
+    def _show_source_sound(self, sound) -> None:
+        """With a source video's sound the audio row splits: the new audio above, the source's (muted) below."""
+        if sound is not self._source_sound:
+            self.source_pyramid = WaveformPyramid(sound, ANALYSIS_RATE) if sound is not None else None
+            self._source_sound = sound
+        split = self.source_pyramid is not None
+        self.waveform.place(0.5 if split else 0.0, 0.5 if split else 1.0)
+        self.source_waveform.place(-0.5, 0.5)
+        self.source_waveform.set_pyramid(self.source_pyramid)
+        self.wave_plot.getAxis("left").setTicks(
+            [[(0.5, "audio"), (-0.5, "source (muted)")]] if split else [[(0.0, "audio")]])
 
     def _build_lanes(self) -> None:
         project = self.session.project

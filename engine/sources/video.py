@@ -231,10 +231,26 @@ class VideoSource:
         rest, pose = self._geometry
         return rest[start:stop], pose[start:stop]
 
+    @cached_property
+    def sound(self) -> np.ndarray | None:
+        """The video's own sound (16 kHz mono) laid under the output frames as the picture plays it (see
+        engine.video.lengths.sound_under_frames), or None when the video has none: what the editor shows, muted,
+        beside the new audio."""
+        from engine.audio.decode import ANALYSIS_RATE, load_audio
+        from engine.errors import AudioReadError
+        from engine.video.lengths import sound_under_frames
+
+        try:
+            clip = load_audio(self.path, warn_silent=False)
+        except AudioReadError:
+            return None
+        return sound_under_frames(clip.mono16k, ANALYSIS_RATE, self.track.fps, self.frame_map)
+
     def relink(self, path: str) -> None:
         """The same video found elsewhere: frames are read from there from now on."""
         self._frames.close()
         self.path, self._frames = path, VideoFrames(path, self.track.fps)
+        self.__dict__.pop("sound", None)  # read again from the new file when asked
 
     def animate(self, base):
         """What of a predicted base layer a dub uses: the lower face's motion only (the video keeps its own head

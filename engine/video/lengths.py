@@ -23,3 +23,22 @@ def source_frames(source_count: int, audio_frames: int, fit: str = DEFAULT_FIT) 
     period = 2 * (source_count - 1)
     k = j % period
     return np.where(k < source_count, k, period - k)
+
+
+def sound_under_frames(samples: np.ndarray, rate: float, fps: float, frame_map: np.ndarray) -> np.ndarray:
+    """A source's (N,) mono sound laid under the output frames of `frame_map` (output frame -> source frame): each
+    output frame gets its source frame's stretch of sound, reversed where the video plays backwards (a ping-pong
+    loop) and silent where it stands still (a held last frame) or runs past the sound's end."""
+    frame_map = np.asarray(frame_map, dtype=np.int64)
+    per_frame = rate / fps  # samples a frame
+    j = np.arange(int(round(len(frame_map) * per_frame)))
+    out_frame = np.minimum(((j + 0.5) / per_frame).astype(np.int64), len(frame_map) - 1)  # by the sample's centre
+    offset = j - out_frame * per_frame  # samples into its frame
+    step_in = np.diff(frame_map, prepend=frame_map[0] - 1)  # how the video reached each frame: +1 forwards,
+    step = step_in[out_frame]  # -1 backwards, 0 held (the first frame plays forwards)
+    start = frame_map[out_frame] * per_frame
+    index = np.round(np.where(step < 0, start + per_frame - 1 - offset, start + offset)).astype(np.int64)
+    out = np.zeros(len(j), np.float32)
+    ok = (step != 0) & (index >= 0) & (index < len(samples))
+    out[ok] = samples[index[ok]]
+    return out
