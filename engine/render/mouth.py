@@ -324,7 +324,7 @@ def _overlay_source(upper, lower, img, px, origin, v, split) -> None:
 def _moustache(img, px, look, frame, origin, u, v, ppc) -> np.ndarray | None:
     """Hair hanging over the upper lip's edge (source pixels just under the upper inner lip that are much
     darker than the lips), when the skin between nose and lip is hair-dark; None without a moustache."""
-    upper_lip_skin = luma(sample(img.astype(np.float32), px[list(UPPER_LIP_SKIN)])).mean()
+    upper_lip_skin = luma(sample(img, px[list(UPPER_LIP_SKIN)]).astype(np.float32)).mean()  # 7 pixels, not the frame
     if upper_lip_skin > (1.0 - MOUSTACHE_DARKER) * float(luma(look.skin)):
         return None
     h, w = u.shape

@@ -90,8 +90,8 @@ class WarpField:
         self.grid = np.stack(np.meshgrid(gx, gy), axis=-1).astype(np.float32)  # (gh, gw, 2)
         tri = Delaunay(ctrl)
         self._bary = self._barycentric_matrix(tri, self.grid.reshape(-1, 2).astype(np.float64))
-        self._pixels = np.stack(np.meshgrid(np.arange(x0, x1, dtype=np.float32),
-                                            np.arange(y0, y1, dtype=np.float32)), axis=-1)
+        self._xs = np.arange(x0, x1, dtype=np.float32)  # the region's pixel columns and rows
+        self._ys = np.arange(y0, y1, dtype=np.float32)
         # Pixel x -> grid coordinate (x - origin + 0.5) * to_grid - 0.5, for sampling the field with cv2.remap.
         self._to_grid = np.array([self.grid_w / rw, self.grid_h / rh], dtype=np.float32)
         self._origin = np.array([x0, y0], dtype=np.float32)
@@ -137,8 +137,15 @@ class WarpField:
         simplex = tri.find_simplex(points)
         if np.any(simplex < 0):  # only possible for degenerate frames; the nearest vertex then carries the pixel
             simplex = np.where(simplex < 0, 0, simplex)
-        t = tri.transform[simplex]
-        b = np.einsum("nij,nj->ni", t[:, :2], points - t[:, 2])
+        # the affine maps to barycentric coordinates of the triangles in use only (a region uses few of them)
+        used, which = np.unique(simplex, return_inverse=True)
+        corners = tri.points[tri.simplices[used]]  # (k, 3, 2)
+        last = corners[:, 2]
+        (a, c), (b_, d) = (corners[:, 0] - last).T, (corners[:, 1] - last).T  # columns of [[a, b], [c, d]]
+        det = a * d - b_ * c
+        det = np.where(np.abs(det) > 1e-12, det, 1e-12)  # a sliver: its points take its corners' values
+        inverse = np.stack([np.stack([d, -b_], 1), np.stack([-c, a], 1)], 1) / det[:, None, None]  # (k, 2, 2)
+        b = np.einsum("nij,nj->ni", inverse[which], points - last[which])
         bary = np.hstack([b, 1.0 - b.sum(axis=1, keepdims=True)])
         rows = np.repeat(np.arange(len(points)), 3)
         return sparse.csr_matrix((bary.ravel(), (rows, tri.simplices[simplex].ravel())),
@@ -270,5 +277,7 @@ class WarpField:
         import cv2
 
         # Upsample offsets, not positions: edge pixels then keep exact identity where nothing moves.
-        offset = cv2.resize(grid, self._pixels.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-        return offset + self._pixels
+        offset = cv2.resize(grid, (len(self._xs), len(self._ys)), interpolation=cv2.INTER_LINEAR)
+        offset[..., 0] += self._xs[None, :]  # in place: no full-size pixel grid is built per field
+        offset[..., 1] += self._ys[:, None]
+        return offset

@@ -62,8 +62,15 @@ class Window:
 
         h, w = frame.shape[:2]
         pad = [max(0, -self.y), max(0, self.y + self.side - h), max(0, -self.x), max(0, self.x + self.side - w)]
-        if any(pad):
-            frame = cv2.copyMakeBorder(frame, *pad, borderType=cv2.BORDER_REFLECT_101)
+        y0, y1 = max(self.y, 0), min(self.y + self.side, h)
+        x0, x1 = max(self.x, 0), min(self.x + self.side, w)
+        inside = frame[y0:y1, x0:x1]
+        if not any(pad):
+            return np.ascontiguousarray(inside)
+        if max(pad[:2]) < y1 - y0 and max(pad[2:]) < x1 - x0:
+            # a pad only lies beyond a frame edge the crop shares, so mirroring the crop mirrors the frame
+            return cv2.copyMakeBorder(inside, *pad, borderType=cv2.BORDER_REFLECT_101)
+        frame = cv2.copyMakeBorder(frame, *pad, borderType=cv2.BORDER_REFLECT_101)
         y, x = self.y + pad[0], self.x + pad[2]
         return np.ascontiguousarray(frame[y:y + self.side, x:x + self.side])
 
