@@ -271,27 +271,32 @@ def _teeth_layer(x, v, edge, widths_cm, heights_cm, direction, ppc, half_w, teet
     edges = np.concatenate([[0.0], np.cumsum(widths)])
     ax = np.abs(x)
     k = np.clip(np.searchsorted(edges, ax) - 1, 0, len(widths) - 1)
-    w = widths[k]
-    t = np.clip((ax - edges[k]) / w * 2.0 - 1.0, -1.0, 1.0)  # -1..1 across the tooth
     arc = SMILE_ARC_CM * ppc * np.clip(ax / max(edges[3], 1.0), 0.0, 1.0) ** 2  # canine tips sit higher
     into = (v - (edge - arc)) * direction  # distance from the biting edge into the crown (> 0 inside)
     height = np.asarray(heights_cm)[k] * ppc
+    # Crown and gum are opaque only between the biting edge and the gum's end: the rest of the atlas (most of it)
+    # is transparent black, so only this band is painted.
+    band = (into > -0.5) & (into < height + GUM_CM * ppc + 2.0)
+    layer = np.zeros(x.shape + (4,), np.float32)
+    ax, k, into, height, edge_k = ax[band], k[band], into[band], height[band], edges[k[band]]
+    w = widths[k]
+    t = np.clip((ax - edge_k) / w * 2.0 - 1.0, -1.0, 1.0)  # -1..1 across the tooth
     # Rounded crown corners at the biting edge: the edge recedes near both sides of each tooth.
     side = np.clip((np.abs(t) - (1.0 - 2.0 * TIP_ROUND)) / (2.0 * TIP_ROUND), 0.0, 1.0)
     corner = TIP_ROUND * w * (1.0 - np.sqrt(np.clip(1.0 - side**2, 0.0, 1.0)))
     tooth_a = smoothstep((into - corner) / 1.0 + 0.5) * (1.0 - smoothstep((into - height) / 1.0 + 0.5))
     gum_a = smoothstep((into - height) / 1.0 + 0.5) * (1.0 - smoothstep((into - height - GUM_CM * ppc) / 2.0))
     shade = 0.88 + 0.12 * np.cos(t * np.pi / 2)
-    gap_px = np.minimum(ax - edges[k], edges[k + 1] - ax)
+    gap_px = np.minimum(ax - edge_k, edges[k + 1] - ax)
     shade = shade * (1.0 - GAP_DARKEN * np.exp(-((gap_px / max(0.6, GAP_CM * ppc)) ** 2)))
     incisal = 1.0 - 0.12 * (1.0 - smoothstep(into / max(INCISAL_CM * ppc, 1.0)))
     recede = smoothstep((ax / max(half_w, 1.0) - RECEDE_FROM) / (1.0 - RECEDE_FROM))
-    lit = teeth[None, None, :] * (light * shade * incisal)[..., None]
+    lit = teeth[None, :] * (light * shade * incisal)[..., None]
     colour = lit + (cavity - lit) * (0.85 * recede)[..., None]
-    gum_c = gum[None, None, :] * (light * (1.0 - 0.6 * recede))[..., None]
-    alpha = np.clip(tooth_a + gum_a, 0.0, 1.0)
-    rgb = (colour * tooth_a[..., None] + gum_c * gum_a[..., None])
-    return np.concatenate([rgb, alpha[..., None]], axis=-1).astype(np.float32)
+    gum_c = gum[None, :] * (light * (1.0 - 0.6 * recede))[..., None]
+    layer[band, :3] = colour * tooth_a[..., None] + gum_c * gum_a[..., None]
+    layer[band, 3] = np.clip(tooth_a + gum_a, 0.0, 1.0)
+    return layer
 
 
 def _overlay_source(upper, lower, img, px, origin, v, split) -> None:
