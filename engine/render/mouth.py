@@ -17,6 +17,7 @@ dark ring); a moustache that hangs over the upper lip stays in front of the inte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -151,8 +152,7 @@ class MouthStyle:
         if real:
             split = frame.upper(u) + _bite_share(img, px, frame) * (frame.lower(u) - frame.upper(u))
         half_w = 0.5 * width
-        rng = np.random.default_rng(GRAIN_SEED)
-        noise = rng.standard_normal(xs.shape).astype(np.float32)
+        noise = _grain_noise(xs.shape)
         grain_amp = look.grain
         # Upper teeth hang down to their edge; lower teeth stand up to theirs, hidden behind at a closed bite.
         up_edge = (split if real else stomion + UPPER_SHOW_CM * ppc)
@@ -175,6 +175,14 @@ class MouthStyle:
         hair = _moustache(img, px, look, frame, origin, u, v, ppc)
         return MouthStyle(look, teeth, cavity, tongue, width, opening, ppc, real, origin, upper, lower, hair,
                           noise * np.float32(grain_amp), np.asarray(px, dtype=np.float64))
+
+
+@lru_cache(maxsize=8)
+def _grain_noise(shape: tuple[int, int]) -> np.ndarray:
+    """Unit Gaussian noise of the atlas (seeded, so the same for a shape: a video's frames reuse it), read-only."""
+    noise = np.random.default_rng(GRAIN_SEED).standard_normal(shape).astype(np.float32)
+    noise.flags.writeable = False
+    return noise
 
 
 class _MouthFrame:
