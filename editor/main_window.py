@@ -543,14 +543,17 @@ class MainWindow(QMainWindow):
         self.open_dropped([u.toLocalFile() for u in event.mimeData().urls()])
 
     def open_dropped(self, paths: list[str]) -> None:
-        """A project file opens; a portrait and/or an audio file prefill the new-project dialog."""
+        """A project file opens; a face source (a portrait, else a video to dub) and an audio file (any other file,
+        e.g. the new speech) prefill the new-project dialog."""
         projects = [p for p in paths if p.endswith(EXTENSION)]
         if projects:
             self.open_project(projects[0])
             return
-        images = [p for p in paths if Path(p).suffix.lower() in IMAGE_SUFFIXES]
-        others = [p for p in paths if p not in images]
-        self.new_project(images[0] if images else "", others[0] if others else "")
+        faces = ([p for p in paths if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+                 + [p for p in paths if Path(p).suffix.lower() in VIDEO_EXTENSIONS])
+        face = faces[0] if faces else ""
+        others = [p for p in paths if p != face]
+        self.new_project(face, others[0] if others else "")
 
     # --- editing ---------------------------------------------------------------------------------
     def _name_step(self, action_id: str, label: str, text: str) -> None:

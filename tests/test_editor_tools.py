@@ -385,6 +385,31 @@ def test_transport_buttons_and_loop_over_in_out(make_main_window, demo_project_f
 
 
 # --- New Project dialog and the welcome ---------------------------------------------------------------
+def test_a_video_dropped_with_new_speech_is_the_face_source_to_dub(make_main_window, monkeypatch):
+    """Dropping a video and an audio file (in any order) prefills New Project with the video as the face source
+    and the audio as the new speech; a portrait dropped with a video takes the video as its audio."""
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+    from PySide6.QtWidgets import QDialog
+
+    from editor.dialogs import NewProjectDialog
+    from tests.media import media
+
+    window = make_main_window()
+    assert "a video to dub" in window.welcome.drop.text()
+    video, speech = media("talking_videos/Talking-Face_PC-AVS__00015.mp4"), media("speech/Real3DPortrait__Obama_5s.wav")
+    portrait = media("portraits/AniPortrait__Aragaki.png")
+    seen = []
+    monkeypatch.setattr(NewProjectDialog, "exec",
+                        lambda d: seen.append((d.portrait_edit.text(), d.audio_edit.text())) or QDialog.Rejected)
+    for paths in ([speech, video], [video, speech], [video, portrait]):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+        window.dropEvent(QDropEvent(QPointF(300, 300), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert seen == [(video, speech), (video, speech), (portrait, video)]
+    assert window.project is None  # the dialog was cancelled: nothing made
+
+
 def test_welcome_drop_and_new_project_dialog_options(make_main_window, dialogs, monkeypatch, qtbot):
     from pathlib import Path
 
