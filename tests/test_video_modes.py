@@ -243,6 +243,15 @@ def test_the_lower_face_mask_built_small_matches_the_full_size_one(monkeypatch):
     p = np.pad(inside, 1)
     outline = inside & ~(p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:])
     assert abs(int((small > 0.5).sum()) - int(inside.sum())) / outline.sum() < 1.5
+    # built over its box only (what compositing uses): the same values there, and nothing outside that could
+    # change a pixel
+    box = compose._mask_box(points, side, face)
+    x0, y0, x1, y1 = box
+    monkeypatch.setattr(compose, "MAX_MASK_SCALE", 4)
+    part = compose.lower_face_mask(points, side, face, box)
+    assert np.abs(part - small[y0:y1, x0:x1]).max() < 1e-3
+    small[y0:y1, x0:x1] = 0
+    assert small.max() < compose.MASK_FLOOR
 
 
 def test_a_dub_renders_only_the_blended_region_and_equals_the_whole_window_render(dub, monkeypatch):

@@ -33,26 +33,45 @@ def _feather(face_side: float) -> tuple[float, int]:
     return max(1.0, FEATHER_SHARE * face_side), max(1, int(round(MASK_GROW_SHARE * face_side)))
 
 
-def lower_face_mask(points_px: list[np.ndarray], side: int, face_side: float) -> np.ndarray:
-    """(side, side) float32 in [0, 1]: the hull of the given lower-face points (source's and target's), grown
-    and feathered."""
+def lower_face_mask(points_px: list[np.ndarray], side: int, face_side: float,
+                    box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The hull of the given lower-face points (source's and target's), grown and feathered: float32 in [0, 1]
+    over the (side, side) window, or over `box` (x0, y0, x1, y1) of it (built over that part only)."""
     import cv2
 
+    x0, y0, x1, y1 = box or (0, 0, side, side)
     sigma, grow = _feather(face_side)
     scale = int(min(MAX_MASK_SCALE, max(1.0, sigma / MASK_SIGMA_SMALL_PX)))
     small = -(-side // scale)
+    # the coarse canvas over the box, a coarse pixel to spare on each side (the enlargement interpolates there)
+    cx0, cy0 = max(x0 // scale - 1, 0), max(y0 // scale - 1, 0)
+    cx1, cy1 = min(-(-x1 // scale) + 1, small), min(-(-y1 // scale) + 1, small)
     # small pixel j covers full pixels j*scale .. j*scale + scale - 1: its centre is at j*scale + (scale - 1) / 2
-    hull = cv2.convexHull((np.concatenate(points_px).astype(np.float32) - (scale - 1) / 2) / scale)
-    mask = np.zeros((small, small), np.uint8)
+    hull = cv2.convexHull((np.concatenate(points_px).astype(np.float32) - (scale - 1) / 2) / scale
+                          - np.float32([cx0, cy0]))
+    mask = np.zeros((cy1 - cy0, cx1 - cx0), np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull * 16).astype(np.int32), 255, shift=4)  # sub-pixel vertices
     if scale == 1:
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-        return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
-    # the same disc in coarse pixels: distances, not a kernel of whole coarse pixels (4 px steps)
-    outside = cv2.distanceTransform(255 - mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    mask = (outside <= (grow + 0.5) / scale).astype(np.float32)
-    mask = cv2.GaussianBlur(mask, (0, 0), sigma / scale)
-    return cv2.resize(mask, (small * scale, small * scale), interpolation=cv2.INTER_LINEAR)[:side, :side]
+        mask = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+    else:
+        # the same disc in coarse pixels: distances, not a kernel of whole coarse pixels (4 px steps)
+        outside = cv2.distanceTransform(255 - mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        mask = cv2.GaussianBlur((outside <= (grow + 0.5) / scale).astype(np.float32), (0, 0), sigma / scale)
+        mask = cv2.resize(mask, (mask.shape[1] * scale, mask.shape[0] * scale), interpolation=cv2.INTER_LINEAR)
+    ox, oy = x0 - cx0 * scale, y0 - cy0 * scale
+    return mask[oy:oy + (y1 - y0), ox:ox + (x1 - x0)]
+
+
+def _mask_box(points_px: list[np.ndarray], side: int, face_side: float, margin: float = 0.0):
+    """(x0, y0, x1, y1): the part of the window where lower_face_mask(points_px, ...) can change a pixel (the
+    grown hull and MASK_REACH_SIGMAS of feather), grown by `margin` px and clipped to the window."""
+    sigma, grow = _feather(face_side)
+    reach = grow + MASK_REACH_SIGMAS * sigma + MAX_MASK_SCALE + margin
+    pts = np.concatenate([np.asarray(p, dtype=np.float64) for p in points_px])
+    x0, y0 = np.maximum(np.floor(pts.min(axis=0) - reach).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(axis=0) + reach).astype(int) + 1, side)
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 def lower_face_region(points_px: list[np.ndarray], side: int, face_side: float, grid_step: int = 4):
@@ -60,27 +79,25 @@ def lower_face_region(points_px: list[np.ndarray], side: int, face_side: float, 
     support, plus how far the lower face moves (a backward warp there reads source pixels that far away) and two
     grid steps of the warp, clipped to the window."""
     source, target = (np.asarray(p, dtype=np.float64) for p in points_px)
-    sigma, grow = _feather(face_side)
     moved = float(np.max(np.linalg.norm(target - source, axis=1))) if len(source) == len(target) else 0.0
-    reach = grow + MASK_REACH_SIGMAS * sigma + MAX_MASK_SCALE + moved + 2 * grid_step
-    pts = np.concatenate([source, target])
-    x0, y0 = np.maximum(np.floor(pts.min(axis=0) - reach).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(axis=0) + reach).astype(int) + 1, side)
-    return int(x0), int(y0), int(x1), int(y1)
+    return _mask_box(points_px, side, face_side, moved + 2 * grid_step)
 
 
-def blend_back(frame: np.ndarray, window, rendered: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The source frame with the window's masked part replaced by the rendered pixels."""
+def blend_back(frame: np.ndarray, window, rendered: np.ndarray, mask: np.ndarray,
+               box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The source frame with the window's masked part replaced by the rendered pixels (`mask` covers `box` of the
+    window, by default all of it)."""
     import cv2
 
     out = frame.copy()
     h, w = frame.shape[:2]
-    x0, y0 = max(window.x, 0), max(window.y, 0)
-    x1, y1 = min(window.x + window.side, w), min(window.y + window.side, h)
+    bx0, by0, bx1, by1 = box or (0, 0, window.side, window.side)
+    x0, y0 = max(window.x + bx0, 0), max(window.y + by0, 0)  # the box's part inside the frame
+    x1, y1 = min(window.x + bx1, w), min(window.y + by1, h)
     if x1 <= x0 or y1 <= y0:
         return out
-    sx, sy = x0 - window.x, y0 - window.y
-    m = mask[sy:sy + (y1 - y0), sx:sx + (x1 - x0)]
+    mx, my = x0 - window.x - bx0, y0 - window.y - by0  # where that part starts in the mask
+    m = mask[my:my + (y1 - y0), mx:mx + (x1 - x0)]
     # only the mask's support is blended (the lower face: about a third of the window)
     rows, cols = np.flatnonzero(m.max(axis=1) > MASK_FLOOR), np.flatnonzero(m.max(axis=0) > MASK_FLOOR)
     if not len(rows):
@@ -88,7 +105,8 @@ def blend_back(frame: np.ndarray, window, rendered: np.ndarray, mask: np.ndarray
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     m = np.ascontiguousarray(m[r0:r1, c0:c1])
     src = out[y0 + r0:y0 + r1, x0 + c0:x0 + c1]
-    new = np.ascontiguousarray(rendered[sy + r0:sy + r1, sx + c0:sx + c1])
+    sx, sy = x0 - window.x + c0, y0 - window.y + r0  # in the rendered window
+    new = np.ascontiguousarray(rendered[sy:sy + (r1 - r0), sx:sx + (c1 - c0)])
     # src (1 - m) + new m, rounded, in one pass of OpenCV's (a quarter of numpy's time at 720p)
     out[y0 + r0:y0 + r1, x0 + c0:x0 + c1] = cv2.blendLinear(np.ascontiguousarray(src), new, 1.0 - m, m)
     return out
@@ -135,4 +153,5 @@ def compose_frame(source, index: int, rendered: np.ndarray, target_window_px: np
         return full
     window = source.window(index)
     points = _lower_points(source, index, target_window_px)
-    return blend_back(full, window, rendered, lower_face_mask(points, window.side, source.face_side))
+    box = _mask_box(points, window.side, source.face_side)  # the mask is built and searched there only
+    return blend_back(full, window, rendered, lower_face_mask(points, window.side, source.face_side, box), box)

@@ -147,8 +147,8 @@ class WarpField:
         inverse = np.stack([np.stack([d, -b_], 1), np.stack([-c, a], 1)], 1) / det[:, None, None]  # (k, 2, 2)
         b = np.einsum("nij,nj->ni", inverse[which], points - last[which])
         bary = np.hstack([b, 1.0 - b.sum(axis=1, keepdims=True)])
-        rows = np.repeat(np.arange(len(points)), 3)
-        return sparse.csr_matrix((bary.ravel(), (rows, tri.simplices[simplex].ravel())),
+        # three entries a row: the CSR arrays directly (no COO sort)
+        return sparse.csr_matrix((bary.ravel(), tri.simplices[simplex].ravel(), np.arange(0, 3 * len(points) + 1, 3)),
                                  shape=(len(points), self._n_ctrl))
 
     def _outline_gaps(self, pts: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
