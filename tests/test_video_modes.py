@@ -291,3 +291,33 @@ def test_the_source_sound_follows_the_picture_under_the_output_frames():
     assert not held[4:].any() and np.array_equal(held[3], sound[30:40])
     ntsc = sound_under_frames(np.arange(48000, dtype=np.float32), 16000, 29.97, np.arange(89))
     np.testing.assert_array_equal(ntsc, np.arange(len(ntsc)))  # a fractional rate plays on without a seam
+
+
+def test_where_the_new_audio_is_silent_the_lips_close_over_the_speaking_source(tmp_path):
+    """The source speaks (mouth wide open) while the new audio is room tone: the dubbed frames show closed lips
+    (the landmarker reads the rest pose's gap), not the source's teeth squeezed into the lip line."""
+    import soundfile
+
+    from engine.audio.decode import load_audio
+    from engine.face.landmarker import FaceLandmarkerSession
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.render.compose import render_one
+    from engine.render.warp import WarpBackend
+
+    rng = np.random.default_rng(0)
+    room = rng.standard_normal(24000).astype(np.float32) * 10 ** (-55 / 20)  # 1.5 s at -55 dBFS, then speech
+    soundfile.write(str(tmp_path / "pause.wav"), np.concatenate([room, load_audio(SPEECH).mono16k[:32000]]), 16000)
+    project = create_project(ProjectRequest(portrait=None, audio=str(tmp_path / "pause.wav"), video=VIDEO))
+    source, ref = project.source, project.reference
+    landmarks = project.evaluate_motion(0, 35).landmarks_px(ref.transform, ref.width, ref.height)
+    frames = [i for i in range(5, 33)
+              if lip_gap_ratio(source.track.landmarks_px(source.frame_map[i])[:468]) > 0.1][:6]
+    assert len(frames) >= 4  # the source's mouth is wide open there
+    target = lip_gap_ratio(landmarks[frames, :468])
+    renderer = WarpBackend(source, project.renderer.config)
+    with FaceLandmarkerSession() as session:
+        measured = []
+        for i in frames:
+            f = render_one(source, renderer, landmarks[i], i)
+            measured.append(lip_gap_ratio(session.detect(f)[0].pixels(f.shape[1], f.shape[0])[:468]))
+    assert np.max(np.asarray(measured) - target) < 0.01 and np.mean(measured) < np.mean(target)

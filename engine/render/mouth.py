@@ -22,7 +22,8 @@ from functools import lru_cache
 import numpy as np
 
 from engine.easing import smoothstep
-from engine.face.contours import LIPS_INNER_LOWER, LIPS_INNER_UPPER, inner_lip_polygon, mouth_opening
+from engine.face.contours import (LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER,
+                                  inner_lip_polygon, mouth_opening)
 from engine.render.paint import blend_patch, padded_box, polygon_mask
 from engine.render.photo import PhotoLook, luma, sample
 
@@ -93,6 +94,9 @@ ATLAS_MARGIN_CM = 1.6  # atlas reach beyond the mouth corners and above/below th
 # HAIR_DARKER stay in front of the interior, hanging from the upper lip.
 MOUSTACHE_DARKER = 0.45
 HAIR_BAND_CM = 0.25
+# Closed lips are drawn from the outer (1 - SEAL_INNER_SKIP) of each source lip's thickness: next to an open
+# mouth the landmarker's inner-lip contour runs up to a quarter of the lip over the teeth's edge.
+SEAL_INNER_SKIP = 0.25
 HAIR_DARKER = 0.25
 UPPER_LIP_SKIN = (164, 167, 393, 165, 391, 92, 322)  # skin between the nose and the upper lip
 GRAIN_SEED = 11
@@ -213,6 +217,10 @@ class _MouthFrame:
 
     def upper(self, u):
         return np.interp(u, *self._up)
+
+    def along(self, px: np.ndarray, idx, u):
+        """v of the contour through landmarks `idx` of `px` at u (e.g. an outer lip edge)."""
+        return np.interp(u, *self._contour(px, idx))
 
     def lower(self, u):
         return np.interp(u, *self._lo)
@@ -375,8 +383,8 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, hea
     import cv2
 
     opening = mouth_opening(target_px)
-    if style.real:
-        strength = 1.0
+    if style.real:  # the source's own interior, fading out as the target's lips close to a slit (seal_lips)
+        strength = float(smoothstep(opening / max(style.width_px, 1.0) / OPEN_RATIO_FULL))
     else:
         extra = (opening - style.opening_px) / max(style.width_px, 1.0)
         strength = float(smoothstep(extra / OPEN_RATIO_FULL))
@@ -453,6 +461,52 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, hea
         hair = _hang_from_upper_lip(style, tf, u, v, ppc / style.px_per_cm)
         colour = hair[..., :3] + colour * (1.0 - hair[..., 3:4])
     blend_patch(frame, box, colour, alpha[..., None])
+
+
+def seal_lips(frame: np.ndarray, source: np.ndarray, source_px: np.ndarray, target_px: np.ndarray,
+              head: np.ndarray, reach_px: float) -> None:
+    """Where the target closes the lips more than the source frame has them (a dub's silence over a speaking
+    actor), a backward warp squeezes the source's open mouth into the lip line and its teeth stay visible there
+    as a band as wide as the warp's grid. The lips are instead drawn from the source's lips: each pixel of a
+    target lip takes the source pixel at the same place across that lip (inner edge to outer edge, so the outer
+    edges stay where the warp put them), pixels between the target's inner lips take the nearer lip's edge
+    (its lips drawn from their outer part: SEAL_INNER_SKIP), and the skin beyond the outer edge fades back to the warp
+    over `reach_px`; faded in with the squeeze. `frame` is modified in place; `head`: the (2, 3) similarity
+    source -> target."""
+    import cv2
+
+    scale = max(float(np.hypot(head[0, 0], head[1, 0])), 1e-6)
+    squeeze = mouth_opening(source_px) * scale - mouth_opening(target_px)
+    strength = float(smoothstep(squeeze / max(reach_px, 1.0)))
+    if strength <= 0.0:
+        return
+    h, w = frame.shape[:2]
+    box = padded_box(target_px[list(LIPS_OUTER_UPPER + LIPS_OUTER_LOWER)], w, h, int(np.ceil(reach_px)) + 1)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    tf, sf = _MouthFrame(target_px), _MouthFrame(source_px)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    u, v = tf.uv(xs, ys)
+    width_t = max(float(np.linalg.norm(target_px[308] - target_px[78])), 1e-6)
+    u_s = u * (float(np.linalg.norm(source_px[308] - source_px[78])) / width_t)  # along the mouth, corner to corner
+    upper = v < 0.5 * (tf.upper(u) + tf.lower(u))  # above the target's midline: the upper lip's pixels
+    v_s = np.empty_like(v)
+    beyond = np.zeros_like(v)  # px past the target lip's outer edge (the skin around the mouth)
+    for sel, inner, sign, idx in ((upper, "upper", -1.0, LIPS_OUTER_UPPER), (~upper, "lower", 1.0, LIPS_OUTER_LOWER)):
+        in_t, in_s = getattr(tf, inner)(u[sel]), getattr(sf, inner)(u_s[sel])
+        out_t, out_s = tf.along(target_px, idx, u[sel]), sf.along(source_px, idx, u_s[sel])
+        thick_t, thick_s = np.maximum(sign * (out_t - in_t), 1.0), np.maximum(sign * (out_s - in_s), 1.0)
+        across = np.clip(sign * (v[sel] - in_t) / thick_t, 0.0, 1.0)  # 0 at (and inside) the inner edge, 1 outer
+        past = np.maximum(sign * (v[sel] - out_t), 0.0)
+        v_s[sel] = in_s + sign * ((SEAL_INNER_SKIP + (1.0 - SEAL_INNER_SKIP) * across) * thick_s + past / scale)
+        beyond[sel] = past
+    p = sf.point(u_s[..., None], v_s[..., None]).astype(np.float32)
+    lips = cv2.remap(source, p[..., 0], p[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    along = np.minimum(u, width_t - u)  # inside the inner corners
+    feather = max(1.0, 0.5 * reach_px)
+    alpha = (1.0 - smoothstep(beyond / max(reach_px, 1.0))) * smoothstep(along / feather) * strength
+    blend_patch(frame, box, lips.astype(np.float32), alpha[..., None].astype(np.float32))
 
 
 def _lip_shadow(below_upper_lip: np.ndarray, ppc: float) -> np.ndarray:
