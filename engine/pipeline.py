@@ -48,8 +48,12 @@ def load_template(path: str | os.PathLike | None) -> np.ndarray | None:
 def predict_base(audio: AudioClip, fps: float, a2l: Choice, pose_template: np.ndarray | None = None, *,
                  source: FaceSource | None = None, progress: Progress | None = None,
                  cancel: Cancel | None = None) -> BaseLayer:
-    """The chosen backend's prediction, as much of it as the face source takes (a dub: the lower face); a pose
-    template (N, 6 at 30 fps) replaces its head pose."""
+    """The chosen backend's prediction, as much of it as the face source takes (a dub: the lower face, and no
+    more frames than the video gives: `--fit trim` ends with the video); a pose template (N, 6 at 30 fps)
+    replaces its head pose."""
+    frames = getattr(source, "frame_count", None)
+    if frames is not None and frames < audio.frame_count(fps):
+        audio = audio.head(frames / fps)
     backend = A2L_BACKENDS.require(a2l.name, a2l.config)()
     base = backend.predict(audio, fps, a2l.config, progress=progress, cancel=cancel)
     if source is not None:

@@ -321,3 +321,25 @@ def test_where_the_new_audio_is_silent_the_lips_close_over_the_speaking_source(t
             f = render_one(source, renderer, landmarks[i], i)
             measured.append(lip_gap_ratio(session.detect(f)[0].pixels(f.shape[1], f.shape[0])[:468]))
     assert np.max(np.asarray(measured) - target) < 0.01 and np.mean(measured) < np.mean(target)
+
+
+def test_trim_ends_a_dub_with_its_video_when_the_audio_is_longer(tmp_path):
+    """`--fit trim` with audio longer than the video: the project, its motion and the render end with the video
+    (the prediction covered the whole audio and crashed the render before)."""
+    import soundfile
+
+    from engine.audio.decode import load_audio
+    from engine.jobs import RenderJob, RenderSettings
+    from engine.pipeline import ProjectRequest, create_project
+
+    speech = load_audio(SPEECH).mono16k
+    soundfile.write(str(tmp_path / "long.wav"), np.concatenate([speech, speech]), 16000)  # 10 s, the video 7 s
+    project = create_project(ProjectRequest(portrait=None, audio=str(tmp_path / "long.wav"), video=VIDEO, fit="trim"))
+    video_frames = probe_video(VIDEO).frame_count
+    assert project.frame_count == project.source.frame_count == video_frames
+    assert project.evaluate_motion().mesh.shape[0] == video_frames
+    job = RenderJob.for_project(project, RenderSettings(output=str(tmp_path / "trim.mp4")), video_frames - 5)
+    for _ in job.run():  # the job reports its progress as it goes
+        pass
+    with av.open(str(tmp_path / "trim.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 5

@@ -46,6 +46,13 @@ class AudioClip:
 
         return frames_covering(self.duration, fps)
 
+    def head(self, seconds: float) -> "AudioClip":
+        """The first `seconds` of the clip (all of it when shorter); the 16 kHz analysis copy is cut alike."""
+        n, m = int(round(seconds * self.rate)), int(round(seconds * ANALYSIS_RATE))
+        if n >= self.samples.shape[0]:
+            return self
+        return AudioClip(samples=self.samples[:n], rate=self.rate, source=self.source, mono16k=self.mono16k[:m])
+
     def peak_dbfs(self) -> float:
         peak = float(np.abs(self.samples).max()) if self.samples.size else 0.0
         return 20.0 * math.log10(peak) if peak > 0 else -math.inf
