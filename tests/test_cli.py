@@ -194,7 +194,7 @@ def test_livelink_import_and_export_from_the_command_line(tmp_path):
     stays as it was before; the export writes the result back out; a bad take is one line, exit 2."""
     import shutil
 
-    from engine.document.interchange import TAKE_TOLERANCE, result_tracks
+    from engine.document.interchange import HEAD_TOLERANCE_DEG, TAKE_TOLERANCE, result_tracks
     from engine.document.project_io import load_project
     from engine.export.livelink import read_livelink_csv, write_livelink_csv
 
@@ -218,10 +218,29 @@ def test_livelink_import_and_export_from_the_command_line(tmp_path):
     expected_jaw = np.interp(frames / fps - 0.4, t, jaw)
     assert np.abs(got["jawOpen"][frames] - expected_jaw).max() < TAKE_TOLERANCE + 0.01
     assert np.abs(got["ry"][frames] - np.degrees(np.interp(frames / fps - 0.4, t, yaw))).max() < 0.3
-    earlier = [k.time for k in before.channels["jawOpen"].keys if k.time < 0.4]
-    assert earlier  # the fixture's edit keys the jaw before --at: up to its last key the curve is as it was
-    untouched = np.arange(0, int(np.floor(max(earlier) * fps)) + 1)
-    np.testing.assert_allclose(got["jawOpen"][untouched], result_tracks(before)["jawOpen"][untouched], atol=1e-9)
+    # before the take the result is as it was: exactly up to the last key there, then (baked as it was and reduced
+    # like the take's keys) to within the import's tolerance up to a frame before the take
+    lead_in = np.arange(0, int(np.ceil(0.4 * fps)) - 1)
+    for name in ("jawOpen", "ry", "mouthSmileLeft"):
+        earlier = [k.time for k in before.channels[name].keys if k.time < 0.4]
+        exact = np.arange(0, int(np.floor(max(earlier) * fps)) + 1) if earlier else lead_in
+        np.testing.assert_allclose(got[name][exact], result_tracks(before)[name][exact], atol=1e-6)
+        within = HEAD_TOLERANCE_DEG if name == "ry" else TAKE_TOLERANCE  # the import's key reduction
+        np.testing.assert_allclose(got[name][lead_in], result_tracks(before)[name][lead_in], atol=within + 1e-6)
+
+    short = tmp_path / "short.csv"  # 0.5 s from 0.4 s: after 0.9 s the result is as it was
+    write_livelink_csv(short, 60.0, {"jawOpen": jaw[:30]}, np.stack([yaw, 0 * t, 0 * t], axis=1)[:30])
+    result = run_cli("livelink", "import", project, short, "--at", 0.4, "--take-fps", 60, "-o", tmp_path / "s.talkline")
+    assert result.returncode == 0, result.stderr
+    after_short = result_tracks(load_project(tmp_path / "s.talkline"))
+    end = 0.4 + 29 / 60
+    tail = np.arange(int(np.ceil(end * fps)) + 1, after.frame_count)
+    for name in ("jawOpen", "ry"):
+        later = [k.time for k in before.channels[name].keys if k.time > end]
+        exact = np.arange(int(np.ceil(min(later) * fps)), after.frame_count) if later else tail
+        within = HEAD_TOLERANCE_DEG if name == "ry" else TAKE_TOLERANCE
+        np.testing.assert_allclose(after_short[name][exact], result_tracks(before)[name][exact], atol=1e-6)
+        np.testing.assert_allclose(after_short[name][tail], result_tracks(before)[name][tail], atol=within + 1e-6)
 
     result = run_cli("livelink", "export", tmp_path / "keyed.talkline", "-o", tmp_path / "out.csv")
     assert result.returncode == 0, result.stderr

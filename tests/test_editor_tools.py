@@ -512,7 +512,11 @@ def test_live_link_face_csv_export_and_import_as_keys(make_main_window, demo_pro
         assert got["jawOpen"][2] == pytest.approx(0.9, abs=0.02)
         assert got["ry"][2] == pytest.approx(math.degrees(0.2), abs=HEAD_TOLERANCE_DEG)  # the keys' reduction
     jaw = project.channels["jawOpen"]
-    assert 2 <= len(jaw) <= 40 and jaw.keys[0].time == pytest.approx(1.0)  # ordinary keys, editable
+    assert 2 <= len(jaw) <= 40 and jaw.keys[1].time == pytest.approx(1.0)  # ordinary keys, editable
+    # a frame before and after the take the edit is what it was (none): the rest of the clip keeps its motion
+    assert jaw.keys[0].time == pytest.approx(1.0 - 1 / project.fps) and jaw.keys[0].value == 0.0
+    assert jaw.keys[-1].value == 0.0
+    assert channel_readout(project, project.frame_of(0.5))["jawOpen"][1] == 0.0
     assert window.session.undo_stack.undoText().startswith("Import phone.csv")
     assert window.timeline.dope_sheet.rows.count("jawOpen") == 1
     window.actions_by_id["undo"].trigger()
@@ -533,7 +537,7 @@ def test_a_performance_filmed_on_video_imports_as_keys_on_a_worker(make_main_win
     assert len(project.channels["jawOpen"]) == 0  # tracking runs on a worker: the window stays live
     qtbot.waitUntil(lambda: len(project.channels["jawOpen"]) > 0, timeout=120_000)
     jaw = project.channels["jawOpen"]
-    assert jaw.keys[0].time == pytest.approx(0.5) and len(project.channels["ry"]) > 1
+    assert jaw.keys[1].time == pytest.approx(0.5) and len(project.channels["ry"]) > 1  # [0]: the lead-in frame
     assert window.session.undo_stack.undoText() == "Import Talking-Face_PC-AVS__00015.mp4 (31 channels)"
     opening = [channel_readout(project, f)["jawOpen"][2] for f in range(project.frame_of(0.5), project.frame_count)]
     assert max(opening) - min(opening) > 0.2  # the performer's mouth moves the result

@@ -5,7 +5,8 @@ and the head rotation (HeadYaw = ry, HeadPitch = rx, HeadRoll = rz, in radians; 
 translation), one row per project frame, timecode at the project's frame rate.
 Import: a take becomes ordinary editable keys: for each channel the CSV drives, linear keys (simplified to
 within a tolerance) whose edit values make the channel's RESULT follow the capture (edit = captured - base),
-from `start` seconds on; keys that were inside the imported span are replaced, others kept.
+from `start` seconds on; keys that were inside the imported span are replaced, others kept, and the edit between the
+kept keys and the take is baked as it was (to a frame of the take), so the result outside the take is what it was.
 """
 from __future__ import annotations
 
@@ -75,10 +76,35 @@ def import_livelink(project: Project, take: LiveLinkTake | str | os.PathLike, st
         within = HEAD_TOLERANCE_DEG if name in HEAD_COLUMNS else tolerance
         idx = simplify(times, values, within) if times.size > 1 else np.array([0])
         lo, hi = times[0] - KEY_TIME_TOLERANCE, times[-1] + KEY_TIME_TOLERANCE
+        old = project.channels[name]
         keys = [Key(k.time, k.value, k.interpolation, k.handle_left, k.handle_right)
-                for k in project.channels[name].keys if not lo <= k.time <= hi]
+                for k in old.keys if not lo <= k.time <= hi]
+        keys += _kept_around(old, keys, times[0], times[-1], project, within)
         keys += [Key(float(times[i]), float(values[i]), Interpolation.LINEAR) for i in idx]
         out[name] = Curve(keys)
+    return out
+
+
+def _kept_around(old: Curve, kept: list[Key], first: float, last: float, project: Project,
+                 within: float) -> list[Key]:
+    """Keys that keep the edit as it was outside the take: the old curve from the nearest kept key to a frame
+    before the take's first key (and from a frame after its last key to the next kept key), baked at frame rate
+    and reduced within `within`; without them the curve would run from the take's end keys to the kept ones."""
+    step = 1.0 / project.fps
+    out = []
+    for edge, toward in ((first - step, -1.0), (last + step, 1.0)):
+        if not 0.0 <= edge <= project.duration:
+            continue
+        beyond = [k.time for k in kept if (k.time - edge) * toward > KEY_TIME_TOLERANCE]
+        far = (max(beyond) if toward < 0 else min(beyond)) if beyond else edge
+        t = np.sort(np.concatenate([np.arange(edge, far, toward * step)[1:], [edge]]))  # from the edge to the kept key
+        if beyond:
+            t = t[np.abs(t - far) > KEY_TIME_TOLERANCE]
+        if t.size == 0:
+            continue
+        v = np.asarray(old.evaluate(t), dtype=np.float64)
+        idx = simplify(t, v, within) if t.size > 1 else np.array([0])
+        out += [Key(float(t[i]), float(v[i]), Interpolation.LINEAR) for i in idx]
     return out
 
 
