@@ -217,12 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "ordinary keys of the project from --at seconds on, relative to its predicted motion; keys "
                     "inside the take's span are replaced, others kept.")
     llsub = ll.add_subparsers(dest="livelink_command", required=True, metavar="{export,import}")
-    le = llsub.add_parser("export", help="write a project's animation as a Live Link Face CSV")
-    le.add_argument("project", metavar="PROJECT.talkline")
+    le = llsub.add_parser("export", help="write a project's animation as a Live Link Face CSV",
+                          description="Writes the evaluated blendshapes (ARKit names, 0..1) and head rotation (radians) "
+                                      "of a saved project, one row per frame, timecode at the project's frame rate.")
+    le.add_argument("project", metavar="PROJECT.talkline", help="a saved project (the editor's File > Save)")
     le.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="the CSV to write")
-    li = llsub.add_parser("import", help="a Live Link Face CSV becomes keys of a project")
-    li.add_argument("project", metavar="PROJECT.talkline")
-    li.add_argument("take", metavar="TAKE.csv")
+    li = llsub.add_parser("import", help="a Live Link Face CSV becomes keys of a project",
+                          description="A take (e.g. recorded with the Live Link Face app) becomes ordinary keys from "
+                                      "--at on: each driven channel's result follows the take, keys inside its span "
+                                      "are replaced, the rest of the clip keeps its motion. Blendshape values "
+                                      "outside 0..1 are clipped (with a warning).")
+    li.add_argument("project", metavar="PROJECT.talkline", help="a saved project (the editor's File > Save)")
+    li.add_argument("take", metavar="TAKE.csv", help="the Live Link Face CSV")
     li.add_argument("--at", type=_ranged(float, 0.0, 10**6), default=0.0, metavar="SECONDS",
                     help="where the take starts on the project's timeline (default 0)")
     li.add_argument("--take-fps", type=_ranged(float, MIN_FPS, MAX_FPS), metavar="FPS",
@@ -513,6 +519,8 @@ def cmd_models(args) -> int:
 
 
 def cmd_livelink(args) -> int:
+    import numpy as np
+
     from engine.document.interchange import export_livelink, import_livelink
     from engine.document.project_io import load_project, save_project
     from engine.errors import ConfigError
@@ -532,10 +540,14 @@ def cmd_livelink(args) -> int:
     if args.at >= project.duration:
         raise ConfigError(f"--at {args.at:g} s is past the project's end ({project.duration:.2f} s)")
     curves = import_livelink(project, take, start=args.at, head=not args.no_head)
+    fits = int(np.count_nonzero(args.at + take.times <= project.duration + 1e-9))
+    if fits < len(take.times):
+        warnings.warn(f"the take runs past the project's end: {fits} of its {len(take.times)} frames imported")
     project.set_channels(curves)
     output = args.output or args.project
     save_project(project, output)
-    print(f"{output}: {len(take.times)} frames of {Path(args.take).name} from {args.at:g} s into {len(curves)} channels")
+    print(f"{output}: {fits} frames of {Path(args.take).name} ({take.fps:g} fps) from {args.at:g} s "
+          f"into {len(curves)} channels")
     return 0
 
 

@@ -248,10 +248,20 @@ def test_livelink_import_and_export_from_the_command_line(tmp_path):
     assert len(exported.times) == after.frame_count
     np.testing.assert_allclose(exported.shapes["jawOpen"][frames], np.clip(got["jawOpen"][frames], 0, 1), atol=1e-5)
 
-    (tmp_path / "bad.csv").write_text("Timecode,JawOpen\n00:00:00:00.000,wide\n")
-    result = run_cli("livelink", "import", project, tmp_path / "bad.csv")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not numbers" in result.stderr
+    for text, message in (("Timecode,JawOpen\n00:00:00:00.000,wide\n", "JawOpen has values that are not numbers"),
+                          ("Timecode,JawOpen\n00:00:00:xx,0.5\n", "row 2: '00:00:00:xx' is not a timecode"),
+                          ("\udcff\udcfe", "not UTF-8 text")):
+        (tmp_path / "bad.csv").write_bytes(text.encode("utf-8", "surrogateescape"))
+        result = run_cli("livelink", "import", project, tmp_path / "bad.csv")
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert project.read_bytes() == original
+    # out of the blendshape range: clipped with a warning; past the project's end: the frames that fit, said
+    write_livelink_csv(tmp_path / "wild.csv", 60.0, {"jawOpen": np.full(120, 3.0)})
+    result = run_cli("livelink", "import", project, tmp_path / "wild.csv", "--at", 1.0, "-o", tmp_path / "w.talkline")
+    assert result.returncode == 0 and "JawOpen outside 0..1" in result.stderr and "34 of its 120 frames" in result.stderr
+    wild = load_project(tmp_path / "w.talkline")
+    in_take = np.arange(int(np.ceil(1.0 * wild.fps)), wild.frame_count)
+    np.testing.assert_allclose(result_tracks(wild)["jawOpen"][in_take], 1.0, atol=TAKE_TOLERANCE + 1e-6)
 
 
 def test_cli_and_editor_demos_use_the_sentence_as_transcript(tmp_path):

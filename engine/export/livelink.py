@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,36 +86,62 @@ def write_livelink_csv(path: str | os.PathLike, fps: float, shapes: dict[str, np
 def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> LiveLinkTake:
     """Reads a Live Link Face CSV (columns by name, any order; missing ones absent). `fps` of the timecodes; by
     default the common rate that the largest frame field fits (captures are usually 60)."""
-    with open(os.fspath(path), newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or "Timecode" not in rows[0]:
+    try:
+        with open(os.fspath(path), newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a Live Link Face CSV (not UTF-8 text)") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a Live Link Face CSV ({exc})") from None
+    if not rows or "Timecode" not in [h.strip() for h in rows[0]]:
         raise ValueError(f"{path}: not a Live Link Face CSV (no Timecode column)")
     header = [h.strip() for h in rows[0]]
     body = [r for r in rows[1:] if len(r) == len(header)]
     if not body:
         raise ValueError(f"{path}: no frames")
+    short = sum(1 for r in rows[1:] if r and len(r) != len(header))
+    if short:
+        warnings.warn(f"{path}: {short} row(s) without the header's {len(header)} fields were skipped", stacklevel=2)
     col = {name: i for i, name in enumerate(header)}
     codes = [r[col["Timecode"]] for r in body]
-    if fps is None:
-        top = max(int(c.split(":")[-1].split(".")[0]) for c in codes) + 1
-        fps = next((r for r in COMMON_RATES if r >= top), float(top))
-    t = np.array([parse_timecode(c, fps) for c in codes])
+    try:
+        if fps is None:
+            top = max(int(c.split(":")[-1].split(".")[0]) for c in codes) + 1
+            fps = next((r for r in COMMON_RATES if r >= top), float(top))
+        t = np.array([parse_timecode(c, fps) for c in codes])
+    except ValueError:
+        bad = next(c for c in codes if not _is_timecode(c))
+        raise ValueError(f"{path}: row {codes.index(bad) + 2}: {bad!r} is not a timecode (HH:MM:SS:FF.fff)") from None
     t -= t[0]
     if np.any(np.diff(t) <= 0):  # timecodes that do not advance (e.g. dropped sub-frames): use the row rate
         t = np.arange(len(body)) / fps
 
     def column(name: str) -> np.ndarray:
         try:
-            return np.array([float(r[col[name]]) for r in body])
+            values = np.array([float(r[col[name]]) for r in body])
         except ValueError:
-            raise ValueError(f"{path}: {name} has values that are not numbers") from None
+            values = np.array([np.nan])
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{path}: {name} has values that are not numbers")
+        return values
 
     shapes = {n: column(pascal(n)) for n in ARKIT_SHAPES if pascal(n) in col}
     head = (np.stack([column(n) for n in ROTATIONS[:3]], axis=1) if all(n in col for n in ROTATIONS[:3]) else None)
-    for name, values in shapes.items():
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"{path}: {name} has values that are not numbers")
+    outside = sorted(pascal(n) for n, v in shapes.items() if np.any((v < 0.0) | (v > 1.0)))
+    if outside:  # ARKit weights are 0..1; a rig driven past them tears the face
+        warnings.warn(f"{path}: values of {', '.join(outside)} outside 0..1 (the blendshape range) were clipped",
+                      stacklevel=2)
+        shapes = {n: np.clip(v, 0.0, 1.0) for n, v in shapes.items()}
     return LiveLinkTake(float(fps), t, shapes, head)
+
+
+def _is_timecode(text: str) -> bool:
+    try:
+        parse_timecode(text, 60.0)
+        int(text.split(":")[-1].split(".")[0])
+    except (ValueError, IndexError):
+        return False
+    return True
 
 
 def degrees_to_radians(x):
