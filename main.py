@@ -84,11 +84,14 @@ def _add_backend_options(p: argparse.ArgumentParser, a2l: bool = True, renderer:
     p.add_argument("--weights", metavar="DIR", help="weights folder, for backends that need one")
 
 
-def _add_motion_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), help="frame rate of the animation (default 30; 24 and 25 work; a project "
-                                             "render resamples the project's motion to it)")
-    p.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0,
-                   help="seed of head motion and blinks (default 0)")
+def _add_motion_options(p: argparse.ArgumentParser, video: bool = False) -> None:
+    """The animation options; `video`: a dub's, which keeps the video's frame rate and head motion."""
+    if not video:
+        p.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), help="frame rate of the animation (default 30; 24 and 25 work; a project "
+                                                 "render resamples the project's motion to it)")
+    if not video:  # a dub keeps the video's head motion and blinks
+        p.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0,
+                       help="seed of head motion and blinks (default 0)")
     p.add_argument("--transcript", metavar="TEXT|FILE",
                    help="what is said (text or a text file): forced alignment gives much more accurate lip sync")
     p.add_argument("--accurate-phones", action="store_true",
@@ -102,10 +105,12 @@ def _add_motion_options(p: argparse.ArgumentParser) -> None:
                    help="language of the speech as an espeak-ng code (en, de, fr, es, ja, cmn, ko, ...; default en). "
                         "Other than English: a transcript is aligned through espeak-ng phones, and without one the "
                         "mouth follows the sound alone (neutral vowel / consonant labels)")
-    p.add_argument("--head-style", choices=("calm", "natural", "lively"), default="natural",
-                   help="head motion: amplitude, nods on stressed syllables and slow drift (default natural)")
     p.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
                    help="mouth motion gain (default 1.0)")
+    if video:
+        return
+    p.add_argument("--head-style", choices=("calm", "natural", "lively"), default="natural",
+                   help="head motion: amplitude, nods on stressed syllables and slow drift (default natural)")
     p.add_argument("--head-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
                    help="head motion gain (default 1.0; 0 = still head)")
     p.add_argument("--pose-template", metavar="NPY",
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mix the source's own sound under the new audio at this gain (0-1; default 0: new audio only)")
     du.add_argument("--face-index", type=_ranged(int, 0, 63),
                     help="which face to dub when the video shows several (0 = leftmost; default the largest)")
-    _add_motion_options(du)
+    _add_motion_options(du, video=True)
     _add_backend_options(du)
     du.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
 
@@ -294,12 +299,12 @@ def _request(args, portrait, audio_path: str, transcript: str | None):
 
     # Every motion option named like a field of the backend's config sets it (--seed, --accurate-phones, ...).
     a2l = _choice(A2L_BACKENDS, args.a2l, args.a2l_set, args.weights, **{**vars(args), "transcript": transcript})
-    fps = DEFAULT_FPS if args.fps is None else args.fps
+    fps = getattr(args, "fps", None) or DEFAULT_FPS  # a dub has no --fps: the video's rate is used
     size = DEFAULT_SIZE if getattr(args, "size", None) is None else args.size
     framing = Framing(size, getattr(args, "full_frame", False), getattr(args, "face_index", None))
     request = ProjectRequest(portrait=portrait, audio=audio_path, fps=fps, framing=framing, a2l=a2l,
-                             pose_template=args.pose_template,
-                             gains=Gains(lip=args.lip_intensity, head=args.head_intensity))
+                             pose_template=getattr(args, "pose_template", None),
+                             gains=Gains(lip=args.lip_intensity, head=getattr(args, "head_intensity", 1.0)))
     if hasattr(args, "renderer"):  # predict has no renderer options
         request.renderer = _choice(RENDERERS, args.renderer or "warp", args.renderer_set, args.weights)
     _check_weights_used(args.weights, request.a2l, request.renderer)
@@ -447,9 +452,6 @@ def cmd_dub(args) -> int:
     from engine.sources.portrait import Framing
 
     _check_outputs(args)
-    for option, given in (("--fps", args.fps is not None), ("--pose-template", args.pose_template)):
-        if given:
-            raise UsageError(f"{option} does not apply to dubbing: the video keeps its own frame rate and head motion")
     request = _request(args, None, args.audio, _transcript(args.transcript))
     request.video, request.fit = args.video, args.fit
     request.framing = Framing(face_index=args.face_index)

@@ -76,9 +76,14 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if request.video is not None:  # a dub runs at the video's own frame rate: one output frame per source frame
+        from engine.errors import VideoReadError
         from engine.media.video_read import probe_video
 
-        fps = probe_video(request.video).fps
+        info = probe_video(request.video)
+        if info.still:
+            raise VideoReadError(f"{request.video} is a still image, not a video: animate a portrait with "
+                                 "`render PORTRAIT AUDIO` (or New Project's portrait field)")
+        fps = info.fps
     clip = load_audio(os.fspath(request.audio))
     frames = clip.frame_count(fps)
     if frames > MAX_FRAMES:  # the memory guard: a project keeps per-frame arrays of every frame

@@ -80,6 +80,9 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     (("render", "portraits/hallo__6.jpg", "talking_videos/EDTalk__mouth_source.mp4", "-o", "x.mp4"),
      "no audio stream"),
     (("render", "portraits/hallo__6.jpg", "BADAUDIO", "-o", "x.mp4"), "cannot read"),
+    (("dub", "portraits/hallo__6.jpg", "AUDIO", "-o", "x.mp4"), "is a still image, not a video"),
+    (("dub", "talking_videos/Talking-Face_PC-AVS__00015.mp4", "AUDIO", "--fps", "30", "-o", "x.mp4"),
+     "unrecognized arguments: --fps"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
     bad_audio = tmp_path / "bad.wav"

@@ -19,6 +19,7 @@ class VideoInfo:
     duration: float
     has_audio: bool
     rotation: int = 0  # counter-clockwise quarter turns x 90 the display matrix asks for (phones: -90 or 90)
+    still: bool = False  # a single image (FFmpeg reads photos as one-frame videos)
 
 
 def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
@@ -64,7 +65,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         rotation = _rotation(container, stream)
         if rotation % 180:
             w, h = h, w
-        return VideoInfo(w, h, fps, int(count), duration, bool(container.streams.audio), rotation)
+        still = container.format.name == "image2" or container.format.name.endswith("_pipe")
+        return VideoInfo(w, h, fps, int(count), duration, bool(container.streams.audio), rotation, still)
 
 
 def iter_video_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
