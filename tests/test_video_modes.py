@@ -343,3 +343,10 @@ def test_trim_ends_a_dub_with_its_video_when_the_audio_is_longer(tmp_path):
         pass
     with av.open(str(tmp_path / "trim.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 5
+
+
+def test_a_face_index_past_the_faces_of_the_video_says_how_many_there_are(tmp_path):
+    frames = [f for _, f in iter_video_frames(VIDEO)][:8]
+    write_video(tmp_path / "short.mp4", frames)
+    with pytest.raises(NoFaceError, match=r"face index 3 asks for face 4 from the left, but .* shows at most 1 at a time"):
+        track_video(tmp_path / "short.mp4", face_index=3)

@@ -199,6 +199,7 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
     raw, transforms, blend, detected = [], [], [], []
     names: tuple[str, ...] = ()
     centre = None
+    most_faces = 0  # in any one frame: names an out-of-range face index
     with FaceLandmarkerSession(video=True, max_faces=MAX_TRACKED_FACES) as session:
         last_ms = -1
         for i, (t, rgb) in enumerate(iter_video_frames(path)):
@@ -207,6 +208,7 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
             ms = max(int(round(t * 1000)), last_ms + 1)  # VIDEO mode needs strictly increasing timestamps
             last_ms = ms
             faces = session.detect(rgb, timestamp_s=ms / 1000.0)
+            most_faces = max(most_faces, len(faces))
             face = _choose(faces, centre, face_index) if faces else None
             if face is None:
                 raw.append(np.full((478, 3), np.nan))
@@ -226,7 +228,11 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
         raise VideoReadError(f"{path} has no decodable video frames")
     detected_mask = np.asarray(detected)
     if not detected_mask.any():
-        raise NoFaceError(f"no face found in any frame of {path}")
+        if most_faces:
+            raise NoFaceError(f"face index {face_index} asks for face {face_index + 1} from the left, but {path} shows "
+                              f"at most {most_faces} at a time (0 = the leftmost)")
+        raise NoFaceError(f"no face found in any frame of {path}: use a video of a person's face (a face smaller "
+                          "than about a sixth of the frame's height can be missed: crop the video closer)")
     n_blend = len(names)
     blend_arr = np.stack([b if b is not None else np.zeros(n_blend) for b in blend]) if n_blend else np.zeros((len(raw), 0))
     max_gap = int(round(MAX_FILLED_GAP_S * info.fps))
