@@ -21,7 +21,7 @@ DEFAULT_FPS = 30.0  # the reference implementation's rate
 DEFAULT_SIZE = 512  # the reference implementation's frame size
 # Options that make a new prediction: a saved project keeps its own (open it in the editor to change them).
 PREDICTION_OPTIONS = ("seed", "transcript", "accurate_phones", "lip_intensity", "head_intensity", "pose_template",
-                      "a2l", "a2l_set", "full_frame", "face_index", "style", "language", "head_style")
+                      "a2l", "a2l_set", "full_frame", "face_index", "style", "language", "head_style", "save_project")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,6 +133,12 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
                    help="write [reference | pose image | result] panels like the reference implementation")
 
 
+def _add_save_project(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--save-project", metavar="OUT.talkline",
+                   help="also save the project (open it in the editor, render it again with `render OUT.talkline`, "
+                        "import a Live Link take into it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -154,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_motion_options(r)
     _add_backend_options(r)
     _add_output_options(r)
+    _add_save_project(r)
 
     p = sub.add_parser("predict", help="predict the motion only (landmarks, mesh, pose), no video",
                        description="Predict per-frame landmarks, mesh and head pose from AUDIO for PORTRAIT.")
@@ -196,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_motion_options(du, video=True)
     _add_backend_options(du)
     du.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
+    _add_save_project(du)
 
     re_ = sub.add_parser(
         "reenact", help="drive a portrait with the expressions and head motion of a video",
@@ -336,7 +344,7 @@ def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFI
 
     checks = {"output": output_kind, "pose_video": (VIDEO_SUFFIXES, "pose video"),
               "landmarks": ((".npz",), "landmark file"), "mouth_cues": ((".json", ".tsv"), "mouth-cue file"),
-              "pose_template_out": ((".npy",), "pose template")}
+              "pose_template_out": ((".npy",), "pose template"), "save_project": ((".talkline",), "project file")}
     for dest, (suffixes, what) in checks.items():
         if getattr(args, dest, None):
             check_writable(getattr(args, dest), suffixes, what)
@@ -366,9 +374,19 @@ def cmd_render(args) -> int:
     portrait, audio = args.inputs
     _check_outputs(args)
     project = create_project(_request(args, portrait, audio, _transcript(args.transcript)))
+    _save_project(project, args.save_project)
     for path in _run_job(RenderJob.for_project(project, _render_settings(args, args.output))):
         print(path)
     return 0
+
+
+def _save_project(project, path: str | None) -> None:
+    """--save-project: the project the render is made from, to refine in the editor or script (livelink)."""
+    if path:
+        from engine.document.project_io import save_project
+
+        save_project(project, path)
+        print(path)
 
 
 def _render_project(args) -> int:
@@ -456,6 +474,7 @@ def cmd_dub(args) -> int:
     request.video, request.fit = args.video, args.fit
     request.framing = Framing(face_index=args.face_index)
     project = create_project(request)
+    _save_project(project, args.save_project)
     job = RenderJob.for_project(project, _render_settings(args, args.output))
     if args.keep_source_audio > 0:
         job.audio = _mixed(project.audio, args.video, args.keep_source_audio)

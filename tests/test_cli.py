@@ -192,6 +192,20 @@ def test_a_schema_1_project_renders_headless_with_its_edits(tmp_path):
     assert result.returncode == 2 and "--range 30 99 must satisfy 0 <= START < END <= 39" in result.stderr
 
 
+def test_a_render_saves_its_project_to_render_again_headless(tmp_path, speech):
+    """--save-project: the project a render is made from, reopened headless, renders the same landmarks."""
+    result = run_cli("render", media("portraits/hallo__6.jpg"), speech, "-o", tmp_path / "a.mp4", "--fps", 25,
+                     "--size", 256, "--landmarks", tmp_path / "a.npz", "--save-project", tmp_path / "p.talkline")
+    assert result.returncode == 0, result.stderr
+    result = run_cli("render", tmp_path / "p.talkline", "--landmarks", tmp_path / "b.npz")
+    assert result.returncode == 0, result.stderr
+    a, b = np.load(tmp_path / "a.npz")["landmarks_2d"], np.load(tmp_path / "b.npz")["landmarks_2d"]
+    assert a.shape == b.shape and np.abs(a - b).max() < 1e-3
+    result = run_cli("render", media("portraits/hallo__6.jpg"), speech, "-o", tmp_path / "c.mp4",
+                     "--save-project", tmp_path / "p.txt")
+    assert result.returncode == 2 and ".talkline" in result.stderr
+
+
 def test_livelink_import_and_export_from_the_command_line(tmp_path):
     """A phone take (60 fps) becomes keys of a saved project from --at on: the result follows the take there and
     stays as it was before; the export writes the result back out; a bad take is one line, exit 2."""
