@@ -350,3 +350,17 @@ def test_a_face_index_past_the_faces_of_the_video_says_how_many_there_are(tmp_pa
     write_video(tmp_path / "short.mp4", frames)
     with pytest.raises(NoFaceError, match=r"face index 3 asks for face 4 from the left, but .* shows at most 1 at a time"):
         track_video(tmp_path / "short.mp4", face_index=3)
+
+
+def test_a_long_stretch_without_a_face_is_reported_with_its_times(tmp_path):
+    """A second of black frames in the middle of a shot: tracking passes them through, and opening the video for
+    a dub says where (the frames there keep the source's mouth)."""
+    from engine.sources.video import VideoSource
+
+    frames = [f for _, f in iter_video_frames(VIDEO)][:75]
+    for i in range(25, 50):
+        frames[i] = np.zeros_like(frames[i])
+    write_video(tmp_path / "gap.mp4", frames)
+    with pytest.warns(UserWarning, match=r"no face in 1 stretch\(es\) \(1\.0-2\.0 s\)"):
+        source = VideoSource.open(tmp_path / "gap.mp4", 75, "pingpong")
+    assert not source.usable(30) and source.usable(10) and source.usable(60)

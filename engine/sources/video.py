@@ -281,5 +281,11 @@ class VideoSource:
         from engine.video.lengths import source_frames
 
         track = cached_track(path, face_index=face_index, progress=progress, cancel=cancel)
+        if track.gaps:
+            import warnings
+
+            spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in track.gaps[:3]) + (" ..." if len(track.gaps) > 3 else "")
+            warnings.warn(f"{os.fspath(path)}: no face in {len(track.gaps)} stretch(es) ({spans}): those frames are "
+                          "shown as they are, without the new mouth", stacklevel=2)
         return cls(os.fspath(path), track, source_frames(track.frame_count, output_frames, fit), fit=fit,
                    face_index=face_index)
