@@ -233,14 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     le = llsub.add_parser("export", help="write a project's animation as a Live Link Face CSV",
                           description="Writes the evaluated blendshapes (ARKit names, 0..1) and head rotation (radians) "
                                       "of a saved project, one row per frame, timecode at the project's frame rate.")
-    le.add_argument("project", metavar="PROJECT.talkline", help="a saved project (the editor's File > Save)")
+    le.add_argument("project", metavar="PROJECT.talkline", help="a saved project (the editor's File > Save, or render/dub --save-project)")
     le.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="the CSV to write")
     li = llsub.add_parser("import", help="a Live Link Face CSV becomes keys of a project",
                           description="A take (e.g. recorded with the Live Link Face app) becomes ordinary keys from "
                                       "--at on: each driven channel's result follows the take, keys inside its span "
                                       "are replaced, the rest of the clip keeps its motion. Blendshape values "
                                       "outside 0..1 are clipped (with a warning).")
-    li.add_argument("project", metavar="PROJECT.talkline", help="a saved project (the editor's File > Save)")
+    li.add_argument("project", metavar="PROJECT.talkline", help="a saved project (the editor's File > Save, or render/dub --save-project)")
     li.add_argument("take", metavar="TAKE.csv", help="the Live Link Face CSV")
     li.add_argument("--at", type=_ranged(float, 0.0, 10**6), default=0.0, metavar="SECONDS",
                     help="where the take starts on the project's timeline (default 0)")
@@ -547,6 +547,10 @@ def cmd_livelink(args) -> int:
     from engine.errors import ConfigError
     from engine.export.livelink import read_livelink_csv
 
+    from engine.export.atomic import check_writable
+
+    check_writable(args.output or args.project, (".csv",) if args.livelink_command == "export" else (".talkline",),
+                   "Live Link CSV" if args.livelink_command == "export" else "project file")
     project = load_project(args.project)
     if args.livelink_command == "export":
         frames = export_livelink(project, args.output)
