@@ -90,3 +90,17 @@ def test_silence_warns(tmp_path):
         clip = load_audio(silent)
     assert clip.duration == 1.0
     assert any("silent" in str(w.message) for w in caught)
+
+
+def test_the_head_of_a_clip_covers_exactly_the_frames_asked_for():
+    """A dub trimmed to its video predicts exactly the video's frames at any common rate (rounding the cut to the
+    nearest sample gave one frame more at 29.97 fps)."""
+    import numpy as np
+
+    from engine.audio.decode import AudioClip
+
+    for rate in (48000, 44100, 16000):
+        clip = AudioClip(samples=np.zeros((rate * 30, 1), np.float32), rate=rate)
+        for fps in (23.976, 25, 29.97, 30, 59.94):
+            for frames in (1, 211, 599):
+                assert clip.head(frames / fps).frame_count(fps) == frames, (rate, fps, frames)

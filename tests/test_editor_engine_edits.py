@@ -3,6 +3,8 @@ engine.export.livelink): retiming and scaling key selections, intensity over a r
 local, and the Live Link Face CSV round trip."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,29 @@ def test_live_link_face_csv_round_trip(demo_project_file, tmp_path):
     got = result_tracks(fresh)
     for name in ("jawOpen", "mouthSmileLeft", "ry", "rx"):
         assert np.abs(got[name] - want[name]).max() < 0.02
+
+
+def test_a_take_next_to_a_kept_key_adds_no_second_key_there(tmp_path):
+    """Live Link import one frame after an edit key: the key stays alone at its time (one key per time) and the
+    result before it is unchanged."""
+    import shutil
+
+    from engine.document.curves import KEY_TIME_TOLERANCE, Curve, Interpolation, Key
+    from engine.document.interchange import import_livelink
+    from engine.document.project_io import load_project
+    from engine.export.livelink import LiveLinkTake
+
+    fixtures = Path(__file__).parent / "fixtures"
+    shutil.copy(fixtures / "schema1.talkline", tmp_path)
+    shutil.copy(fixtures / "schema1_speech.wav", tmp_path)
+    project = load_project(tmp_path / "schema1.talkline")
+    fps = project.fps
+    old = Curve([Key(0.3, 0.1, Interpolation.LINEAR), Key(10 / fps, 0.2, Interpolation.LINEAR),
+                 Key(30 / fps, 0.1, Interpolation.LINEAR)])
+    project.set_channels({"jawOpen": old})
+    take = LiveLinkTake(60.0, np.arange(30) / 60.0, {"jawOpen": np.full(30, 0.5)}, None)
+    times = sorted(k.time for k in import_livelink(project, take, start=11 / fps)["jawOpen"].keys)
+    assert np.diff(times).min() > KEY_TIME_TOLERANCE
+    new = import_livelink(project, take, start=11 / fps)["jawOpen"]
+    t = np.arange(0, 11) / fps
+    np.testing.assert_allclose(new.evaluate(t), old.evaluate(t), atol=1e-12)

@@ -47,8 +47,9 @@ class AudioClip:
         return frames_covering(self.duration, fps)
 
     def head(self, seconds: float) -> "AudioClip":
-        """The first `seconds` of the clip (all of it when shorter); the 16 kHz analysis copy is cut alike."""
-        n, m = int(round(seconds * self.rate)), int(round(seconds * ANALYSIS_RATE))
+        """The first `seconds` of the clip (all of it when shorter; cut down to a whole sample, so it never
+        covers a frame more than `seconds` do); the 16 kHz analysis copy is cut alike."""
+        n, m = math.floor(seconds * self.rate + 1e-9), math.floor(seconds * ANALYSIS_RATE + 1e-9)
         if n >= self.samples.shape[0]:
             return self
         return AudioClip(samples=self.samples[:n], rate=self.rate, source=self.source, mono16k=self.mono16k[:m])

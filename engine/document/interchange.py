@@ -93,12 +93,13 @@ def _kept_around(old: Curve, kept: list[Key], first: float, last: float, project
     step = 1.0 / project.fps
     out = []
     for edge, toward in ((first - step, -1.0), (last + step, 1.0)):
-        if not 0.0 <= edge <= project.duration:
-            continue
+        if not 0.0 <= edge <= project.duration or any(abs(k.time - edge) <= KEY_TIME_TOLERANCE for k in kept):
+            continue  # outside the clip, or a kept key already holds the curve there
         beyond = [k.time for k in kept if (k.time - edge) * toward > KEY_TIME_TOLERANCE]
-        far = (max(beyond) if toward < 0 else min(beyond)) if beyond else edge
-        t = np.sort(np.concatenate([np.arange(edge, far, toward * step)[1:], [edge]]))  # from the edge to the kept key
-        if beyond:
+        t = np.array([edge])  # no kept key on that side: the curve holds the edge's value
+        if beyond:  # from the edge to the nearest kept key, without a second key where that one is
+            far = max(beyond) if toward < 0 else min(beyond)
+            t = np.sort(np.arange(edge, far, toward * step))
             t = t[np.abs(t - far) > KEY_TIME_TOLERANCE]
         if t.size == 0:
             continue
