@@ -252,6 +252,9 @@ def test_the_lower_face_mask_built_small_matches_the_full_size_one(monkeypatch):
     assert np.abs(part - small[y0:y1, x0:x1]).max() < 1e-3
     small[y0:y1, x0:x1] = 0
     assert small.max() < compose.MASK_FLOOR
+    # a face that has left the window has no box (the frame passes through) instead of a negative-sized mask
+    assert compose._mask_box([p + 10 * side for p in points], side, face) is None
+    assert compose.lower_face_region([p - 10 * side for p in points], side, face) is None
 
 
 def test_a_dub_renders_only_the_blended_region_and_equals_the_whole_window_render(dub, monkeypatch):

@@ -65,22 +65,22 @@ def lower_face_mask(points_px: list[np.ndarray], side: int, face_side: float,
 
 def _mask_box(points_px: list[np.ndarray], side: int, face_side: float, margin: float = 0.0):
     """(x0, y0, x1, y1): the part of the window where lower_face_mask(points_px, ...) can change a pixel (the
-    grown hull and MASK_REACH_SIGMAS of feather), grown by `margin` px and clipped to the window."""
+    grown hull, MASK_REACH_SIGMAS of feather and a coarse mask pixel of enlargement), grown by `margin` px and
+    clipped to the window; None when that part is empty (the face has left the window)."""
     sigma, grow = _feather(face_side)
     reach = grow + MASK_REACH_SIGMAS * sigma + MAX_MASK_SCALE + margin
     pts = np.concatenate([np.asarray(p, dtype=np.float64) for p in points_px])
     x0, y0 = np.maximum(np.floor(pts.min(axis=0) - reach).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(pts.max(axis=0) + reach).astype(int) + 1, side)
-    return int(x0), int(y0), int(x1), int(y1)
+    return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
 
 
-def lower_face_region(points_px: list[np.ndarray], side: int, face_side: float, grid_step: int = 4):
-    """(x0, y0, x1, y1) of the window a renderer must get right for lower_face_mask(points_px, ...): the mask's
-    support, plus how far the lower face moves (a backward warp there reads source pixels that far away) and two
-    grid steps of the warp, clipped to the window."""
+def lower_face_region(points_px: list[np.ndarray], side: int, face_side: float):
+    """(x0, y0, x1, y1) of the window a renderer must get right for lower_face_mask(points_px, ...), or None: the
+    mask's support grown by how far the lower face moves (a backward warp there reads source pixels that far
+    away); a renderer adds its own margin (the warp: two grid steps)."""
     source, target = (np.asarray(p, dtype=np.float64) for p in points_px)
-    moved = float(np.max(np.linalg.norm(target - source, axis=1))) if len(source) == len(target) else 0.0
-    return _mask_box(points_px, side, face_side, moved + 2 * grid_step)
+    return _mask_box(points_px, side, face_side, float(np.max(np.linalg.norm(target - source, axis=1))))
 
 
 def blend_back(frame: np.ndarray, window, rendered: np.ndarray, mask: np.ndarray,
@@ -154,4 +154,6 @@ def compose_frame(source, index: int, rendered: np.ndarray, target_window_px: np
     window = source.window(index)
     points = _lower_points(source, index, target_window_px)
     box = _mask_box(points, window.side, source.face_side)  # the mask is built and searched there only
+    if box is None:
+        return full
     return blend_back(full, window, rendered, lower_face_mask(points, window.side, source.face_side, box), box)

@@ -62,7 +62,7 @@ class WarpRenderer:
         previous frame's grid (None for the first). Returns (frame, this frame's grid).
 
         `region` (x0, y0, x1, y1), with a source frame only: just that part of the frame is warped (the rest is
-        the source frame as it is), at a cost in proportion to its area."""
+        the source frame as it is), at a cost in proportion to its area; None: all of it."""
         import cv2
 
         target = _landmarks(target_px, "target landmarks")
@@ -77,6 +77,10 @@ class WarpRenderer:
             if image.ndim != 3 or image.dtype != np.uint8:
                 raise ValueError(f"source must be an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
             px = _landmarks(source_px, "source landmarks")
+            if region is not None:  # the caller's region and the two grid steps the map interpolates over
+                x0, y0, x1, y1 = region
+                m = 2 * self.grid_step
+                region = (max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, image.shape[1]), min(y1 + m, image.shape[0]))
             field = WarpField(px, image.shape[1], image.shape[0], self.grid_step, region)
             mouth = MouthStyle.of(image, px, self._mouth.look)  # a video's frames share its look
         grid = field.backward_grid(target, start)
@@ -129,7 +133,7 @@ class WarpBackend:
         return self._warp.render_warm(landmarks, None, image, px, region)[0]
 
     def frames(self, landmarks, *, progress: Progress | None = None, cancel: Cancel | None = None,
-               regions: Sequence[Region] | None = None) -> Iterator[np.ndarray]:
+               regions: Sequence[Region | None] | None = None) -> Iterator[np.ndarray]:
         """Frames in order; each frame's backward map is warm-started from the previous one's (over a source's
         own frames with `regions`, each frame is solved from scratch: its grid covers another region)."""
         total = len(landmarks)
