@@ -21,7 +21,7 @@ DEFAULT_FPS = 30.0  # the reference implementation's rate
 DEFAULT_SIZE = 512  # the reference implementation's frame size
 # Options that make a new prediction: a saved project keeps its own (open it in the editor to change them).
 PREDICTION_OPTIONS = ("seed", "transcript", "accurate_phones", "lip_intensity", "head_intensity", "pose_template",
-                      "a2l", "a2l_set", "full_frame", "face_index", "style", "language", "head_style", "save_project")
+                      "a2l", "a2l_set", "full_frame", "face_index", "style", "language", "head_style")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -395,6 +395,8 @@ def _render_project(args) -> int:
     from engine.jobs import RenderJob
     from engine.plugins import RENDERERS
 
+    if args.save_project:
+        raise TalklineError("--save-project applies to PORTRAIT AUDIO renders: this is a saved project already")
     defaults = build_parser().parse_args(["render", "x"])
     given = [name for name in PREDICTION_OPTIONS if getattr(args, name) != getattr(defaults, name)]
     if given:

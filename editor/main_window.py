@@ -235,6 +235,10 @@ class MainWindow(QMainWindow):
                 self._add_recent(project.path)
             self._offer_relink()
             self.session.set_selection(self._animated_channels()[:4] or ["jawOpen"])
+            gaps = getattr(getattr(project.source, "track", None), "gaps", None)
+            if gaps:  # a dub's video without a face there: those frames keep the source's mouth
+                spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in gaps[:3]) + (" ..." if len(gaps) > 3 else "")
+                self.statusBar().showMessage(f"No face in the video at {spans}: those frames stay as filmed", 15_000)
         self._update_title()
 
     def _animated_channels(self) -> list[str]:
@@ -280,11 +284,15 @@ class MainWindow(QMainWindow):
         if not path:
             return
         try:
-            take = read_livelink_csv(path)
+            with warnings.catch_warnings(record=True) as caught:  # clipped values, skipped rows: said below
+                warnings.simplefilter("always")
+                take = read_livelink_csv(path)
         except (OSError, ValueError) as exc:
             show_error(self, ConfigError(str(exc) if isinstance(exc, ValueError) else f"{Path(path).name}: {exc}"))
             return
         self._import_take(take, Path(path).name)
+        if caught:
+            self.statusBar().showMessage(" · ".join(str(w.message) for w in caught), 15_000)
 
     def import_performance(self) -> None:
         """A performance filmed on video is tracked (on a worker) and becomes keys from the playhead on."""

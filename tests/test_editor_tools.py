@@ -521,6 +521,11 @@ def test_live_link_face_csv_export_and_import_as_keys(make_main_window, demo_pro
     assert window.timeline.dope_sheet.rows.count("jawOpen") == 1
     window.actions_by_id["undo"].trigger()
     assert len(project.channels["jawOpen"]) == 0
+    # a take past the blendshape range is clipped, and the window says so
+    capture.write_text(capture.read_text().replace(",0.9,", ",1.5,"))
+    window.actions_by_id["import_livelink"].trigger()
+    assert "JawOpen outside 0..1" in window.statusBar().currentMessage()
+    assert channel_readout(project, project.frame_of(1.2))["jawOpen"][2] == pytest.approx(1.0, abs=0.02)
 
 
 def test_a_performance_filmed_on_video_imports_as_keys_on_a_worker(make_main_window, demo_project_file, dialogs,

@@ -229,8 +229,10 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
     detected_mask = np.asarray(detected)
     if not detected_mask.any():
         if most_faces:
-            raise NoFaceError(f"face index {face_index} asks for face {face_index + 1} from the left, but {path} shows "
-                              f"at most {most_faces} at a time (0 = the leftmost)")
+            seen = (f"Talkline tracks at most {MAX_TRACKED_FACES} faces at a time" if most_faces >= MAX_TRACKED_FACES
+                    else f"{path} shows at most {most_faces} at a time")
+            raise NoFaceError(f"face index {face_index} asks for face {face_index + 1} from the left, but {seen} "
+                              "(0 = the leftmost)")
         raise NoFaceError(f"no face found in any frame of {path}: use a video of a person's face (a face smaller "
                           "than about a sixth of the frame's height can be missed: crop the video closer)")
     n_blend = len(names)
