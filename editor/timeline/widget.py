@@ -142,7 +142,6 @@ class TimelineWidget(QWidget):
         left = plot.getAxis("left")
         left.setWidth(AXIS_WIDTH)
         left.setStyle(hideOverlappingLabels=False, textFillLimits=[(0, 1.0)])  # every lane keeps its name
-
         plot.hideButtons()
         plot.setMenuEnabled(False)
         return plot

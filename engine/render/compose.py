@@ -98,7 +98,7 @@ def blend_back(frame: np.ndarray, window, rendered: np.ndarray, mask: np.ndarray
         return out
     mx, my = x0 - window.x - bx0, y0 - window.y - by0  # where that part starts in the mask
     m = mask[my:my + (y1 - y0), mx:mx + (x1 - x0)]
-    # only the mask's support is blended (the lower face: about a third of the window)
+    # only the mask's support is blended (the lower face: ~0.3 of the window at 720p)
     rows, cols = np.flatnonzero(m.max(axis=1) > MASK_FLOOR), np.flatnonzero(m.max(axis=0) > MASK_FLOOR)
     if not len(rows):
         return out

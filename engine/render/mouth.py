@@ -82,6 +82,9 @@ REAL_INTERIOR_OPENING = 0.06
 REAL_DILATE_PX = 2
 BITE_CONTRAST = 25.0  # grey levels between the interior's bright and dark rows below which it shows no teeth  # source pixels kept around the inner-lip polygon, so the layers meet the lips seamlessly
 OPEN_RATIO_FULL = 0.06  # painted interior: (opening - source opening) / width at which it is fully shown
+# The source's own interior is shown in full once the target's lips part by this share of the mouth's width, and
+# fades out below it: a slit that narrow shows the lips' edges and shadow, not the teeth (the same ramp as above).
+REAL_SLIT_FULL = OPEN_RATIO_FULL
 FEATHER_SIGMA_PX = 0.8  # the inner-lip edge's softness on a sharp photo
 # ... plus this share of the photo's own blur: the warped lips bring their softness; a fully photo-soft edge
 # cost the landmarker 0.015 px on the lips (bench_warp --fidelity) for no visible gain.
@@ -181,7 +184,7 @@ class MouthStyle:
                           noise * np.float32(grain_amp), np.asarray(px, dtype=np.float64))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=8)  # a video's mouth atlas keeps a few sizes for many frames; a still has one
 def _grain_noise(shape: tuple[int, int]) -> np.ndarray:
     """Unit Gaussian noise of the atlas (seeded, so the same for a shape: a video's frames reuse it), read-only."""
     noise = np.random.default_rng(GRAIN_SEED).standard_normal(shape).astype(np.float32)
@@ -384,7 +387,8 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, hea
 
     opening = mouth_opening(target_px)
     if style.real:  # the source's own interior, fading out as the target's lips close to a slit (seal_lips)
-        strength = float(smoothstep(opening / max(style.width_px, 1.0) / OPEN_RATIO_FULL))
+        scale = float(np.hypot(head[0, 0], head[1, 0])) if head is not None else 1.0
+        strength = float(smoothstep(opening / max(style.width_px * scale, 1.0) / REAL_SLIT_FULL))
     else:
         extra = (opening - style.opening_px) / max(style.width_px, 1.0)
         strength = float(smoothstep(extra / OPEN_RATIO_FULL))

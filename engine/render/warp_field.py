@@ -143,7 +143,7 @@ class WarpField:
         last = corners[:, 2]
         (a, c), (b_, d) = (corners[:, 0] - last).T, (corners[:, 1] - last).T  # columns of [[a, b], [c, d]]
         det = a * d - b_ * c
-        det = np.where(np.abs(det) > 1e-12, det, 1e-12)  # a sliver: its points take its corners' values
+        det = np.where(np.abs(det) > 1e-12, det, 1e-12)  # a degenerate sliver: no division by zero
         inverse = np.stack([np.stack([d, -b_], 1), np.stack([-c, a], 1)], 1) / det[:, None, None]  # (k, 2, 2)
         b = np.einsum("nij,nj->ni", inverse[which], points - last[which])
         bary = np.hstack([b, 1.0 - b.sum(axis=1, keepdims=True)])
