@@ -47,6 +47,14 @@ MAX_RECENT = 8
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
+def _create_on_worker(request, **progress) -> Project:
+    """pipeline.create_project, plus what the timeline will show that takes a while to compute (a dub video's
+    own sound, decoded and laid out), so the window never waits for it."""
+    project = pipeline.create_project(request, **progress)
+    getattr(project.source, "sound", None)
+    return project
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, use_audio: bool | None = None):
         super().__init__()
@@ -367,7 +375,7 @@ class MainWindow(QMainWindow):
         request = pipeline.ProjectRequest(portrait=None if video else portrait, audio=audio, fps=fps,
                                           framing=Framing(size, full_frame, face_index), a2l=a2l,
                                           pose_template=pose_template, video=video)
-        return self._run("Creating project…", pipeline.create_project, request,
+        return self._run("Creating project…", _create_on_worker, request,
                          on_done=lambda p: self.set_project(p, modified=True))
 
     def open_demo(self) -> None:
