@@ -574,9 +574,9 @@ class MainWindow(QMainWindow):
     # --- editing ---------------------------------------------------------------------------------
     def _name_step(self, action_id: str, label: str, text: str) -> None:
         action = self.actions_by_id[action_id]
-        action.setText(f"{label} {text}" if text else label)
-        action.setToolTip(f"{label.replace('&', '')} {text} ({action.shortcut().toString()})" if text else
-                          f"{label.replace('&', '')} ({action.shortcut().toString()})")
+        named = f"{label} {text}" if text else label
+        action.setText(named)
+        action.setToolTip(f"{named.replace('&', '')} ({action.shortcut().toString()})")
 
     def undo(self) -> None:
         self.session.undo_stack.undo()

@@ -128,3 +128,12 @@ def test_a_take_next_to_a_kept_key_adds_no_second_key_there(tmp_path):
     new = import_livelink(project, take, start=11 / fps)["jawOpen"]
     t = np.arange(0, 11) / fps
     np.testing.assert_allclose(new.evaluate(t), old.evaluate(t), atol=1e-12)
+
+
+def test_a_bad_timecode_is_named_by_its_line_in_the_file(tmp_path):
+    from engine.export.livelink import read_livelink_csv
+
+    path = tmp_path / "take.csv"
+    path.write_text("Timecode,JawOpen\n00:00:00:00.000\n00:00:00:01.000,0.2\n00:00:00:xx,0.3\n")  # line 2 is short
+    with pytest.warns(UserWarning, match="1 row"), pytest.raises(ValueError, match=r"row 4: '00:00:00:xx'"):
+        read_livelink_csv(path)

@@ -25,6 +25,10 @@ MAX_PATH_CHARS = 4096  # a stored file path (a video's track source): Linux's PA
 MAX_KEYS = 100_000  # keys on one channel: one a frame for an hour at 30 fps
 MAX_WEIGHT_TRACKS = 256  # rig controls a base layer may carry tracks for (the rig has 28)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# What reading a damaged member raises (all become a ProjectFileError). zipfile raises NotImplementedError for a
+# compression method it lacks (not unfinished code) and RuntimeError for an encrypted member.
+_MEMBER_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError,
+                       ValueError)
 
 
 def fail(member: str, field: str, problem: str) -> ProjectFileError:
@@ -43,8 +47,7 @@ def read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
     try:
         with zf.open(info) as fh:
             data = fh.read(limit + 1)
-    # NotImplementedError: zipfile's answer to a compression method it lacks; RuntimeError: an encrypted member.
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+    except _MEMBER_READ_ERRORS as exc:
         raise fail(name, "the member", f"is corrupt ({exc})") from None
     if len(data) > limit:
         raise fail(name, "the member", f"holds more than {limit} bytes")
@@ -161,8 +164,7 @@ def read_arrays(raw_npz: bytes, frames: int) -> dict[str, np.ndarray]:
                     out[name] = np.lib.format.read_array(fh, allow_pickle=False)
     except ProjectFileError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError,
-            RuntimeError, SyntaxError, TypeError):
+    except _MEMBER_READ_ERRORS + (struct.error, SyntaxError, TypeError):  # and np.load's for a damaged array
         raise ProjectFileError(
             f"{ARRAYS_MEMBER} is corrupt or holds Python objects (which Talkline never loads)") from None
     for name, array in out.items():

@@ -104,14 +104,14 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
         warnings.warn(f"{path}: {short} row(s) without the header's {len(header)} fields were skipped", stacklevel=2)
     col = {name: i for i, name in enumerate(header)}
     codes = [r[col["Timecode"]] for r in body]
-    try:
-        if fps is None:
-            top = max(int(c.split(":")[-1].split(".")[0]) for c in codes) + 1
-            fps = next((r for r in COMMON_RATES if r >= top), float(top))
-        t = np.array([parse_timecode(c, fps) for c in codes])
-    except ValueError:
-        bad = next(c for c in codes if not _is_timecode(c))
-        raise ValueError(f"{path}: row {codes.index(bad) + 2}: {bad!r} is not a timecode (HH:MM:SS:FF.fff)") from None
+    lines = [n + 2 for n, r in enumerate(rows[1:]) if len(r) == len(header)]  # the file's own line numbers
+    for line, code in zip(lines, codes):
+        if not _is_timecode(code):
+            raise ValueError(f"{path}: row {line}: {code!r} is not a timecode (HH:MM:SS:FF.fff)")
+    if fps is None:
+        top = max(_frame_field(c) for c in codes) + 1
+        fps = next((r for r in COMMON_RATES if r >= top), float(top))
+    t = np.array([parse_timecode(c, fps) for c in codes])
     t -= t[0]
     if np.any(np.diff(t) <= 0):  # timecodes that do not advance (e.g. dropped sub-frames): use the row rate
         t = np.arange(len(body)) / fps
@@ -120,8 +120,8 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
         try:
             values = np.array([float(r[col[name]]) for r in body])
         except ValueError:
-            values = np.array([np.nan])
-        if not np.all(np.isfinite(values)):
+            values = None
+        if values is None or not np.all(np.isfinite(values)):
             raise ValueError(f"{path}: {name} has values that are not numbers")
         return values
 
@@ -135,11 +135,16 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
     return LiveLinkTake(float(fps), t, shapes, head)
 
 
+def _frame_field(text: str) -> int:
+    """The FF of HH:MM:SS:FF(.fff)."""
+    return int(text.split(":")[-1].split(".")[0])
+
+
 def _is_timecode(text: str) -> bool:
     try:
         parse_timecode(text, 60.0)
-        int(text.split(":")[-1].split(".")[0])
-    except (ValueError, IndexError):
+        _frame_field(text)
+    except ValueError:
         return False
     return True
 

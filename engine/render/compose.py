@@ -4,6 +4,8 @@ the untouched source frame, under a feathered mask, so the upper face, the backg
 stay the source's to the pixel."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 # Feather of the lower-face mask (Gaussian sigma, share of the face-box side): wide enough that no edge shows
@@ -120,9 +122,9 @@ def render_clip(source, renderer, landmarks: np.ndarray, *, progress=None, cance
         yield from renderer.frames(landmarks, progress=progress, cancel=cancel)
         return
     windowed = np.stack([source.to_window(i, px) for i, px in enumerate(landmarks)])
-    # A renderer that can is asked for the blended part of each window only (a fifth of it, or less)
-    partial = {"regions": [_region(source, i, windowed[i]) for i in range(len(windowed))]} \
-        if renderer.capabilities.regions else {}
+    # A renderer that can is asked for the blended part of each window only (~0.3 of it at 720p), each frame's
+    # found as the renderer reaches it
+    partial = {"regions": _Regions(source, windowed)} if renderer.capabilities.regions else {}
     for i, rendered in enumerate(renderer.frames(windowed, progress=progress, cancel=cancel, **partial)):
         yield compose_frame(source, i, rendered, windowed[i])
 
@@ -140,6 +142,19 @@ def _lower_points(source, index: int, target_window_px: np.ndarray) -> list[np.n
     """The lower face's outline points of the source frame and of the target, in the window's pixels."""
     source_px = source.window_landmarks(index)
     return [source_px[source.lower_points], np.asarray(target_window_px)[source.lower_points]]
+
+
+class _Regions(Sequence):
+    """The lower-face region of each window (see _region), computed when asked for."""
+
+    def __init__(self, source, windowed: np.ndarray):
+        self.source, self.windowed = source, windowed
+
+    def __len__(self) -> int:
+        return len(self.windowed)
+
+    def __getitem__(self, index: int):
+        return _region(self.source, index, self.windowed[index])
 
 
 def _region(source, index: int, target_window_px: np.ndarray):

@@ -79,8 +79,8 @@ UPPER_LIP_SHADOW_CM = 0.2
 # The source interior is used (and nothing painted over it fades) once the lips are this far apart
 # (share of the inner mouth width): enough to show the teeth or the dark of an open mouth.
 REAL_INTERIOR_OPENING = 0.06
-REAL_DILATE_PX = 2
-BITE_CONTRAST = 25.0  # grey levels between the interior's bright and dark rows below which it shows no teeth  # source pixels kept around the inner-lip polygon, so the layers meet the lips seamlessly
+REAL_DILATE_PX = 2  # source pixels kept around the inner-lip polygon, so the layers meet the lips seamlessly
+BITE_CONTRAST = 25.0  # grey levels between the interior's bright and dark rows below which it shows no teeth
 OPEN_RATIO_FULL = 0.06  # painted interior: (opening - source opening) / width at which it is fully shown
 # The source's own interior is shown in full once the target's lips part by this share of the mouth's width, and
 # fades out below it: a slit that narrow shows the lips' edges and shadow, not the teeth (the same ramp as above).
@@ -97,10 +97,10 @@ ATLAS_MARGIN_CM = 1.6  # atlas reach beyond the mouth corners and above/below th
 # HAIR_DARKER stay in front of the interior, hanging from the upper lip.
 MOUSTACHE_DARKER = 0.45
 HAIR_BAND_CM = 0.25
+HAIR_DARKER = 0.25
 # Closed lips are drawn from the outer (1 - SEAL_INNER_SKIP) of each source lip's thickness: next to an open
 # mouth the landmarker's inner-lip contour runs up to a quarter of the lip over the teeth's edge.
 SEAL_INNER_SKIP = 0.25
-HAIR_DARKER = 0.25
 UPPER_LIP_SKIN = (164, 167, 393, 165, 391, 92, 322)  # skin between the nose and the upper lip
 GRAIN_SEED = 11
 EYE_CORNERS = (33, 263)
