@@ -55,6 +55,26 @@ def test_visemes_of_known_phones():
         [(0.0, 0.1, "sil"), (0.1, 0.2, "PP"), (0.2, 0.4, "U"), (0.4, 0.45, "PP"), (0.45, 0.6, "aa")]
 
 
+def test_schwa_is_a_mid_vowel_and_diphthongs_glide_between_two_shapes():
+    from engine.a2l.coarticulation import coarticulate
+    from engine.a2l.visemes import mouth_controls, visemes_of
+
+    assert viseme_of("AH") == "E" == viseme_of("ə")  # the reduced vowel, as the IPA path has it
+    assert [visemes_of(p) for p in ("AY", "AW", "OW", "aɪ", "oʊ", "iː", "AA", "ja")] == \
+        [("aa", "I"), ("aa", "U"), ("O", "U"), ("aa", "I"), ("O", "U"), ("I",), ("aa",), ("I",)]
+    phones = [Segment(0.0, 0.2, "SIL"), Segment(0.2, 0.3, "N"), Segment(0.3, 0.7, "AW"), Segment(0.7, 0.9, "SIL")]
+    assert [(round(s.start, 2), round(s.end, 2), s.label) for s in viseme_segments(phones)] == \
+        [(0.0, 0.2, "sil"), (0.2, 0.3, "nn"), (0.3, 0.5, "aa"), (0.5, 0.7, "U"), (0.7, 0.9, "sil")]
+    # "now": the jaw opens for the onset and closes as the lips round into the offglide
+    controls = mouth_controls()
+    times = np.arange(0.0, 0.9, 0.01)
+    mouth = coarticulate(phones, times, controls)
+    jaw, pucker = mouth[:, controls.index("jawOpen")], mouth[:, controls.index("mouthPucker")]
+    onset, offglide = (times >= 0.35) & (times < 0.45), (times >= 0.58) & (times < 0.68)
+    assert jaw[onset].mean() > 0.5 and jaw[offglide].mean() < 0.35
+    assert pucker[offglide].mean() > 0.5 and pucker[offglide].mean() > 2.5 * pucker[onset].mean()
+
+
 def test_bilabial_closures_follow_the_aligned_phones(bob):
     clip, base = bob
     labels = [p.label for p in base.phonemes if p.label != "SIL"]

@@ -69,6 +69,26 @@ def test_boundary_drag_and_relabel_change_the_base_layer_only_locally(demo_proje
     assert changed.max() <= (phones[i].end + 0.05) * base.fps + 1
 
 
+def test_relabelling_a_diphthong_reshapes_its_two_halves_from_their_own_shapes():
+    from engine.a2l.base_layer import BaseLayer, Segment
+    from engine.a2l.visemes import mouth_controls
+    from engine.document import lipsync
+    from engine.rig import load_rig
+
+    rig = load_rig()
+    fps, n = 100.0, 100
+    weights = {c: np.zeros(n, np.float32) for c in mouth_controls() if c in rig.controls}
+    base = BaseLayer(fps=fps, offsets=rig.offsets(weights), pose=np.zeros((n, 6), np.float32), weights=weights,
+                     phonemes=[Segment(0.0, 0.3, "SIL"), Segment(0.3, 0.7, "AY"), Segment(0.7, 1.0, "SIL")],
+                     visemes=[], blinks=[])
+    relabelled = lipsync.relabel(base, "phonemes", 1, "AA", rig, ramp=0.02)
+    delta = relabelled.weights["jawOpen"] - base.weights["jawOpen"]
+    # AY's onset is already AA's shape: only its offglide (IH, a closer jaw) opens to AA's
+    assert np.abs(delta[32:48]).max() < 1e-6
+    assert delta[55:68].min() > 0.3
+    assert np.abs(delta[:25]).max() < 1e-6 and np.abs(delta[75:]).max() < 1e-6
+
+
 def test_words_follow_the_transcript():
     from engine.a2l.base_layer import Segment
     from engine.document.lipsync import words_from_phones

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.a2l.base_layer import Segment
-from engine.a2l.visemes import VISEMES, dominance, target_matrix, viseme_of
+from engine.a2l.visemes import VISEMES, dominance, target_matrix, viseme_of, viseme_spans
 
 NEIGHBOURS = 3  # phones either side that influence a frame
 PP = VISEMES.index("PP")
@@ -28,12 +28,13 @@ class CoarticulationParams:
 
 
 def phone_arrays(phones: list[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centres (s), durations (s) and viseme indices of a phone track."""
-    if not phones:
+    """Centres (s), durations (s) and viseme indices of a phone track's viseme spans (a diphthong is two)."""
+    spans = viseme_spans(phones)
+    if not spans:
         return np.zeros(1), np.ones(1), np.zeros(1, np.int64)
-    starts = np.array([p.start for p in phones])
-    ends = np.array([p.end for p in phones])
-    vis = np.array([VISEMES.index(viseme_of(p.label)) for p in phones], np.int64)
+    starts = np.array([p.start for p in spans])
+    ends = np.array([p.end for p in spans])
+    vis = np.array([VISEMES.index(p.label) for p in spans], np.int64)
     return (starts + ends) / 2.0, np.maximum(ends - starts, 1e-3), vis
 
 

@@ -5,8 +5,10 @@ aa, E, I, O, U). ARPAbet phone -> viseme table:
 
     sil  SIL (and noise)        PP  P B M           FF  F V          TH  TH DH
     DD   T D                    kk  K G NG HH       CH  CH JH SH ZH  SS  S Z
-    nn   N L                    RR  R ER            aa  AA AE AH AY AW
-    E    EH EY                  I   IH IY Y         O   AO OW OY     U   UW UH W
+    nn   N L                    RR  R ER            aa  AA AE
+    E    EH AH                  I   IH IY Y         O   AO           U   UW UH W
+
+Diphthongs show two visemes, their onset's and their offglide's (AY aa+I, AW aa+U, EY E+I, OW O+U, OY O+I).
 
 Each viseme has a target pose of the mouth controls (ARKit names; symmetric pairs are written once
 without Left/Right), an openness (the jawOpen target), and a dominance used by coarticulation
@@ -31,7 +33,10 @@ PHONE_TO_VISEME = {
     "S": "SS", "Z": "SS",
     "N": "nn", "L": "nn",
     "R": "RR", "ER": "RR",
-    "AA": "aa", "AE": "aa", "AH": "aa", "AY": "aa", "AW": "aa",
+    # AH: pocketsphinx's phones carry no stress and CMUdict writes the reduced schwa (the most frequent vowel
+    # of running speech: "a", "the", "of", unstressed syllables) and the strut vowel alike as AH: a mid
+    # central vowel, so the mid viseme, as the IPA path maps "ə" (was "aa": every schwa opened wide).
+    "AA": "aa", "AE": "aa", "AH": "E", "AY": "aa", "AW": "aa",
     "EH": "E", "EY": "E",
     "IH": "I", "IY": "I", "Y": "I",
     "AO": "O", "OW": "O", "OY": "O",
@@ -92,6 +97,40 @@ IPA_TO_VISEME = {
 }
 
 
+# Diphthongs glide from one vowel to another ("ride": AA -> IH): the onset's viseme over the first half of
+# the phone, the offglide's over the second; coarticulation smooths the step into a glide. (Shown as its
+# onset alone, "now" stayed wide open where the lips round.) IPA phones with two vowel symbols ("aɪ", "oʊ")
+# split the same way.
+DIPHTHONGS = {"AY": ("aa", "I"), "AW": ("aa", "U"), "EY": ("E", "I"), "OW": ("O", "U"), "OY": ("O", "I")}
+VOWEL_VISEMES = ("aa", "E", "I", "O", "U")
+IPA_GLIDES = ("j", "w", "ɥ")  # vowel-like symbols that are consonants before a vowel
+
+
+def visemes_of(phone: str) -> tuple[str, ...]:
+    """The visemes a phone shows, in order: two for a diphthong, else its one viseme."""
+    if phone in DIPHTHONGS:
+        return DIPHTHONGS[phone]
+    if phone not in PHONE_TO_VISEME and len(phone) > 1:
+        vowels = [IPA_TO_VISEME[ch] for ch in phone
+                  if ch not in IPA_GLIDES and IPA_TO_VISEME.get(ch) in VOWEL_VISEMES]
+        if len(vowels) >= 2 and vowels[0] != vowels[1]:
+            return vowels[0], vowels[1]
+    return (viseme_of(phone),)
+
+
+def viseme_spans(phones: list[Segment]) -> list[Segment]:
+    """The phone track as viseme-labelled spans, each diphthong split at its middle."""
+    out: list[Segment] = []
+    for p in phones:
+        parts = visemes_of(p.label)
+        if len(parts) == 1:
+            out.append(Segment(p.start, p.end, parts[0]))
+        else:
+            middle = 0.5 * (p.start + p.end)
+            out += [Segment(p.start, middle, parts[0]), Segment(middle, p.end, parts[1])]
+    return out
+
+
 def viseme_of(phone: str) -> str:
     """The viseme of an ARPAbet phone, else of an IPA phone (by its leading symbol), else silence."""
     if phone in PHONE_TO_VISEME:
@@ -134,12 +173,11 @@ def viseme_segments(phones: list[Segment], min_hold_s: float = 0.0) -> list[Segm
     neighbour so the track does not flicker: preferably the next one (the mouth anticipates), never a
     bilabial closure (closures are kept as they are: they matter most)."""
     spans: list[Segment] = []
-    for p in phones:
-        label = viseme_of(p.label)
-        if spans and spans[-1].label == label:
-            spans[-1] = Segment(spans[-1].start, p.end, label)
+    for p in viseme_spans(phones):
+        if spans and spans[-1].label == p.label:
+            spans[-1] = Segment(spans[-1].start, p.end, p.label)
         else:
-            spans.append(Segment(p.start, p.end, label))
+            spans.append(p)
     out: list[Segment] = []
     pending_start = None  # start of short spans waiting to be absorbed by the next span
     for i, seg in enumerate(spans):

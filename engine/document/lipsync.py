@@ -163,32 +163,35 @@ def relabel(base: BaseLayer, lane: str, index: int, label: str, rig, ramp: float
     the mouth controls move from the old shape's targets to the new one's (the embedded backend's viseme
     table), eased in and out over `ramp` seconds; offsets follow through the rig. Outside the span (plus the
     ramps) nothing changes."""
-    from engine.a2l.visemes import mouth_controls, target_matrix, viseme_of
+    from engine.a2l.visemes import mouth_controls, target_matrix, visemes_of
 
     segments = list(getattr(base, lane))
     seg = segments[index]
     controls = mouth_controls()
     targets = target_matrix(controls)  # (visemes, controls)
     names = _viseme_names()
-
-    def row(lab: str) -> np.ndarray:
-        vis = lab if lane == "visemes" else viseme_of(lab)
-        return targets[names.index(vis)] if vis in names else np.zeros(len(controls))
-
-    delta = row(label) - row(seg.label)
-    segments[index] = Segment(seg.start, seg.end, label)
-    fields = {lane: segments}
     n = base.frame_count
     t = np.arange(n) / base.fps
     envelope = _bump(t, seg.start, seg.end, ramp)
     frames = np.flatnonzero(envelope > 0)
+
+    def rows(lab: str) -> np.ndarray:
+        """(len(frames), controls): the label's targets; a diphthong's onset before the span's middle and
+        its offglide after it."""
+        parts = (lab,) if lane == "visemes" else visemes_of(lab)
+        table = np.stack([targets[names.index(v)] if v in names else np.zeros(len(controls)) for v in parts])
+        return table[(t[frames] >= 0.5 * (seg.start + seg.end)).astype(int) * (len(parts) - 1)]
+
+    delta = rows(label) - rows(seg.label)
+    segments[index] = Segment(seg.start, seg.end, label)
+    fields = {lane: segments}
     if frames.size and np.any(delta) and base.weights:
         weights = dict(base.weights)
         changes = {}
         for j, name in enumerate(controls):
-            if delta[j] and name in weights and name in rig.controls:
+            if np.any(delta[:, j]) and name in weights and name in rig.controls:
                 new = weights[name].astype(np.float64)
-                new[frames] = np.clip(new[frames] + delta[j] * envelope[frames], 0.0, 1.0)
+                new[frames] = np.clip(new[frames] + delta[:, j] * envelope[frames], 0.0, 1.0)
                 changes[name] = new - weights[name]
                 weights[name] = new.astype(base.weights[name].dtype)
         if changes:
