@@ -117,7 +117,7 @@ class VideoFrames:
         self._next = None  # known after the first decoded frame
 
     def _decode_next(self) -> tuple[int, np.ndarray] | None:
-        from engine.media.video_read import upright
+        from engine.media.video_read import rgb_of, upright
 
         frame = next(self._decoder, None)
         if frame is None:
@@ -125,7 +125,7 @@ class VideoFrames:
         base = self._stream.start_time or 0
         t = float((frame.pts - base) * self._stream.time_base) if frame.pts is not None else 0.0
         index = int(round(t * self.fps))
-        return index, upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0) or 0)
+        return index, upright(rgb_of(frame), getattr(frame, "rotation", 0) or 0)
 
     def _keep(self, index: int, rgb: np.ndarray) -> None:
         self._cache[index] = rgb
