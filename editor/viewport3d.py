@@ -98,6 +98,9 @@ class CanvasImage(QWidget):
         size = (max(self.width(), 1), max(self.height(), 1))
         if tuple(self.canvas.size) != size:
             self.canvas.size = size
+            # the EGL backend has no window to report the new size: without the event the scene kept its
+            # first 400x300 layout inside the larger image (the face sat left of the panel's centre)
+            self.canvas.events.resize(size=size, physical_size=size)
         rgb = self.render_rgb((max(int(size[0] * self.scale), 1), max(int(size[1] * self.scale), 1)))
         h, w = rgb.shape[:2]
         self.image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()

@@ -72,6 +72,32 @@ def test_open_and_scrub_moves_playhead_mesh_and_preview(make_main_window, demo_p
     assert abs(window.session.frame - project.frame_of(project.duration * 0.8)) <= 1
 
 
+def _viewport_face_centre(window) -> tuple[float, float, int, int]:
+    """Centre of the face's pixels in the 3D viewport's image (as shown), and the image's size."""
+    display = window.viewport.display
+    display.render_now()
+    image = display.image
+    w, h = image.width(), image.height()
+    rgb = np.frombuffer(image.constBits(), np.uint8).reshape(h, image.bytesPerLine())[:, :3 * w].reshape(h, w, 3)
+    face = np.abs(rgb.astype(int) - rgb[2, 2]).sum(axis=-1) > 30
+    ys, xs = np.nonzero(face)
+    return float(xs.mean()), float(ys.mean()), w, h
+
+
+def test_the_3d_face_sits_in_the_middle_of_its_panel_at_any_size(make_main_window, demo_project_file, qtbot):
+    from editor.viewport3d import offscreen_app
+
+    if offscreen_app() is None:
+        pytest.skip("the 3D view draws into its own GL widget here (no EGL)")
+    window = make_main_window(demo_project_file)
+    for size in ((1600, 960), (1200, 800)):
+        window.resize(*size)
+        qtbot.wait(200)
+        x, y, w, h = _viewport_face_centre(window)
+        # before: the scene kept its first 400x300 layout inside a wider image, the face ~30 % left of centre
+        assert abs(x - w / 2) < 0.1 * w and abs(y - h / 2) < 0.1 * h, (x, y, w, h)
+
+
 def test_inspector_key_changes_curve_mesh_and_render_with_undo(make_main_window, demo_project_file, qtbot):
     from engine.document.readout import channel_readout
     from engine.rig import load_rig
