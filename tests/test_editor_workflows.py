@@ -383,3 +383,12 @@ def test_dope_sheet_rows_keep_names_and_height_and_scroll(make_main_window, demo
                 seen[name] = rect
     assert set(seen) == set(names)  # every keyed channel is shown, labelled, at full row height
     assert all(abs(r.height() - seen[names[0]].height()) <= 1 for r in seen.values())
+
+    # a channel selected elsewhere (its check box in the inspector) is scrolled into view
+    for name in (dope.rows[-1], dope.rows[0]):
+        window.session.set_selection([])
+        window.inspector.rows[name].check.click()
+        qtbot.wait(5)
+        assert list(window.session.selection) == [name]
+        rect = dope.label_rects().get(name)
+        assert rect is not None and dope.plot.viewport().rect().contains(rect.center()), name

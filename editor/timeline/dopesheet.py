@@ -189,7 +189,8 @@ class DopeSheet(QWidget):
         self.view.sigLeftDrag.connect(self._on_drag)
         self.view.sigWheelRows.connect(lambda step: self.scroll.setValue(self.scroll.value() + step))
         session.project_replaced.connect(self.refresh)
-        session.selection_changed.connect(lambda _: self.refresh())
+        session.selection_changed.connect(self._on_selection)
+        self._selected: tuple[str, ...] = ()
         session.keys_selected.connect(lambda _: self.keys_item.update())
         session.project_changed.connect(self._on_project_changed)
 
@@ -229,6 +230,15 @@ class DopeSheet(QWidget):
         top = float(self.scroll.value())
         self.view.setYRange(top, top + visible, padding=0)
         self.axis.update()
+
+    def _on_selection(self, names) -> None:
+        """Rows follow the selection, and a channel just selected elsewhere (the inspector, the graph editor)
+        is scrolled into view."""
+        added = [n for n in names if n not in self._selected]
+        self._selected = tuple(names)
+        self.refresh()
+        if added:
+            self.scroll_to(added[-1])
 
     def scroll_to(self, name: str) -> None:
         if name in self.rows:
