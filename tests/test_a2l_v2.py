@@ -203,6 +203,20 @@ def test_transcript_in_another_language_is_aligned_through_espeak_phones():
                             for p in closures)
 
 
+def test_espeak_phones_are_sounds_with_visemes():
+    """A language switch inside the text ("(en)", "(ja)" events) is not a phone, and precomposed vowels
+    (Japanese "ä") show their vowel, not a closed mouth."""
+    from engine.a2l.espeak_align import synthesize_phones
+    from engine.a2l.visemes import viseme_of
+
+    _, _, phones = synthesize_phones("こんにちは hello", "ja")
+    labels = [p.label for p in phones]
+    assert not any(label.startswith("(") for label in labels), labels
+    assert "ä" in labels and viseme_of("ä") == "aa"
+    spoken = [p for p in phones if p.label != "SIL"]
+    assert all(viseme_of(p.label) != "sil" for p in spoken), [p.label for p in spoken if viseme_of(p.label) == "sil"]
+
+
 def test_dtw_recovers_a_known_warp():
     from engine.a2l.espeak_align import dtw_path
 

@@ -388,3 +388,11 @@ def test_frames_convert_to_rgb_with_their_own_colour_standard(colorspace, color_
     # the same colour standard and range as FFmpeg's (a wrong one: 99th percentile 11-20 levels off); the rest
     # is rounding and bilinear chroma instead of repeated chroma samples
     assert np.percentile(np.abs(ours - ffmpeg), 99) <= 6
+
+
+def test_frames_of_other_colour_standards_keep_ffmpegs_conversion():
+    from engine.media.video_read import rgb_of
+
+    frame = av.VideoFrame.from_ndarray(_smooth_picture(), format="rgb24").reformat(format="yuv420p")
+    frame.colorspace = 9  # BT.2020 (non-constant luminance): not converted here
+    assert np.array_equal(rgb_of(frame), frame.to_ndarray(format="rgb24"))

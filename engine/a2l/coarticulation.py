@@ -16,7 +16,7 @@ import numpy as np
 from engine.a2l.base_layer import Segment
 from engine.a2l.visemes import VISEMES, dominance, target_matrix, viseme_of, viseme_spans
 
-NEIGHBOURS = 3  # phones either side that influence a frame
+NEIGHBOURS = 3  # viseme spans (phones; a diphthong is two) either side that influence a frame
 PP = VISEMES.index("PP")
 
 

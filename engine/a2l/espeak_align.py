@@ -96,6 +96,8 @@ def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tup
         lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, 0, None, None)
         lib.espeak_Synchronize()
     x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    # "(en)"-style events mark a switch of language (a foreign word in the text), not a sound
+    events = [(sample, label) for sample, label in events if not (label.startswith("(") and label.endswith(")"))]
     phones: list[Segment] = []
     total = len(x) / rate
     for (sample, label), nxt in zip(events, events[1:] + [(len(x), "")]):

@@ -16,6 +16,8 @@ without Left/Right), an openness (the jawOpen target), and a dominance used by c
 """
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
 from engine.a2l.base_layer import Segment
@@ -100,33 +102,47 @@ IPA_TO_VISEME = {
 # Diphthongs glide from one vowel to another ("ride": AA -> IH): the onset's viseme over the first half of
 # the phone, the offglide's over the second; coarticulation smooths the step into a glide. (Shown as its
 # onset alone, "now" stayed wide open where the lips round.) IPA phones with two vowel symbols ("aɪ", "oʊ")
-# split the same way.
+# or a glide and a vowel ("ja", "aj") split the same way.
 DIPHTHONGS = {"AY": ("aa", "I"), "AW": ("aa", "U"), "EY": ("E", "I"), "OW": ("O", "U"), "OY": ("O", "I")}
 VOWEL_VISEMES = ("aa", "E", "I", "O", "U")
-IPA_GLIDES = ("j", "w", "ɥ")  # vowel-like symbols that are consonants before a vowel
+IPA_GLIDES = ("j", "w", "ɥ")  # semivowels: the lips of "i" / "u" / "y" gliding into or out of a vowel
+
+
+def _ipa_symbols(phone: str) -> str:
+    """The phone's symbols with diacritics apart: espeak-ng writes some vowels precomposed (Japanese "ä")."""
+    return unicodedata.normalize("NFD", phone)
 
 
 def visemes_of(phone: str) -> tuple[str, ...]:
-    """The visemes a phone shows, in order: two for a diphthong, else its one viseme."""
+    """The visemes a phone shows, in order: two for a diphthong or a glide with its vowel, else its one viseme."""
     if phone in DIPHTHONGS:
         return DIPHTHONGS[phone]
     if phone not in PHONE_TO_VISEME and len(phone) > 1:
-        vowels = [IPA_TO_VISEME[ch] for ch in phone
-                  if ch not in IPA_GLIDES and IPA_TO_VISEME.get(ch) in VOWEL_VISEMES]
-        if len(vowels) >= 2 and vowels[0] != vowels[1]:
-            return vowels[0], vowels[1]
+        symbols = [ch for ch in _ipa_symbols(phone)
+                   if ch in IPA_GLIDES or IPA_TO_VISEME.get(ch) in VOWEL_VISEMES]
+        if len(symbols) >= 2 and not set(symbols[:2]) <= set(IPA_GLIDES):
+            first, second = IPA_TO_VISEME[symbols[0]], IPA_TO_VISEME[symbols[1]]
+            if first != second:
+                return first, second
     return (viseme_of(phone),)
 
 
-def viseme_spans(phones: list[Segment]) -> list[Segment]:
-    """The phone track as viseme-labelled spans, each diphthong split at its middle."""
+def diphthong_middle(start: float, end: float) -> float:
+    """Where a diphthong's offglide takes over from its onset."""
+    return 0.5 * (start + end)
+
+
+def viseme_spans(phones: list[Segment], min_part_s: float = 0.0) -> list[Segment]:
+    """The phone track as viseme-labelled spans, each diphthong split at its middle; one whose halves would be
+    shorter than `min_part_s` shows its onset throughout (a lane or a mouth cue shorter than the hold would be
+    absorbed by its neighbour, and a short "mine" would lose its open vowel)."""
     out: list[Segment] = []
     for p in phones:
         parts = visemes_of(p.label)
-        if len(parts) == 1:
+        middle = diphthong_middle(p.start, p.end)
+        if len(parts) == 1 or middle - p.start < min_part_s:
             out.append(Segment(p.start, p.end, parts[0]))
         else:
-            middle = 0.5 * (p.start + p.end)
             out += [Segment(p.start, middle, parts[0]), Segment(middle, p.end, parts[1])]
     return out
 
@@ -137,7 +153,7 @@ def viseme_of(phone: str) -> str:
         return PHONE_TO_VISEME[phone]
     if phone in IPA_TO_VISEME:
         return IPA_TO_VISEME[phone]
-    for ch in phone:
+    for ch in _ipa_symbols(phone):
         if ch in IPA_TO_VISEME:
             return IPA_TO_VISEME[ch]
     return "sil"
@@ -173,7 +189,7 @@ def viseme_segments(phones: list[Segment], min_hold_s: float = 0.0) -> list[Segm
     neighbour so the track does not flicker: preferably the next one (the mouth anticipates), never a
     bilabial closure (closures are kept as they are: they matter most)."""
     spans: list[Segment] = []
-    for p in viseme_spans(phones):
+    for p in viseme_spans(phones, min_hold_s):
         if spans and spans[-1].label == p.label:
             spans[-1] = Segment(spans[-1].start, p.end, p.label)
         else:

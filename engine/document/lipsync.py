@@ -163,7 +163,7 @@ def relabel(base: BaseLayer, lane: str, index: int, label: str, rig, ramp: float
     the mouth controls move from the old shape's targets to the new one's (the embedded backend's viseme
     table), eased in and out over `ramp` seconds; offsets follow through the rig. Outside the span (plus the
     ramps) nothing changes."""
-    from engine.a2l.visemes import mouth_controls, target_matrix, visemes_of
+    from engine.a2l.visemes import diphthong_middle, mouth_controls, target_matrix, visemes_of
 
     segments = list(getattr(base, lane))
     seg = segments[index]
@@ -175,12 +175,15 @@ def relabel(base: BaseLayer, lane: str, index: int, label: str, rig, ramp: float
     envelope = _bump(t, seg.start, seg.end, ramp)
     frames = np.flatnonzero(envelope > 0)
 
+    # a diphthong's onset before the span's middle, its offglide after it, eased over `ramp` like the edges
+    offglide = np.clip((t[frames] - diphthong_middle(seg.start, seg.end)) / (2 * max(ramp, 1e-6)) + 0.5, 0, 1)
+    offglide = (offglide * offglide * (3 - 2 * offglide))[:, None]
+
     def rows(lab: str) -> np.ndarray:
-        """(len(frames), controls): the label's targets; a diphthong's onset before the span's middle and
-        its offglide after it."""
+        """(len(frames), controls): the label's targets over the span."""
         parts = (lab,) if lane == "visemes" else visemes_of(lab)
-        table = np.stack([targets[names.index(v)] if v in names else np.zeros(len(controls)) for v in parts])
-        return table[(t[frames] >= 0.5 * (seg.start + seg.end)).astype(int) * (len(parts) - 1)]
+        table = [targets[names.index(v)] if v in names else np.zeros(len(controls)) for v in parts]
+        return table[0] + (table[-1] - table[0]) * offglide
 
     delta = rows(label) - rows(seg.label)
     segments[index] = Segment(seg.start, seg.end, label)

@@ -28,15 +28,15 @@ def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
 
 
-# AVColorSpace / AVColorRange codes of the frames FFmpeg decodes: BT.709 and the full ("JPEG") range; any
-# other colour space, unspecified included, is read as BT.601, as FFmpeg's own conversion does.
-_BT709, _FULL_RANGE = 1, 2
-_LUMA_WEIGHTS = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}  # (Kr, Kb) of each standard
+# (Kr, Kb) of the colour standards by their AVColorSpace code: BT.709 (1), BT.601 as BT.470BG (5) and
+# SMPTE 170M (6), and unspecified (2), which FFmpeg reads as BT.601 too. Other standards (BT.2020, SMPTE 240M,
+# ...) keep FFmpeg's conversion.
+_LUMA_WEIGHTS = {1: (0.2126, 0.0722), 2: (0.299, 0.114), 5: (0.299, 0.114), 6: (0.299, 0.114)}
+_FULL_RANGE = 2  # AVColorRange of full-range ("JPEG") frames
 
 
-def _yuv_to_rgb_matrix(standard: str, full_range: bool) -> np.ndarray:
+def _yuv_to_rgb_matrix(kr: float, kb: float, full_range: bool) -> np.ndarray:
     """(3, 4) affine map from [Y, Cb, Cr, 1] code values to R, G, B (0..255)."""
-    kr, kb = _LUMA_WEIGHTS[standard]
     kg = 1.0 - kr - kb
     y_scale, c_scale = (1.0, 1.0) if full_range else (255.0 / 219.0, 255.0 / 224.0)
     y0 = 0.0 if full_range else 16.0
@@ -49,12 +49,12 @@ def _yuv_to_rgb_matrix(standard: str, full_range: bool) -> np.ndarray:
 def rgb_of(frame) -> np.ndarray:
     """A decoded frame as RGB uint8, rounded to the nearest level. FFmpeg's own 4:2:0 -> RGB conversion
     truncates: every decode came out ~1 level darker (a dub's untouched pixels, re-encoded, drifted from the
-    source). 8-bit 4:2:0 frames (nearly every camera and web video) are converted here, chroma upsampled
-    bilinearly; other pixel formats keep FFmpeg's conversion."""
+    source). 8-bit 4:2:0 frames of the BT.601 and BT.709 standards (nearly every camera and web video) are
+    converted here, chroma upsampled bilinearly; other frames keep FFmpeg's conversion."""
     import cv2
 
     name = frame.format.name
-    if name not in ("yuv420p", "yuvj420p"):
+    if name not in ("yuv420p", "yuvj420p") or frame.colorspace not in _LUMA_WEIGHTS:
         return frame.to_ndarray(format="rgb24")
     w, h = frame.width, frame.height
     planes = [np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size) for plane in frame.planes]
@@ -63,7 +63,7 @@ def rgb_of(frame) -> np.ndarray:
     u = cv2.resize(u, (w, h), interpolation=cv2.INTER_LINEAR)
     v = cv2.resize(v, (w, h), interpolation=cv2.INTER_LINEAR)
     full = name == "yuvj420p" or frame.color_range == _FULL_RANGE
-    matrix = _yuv_to_rgb_matrix("bt709" if frame.colorspace == _BT709 else "bt601", full)
+    matrix = _yuv_to_rgb_matrix(*_LUMA_WEIGHTS[frame.colorspace], full)
     return cv2.transform(cv2.merge([y, u, v]), matrix)  # uint8 out: rounded and saturated
 
 
