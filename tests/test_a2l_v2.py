@@ -209,7 +209,7 @@ def test_espeak_phones_are_sounds_with_visemes():
     from engine.a2l.espeak_align import synthesize_phones
     from engine.a2l.visemes import viseme_of
 
-    _, _, phones = synthesize_phones("こんにちは hello", "ja")
+    _, _, phones = synthesize_phones("こんにちは hello. ありがとうございます。すみません。", "ja")
     labels = [p.label for p in phones]
     assert not any(label.startswith("(") for label in labels), labels
     assert "ä" in labels and viseme_of("ä") == "aa"
