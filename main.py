@@ -6,6 +6,7 @@ project exactly as the editor does; engine.jobs renders it).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -13,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from engine.errors import UsageError
-from engine.limits import MAX_FPS, MAX_GAIN, MAX_SIZE, MAX_TRANSCRIPT_CHARS, MIN_FPS, MIN_SIZE, check_number
+from engine.limits import MAX_FPS, MAX_INTENSITY, MAX_SIZE, MAX_TRANSCRIPT_CHARS, MIN_FPS, MIN_SIZE, check_number
 from engine.video.lengths import DEFAULT_FIT, FIT_MODES
 
 PROG = "talkline"
@@ -50,12 +51,23 @@ def _ranged(kind: type, lo: float, hi: float, unit: str = ""):
     return parse
 
 
+TRANSCRIPT_SUFFIXES = (".txt", ".text", ".srt", ".vtt", ".lab", ".md")  # a --transcript ending so names a file
+
+
 def _transcript(value: str | None) -> str | None:
     """The transcript text: the option's text, or the contents of the text file it names."""
     if value is None:
         return None
     path = Path(value)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # a long typed transcript is no file name (ENAMETOOLONG)
+        is_file = False
+    if not is_file and value.strip() and not any(c.isspace() for c in value.strip()) \
+            and (path.suffix.lower() in TRANSCRIPT_SUFFIXES or os.sep in value):
+        raise UsageError(f"transcript file not found: {value} (a transcript given as text must be quoted words, "
+                         "not a path)")
+    if is_file:
         if path.stat().st_size > 4 * MAX_TRANSCRIPT_CHARS:
             raise UsageError(f"the transcript file {value} is too large for a transcript")
         data = path.read_bytes()
@@ -105,13 +117,13 @@ def _add_motion_options(p: argparse.ArgumentParser, video: bool = False) -> None
                    help="language of the speech as an espeak-ng code (en, de, fr, es, ja, cmn, ko, ...; default en). "
                         "Other than English: a transcript is aligned through espeak-ng phones, and without one the "
                         "mouth follows the sound alone (neutral vowel / consonant labels)")
-    p.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+    p.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_INTENSITY), default=1.0,
                    help="mouth motion gain (default 1.0)")
     if video:
         return
     p.add_argument("--head-style", choices=("calm", "natural", "lively"), default="natural",
                    help="head motion: amplitude, nods on stressed syllables and slow drift (default natural)")
-    p.add_argument("--head-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+    p.add_argument("--head-intensity", type=_ranged(float, 0, MAX_INTENSITY), default=1.0,
                    help="head motion gain (default 1.0; 0 = still head)")
     p.add_argument("--pose-template", metavar="NPY",
                    help="drive the head with an AniPortrait pose_temp.npy (N x 6 at 30 fps, looped ping-pong)")
@@ -216,9 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     re_.add_argument("--driver-face-index", type=_ranged(int, 0, 63),
                      help="which face of the video drives (0 = leftmost; default the largest)")
     _add_portrait_options(re_)
-    re_.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+    re_.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_INTENSITY), default=1.0,
                      help="expression gain (default 1.0)")
-    re_.add_argument("--head-intensity", type=_ranged(float, 0, MAX_GAIN), default=1.0,
+    re_.add_argument("--head-intensity", type=_ranged(float, 0, MAX_INTENSITY), default=1.0,
                      help="head motion gain (default 1.0)")
     _add_backend_options(re_, a2l=False)
     re_.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")

@@ -25,16 +25,17 @@ from engine.document.edits import CHANNEL_GROUPS
 from engine.document.project import POSE_CHANNELS, Gains
 from engine.document.readout import channel_readout
 from engine.errors import ConfigError
+from engine.limits import MAX_INTENSITY
 from engine.plugins import A2L_BACKENDS
 from engine.rig import load_rig
 
 SLIDER_STEPS = 1000
 POSE_RANGES = {"rx": (-30.0, 30.0), "ry": (-30.0, 30.0), "rz": (-30.0, 30.0),
                "tx": (-5.0, 5.0), "ty": (-5.0, 5.0), "tz": (-5.0, 5.0)}
-GAIN_SPECS = {"lip": (0.0, 3.0, 0.05, "Scales the base layer's mouth and expression motion"),
-              "head": (0.0, 3.0, 0.05, "Scales the base layer's head motion"),
+GAIN_SPECS = {"lip": (0.0, MAX_INTENSITY, 0.05, "Scales the base layer's mouth and expression motion"),
+              "head": (0.0, MAX_INTENSITY, 0.05, "Scales the base layer's head motion"),
               "smoothing": (0.0, 0.5, 0.01, "Temporal smoothing of the base layer (Gaussian sigma, seconds)"),
-              "blink": (0.0, 3.0, 0.05, "Scales the base layer's blinks")}
+              "blink": (0.0, MAX_INTENSITY, 0.05, "Scales the base layer's blinks")}
 UNLINK_MODIFIER = Qt.AltModifier
 
 

@@ -7,7 +7,10 @@ import math
 
 MIN_FPS, MAX_FPS = 1.0, 120.0  # below 1 fps nothing reads as speech; above 120 no display or codec profile gains
 MIN_SIZE, MAX_SIZE = 64, 4096  # px: below 64 the face mesh is sub-pixel; 4096 is H.264 level 5.1's width
-MAX_GAIN = 10.0  # lip/head/blink gain and intensity: 10x already folds the mesh through itself
+MAX_GAIN = 10.0  # lip/head/blink gain a project file may hold: 10x already folds the mesh through itself
+# The gains a user sets (--lip-intensity, --head-intensity, the editor's gain boxes): beyond 3x the mouth
+# already opens past any human jaw and the warp tears the chin.
+MAX_INTENSITY = 3.0
 MAX_SMOOTHING_S = 5.0  # Gaussian sigma of the base-layer smoothing: more flattens everything and costs O(sigma)
 # Frames a project may hold: 2 hours at 30 fps. The document keeps the base offsets (5.6 KB a frame, float32)
 # and float64 evaluation caches (2 x 11 KB a frame): ~6 GB at this length, a quarter of a 24 GB machine.

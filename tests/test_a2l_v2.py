@@ -217,6 +217,20 @@ def test_espeak_phones_are_sounds_with_visemes():
     assert all(viseme_of(p.label) != "sil" for p in spoken), [p.label for p in spoken if viseme_of(p.label) == "sil"]
 
 
+def test_language_codes_as_people_write_them_find_their_voice():
+    from engine.a2l.embedded import EmbeddedBackend, EmbeddedConfig
+    from engine.a2l.espeak_align import has_voice, synthesize_phones
+
+    if has_voice("fr") is None:
+        pytest.skip("espeak-ng is not installed")
+    assert all(has_voice(code) for code in ("fr-FR", "fr-fr", "fr_FR", "zh", "zh-CN", "pt-BR", "de"))
+    assert not has_voice("french") and not has_voice("xx")
+    assert synthesize_phones("Bonjour", "fr-FR")[2]  # the alignment's synthesis takes the same codes
+    ok, why = EmbeddedBackend.available(EmbeddedConfig(language="xx"))
+    assert not ok and "knows no language 'xx'" in why
+    assert EmbeddedBackend.available(EmbeddedConfig(language="zh"))[0]
+
+
 def test_dtw_recovers_a_known_warp():
     from engine.a2l.espeak_align import dtw_path
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import soundfile
 
 from tests.media import espeak_wav, media
 
@@ -83,16 +84,29 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     (("dub", "portraits/hallo__6.jpg", "AUDIO", "-o", "x.mp4"), "is a still image, not a video"),
     (("dub", "talking_videos/Talking-Face_PC-AVS__00015.mp4", "AUDIO", "--fps", "30", "-o", "x.mp4"),
      "unrecognized arguments: --fps"),
+    (("render", "portraits/hallo__6.jpg", "NANAUDIO", "-o", "x.mp4"), "invalid samples (NaN or infinity)"),
+    (("render", "portraits/hallo__6.jpg", "AUDIO", "--transcript", "TYPO", "-o", "x.mp4"),
+     "transcript file not found"),
+    (("render", "portraits/hallo__6.jpg", "AUDIO", "--lip-intensity", "5", "-o", "x.mp4"), "between 0 and 3"),
+    (("render", "portraits/hallo__6.jpg", "AUDIO", "--language", "french", "-o", "x.mp4"),
+     "espeak-ng knows no language 'french'"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
     bad_audio = tmp_path / "bad.wav"
     bad_audio.write_bytes(b"RIFF....not audio at all")
+    nan_audio = tmp_path / "nan.wav"
+    soundfile.write(nan_audio, np.where(np.arange(16000) % 100 == 0, np.nan, 0.1).astype(np.float32), 16000,
+                    subtype="FLOAT")
     resolved = []
     for a in args:
         if a == "AUDIO":
             a = speech
         elif a == "BADAUDIO":
             a = bad_audio
+        elif a == "NANAUDIO":
+            a = nan_audio
+        elif a == "TYPO":
+            a = tmp_path / "transcrpit.txt"
         elif "/" in a and not a.startswith("-"):
             a = media(a)
         resolved.append(a)
@@ -102,6 +116,14 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_a_long_typed_transcript_is_text_not_a_file_name(tmp_path, speech):
+    text = "Bob made a map of the moon. " * 12  # 336 characters: longer than a file name may be
+    result = run_cli("predict", speech, "--portrait", media("portraits/hallo__6.jpg"), "-o", tmp_path / "m.npz",
+                     "--transcript", text)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert (tmp_path / "m.npz").is_file()
 
 
 def test_backends_lists_every_backend_and_why_one_cannot_run(capsys, fake_backends):

@@ -67,6 +67,29 @@ def espeak_status() -> tuple[bool, str]:
     return (True, "") if lib is not None else (False, "libespeak-ng is not installed (apt: espeak-ng)")
 
 
+# Codes people write for a language whose espeak-ng voice has another name (ISO 639-1 Chinese is Mandarin).
+VOICE_ALIASES = {"zh": "cmn", "zh-cn": "cmn", "zh-hans": "cmn", "zh-tw": "cmn", "zh-hant": "cmn", "zh-hk": "yue"}
+
+
+def voice_names(code: str) -> list[str]:
+    """espeak-ng voice names to try for a language code, most specific first: as written, lower case with
+    "-" (a locale such as "fr_FR" or "fr-FR"), an alias, then the language alone ("fr" for "fr-fr", which
+    espeak-ng's command line accepts but its voice table names "fr")."""
+    lower = code.strip().lower().replace("_", "-")
+    names = [code.strip(), lower, VOICE_ALIASES.get(lower, ""), lower.split("-")[0]]
+    return [n for i, n in enumerate(names) if n and n not in names[:i]]
+
+
+def has_voice(code: str) -> bool | None:
+    """Whether espeak-ng has a voice for the language code (None: espeak-ng is not installed)."""
+    lib, _ = _library()
+    if lib is None:
+        return None
+    with _lock:
+        return any(lib.espeak_SetVoiceByName(name.encode("ascii", errors="replace")) == 0
+                   for name in voice_names(code))
+
+
 def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tuple[np.ndarray, int, list[Segment]]:
     """espeak-ng speech of `text` in `voice` (a language code: "de", "fr", "ja", "cmn", ...) at its default
     rate: the samples (float32), their rate and the phones (IPA labels; "SIL" for pauses) timed in seconds."""
@@ -90,7 +113,8 @@ def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tup
     data = text.encode("utf-8")
     with _lock:
         lib.espeak_SetSynthCallback(callback)
-        if lib.espeak_SetVoiceByName(voice.encode("ascii", errors="replace")) != 0:
+        if not any(lib.espeak_SetVoiceByName(name.encode("ascii", errors="replace")) == 0
+                   for name in voice_names(voice)):
             raise ValueError(f"espeak-ng has no voice for language {voice!r}")
         lib.espeak_SetParameter(ESPEAK_RATE, int(words_per_minute), 0)
         lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, 0, None, None)
@@ -192,7 +216,8 @@ def align_with_espeak(mono16k: np.ndarray, transcript: str, language: str,
         raise ValueError("too little speech to align")
     ratio = len(real_part) / len(syn_part)
     if not 1.0 / MAX_STRETCH <= ratio <= MAX_STRETCH:
-        raise ValueError(f"the transcript's speech is {ratio:.1f}x the recording's length: not this recording")
+        raise ValueError(f"the recording's speech lasts {ratio:.1f}x as long as the transcript takes to say: "
+                         "not this recording's words")
     match = dtw_path(mfcc(syn_part), mfcc(real_part))
     syn_t = np.arange(len(match)) * DTW_HOP_S
     real_t = a + match * DTW_HOP_S

@@ -106,6 +106,8 @@ def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioCli
     if not chunks or rate is None or sum(c.shape[0] for c in chunks) == 0:
         raise AudioReadError(f"{path} contains no audio samples (zero length)")
     samples = np.concatenate(chunks, axis=0)
+    if not np.isfinite(samples).all():  # float files can hold NaN or infinity; they would poison every feature
+        raise AudioReadError(f"{path} holds invalid samples (NaN or infinity): export the audio again")
     clip = AudioClip(samples=samples, rate=int(rate), source=path)
     if warn_silent and clip.peak_dbfs() < SILENCE_DBFS:
         warnings.warn(f"{path} is silent (peak {clip.peak_dbfs():.0f} dBFS): the mouth will stay closed", stacklevel=2)
