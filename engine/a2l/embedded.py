@@ -24,15 +24,12 @@ from engine.a2l.base_layer import BaseLayer, Segment
 from engine.a2l.blinks import blink_times, blink_track
 from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coarticulate
 from engine.a2l.head_pose import HEAD_STYLES, head_pose, stress_peaks
-from engine.a2l.loudness import AudioFeatures, audio_features, convolve_same, smooth, to_frames
+from engine.a2l.loudness import audio_features, convolve_same, smooth, to_frames
 from engine.a2l.openness import jaw_measures, lip_shape, speech_gate, vowel_classes
 from engine.a2l.phonemes import phones_for
 from engine.a2l.visemes import mouth_controls, viseme_segments
 from engine.audio.decode import AudioClip
 
-# Speech whose loud parts sit at this level (dBFS, 25 ms RMS, 80th percentile) opens the mouth at gain 1;
-# each 10 dB louder/quieter scales the opening by ~1.33 / 0.75 (clamped).
-NOMINAL_SPEECH_DB = -20.0
 # jawOpen = ACOUSTIC_JAW x acoustic openness + PHONE_JAW x the coarticulated phone-class opening. The
 # acoustic part carries much of the weight: recognised phones are often wrong and English-only, while the
 # formant measures follow the jaw in any language and in singing (bench_lipsync: acoustic+phones beats
@@ -81,7 +78,7 @@ class EmbeddedConfig:
     blink_rate: float = 1.0  # scale of the natural ~17 blinks per minute
     min_hold_frames: int = 2  # a mouth shape lasts at least this many frames (viseme track and smoothing)
     lead_ms: float = 50.0  # the mouth anticipates the sound (phones and acoustic openness; tuned on bench_lipsync)
-    loudness_influence: float = 1.0  # 0: opening from phones only; 1: acoustic openness and clip loudness
+    loudness_influence: float = 1.0  # 0: opening from phones only; 1: the acoustic openness blended in
     brow_intensity: float = 1.0
     # Without a transcript: recognise words over the whole dictionary and align their phones (finer phone timing,
     # rare words; ~2.5x slower) instead of the common-words vocabulary with phones timed in each word.
@@ -121,17 +118,18 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, sum(stream.encode())])
 
 
-def jaw_opening(phone_jaw: np.ndarray, acoustic: np.ndarray, features: AudioFeatures,
-                loudness_influence: float = 1.0, phone_share: np.ndarray | float = 1.0) -> np.ndarray:
-    """The openness model: acoustic openness + phone-class opening, scaled by the clip's loudness.
-    `phone_share` (0..1, per frame or one value): how much the phones are trusted; what they lose goes to
-    the acoustic openness (at ACOUSTIC_ONLY_JAW when they are not trusted at all)."""
+def jaw_opening(phone_jaw: np.ndarray, acoustic: np.ndarray, loudness_influence: float = 1.0,
+                phone_share: np.ndarray | float = 1.0) -> np.ndarray:
+    """The openness model: acoustic openness + phone-class opening. `phone_share` (0..1, per frame or one
+    value): how much the phones are trusted; what they lose goes to the acoustic openness (at
+    ACOUSTIC_ONLY_JAW when they are not trusted at all). The clip's recording level plays no part: it says
+    how the microphone was set, not how wide the speaker opens (the same take at -40 and -1 dBFS opened
+    the mouth 2x apart when the loud parts' level scaled it); the acoustic measures are normalised per clip."""
     k = loudness_influence
-    clip_gain = np.clip(10.0 ** ((features.speech_db - NOMINAL_SPEECH_DB) / 80.0), 0.7, 1.4)
     w = np.asarray(phone_share, np.float64)
-    phone_weight = (PHONE_JAW + (1.0 - k) * (1.0 - PHONE_JAW)) * w  # k = 0: the phone opening alone, unscaled
+    phone_weight = (PHONE_JAW + (1.0 - k) * (1.0 - PHONE_JAW)) * w  # k = 0: the phone opening alone
     acoustic_weight = k * (ACOUSTIC_JAW * w + ACOUSTIC_ONLY_JAW * (1.0 - w))
-    jaw = (1.0 + k * (clip_gain - 1.0)) * (acoustic_weight * acoustic + phone_weight * phone_jaw)
+    jaw = acoustic_weight * acoustic + phone_weight * phone_jaw
     return np.clip(smooth(jaw, 1.0), 0.0, 1.0)
 
 
@@ -240,7 +238,7 @@ def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis
     phone_share = np.ones(n) if source != "acoustic" else np.zeros(n)
     if source == "recognised":
         phone_share = 1.0 - SINGING_PHONE_DAMP * sung
-    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic, features, s.loudness_influence, phone_share)
+    jaw = jaw_opening(mouth[:, col["jawOpen"]], acoustic, s.loudness_influence, phone_share)
     # lip shape: the phones' where they are trusted, the formants' where voiced speech gives them
     trust = PHONE_SHAPE_CONFIDENCE[source] * (1.0 - sung * (source == "recognised"))
     formant_weight = (1.0 - trust) * shape_conf
