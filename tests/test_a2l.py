@@ -219,6 +219,23 @@ def test_mouth_cues_export(bob):
     assert len(lines) == len(cues) + 1
 
 
+def test_mouth_cues_describe_the_animated_mouth_where_the_phones_do_not():
+    """The recogniser missed words (its phones say silence) while the voice goes on and the jaw moves: the cues
+    follow the jaw there; phones heard in music, under a mouth the speech gate keeps shut, give the rest X."""
+    from engine.a2l.base_layer import BaseLayer
+    from engine.a2l.mouth_cues import mouth_cues
+
+    fps, n = 30.0, 60
+    jaw = np.zeros(n, np.float32)
+    jaw[10:20], jaw[20:30] = 0.45, 0.7  # open, then wide, under "sil"
+    base = BaseLayer(fps=fps, offsets=np.zeros((n, 468, 3), np.float32), pose=np.zeros((n, 6)),
+                     weights={"jawOpen": jaw},
+                     visemes=[Segment(0.0, 1.2, "sil"), Segment(1.2, 1.6, "aa"), Segment(1.6, 2.0, "PP")])
+    cues = [(round(a, 2), round(b, 2), v) for a, b, v in mouth_cues(base)]
+    # before: one X cue over the first 1.2 s, and D over the closed "aa"
+    assert cues == [(0.0, 0.33, "X"), (0.33, 0.67, "C"), (0.67, 1.0, "D"), (1.0, 1.6, "X"), (1.6, 2.0, "A")]
+
+
 @pytest.mark.slow
 def test_ten_minutes_of_speech(speech):
     with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""Rhubarb Lip Sync style mouth cues (shapes A-H and X) from a base layer's viseme track.
+"""Rhubarb Lip Sync style mouth cues (shapes A-H and X) from a base layer's viseme track and its jaw.
 
 JSON: {"metadata": {"soundFile", "duration"}, "mouthCues": [{"start", "end", "value"}]} (times in seconds,
 2 decimals, as Rhubarb writes them). TSV: one `seconds<TAB>shape` line per cue start, from 0.00, and a
@@ -8,30 +8,57 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from engine.a2l.base_layer import BaseLayer
-from engine.a2l.visemes import VISEME_TO_RHUBARB
+from engine.a2l.visemes import VISEME_SHAPES, VISEME_TO_RHUBARB
+
+# Where the phones do not describe the animated mouth (a stretch the recogniser calls silence while the voice
+# goes on and the mouth moves), the shape follows the animated jaw: the nearest of the shapes' own openings in
+# the viseme table (X rest 0, B a consonant ~0.16, C "E" 0.42, D "aa" 0.7), boundaries halfway between.
+OPEN_SHAPES = ((0.08, "X"), (0.5 * (0.16 + VISEME_SHAPES["E"][0]), "B"),
+               (0.5 * (VISEME_SHAPES["E"][0] + VISEME_SHAPES["aa"][0]), "C"), (np.inf, "D"))
+# Below this jaw the speech gate holds the mouth at rest: phones heard in music or noise show X, not a shape
+# the mouth does not make. (The closed shapes A and G stay: they are closed.)
+REST_JAW = 0.02
+CLOSED_SHAPES = ("A", "G", "X")
+
+
+def _frame_shapes(base: BaseLayer) -> list[str]:
+    """The Rhubarb shape of every frame: its viseme's, or the animated jaw's where the phones say silence or
+    the mouth is at rest."""
+    n = base.frame_count
+    times = np.arange(n) / base.fps
+    segs = [s for s in base.visemes if s.end > s.start]
+    starts = np.array([s.start for s in segs])
+    jaw = base.weights.get("jawOpen")
+    shapes = []
+    for i, t in enumerate(times):
+        k = int(np.searchsorted(starts, t, side="right")) - 1
+        seg = segs[k] if k >= 0 and t < segs[k].end else None
+        shape = VISEME_TO_RHUBARB.get(seg.label, "X") if seg is not None else "X"
+        if jaw is not None:
+            if shape == "X":
+                shape = next(name for limit, name in OPEN_SHAPES if jaw[i] < limit)
+            elif shape not in CLOSED_SHAPES and jaw[i] < REST_JAW:
+                shape = "X"
+        shapes.append(shape)
+    return shapes
 
 
 def mouth_cues(base: BaseLayer) -> list[tuple[float, float, str]]:
-    """(start, end, shape) covering 0..duration; neighbouring cues of the same shape are merged."""
-    cues: list[tuple[float, float, str]] = []
+    """(start, end, shape) covering 0..duration at the animation's frames; neighbouring frames of the same
+    shape are one cue."""
     duration = base.duration
-    for seg in base.visemes:
-        start, end = max(0.0, seg.start), min(duration, seg.end)
-        if end <= start:
-            continue
-        shape = VISEME_TO_RHUBARB.get(seg.label, "X")
+    shapes = _frame_shapes(base) or ["X"]
+    cues: list[tuple[float, float, str]] = []
+    for i, shape in enumerate(shapes):
+        start = i / base.fps
         if cues and cues[-1][2] == shape:
-            cues[-1] = (cues[-1][0], end, shape)
-        elif cues and start > cues[-1][1]:
-            cues.append((cues[-1][1], start, "X"))
-            cues.append((start, end, shape))
-        else:
-            cues.append((start, end, shape))
-    if not cues or cues[0][0] > 0:
-        cues.insert(0, (0.0, cues[0][0] if cues else duration, "X"))
-    if cues[-1][1] < duration:
-        cues.append((cues[-1][1], duration, "X"))
+            continue
+        if cues:
+            cues[-1] = (cues[-1][0], start, cues[-1][2])
+        cues.append((start, duration, shape))
     return cues
 
 
