@@ -385,3 +385,11 @@ def test_the_recording_level_does_not_set_how_wide_the_mouth_opens():
     for q in (50, 90):
         loud, quiet = (np.percentile(g, q) for g in gaps)
         assert abs(loud - quiet) < 0.05 * loud, (q, loud, quiet)
+
+
+def test_a_transcript_missing_most_words_falls_back_to_recognition(speech):
+    """"Hello." for 8 s of speech: forced alignment stretched one word and left the rest of the speech without
+    phones (no closures, half the jaw); now a warning, and the recognised phones."""
+    with pytest.warns(UserWarning, match="words are missing"):
+        base = predict_embedded(speech, 25.0, EmbeddedConfig(transcript="Hello."))
+    assert base.phonemes == predict_embedded(speech, 25.0).phonemes

@@ -155,6 +155,10 @@ def acoustic_phones(analysis: Analysis, opening: np.ndarray, min_s: float = 0.04
     return out
 
 
+# An aligned transcript's words span about the whole time a voice sounds (pauses are silence in both); when
+# they span less than half of it, words are missing (a partial or another take's transcript) and forced
+# alignment stretches the few words there are while the rest of the speech gets no phones at all.
+TRANSCRIPT_MIN_COVER = 0.5
 # A voiced frame whose acoustic openness (0..1 between the clip's 10th and 90th percentiles) reaches this is a
 # vowel nucleus for the acoustic labels: the middle of the range (vowels are the open half of speech).
 ACOUSTIC_VOWEL_OPENING = 0.4
@@ -166,6 +170,13 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
     "acoustic" (language-neutral labels from the sound)."""
     if is_english(s.language):
         phones, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones)
+        if aligned:
+            spoken = sum(p.end - p.start for p in phones if p.label != "SIL")
+            voice = float((analysis.presence > 0.5).sum()) / 100.0
+            if spoken < TRANSCRIPT_MIN_COVER * voice:
+                warnings.warn(f"the transcript's words cover {spoken:.1f} s of the {voice:.1f} s of speech: words "
+                              "are missing, so the phones are recognised instead", stacklevel=3)
+                phones, aligned = phones_for(mono16k, None, report, s.accurate_phones)
         return phones, "aligned" if aligned else "recognised"
     if s.transcript and s.transcript.strip():
         from engine.a2l.espeak_align import align_with_espeak
