@@ -440,13 +440,14 @@ def cmd_predict(args) -> int:
     from engine.export.landmarks import save_landmarks_npz
     from engine.export.pose_template import save_pose_template
     from engine.export.atomic import replacing
+    from engine.jobs import landmark_arrays
     from engine.pipeline import create_project
 
     _check_outputs(args, ((".npz",), "landmark file"))
     project = create_project(_request(args, args.portrait, args.audio, _transcript(args.transcript)))
-    motion, ref = project.evaluate_motion(), project.reference
-    landmarks = motion.landmarks_px(ref.transform, ref.width, ref.height)
-    save_landmarks_npz(args.output, landmarks, motion.mesh, motion.pose, motion.fps, (ref.width, ref.height))
+    ref = project.reference
+    landmarks, mesh, pose = landmark_arrays(project)
+    save_landmarks_npz(args.output, landmarks, mesh, pose, project.fps, (ref.width, ref.height))
     print(args.output)
     if args.mouth_cues:
         from engine.a2l.mouth_cues import mouth_cues_json, mouth_cues_tsv
@@ -457,7 +458,7 @@ def cmd_predict(args) -> int:
             Path(tmp).write_text(text, encoding="utf-8")
         print(args.mouth_cues)
     if args.pose_template_out:
-        save_pose_template(args.pose_template_out, motion.pose, motion.fps)
+        save_pose_template(args.pose_template_out, pose, project.fps)
         print(args.pose_template_out)
     return 0
 
