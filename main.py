@@ -6,7 +6,7 @@ project exactly as the editor does; engine.jobs renders it).
 from __future__ import annotations
 
 import argparse
-import os
+import re
 import signal
 import sys
 import tempfile
@@ -54,6 +54,17 @@ def _ranged(kind: type, lo: float, hi: float, unit: str = ""):
 TRANSCRIPT_SUFFIXES = (".txt", ".text", ".srt", ".vtt", ".lab", ".md")  # a --transcript ending so names a file
 
 
+def _looks_like_a_path(text: str) -> bool:
+    """A one-line --transcript that names a file rather than saying words: a transcript file's suffix, a path
+    from the root, home, the current folder or a drive, or several folder separators in a few words."""
+    if not text or "\n" in text:
+        return False
+    separators = text.count("/") + text.count("\\")
+    return (Path(text).suffix.lower() in TRANSCRIPT_SUFFIXES
+            or text.startswith(("/", "./", "../", "~/", "\\")) or re.match(r"[A-Za-z]:[\\/]", text) is not None
+            or (separators >= 2 and len(text.split()) <= 3))
+
+
 def _transcript(value: str | None) -> str | None:
     """The transcript text: the option's text, or the contents of the text file it names."""
     if value is None:
@@ -63,8 +74,7 @@ def _transcript(value: str | None) -> str | None:
         is_file = path.is_file()
     except OSError:  # a long typed transcript is no file name (ENAMETOOLONG)
         is_file = False
-    if not is_file and value.strip() and not any(c.isspace() for c in value.strip()) \
-            and (path.suffix.lower() in TRANSCRIPT_SUFFIXES or os.sep in value):
+    if not is_file and _looks_like_a_path(value.strip()):
         raise UsageError(f"transcript file not found: {value} (a transcript given as text must be quoted words, "
                          "not a path)")
     if is_file:

@@ -430,7 +430,7 @@ class _LandmarkExport:
     def __init__(self, frame_count: int):
         self._arrays = (np.zeros((frame_count, 468, 2), np.float32), np.zeros((frame_count, 468, 3), np.float32),
                         np.zeros((frame_count, 6), np.float32))
-        self._next = 0
+        self._next = self._filled = 0
 
     def add(self, landmarks: LandmarkSequence, i: int) -> None:
         if i < self._next:
@@ -440,10 +440,12 @@ class _LandmarkExport:
         a = k * landmarks.chunk_frames
         for out, part in zip(self._arrays, (lm, motion.mesh, motion.pose)):
             out[a:a + len(part)] = part
+        self._filled = a + len(lm)
         self._next = a + landmarks.chunk_frames
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._arrays
+        """The frames passed so far (a render that stopped short saves what it rendered, not rows of zeros)."""
+        return tuple(out[:self._filled] for out in self._arrays)
 
 
 def landmark_arrays(project: "Project") -> tuple[np.ndarray, np.ndarray, np.ndarray]:

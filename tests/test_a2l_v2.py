@@ -273,3 +273,13 @@ def test_head_styles_scale_the_motion_and_never_jitter():
         # never jittery: hardly any of the rotation lies above 6 Hz (nods and sway are slower)
         fast = sosfiltfilt(butter(4, 6.0, "highpass", fs=FPS, output="sos"), p[:, :3], axis=0)
         assert (fast.std(axis=0) / p[:, :3].std(axis=0)).max() < 0.05
+
+
+def test_locale_codes_with_underscores_are_english_or_their_language():
+    from engine.a2l.embedded import is_english
+    from engine.a2l.espeak_align import has_voice
+
+    assert is_english("en_US") and is_english("en-GB") and not is_english("de_DE")
+    if has_voice("de") is None:
+        pytest.skip("espeak-ng is not installed")
+    assert all(has_voice(code) for code in ("zh-Hans-CN", "zh-SG", "no", "iw", "de_AT"))

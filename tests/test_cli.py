@@ -87,6 +87,8 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     (("render", "portraits/hallo__6.jpg", "NANAUDIO", "-o", "x.mp4"), "invalid samples (NaN or infinity)"),
     (("render", "portraits/hallo__6.jpg", "AUDIO", "--transcript", "TYPO", "-o", "x.mp4"),
      "transcript file not found"),
+    (("render", "portraits/hallo__6.jpg", "AUDIO", "--transcript", "TYPO_SPACED", "-o", "x.mp4"),
+     "transcript file not found"),
     (("render", "portraits/hallo__6.jpg", "AUDIO", "--lip-intensity", "5", "-o", "x.mp4"), "between 0 and 3"),
     (("render", "portraits/hallo__6.jpg", "AUDIO", "--language", "french", "-o", "x.mp4"),
      "espeak-ng knows no language 'french'"),
@@ -107,6 +109,8 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
             a = nan_audio
         elif a == "TYPO":
             a = tmp_path / "transcrpit.txt"
+        elif a == "TYPO_SPACED":
+            a = tmp_path / "my takes" / "transcrpit.txt"
         elif "/" in a and not a.startswith("-"):
             a = media(a)
         resolved.append(a)

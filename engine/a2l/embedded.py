@@ -110,7 +110,8 @@ class EmbeddedConfig:
 
 
 def is_english(language: str) -> bool:
-    return language.strip().lower() in ENGLISH or language.strip().lower().split("-")[0] == "en"
+    code = language.strip().lower().replace("_", "-")  # en_US is en-US
+    return code in ENGLISH or code.split("-")[0] == "en"
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:

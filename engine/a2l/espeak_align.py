@@ -67,21 +67,25 @@ def espeak_status() -> tuple[bool, str]:
     return (True, "") if lib is not None else (False, "libespeak-ng is not installed (apt: espeak-ng)")
 
 
-# Codes people write for a language whose espeak-ng voice has another name (ISO 639-1 Chinese is Mandarin).
-VOICE_ALIASES = {"zh": "cmn", "zh-cn": "cmn", "zh-hans": "cmn", "zh-tw": "cmn", "zh-hant": "cmn", "zh-hk": "yue"}
+# Codes people write for a language whose espeak-ng voice has another name: ISO 639-1 Chinese is Mandarin
+# (Cantonese for Hong Kong), Norwegian is Bokmål, and the retired ISO codes of Hebrew and Indonesian.
+VOICE_ALIASES = {"zh": "cmn", "zh-hk": "yue", "zh-yue": "yue", "no": "nb", "iw": "he", "in": "id"}
 
 
 def voice_names(code: str) -> list[str]:
     """espeak-ng voice names to try for a language code, most specific first: as written, lower case with
-    "-" (a locale such as "fr_FR" or "fr-FR"), an alias, then the language alone ("fr" for "fr-fr", which
-    espeak-ng's command line accepts but its voice table names "fr")."""
+    "-" (a locale such as "fr_FR" or "fr-FR"), an alias of the code or of its language, then the language
+    alone ("fr" for "fr-fr", which espeak-ng's command line accepts but its voice table names "fr")."""
     lower = code.strip().lower().replace("_", "-")
-    names = [code.strip(), lower, VOICE_ALIASES.get(lower, ""), lower.split("-")[0]]
+    base = lower.split("-")[0]
+    names = [code.strip(), lower, VOICE_ALIASES.get(lower, ""), VOICE_ALIASES.get(base, ""), base]
     return [n for i, n in enumerate(names) if n and n not in names[:i]]
 
 
+@functools.lru_cache(maxsize=256)
 def has_voice(code: str) -> bool | None:
-    """Whether espeak-ng has a voice for the language code (None: espeak-ng is not installed)."""
+    """Whether espeak-ng has a voice for the language code (None: espeak-ng is not installed). Cached: the
+    editor asks on every settings edit, and a running synthesis holds the library."""
     lib, _ = _library()
     if lib is None:
         return None
