@@ -189,8 +189,8 @@ class DopeSheet(QWidget):
         self.view.sigLeftDrag.connect(self._on_drag)
         self.view.sigWheelRows.connect(lambda step: self.scroll.setValue(self.scroll.value() + step))
         session.project_replaced.connect(self.refresh)
+        self._selected: tuple[str, ...] = ()  # the selection last shown (to scroll to what it adds)
         session.selection_changed.connect(self._on_selection)
-        self._selected: tuple[str, ...] = ()
         session.keys_selected.connect(lambda _: self.keys_item.update())
         session.project_changed.connect(self._on_project_changed)
 

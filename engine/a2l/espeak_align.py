@@ -90,8 +90,12 @@ def has_voice(code: str) -> bool | None:
     if lib is None:
         return None
     with _lock:
-        return any(lib.espeak_SetVoiceByName(name.encode("ascii", errors="replace")) == 0
-                   for name in voice_names(code))
+        return _set_voice(lib, code)
+
+
+def _set_voice(lib, code: str) -> bool:
+    """Selects the first espeak-ng voice of voice_names(code) the library has (the caller holds _lock)."""
+    return any(lib.espeak_SetVoiceByName(name.encode("ascii", errors="replace")) == 0 for name in voice_names(code))
 
 
 def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tuple[np.ndarray, int, list[Segment]]:
@@ -117,8 +121,7 @@ def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tup
     data = text.encode("utf-8")
     with _lock:
         lib.espeak_SetSynthCallback(callback)
-        if not any(lib.espeak_SetVoiceByName(name.encode("ascii", errors="replace")) == 0
-                   for name in voice_names(voice)):
+        if not _set_voice(lib, voice):
             raise ValueError(f"espeak-ng has no voice for language {voice!r}")
         lib.espeak_SetParameter(ESPEAK_RATE, int(words_per_minute), 0)
         lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, 0, 0, 0, None, None)

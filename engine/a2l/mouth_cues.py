@@ -30,20 +30,21 @@ def _frame_shapes(base: BaseLayer) -> list[str]:
     n = base.frame_count
     times = np.arange(n) / base.fps
     segs = [s for s in base.visemes if s.end > s.start]
-    starts = np.array([s.start for s in segs])
+    shapes = np.full(n, "X", dtype=object)
+    if segs:
+        ends = np.array([s.end for s in segs])
+        k = np.searchsorted([s.start for s in segs], times, side="right") - 1
+        inside = (k >= 0) & (times < ends[np.maximum(k, 0)])
+        shapes[inside] = np.array([VISEME_TO_RHUBARB.get(s.label, "X") for s in segs], dtype=object)[k[inside]]
     jaw = base.weights.get("jawOpen")
-    shapes = []
-    for i, t in enumerate(times):
-        k = int(np.searchsorted(starts, t, side="right")) - 1
-        seg = segs[k] if k >= 0 and t < segs[k].end else None
-        shape = VISEME_TO_RHUBARB.get(seg.label, "X") if seg is not None else "X"
-        if jaw is not None:
-            if shape == "X":
-                shape = next(name for limit, name in OPEN_SHAPES if jaw[i] < limit)
-            elif shape not in CLOSED_SHAPES and jaw[i] < REST_JAW:
-                shape = "X"
-        shapes.append(shape)
-    return shapes
+    if jaw is not None:
+        limits, names = zip(*OPEN_SHAPES)
+        by_jaw = np.array(names, dtype=object)[np.searchsorted(limits, jaw[:n], side="right")]
+        at_rest = ~np.isin(shapes, CLOSED_SHAPES) & (jaw[:n] < REST_JAW)
+        silent = shapes == "X"
+        shapes[silent] = by_jaw[silent]
+        shapes[at_rest] = "X"
+    return shapes.tolist()
 
 
 def mouth_cues(base: BaseLayer) -> list[tuple[float, float, str]]:
