@@ -157,6 +157,17 @@ def test_speech_is_not_taken_for_song():
     assert singing_mask(an.f0, "auto")[an.voiced].mean() < 0.2
 
 
+@pytest.mark.parametrize("clip", ["dreamtalk__acknowledgement_chinese.m4a", "dreamtalk__German1.wav"])
+def test_level_tones_and_drawn_out_syllables_are_not_taken_for_song(clip):
+    """Mandarin's level tones and German's long syllables hold a pitch like notes (0.37-0.38 of the voiced
+    frames were called sung), but between short voiced stretches, where song holds its vowels."""
+    from engine.a2l.analysis import analyse
+    from engine.a2l.singing import singing_mask
+
+    an = analyse(load_audio(media(f"speech/{clip}")).mono16k)
+    assert singing_mask(an.f0, "auto")[an.voiced].mean() < 0.2
+
+
 def test_style_validation_and_new_fields_round_trip():
     s = EmbeddedConfig(style="auto", language="de", head_style="lively")
     assert config_from_json(EmbeddedConfig, config_to_json(s)) == s

@@ -24,7 +24,7 @@ from engine.a2l.base_layer import BaseLayer, Segment
 from engine.a2l.blinks import blink_times, blink_track
 from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coarticulate
 from engine.a2l.head_pose import HEAD_STYLES, head_pose, stress_peaks
-from engine.a2l.loudness import audio_features, convolve_same, smooth, to_frames
+from engine.a2l.loudness import at_analysis_level, audio_features, convolve_same, smooth, to_frames
 from engine.a2l.openness import jaw_measures, lip_shape, speech_gate, vowel_classes
 from engine.a2l.phonemes import phones_for
 from engine.a2l.visemes import mouth_controls, viseme_segments
@@ -199,12 +199,13 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig
                      report: Progress | None = None) -> BaseLayer:
     s = config or EmbeddedConfig()
     report = report or (lambda _f: None)
-    analysis = analyse(audio.mono16k)
+    mono16k = at_analysis_level(audio.mono16k)
+    analysis = analyse(mono16k)
     report(0.15)
-    opening100 = jaw_measures(analysis, audio.mono16k)
-    phones, source = _phones(audio.mono16k, s, analysis, opening100, lambda f: report(0.15 + 0.65 * f))
+    opening100 = jaw_measures(analysis, mono16k)
+    phones, source = _phones(mono16k, s, analysis, opening100, lambda f: report(0.15 + 0.65 * f))
     report(0.8)
-    return animate(audio.mono16k, fps, audio.frame_count(fps), s, analysis, opening100, phones, source, report)
+    return animate(mono16k, fps, audio.frame_count(fps), s, analysis, opening100, phones, source, report)
 
 
 def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis: Analysis,

@@ -88,6 +88,10 @@ def _voiced_only(y: np.ndarray, voiced: np.ndarray) -> np.ndarray:
 # speakers close or relax the mouth.
 PAUSE_BRIDGE_S = 0.3
 GATE_HZ = 4.0  # the mouth closes and opens over about a syllable (a 4 Hz low-pass of the speech gate)
+# ... but it does not start opening before the voice does: the symmetric low-pass alone rose ~0.1 s ahead of
+# an onset, so the first vowel's jaw showed in the room tone before it. From the onset the gate rises with
+# this time constant (a jaw opening gesture takes ~50-100 ms; lead_ms anticipates the sound on top).
+ONSET_S = 0.03
 SPREAD_Z = 1.5  # F2 z-score (Lobanov) at which the lips are fully spread / rounded
 F1_MEDIAN_FRAMES = 5  # Praat F1 is median-filtered over 50 ms first: the tracker's single-frame jumps
 
@@ -96,9 +100,13 @@ def speech_gate(analysis) -> np.ndarray:
     """0..1 at 100 Hz: the voice is sounding (short gaps bridged); 0 in pauses, breaths, room tone."""
     from engine.a2l.analysis import _bridge
 
+    from scipy.signal import lfilter
+
     bridged = _bridge(analysis.presence > 0.5, int(round(PAUSE_BRIDGE_S * 100)))
     soft = np.maximum(bridged.astype(np.float64), np.clip(analysis.presence, 0.0, 1.0))
-    return np.clip(_lowpass(soft, GATE_HZ), 0.0, 1.0)
+    a = 1.0 - np.exp(-0.01 / ONSET_S)
+    attack = lfilter([a], [1.0, a - 1.0], soft)  # causal: 0 until the voice begins
+    return np.clip(np.minimum(_lowpass(soft, GATE_HZ), attack), 0.0, 1.0)
 
 
 def _norm_voiced(y: np.ndarray, voiced: np.ndarray, speech: np.ndarray, min_range: float) -> np.ndarray | None:
