@@ -89,6 +89,21 @@ def test_pauses_close_the_mouth_and_onsets_open_it_on_time(paused):
     assert abs(reopen - second) <= 2, f"reopened at frame {reopen}, speech resumes at frame {second}"
 
 
+def test_the_speech_gate_does_not_open_before_the_voice():
+    """The gate's symmetric low-pass rose ~0.1 s ahead of a voice onset, so a first vowel's jaw showed in the room
+    tone (unless a recognised bilabial happened to hold the lips shut); it still eases shut after the voice."""
+    from types import SimpleNamespace
+
+    from engine.a2l.openness import speech_gate
+
+    presence = np.zeros(300)
+    presence[100:200] = 1.0
+    gate = speech_gate(SimpleNamespace(presence=presence))
+    assert gate[:100].max() == 0.0
+    assert gate[105] > 0.1 and gate[150] > 0.95
+    assert 0.0 < gate[205] < gate[195] < 1.0  # eases shut over about a syllable, as before
+
+
 def test_the_vad_model_is_found_without_torch():
     from engine.a2l import vad
 
