@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reenact", help="drive a portrait with the expressions and head motion of a video",
         description="Re-enact PORTRAIT from DRIVING_VIDEO: expression (the driver's mesh relative to its most "
                     "neutral frame) and head pose (relative to its first frame) move the portrait; the driving "
-                    "video's audio is muxed.")
+                    "video's audio is muxed (a driving video without sound gives a silent video).")
     re_.add_argument("portrait", help="portrait image")
     re_.add_argument("driving_video", help="the performance: a video of a face")
     re_.add_argument("-o", "--output", required=True, help="output MP4")
@@ -288,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("--describe", action="store_true", help="also the full-size architectures' parameter counts")
     mc.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
+
+
+def _show_warning(message, *_args, **_kwargs) -> None:
+    """One line on stderr; tqdm.write clears a progress bar drawn there first, which would else run into it."""
+    from tqdm import tqdm
+
+    tqdm.write(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 def _progress_bar(total: int, desc: str):
@@ -350,10 +357,14 @@ def _check_weights_used(weights: str | None, *choices) -> None:
 
 
 def _run_job(job) -> list[str]:
+    """Runs a render with a progress bar; the files it wrote, a PNG sequence as one line (its folder and count)."""
     with _progress_bar(job.motion.frame_count, "rendering") as bar:
         for progress in job.run():
             bar.update(progress.done - bar.n)
-    return job.outputs
+    pngs = [p for p in job.outputs if p.endswith(".png")]
+    if not pngs:
+        return job.outputs
+    return [p for p in job.outputs if not p.endswith(".png")] + [f"{Path(pngs[0]).parent}: {len(pngs)} PNG frames"]
 
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what the writer's MP4 container is valid under
@@ -367,9 +378,21 @@ def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFI
     checks = {"output": output_kind, "pose_video": (VIDEO_SUFFIXES, "pose video"),
               "landmarks": ((".npz",), "landmark file"), "mouth_cues": ((".json", ".tsv"), "mouth-cue file"),
               "pose_template_out": ((".npy",), "pose template"), "save_project": ((".talkline",), "project file")}
+    inputs = list(getattr(args, "inputs", None) or [])
+    inputs += [getattr(args, dest) for dest in ("audio", "video", "portrait", "driving_video", "pose_template")
+               if getattr(args, dest, None)]
     for dest, (suffixes, what) in checks.items():
         if getattr(args, dest, None):
             check_writable(getattr(args, dest), suffixes, what)
+            _refuse_overwriting_an_input(getattr(args, dest), inputs)
+
+
+def _refuse_overwriting_an_input(output: str, inputs: list[str]) -> None:
+    from engine.errors import UsageError
+
+    for path in inputs:
+        if Path(output).exists() and Path(path).exists() and Path(output).samefile(path):
+            raise UsageError(f"{output} is also an input: write the result to another file")
 
 
 def _render_settings(args, output: str | None):
@@ -542,8 +565,11 @@ def cmd_reenact(args) -> int:
 
     _check_outputs(args)
     info = probe_video(args.driving_video)
+    if info.still:
+        raise UsageError(f"{args.driving_video} is a still image, not a video: reenact needs a filmed performance "
+                         "(to animate a portrait from speech, use `render PORTRAIT AUDIO`)")
     if not info.has_audio:
-        raise UsageError(f"{args.driving_video} has no audio track to mux: reenact needs the performance's sound")
+        warnings.warn(f"{args.driving_video} has no sound track: the video is silent")
     request = ProjectRequest(
         portrait=args.portrait, audio=args.driving_video, fps=info.fps,
         framing=Framing(DEFAULT_SIZE if args.size is None else args.size, args.full_frame, args.face_index),
@@ -636,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from engine.errors import TalklineError
 
-    warnings.showwarning = lambda message, *a, **k: print(f"{PROG}: warning: {message}", file=sys.stderr)
+    warnings.showwarning = _show_warning
     # Termination and hang-up unwind like Ctrl+C: writers abort, so no partial output is left behind.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "dub": cmd_dub, "reenact": cmd_reenact,

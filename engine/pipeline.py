@@ -67,7 +67,6 @@ def predict_base(audio: AudioClip, fps: float, a2l: Choice, pose_template: np.nd
 
 def create_project(request: ProjectRequest, *, progress: Progress | None = None,
                    cancel: Cancel | None = None) -> Project:
-    from engine.audio.decode import load_audio
     from engine.errors import AudioReadError, UsageError
 
     A2L_BACKENDS.require(request.a2l.name, request.a2l.config)  # before the slow steps
@@ -84,7 +83,7 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
             raise VideoReadError(f"{request.video} is a still image, not a video: animate a portrait with "
                                  "`render PORTRAIT AUDIO` (or New Project's portrait field)")
         fps = info.fps
-    clip = load_audio(os.fspath(request.audio))
+    clip = _sound(request)
     frames = clip.frame_count(fps)
     if frames > MAX_FRAMES:  # the memory guard: a project keeps per-frame arrays of every frame
         raise AudioReadError(
@@ -102,6 +101,27 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
     base = predict_base(clip, fps, request.a2l, template, source=source, progress=progress, cancel=cancel)
     return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), fps, base,
                    a2l=request.a2l, renderer=request.renderer, pose_template=template, gains=request.gains)
+
+
+def _sound(request: ProjectRequest) -> AudioClip:
+    """The project's sound. A performance filmed without sound (reenactment: the face drives, not a voice) gets
+    silence as long as the video, so the output keeps the video's timing."""
+    from engine.audio.decode import load_audio
+    from engine.errors import AudioReadError
+
+    try:
+        return load_audio(os.fspath(request.audio))
+    except AudioReadError:
+        if request.a2l.name != "performance":
+            raise
+        from engine.media.video_read import probe_video
+
+        info = probe_video(request.audio)
+        if info.has_audio or info.still or info.duration <= 0:
+            raise
+        rate = 48000
+        return AudioClip(samples=np.zeros((int(round(info.duration * rate)), 1), np.float32), rate=rate,
+                         source=os.fspath(request.audio))
 
 
 def _check_prediction_memory(frames: int, fps: float) -> None:

@@ -1,5 +1,6 @@
 import math
 import os
+from contextlib import nullcontext
 from fractions import Fraction
 
 import av
@@ -157,11 +158,28 @@ def test_video_without_audio(tmp_path):
     assert len(frames) == 10 and info["duration"] == pytest.approx(0.4, abs=1e-4)
 
 
-@pytest.mark.parametrize("size", [(513, 512), (512, 511), (0, 64)])
-def test_odd_or_empty_size_is_refused(tmp_path, size):
-    with pytest.raises(ExportError, match="even|positive"):
+@pytest.mark.parametrize("size", [(0, 64), (1, 64)])
+def test_empty_size_is_refused(tmp_path, size):
+    with pytest.raises(ExportError, match="positive|at least 2x2"), pytest.warns(UserWarning) if size[0] else nullcontext():
         VideoWriter(tmp_path / "odd.mp4", *size, 30)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("size", [(513, 512), (512, 511), (721, 481)])
+def test_odd_sized_frames_are_written_without_their_last_column_or_row(tmp_path, size):
+    """A dub of a 721x481 video failed after tracking it ("H.264 needs an even width and height")."""
+    w, h = size
+    y, x = np.mgrid[:h, :w]
+    frames = [np.stack([x * 255 // w, y * 255 // h, (x + y + 40 * i) * 127 // (w + h)], -1).astype(np.uint8)
+              for i in range(3)]
+    with pytest.warns(UserWarning, match=f"{w}x{h} frames are written as {w - w % 2}x{h - h % 2}"):
+        with VideoWriter(tmp_path / "odd.mp4", w, h, 30, crf=0) as out:
+            for f in frames:
+                out.write(f)
+    info, decoded, _, _ = decode(tmp_path / "odd.mp4")
+    assert info["size"] == (w - w % 2, h - h % 2) and len(decoded) == 3
+    # the kept pixels stay in place: the frame's own, up to the 4:2:0 round trip
+    assert np.abs(decoded[1][1].astype(int) - frames[1][:h - h % 2, :w - w % 2]).mean() < 1.5
 
 
 def test_bad_frame_and_no_frames_are_export_errors(tmp_path):
@@ -306,6 +324,9 @@ def test_pose_template_resampling_and_round_trip(tmp_path):
     np.save(tmp_path / "wrong.npy", np.zeros((10, 3)))
     with pytest.raises(LandmarkFileError, match=r"\(N, 6\)"):
         load_pose_template(tmp_path / "wrong.npy", 10, 30)
+    (tmp_path / "notes.txt").write_text("yaw pitch roll\n")  # said "pickled data ... allow_pickle=False"
+    with pytest.raises(LandmarkFileError, match="not a NumPy .npy array file"):
+        load_pose_template(tmp_path / "notes.txt", 10, 30)
 
 
 def test_png_sequence_with_audio(tmp_path, lyl):

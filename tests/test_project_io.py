@@ -161,6 +161,7 @@ def with_array(members, name, value):
 CORRUPT = {
     "empty": (lambda m: None, "is empty"),
     "random bytes": (lambda m: None, "not a zip archive"),
+    "cut short": (lambda m: None, "is damaged: the file was cut short"),
     "no project.json": (lambda m: {k: v for k, v in m.items() if k != "project.json"}, "missing its project.json"),
     "no arrays": (lambda m: {k: v for k, v in m.items() if k != "arrays.npz"}, "missing its arrays.npz"),
     "bad json": (lambda m: {**m, "project.json": b"{not json"}, "not valid JSON"),
@@ -230,6 +231,9 @@ def test_corrupt_files_give_specific_errors(saved, tmp_path, case):
         path.write_bytes(b"")
     elif case == "random bytes":
         path.write_bytes(np.random.default_rng(0).bytes(5000))
+    elif case == "cut short":  # said "not a zip archive"
+        write_zip(path, members_of(saved))
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     else:
         write_zip(path, make(members_of(saved)))
     with pytest.raises(ProjectFileError) as err:

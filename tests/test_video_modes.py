@@ -179,6 +179,35 @@ def test_reenactment_follows_the_driver(tmp_path):
     assert set(project.base.weights) >= {"jawOpen", "mouthSmileLeft"}  # fitted, for the lanes and inspector
 
 
+def test_a_driving_video_without_sound_reenacts_in_silence(tmp_path):
+    """Reenactment needs the face, not a voice: a silent driving video (the catalog's EDTalk clip is one) was
+    refused with "no audio track to mux"."""
+    from engine.a2l.performance import PerformanceConfig
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.plugins import Choice
+    from engine.sources.portrait import Framing
+
+    frames = [rgb for _, (_, rgb) in zip(range(30), iter_video_frames(VIDEO))]
+    silent = write_video(tmp_path / "silent.mp4", frames)
+    project = create_project(ProjectRequest(
+        portrait=media("portraits/hallo__6.jpg"), audio=silent, fps=25.0, framing=Framing(256),
+        a2l=Choice("performance", PerformanceConfig(video=silent))))
+    assert project.frame_count == 30 and not project.audio.samples.any()
+    assert project.audio.duration == pytest.approx(probe_video(silent).duration, abs=1e-3)
+    gap = lip_gap_ratio(project.evaluate_motion().mesh)
+    assert np.ptp(gap) > 0.02  # the mouth still follows the driver
+
+
+def test_a_dub_rendered_at_another_size_is_refused_with_a_clear_error(dub, tmp_path):
+    """`render dub.talkline --size 256` ended in a ValueError traceback."""
+    from engine.errors import UsageError
+    from engine.jobs import RenderJob, RenderSettings
+
+    project = dub[0]
+    with pytest.raises(UsageError, match="own resolution \\(224x224\\)"):
+        RenderJob.for_project(project, RenderSettings(output=str(tmp_path / "x.mp4"), size=256))
+
+
 def test_a_dub_project_saves_and_reopens_without_tracking_again(dub, tmp_path, monkeypatch):
     from engine.document.project_io import load_project, missing_sources, save_project
     from engine.face import track as track_module

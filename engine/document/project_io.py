@@ -175,6 +175,10 @@ def _read_members(path: str) -> tuple[dict, bytes, bytes]:
     if os.path.getsize(path) == 0:
         raise ProjectFileError(f"project file {path} is empty")
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            starts_as_zip = f.read(4) == b"PK\x03\x04"
+        if starts_as_zip:  # the members are there but the archive's index, written last, is not
+            raise ProjectFileError(f"{path} is damaged: the file was cut short (a copy or save that did not finish)")
         raise ProjectFileError(f"{path} is not a Talkline project (not a zip archive)")
     try:
         with zipfile.ZipFile(path) as zf:

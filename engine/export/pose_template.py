@@ -51,9 +51,14 @@ def read_pose_template(path: str | os.PathLike) -> np.ndarray:
     if not os.path.exists(path):
         raise LandmarkFileError(f"pose template not found: {path}")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic != b"\x93NUMPY":  # np.load would try anything else as a pickle and say so
+            raise LandmarkFileError(f"cannot read {path}: not a NumPy .npy array file (AniPortrait's pose_temp.npy "
+                                    "is one)")
         seq = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise LandmarkFileError(f"cannot read {path}: not a .npy array ({exc})") from None
+        raise LandmarkFileError(f"cannot read {path}: not a valid .npy array ({exc})") from None
     if not isinstance(seq, np.ndarray) or seq.ndim != 2 or seq.shape[1] != 6 or seq.shape[0] == 0:
         raise LandmarkFileError(f"{path}: a pose template must be an (N, 6) array, got {getattr(seq, 'shape', '?')}")
     if not np.issubdtype(seq.dtype, np.number) or not np.isfinite(seq).all():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -55,9 +56,15 @@ class VideoWriter(CommitOnExit):
                  preset: str = DEFAULT_PRESET):
         if width <= 0 or height <= 0:
             raise ExportError(f"video size must be positive, got {width}x{height}")
+        # H.264 in 4:2:0 needs an even width and height: a frame of odd size (a phone's or an editor's odd crop)
+        # loses its last column / row, so every other pixel stays where it was.
+        self.frame_shape = (int(height), int(width), 3)
         if width % 2 or height % 2:
-            raise ExportError(f"H.264 (yuv420p) needs an even width and height, got {width}x{height}: "
-                              f"crop or pad the frame by one pixel")
+            warnings.warn(f"H.264 needs an even width and height: the {width}x{height} frames are written as "
+                          f"{width - width % 2}x{height - height % 2} (the last column or row left out)", stacklevel=2)
+            width, height = width - width % 2, height - height % 2
+            if not (width and height):
+                raise ExportError("a video must be at least 2x2 pixels")
         if not 0 <= crf <= 51:
             raise ExportError(f"H.264 quality (crf) must be between 0 and 51, got {crf}")
         if preset not in PRESETS:
@@ -109,9 +116,10 @@ class VideoWriter(CommitOnExit):
         if self._closed:
             raise ExportError(f"cannot write to {self.path}: the writer is already closed")
         frame_rgb = np.asarray(frame_rgb)
-        if frame_rgb.shape != (self.height, self.width, 3) or frame_rgb.dtype != np.uint8:
-            raise ExportError(f"frame must be uint8 RGB of shape ({self.height}, {self.width}, 3), "
-                              f"got {frame_rgb.dtype} {frame_rgb.shape}")
+        if frame_rgb.shape != self.frame_shape or frame_rgb.dtype != np.uint8:
+            raise ExportError(f"frame must be uint8 RGB of shape {self.frame_shape}, got {frame_rgb.dtype} "
+                              f"{frame_rgb.shape}")
+        frame_rgb = frame_rgb[:self.height, :self.width]
         try:
             if self._pending is not None:
                 self._encode_video(self._pending, self._ticks_per_frame)

@@ -32,7 +32,20 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except IsADirectoryError:
         raise ImageReadError(f"{path} is a folder, not an image") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if _is_video(path):
+            raise ImageReadError(f"{path} is a video, not a portrait image: lip-sync it with `dub VIDEO AUDIO`, or "
+                                 "drive a portrait with it: `reenact PORTRAIT VIDEO`") from None
         raise ImageReadError(f"cannot read image {path}: {exc}") from None
+
+
+def _is_video(path: str | os.PathLike) -> bool:
+    from engine.errors import TalklineError
+    from engine.media.video_read import probe_video
+
+    try:
+        return not probe_video(path).still
+    except TalklineError:
+        return False
 
 
 def to_rgb8(im) -> np.ndarray:

@@ -272,7 +272,10 @@ class VideoSource:
     def resized(self, size: int) -> "VideoSource":
         if size == max(self.reference.width, self.reference.height):
             return self
-        raise ValueError("a video source renders at its own resolution (dubbing keeps the shot as it is)")
+        from engine.errors import UsageError
+
+        raise UsageError(f"a dub renders at its video's own resolution ({self.reference.width}x{self.reference.height}): "
+                         "the size setting does not apply to it")
 
     @classmethod
     def open(cls, path: str | os.PathLike, output_frames: int, fit: str, *, face_index: int | None = None,
