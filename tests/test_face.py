@@ -68,7 +68,10 @@ def test_rgba_grayscale_16bit_and_exif(tmp_path, aragaki):
         img = load_image(path)
         assert img.shape == aragaki.shape and img.dtype == np.uint8
         ref = analyze_portrait(path)
-        assert np.abs(ref.landmarks_px - base.landmarks_px).mean() < 3.0
+        # the same face, landmark for landmark; the framing may sit a few px apart (the crop hugs the photo's
+        # edge, and its size follows the detected face box), so compare after matching position and scale
+        a, b = (p - p.mean(0) for p in (ref.landmarks_px[:468], base.landmarks_px[:468]))
+        assert np.abs(a * (np.linalg.norm(b) / np.linalg.norm(a)) - b).mean() < 3.0
     # 16-bit values are scaled, not clipped
     assert abs(load_image(_save(tmp_path, "g16b.png", gray16)).mean() - np.asarray(gray).mean()) < 1.0
     # A photo stored sideways with EXIF orientation 6 (rotate 90 CW to view) loads upright.

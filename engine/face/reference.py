@@ -22,11 +22,11 @@ MIN_CROP_EXPAND = 1.5
 # spans 56 % of the side, so a 10 % shift still leaves >= 12 % of the frame between the face and the edge for
 # head motion, and the face stays in the middle fifth of the frame where a user expects it.
 MAX_CROP_SHIFT = 0.10
-# Overshoots up to this share of the side are not shifted away but filled by the extension (at most 20 px
-# at 512, a near-sharp mirror there): a crop clamped to the image edge puts the face where the detector's
-# noise says (a colour photo and its greyscale copy framed 7 px apart), and the landmarker's fidelity on the
-# renders moved by ~0.05 px with such 2-3 % shifts.
-FREE_EXTENSION = 0.04
+# Overshoots up to this share of the side are not shifted away but filled by the extension. 0: even a 3 %
+# strip of mirrored, blurred hair above a head cut by the photo's top edge read as a dark smudge in every frame
+# (new users saw it at once); a face a few % off the frame's centre is not seen at all. (At 0.04 the crop kept
+# the face where the detector put it: a colour photo and its greyscale copy framed up to 7 px apart.)
+FREE_EXTENSION = 0.0
 # The extension past the image's edge (see extend_border; lengths are fractions of the crop side). Mirrored
 # content is blurred with a sigma of EXTENSION_BLUR_PER_DISTANCE x its distance from the edge, approximated by
 # blending the levels EXTENSION_BLUR_LEVELS: at 0.5 a mirrored eye (~6 % of the side) 10 % out is blurred by
