@@ -532,7 +532,8 @@ def cmd_dub(args) -> int:
 
 
 def _mixed(speech, video: str, gain: float):
-    """The new speech with the source video's sound under it at `gain` (the source's length; silence after)."""
+    """The new speech with the source video's sound under it at `gain` (the source's length; silence after), at
+    the higher of the two sample rates (a 16 kHz voice-over kept a 48 kHz bed at 16 kHz)."""
     import numpy as np
 
     from engine.audio.decode import AudioClip, load_audio, resample
@@ -543,14 +544,18 @@ def _mixed(speech, video: str, gain: float):
     except AudioReadError:
         warnings.warn(f"{video} has no usable sound to keep: the new audio alone is used")
         return speech
-    samples = np.stack([resample(bed.samples[:, c], bed.rate, speech.rate) for c in range(bed.channels)], axis=1)
-    channels = speech.samples.shape[1]
+    rate = max(speech.rate, bed.rate)
+
+    def at_rate(clip):
+        return np.stack([resample(clip.samples[:, c], clip.rate, rate) for c in range(clip.channels)], axis=1)
+
+    mix, samples = at_rate(speech), at_rate(bed)
+    channels = mix.shape[1]
     samples = samples.mean(axis=1, keepdims=True).repeat(channels, 1) if samples.shape[1] != channels else samples
-    mix = speech.samples.copy()
     n = min(len(mix), len(samples))
     mix[:n] += gain * samples[:n]
     peak = float(np.abs(mix).max(initial=0.0))
-    return AudioClip(samples=(mix / peak if peak > 1.0 else mix).astype(np.float32), rate=speech.rate,
+    return AudioClip(samples=(mix / peak if peak > 1.0 else mix).astype(np.float32), rate=rate,
                      source=speech.source)
 
 

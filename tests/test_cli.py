@@ -137,6 +137,24 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path, spee
     assert take.read_bytes() == before
 
 
+def test_the_kept_source_sound_keeps_its_sample_rate(tmp_path):
+    """dub --keep-source-audio mixed at the new speech's rate: a 16 kHz voice-over took the 48 kHz source sound
+    down to 16 kHz (its top octave gone)."""
+    sys.path.insert(0, str(ROOT))
+    from main import _mixed
+
+    from engine.audio.decode import AudioClip
+
+    t = np.arange(48000) / 48000
+    soundfile.write(tmp_path / "bed.wav", (0.3 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32), 48000)
+    voice = AudioClip(samples=(0.3 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000))[:, None].astype(np.float32),
+                      rate=16000)
+    mix = _mixed(voice, str(tmp_path / "bed.wav"), 0.5)
+    assert mix.rate == 48000 and mix.duration == pytest.approx(1.0)
+    spectrum = np.abs(np.fft.rfft(mix.samples[:, 0]))
+    assert spectrum[12000] > 0.4 * spectrum[200]  # (0.5 x its level) the bed's 12 kHz tone is there beside the voice
+
+
 def test_a_long_typed_transcript_is_text_not_a_file_name(tmp_path, speech):
     text = "Bob made a map of the moon. " * 12  # 336 characters: longer than a file name may be
     result = run_cli("predict", speech, "--portrait", media("portraits/hallo__6.jpg"), "-o", tmp_path / "m.npz",
