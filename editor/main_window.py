@@ -66,6 +66,9 @@ class MainWindow(QMainWindow):
         self.busy: set[object] = set()
         self._scratch: dict[int, Path] = {}  # id(project) -> scratch folder holding its sources (the demo)
         self._closed = False
+        # Autosaves this window wrote or took over by recovering them: the only ones it may delete. Another
+        # session's (a crash's) stays until the user recovers it or edits over it.
+        self._own_autosaves: set[Path] = set()
 
         self.preview = Preview2D(self.session)
         self.viewport = Viewport3D(self.session)
@@ -232,7 +235,7 @@ class MainWindow(QMainWindow):
         if old is not None and old is not project:
             # The old project was saved or knowingly discarded: its autosave is not work to recover.
             self.autosave_debounce.stop()
-            discard_autosave(autosave_path(old.path))
+            self._discard_own_autosave(old)
             self._scratch.pop(id(old), None)
         self.session.set_project(project)
         self.centre.setCurrentWidget(self.preview if project is not None else self.welcome)
@@ -439,6 +442,19 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001  (ProjectFileError, or a bug: shown, never a crash)
             show_error(self, exc)
             return False
+        auto = autosave_path(path)
+        if auto.is_file() and auto.stat().st_mtime > os.path.getmtime(path) and ask_recover(self, [auto]):
+            # work a crash left on this very project: opening the file directly must not pass it by
+            try:
+                project, recovered = recover_autosave(auto), True
+            except Exception as exc:  # noqa: BLE001  (a damaged autosave: the saved project opens)
+                show_error(self, exc)
+                recovered = False
+            if recovered:
+                self.set_project(project, modified=True)
+                self._back_up_recovered(auto)
+                self._remember_folder(path)
+                return True
         self.set_project(project)
         self._remember_folder(path)
         return True
@@ -500,9 +516,27 @@ class MainWindow(QMainWindow):
     def autosave(self) -> None:
         if self.project is not None and not self.session.undo_stack.isClean():
             try:
-                write_autosave(self.project)
+                self._own_autosaves.add(write_autosave(self.project))
             except Exception as exc:  # noqa: BLE001  (a failed autosave must not interrupt editing)
                 self.statusBar().showMessage(f"Autosave failed: {exc}", 10_000)
+
+    def _discard_own_autosave(self, project: Project) -> None:
+        path = autosave_path(project.path)
+        if path in self._own_autosaves:
+            discard_autosave(path)
+            self._own_autosaves.discard(path)
+
+    def _back_up_recovered(self, found: Path) -> None:
+        """Recovered work is written to this window's autosave at once (it existed only in memory until the next
+        timer tick: a second crash then lost it); the autosave it came from goes once the copy is down."""
+        try:
+            ours = write_autosave(self.project)
+        except Exception as exc:  # noqa: BLE001  (the found file then stays: nothing is lost)
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 10_000)
+            return
+        self._own_autosaves.add(ours)
+        if ours != found:
+            discard_autosave(found)
 
     def offer_recovery(self) -> bool:
         """At startup: offer the newest autosave left by a crash. True when one was recovered."""
@@ -523,8 +557,8 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001
             show_error(self, exc)
             return False
-        discard_autosave(found[0])
         self.set_project(project, modified=True)
+        self._back_up_recovered(found[0])
         return True
 
     def _update_title(self, *_) -> None:
@@ -829,6 +863,6 @@ class MainWindow(QMainWindow):
         self.render_dock.shutdown()
         self.preview.renderer.shutdown()
         if self.project is not None:
-            discard_autosave(autosave_path(self.project.path))  # a clean exit leaves nothing to recover
+            self._discard_own_autosave(self.project)  # a clean exit leaves nothing of its own to recover
         self.viewport.close_canvas()
         super().closeEvent(event)

@@ -324,6 +324,53 @@ def test_recovered_untitled_work_asks_where_to_save(make_main_window, demo_proje
     assert load_project(tmp_path / "rescued.talkline").channels["cheekPuff"] == crashed.project.channels["cheekPuff"]
 
 
+def test_opening_a_crashed_project_directly_offers_its_autosave(make_main_window, demo_project_file, dialogs):
+    """`main.py a.talkline` (or Open Recent) after a crash opened the older saved file silently; the next autosave
+    or closing the window then deleted the crash's work."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from engine.document.project_io import autosave_path, load_project
+
+    crashed = make_main_window(demo_project_file)
+    path = crashed.project.path
+    _set_key(crashed, "mouthPucker", 0.6, 0.9)
+    crashed.autosave()  # then the crash: the window is never closed
+    auto = autosave_path(path)
+
+    dialogs.question_answer = QMessageBox.No  # not now: the work stays on disk
+    declined = make_main_window()
+    assert declined.open_project(path) and len(declined.project.channels["mouthPucker"]) == 0
+    assert any("unsaved work" in q for q in _questions(dialogs))
+    declined.close()
+    assert auto.exists()
+
+    dialogs.question_answer = QMessageBox.Yes
+    fresh = make_main_window()
+    assert fresh.open_project(path)
+    assert fresh.project.channels["mouthPucker"] == crashed.project.channels["mouthPucker"]
+    assert fresh.project.path == path and "*" in fresh.windowTitle()
+    # the recovered work is on disk at once: a second crash now does not lose it
+    assert load_project(auto).channels["mouthPucker"] == crashed.project.channels["mouthPucker"]
+    dialogs.question_answer = QMessageBox.Discard
+
+
+def test_recovered_work_is_backed_up_at_once(make_main_window, demo_project_file, dialogs):
+    """Accepting recovery deleted the autosave: the work lived only in memory until the next 60 s autosave."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from engine.document.project_io import find_recoverable, load_project
+
+    crashed = make_main_window(demo_project_file)
+    _set_key(crashed, "cheekPuff", 0.3, 0.7)
+    crashed.autosave()
+    dialogs.question_answer = QMessageBox.Yes
+    fresh = make_main_window()
+    assert fresh.offer_recovery()
+    found = find_recoverable()  # what the next start would offer, were this window to crash now
+    assert len(found) == 1 and load_project(found[0]).channels["cheekPuff"] == fresh.project.channels["cheekPuff"]
+    dialogs.question_answer = QMessageBox.Discard
+
+
 # --- renderer and backend choice ---------------------------------------------------------------------
 def test_render_dock_renderer_becomes_the_project_default_undoably(make_main_window, demo_project_file,
                                                                   fake_backends, qtbot):
