@@ -70,6 +70,24 @@ def test_background_corner_stays_while_head_turns_and_face_moves(olsen):
     assert np.abs(out[face].astype(int) - ref.image[face].astype(int)).mean() > 10
 
 
+@pytest.mark.parametrize("yaw", [-20, 20])
+def test_a_turning_head_keeps_a_smooth_jaw_line(olsen, yaw):
+    """From ~12 degrees of yaw the near cheek's edge came out as a saw-tooth with the outline points' spacing
+    (the triangles between the fast-moving outline and the cheek points inside it). The backward map along the
+    outline now bends smoothly: its second difference down the rows stays small (p99 0.37-0.46 px before)."""
+    from engine.face.contours import FACE_OVAL
+    from engine.render.warp_field import WarpField
+
+    ref, _ = olsen
+    target = wt.target_px(ref, None, [0, yaw, 0, 0, 0, 0])
+    field = WarpField(ref.landmarks_px[:468], ref.width, ref.height, 4)
+    map_x = field.backward_map(target)[..., 0]
+    band = np.zeros(ref.image.shape[:2], np.uint8)
+    cv2.polylines(band, [np.round(target[list(FACE_OVAL)]).astype(np.int32)], True, 1, 24)
+    bend = np.abs(np.diff(map_x, 2, axis=0))[band[1:-1] > 0]
+    assert np.percentile(bend, 99) < 0.3
+
+
 def test_invalid_landmark_shapes_raise_value_error(olsen):
     ref, renderer = olsen
     for bad in (np.zeros((467, 2)), np.zeros((468, 3)), np.zeros((2, 468, 2)), np.full((468, 2), np.nan)):

@@ -40,6 +40,14 @@ MIN_JACOBIAN_DET = 0.2  # Newton's step is damped where the map squeezes harder 
 FOLD_DET = -0.02  # a fold, not a squeeze: a closing eyelid legitimately squeezes the eye to a line
 FOLD_RELAX_ROUNDS = 4
 FOLD_RELAX_SIGMA = 2.0  # grid nodes
+# The field is smoothed in a band along the face's outline (lengths: shares of the face hull's mean radius).
+# A head turning towards the camera moves its near silhouette outwards by tens of px while the cheek points
+# inside it move little; the piecewise-linear triangles between the outline points and their neighbours then
+# drew the jaw and cheek edge as a saw-tooth with the outline points' spacing (from ~12 degrees of yaw). Outside
+# the hull the field is smoothed fully, inside it fades out over OUTLINE_BAND_DEPTH, so the features keep the
+# exact landmark motion. The blur spans about one outline-point spacing (36 points around: ~0.17 of the radius).
+OUTLINE_BAND_SIGMA = 0.08
+OUTLINE_BAND_DEPTH = 0.16
 
 
 def _rigid_landmarks() -> np.ndarray:
@@ -95,6 +103,7 @@ class WarpField:
         # Pixel x -> grid coordinate (x - origin + 0.5) * to_grid - 0.5, for sampling the field with cv2.remap.
         self._to_grid = np.array([self.grid_w / rw, self.grid_h / rh], dtype=np.float32)
         self._origin = np.array([x0, y0], dtype=np.float32)
+        self._band, self._band_sigma = self._outline_band(src)
 
     def _rings(self, src: np.ndarray):
         from scipy.spatial import ConvexHull
@@ -120,6 +129,21 @@ class WarpField:
         oval = self._oval
         anchor_idx = oval[np.argmin(((pts[:, None, :] - src[None, oval, :]) ** 2).sum(-1), axis=1)]
         return pts, follow, anchor_w, anchor_idx
+
+    def _outline_band(self, src: np.ndarray) -> tuple[np.ndarray, float]:
+        """(gh, gw, 1) weight of the smoothed field (1 outside the face hull, fading to 0 inside it) and the
+        blur's sigma in grid nodes."""
+        import cv2
+
+        hull = cv2.convexHull(src.astype(np.float32)).reshape(-1, 2)
+        radius = float(np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean())
+        nodes = (hull - self._origin + 0.5) * self._to_grid - 0.5
+        inside = np.zeros((self.grid_h, self.grid_w), np.uint8)
+        cv2.fillConvexPoly(inside, np.round(nodes).astype(np.int32), 1)
+        node_px = float(np.mean(1.0 / self._to_grid))
+        depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) * node_px  # px inside the hull
+        band = np.clip(1.0 - depth / max(OUTLINE_BAND_DEPTH * radius, 1.0), 0.0, 1.0)
+        return band.astype(np.float32)[..., None], OUTLINE_BAND_SIGMA * radius / node_px
 
     def _border_points(self) -> np.ndarray:
         w, h = self.width - 1, self.height - 1
@@ -218,6 +242,7 @@ class WarpField:
 
         field = (self._bary @ self.control_displacements(target_px)).astype(np.float32)
         field = field.reshape(self.grid_h, self.grid_w, 2)
+        field += self._band * (cv2.GaussianBlur(field, (0, 0), self._band_sigma) - field)
         # A turned head folds the far cheek over its silhouette (self-occlusion); a 2D warp cannot
         # show that, so squeeze instead: smooth the field locally until its Jacobian stays positive.
         for _ in range(FOLD_RELAX_ROUNDS):
