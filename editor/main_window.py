@@ -855,6 +855,14 @@ class MainWindow(QMainWindow):
         if not self.confirm_discard("closing"):
             event.ignore()
             return
+        renders = self.render_dock.unfinished()
+        if renders and QMessageBox.question(
+                self, "Render in progress",
+                f"{renders} render{'s are' if renders > 1 else ' is'} not finished. Stop {'them' if renders > 1 else 'it'} "
+                "and close? (What is half written is removed.)",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No) != QMessageBox.Yes:
+            event.ignore()
+            return
         self._closed = True
         self.window_keys.remove()
         self.playback.stop()

@@ -261,7 +261,10 @@ class RenderDock(QWidget):
             self.session.undo_stack.push(RendererCommand(project, choice, entry_title(RENDERERS, choice.name)))
 
     def _set_state(self, job_id: int, state: str) -> None:
-        self.items[job_id].setText(f"#{job_id} {self.thread.entries[job_id].label} — {state}")
+        entry, item = self.thread.entries.get(job_id), self.items.get(job_id)
+        if entry is None or item is None:  # a late signal of a job the shutdown has already dropped
+            return
+        item.setText(f"#{job_id} {entry.label} — {state}")
         self._update_buttons()
 
     def _on_progress(self, job_id: int, p: Progress) -> None:
@@ -322,6 +325,10 @@ class RenderDock(QWidget):
         folder = str(Path(output).parent)
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
             QMessageBox.information(self, "Show in folder", f"No file manager is set up. The output is:\n{output}")
+
+    def unfinished(self) -> int:
+        """Renders queued or running."""
+        return sum(entry.state in ("queued", "running") for entry in self.thread.entries.values())
 
     def shutdown(self) -> None:
         """Cancels queued and running jobs and ends the render thread (before the window goes)."""

@@ -310,6 +310,12 @@ class RenderJob:
         """Frames [start, stop) of the project with all its edits as they are now (later edits don't leak in),
         evaluated chunk by chunk as the render reaches them, with the project's renderer unless the settings
         name another."""
+        if project.audio is None and (settings.output or settings.pose_video or settings.frames_dir):
+            from engine.errors import AudioReadError
+
+            # a video of a talking head without its voice is never what was meant: say so, before any work
+            raise AudioReadError(f"the project's audio {project.audio_source.path} is missing: relink it first "
+                                 "(the editor's File > Relink Audio), or write landmarks only")
         if settings.renderer is None:
             settings.renderer = project.renderer
         return cls(project.source, MotionChunks.of_project(project, start, stop), project.audio, settings,

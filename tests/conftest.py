@@ -86,6 +86,9 @@ def make_main_window(qtbot, dialogs, tmp_path, monkeypatch):
         return window
 
     yield factory
+    from PySide6.QtWidgets import QMessageBox
+
+    dialogs.question_answer = QMessageBox.Yes  # stop renders still running; unsaved test edits are dropped
     for window in windows:
         window.close()
         window.session.set_project(None)  # drops the Project's psygnal connection to the session

@@ -405,7 +405,8 @@ def test_autosave_recovery_after_crash(make_main_window, demo_project_file, dial
     dialogs.question_answer = QMessageBox.Discard
 
 
-def test_render_to_mp4_decodes_and_cancel_leaves_no_file(make_main_window, demo_project_file, qtbot, tmp_path):
+def test_render_to_mp4_decodes_and_cancel_leaves_no_file(make_main_window, demo_project_file, qtbot, tmp_path,
+                                                          dialogs):
     import av
 
     window = make_main_window(demo_project_file)
@@ -444,6 +445,17 @@ def test_render_to_mp4_decodes_and_cancel_leaves_no_file(make_main_window, demo_
     assert len(first) == 1 and first[0].done < window.project.frame_count
     assert not (tmp_path / "cancelled.mp4").exists() and not (tmp_path / "cancelled_landmarks.npz").exists()
     assert "cancelled" in dock.queue_list.currentItem().text()
+
+    # Closing the window while a render runs asks first (it stopped the render without a word); No keeps both.
+    from PySide6.QtWidgets import QMessageBox
+
+    dock.stem_edit.setText(str(tmp_path / "while_closing"))
+    with qtbot.waitSignal(dock.thread.job_started, timeout=60_000):
+        dock.queue_render()
+    dialogs.question_answer = QMessageBox.No
+    assert not window.close() and window.isVisible()
+    assert any("render is not finished" in text for kind, text in dialogs.messages if kind == "question")
+    qtbot.waitUntil(lambda: (tmp_path / "while_closing.mp4").exists(), timeout=180_000)  # the render went on
 
 
 def test_bad_input_shows_error_dialogs(make_main_window, dialogs, qtbot, tmp_path):

@@ -359,6 +359,13 @@ def test_png_sequence_abort_keeps_the_folder_as_it_was(tmp_path):
             raise RuntimeError("cancelled")
     assert os.listdir(folder) == ["frame_000001.png"]
     assert (folder / "frame_000001.png").read_bytes() == b"previous"
+    # a folder the render made is gone again (a cancelled editor render left an empty take_frames/)
+    new = tmp_path / "nested" / "take_frames"
+    with pytest.raises(RuntimeError):
+        with PngSequenceWriter(new, 30) as seq:
+            seq.write(pattern(0, 16, 16))
+            raise RuntimeError("cancelled")
+    assert not new.exists()
 
 
 def test_write_png_is_atomic_and_named_from_one(tmp_path):

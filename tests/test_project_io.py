@@ -263,6 +263,12 @@ def test_moved_sources_still_open_and_relink(parts, tmp_path):
     assert np.array_equal(q.evaluate(40).landmarks_px, p.evaluate(40).landmarks_px)  # still editable
     with pytest.raises(AudioReadError):
         regenerate_base(q)
+    # a render of it wrote a silent video and said "done"; landmarks need no sound
+    from engine.jobs import RenderJob, RenderSettings
+
+    with pytest.raises(AudioReadError, match="voice.wav is missing: relink it first"):
+        RenderJob.for_project(q, RenderSettings(output=str(tmp_path / "x.mp4")))
+    RenderJob.for_project(q, RenderSettings(landmarks=str(tmp_path / "x.npz")))
     seen = []
     q.changed.connect(seen.append)
     relink_source(q, "audio", media(AUDIO))

@@ -55,6 +55,7 @@ class PngSequenceWriter(CommitOnExit):
         self.audio_offset = audio_offset
         self.frames_written = 0
         self._staging = os.path.join(self.folder, f".talkline-frames-{uuid.uuid4().hex[:8]}")
+        self._made_folder = not os.path.isdir(self.folder)
         try:
             os.makedirs(self._staging)
         except OSError as exc:
@@ -92,6 +93,11 @@ class PngSequenceWriter(CommitOnExit):
 
     def abort(self) -> None:
         shutil.rmtree(self._staging, ignore_errors=True)
+        if self._made_folder:  # a folder this render made and left empty goes too ("as it was")
+            try:
+                os.rmdir(self.folder)
+            except OSError:
+                pass
         self._closed = True
 
     def _remove_stale_frames(self) -> None:
