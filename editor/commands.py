@@ -3,14 +3,17 @@ the views. Drags share a merge id so one drag is one undo step; undo never touch
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Callable
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.a2l.base_layer import BaseLayer
+from engine.document.project_io import set_audio_source
 from engine.document.curves import Curve
 from engine.document.project import Gains, Project
 from engine.plugins import Choice
+from engine.sources.audio import AudioSource
 
 _MERGEABLE = 1001  # QUndoCommand.id() for commands that may merge (same class and same merge id)
 
@@ -124,6 +127,20 @@ class RegenerateCommand(QUndoCommand):
 
     def _apply(self, base: BaseLayer, a2l: Choice) -> None:
         self.project.set_base(base, a2l)
+
+
+class AudioSourceCommand(QUndoCommand):
+    """Point the project at another audio file (relinked or replaced); undo points it back."""
+
+    def __init__(self, project: Project, after: AudioSource):
+        super().__init__(f"Relink audio: {Path(after.path).name}")
+        self.project, self.before, self.after = project, project.audio_source, after
+
+    def redo(self) -> None:
+        set_audio_source(self.project, self.after)
+
+    def undo(self) -> None:
+        set_audio_source(self.project, self.before)
 
 
 class RendererCommand(QUndoCommand):

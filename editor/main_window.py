@@ -17,8 +17,9 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
 
 from editor.actions import ACTIONS, ActionSpec
 from editor import key_edits
-from editor.commands import BaseEditCommand, CurvesCommand, InOutCommand, RegenerateCommand, edit_curves
-from editor.dialogs import (PROJECT_FILTER, VIDEO_EXTENSIONS, NewProjectDialog, ask_recover, ask_relink,
+from editor.commands import (AudioSourceCommand, BaseEditCommand, CurvesCommand, InOutCommand, RegenerateCommand,
+                             edit_curves)
+from editor.dialogs import (AUDIO_FILTER, PROJECT_FILTER, VIDEO_EXTENSIONS, NewProjectDialog, ask_recover, ask_relink,
                             show_error)
 from editor.graph_editor import GraphEditor
 from editor.inspector import Inspector
@@ -34,9 +35,9 @@ from editor.workers import run_task
 from engine import pipeline
 from engine.document.curves import Interpolation
 from engine.document.project import Project
-from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, autosave_path, discard_autosave,
-                                        find_recoverable, load_project, missing_sources, recover_autosave,
-                                        relink_source, save_project, write_autosave)
+from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, audio_source_at, autosave_path,
+                                        discard_autosave, find_recoverable, load_project, missing_sources,
+                                        recover_autosave, relink_source, save_project, write_autosave)
 from engine.errors import ConfigError
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
 from engine.sources.portrait import Framing
@@ -265,9 +266,27 @@ class MainWindow(QMainWindow):
 
     def _relink(self, kind: str, path: str) -> None:
         try:
-            relink_source(self.project, kind, path)
+            if kind == "audio":  # one undo step that marks the project modified (a relink was lost on close)
+                self.session.undo_stack.push(AudioSourceCommand(self.project, audio_source_at(path)))
+                self._offer_regenerate_for_new_audio()
+            else:
+                relink_source(self.project, kind, path)
         except Exception as exc:  # noqa: BLE001
             show_error(self, exc)
+
+    def _offer_regenerate_for_new_audio(self) -> None:
+        """Audio of another length than the animation (a new take, not the moved file): offer to animate it."""
+        project = self.project
+        clip = project.audio
+        if clip is None or abs(clip.duration - project.duration) < 1.0 / project.fps:
+            return
+        answer = QMessageBox.question(
+            self, "Audio of another length",
+            f"The new audio is {clip.duration:.2f} s long, the animation {project.duration:.2f} s. Regenerate the "
+            "animation from the new audio now? (Your keys are kept; Undo brings the old animation back.)",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        if answer == QMessageBox.Yes:
+            self.regenerate(project.a2l)
 
     def export_livelink(self) -> None:
         from engine.document.interchange import export_livelink
@@ -346,9 +365,14 @@ class MainWindow(QMainWindow):
                                      "channels", 8_000)
 
     def relink_audio(self) -> None:
+        """Locate a missing audio file, or replace the project's audio with another file."""
         if self.project is None:
             return
-        path = ask_relink(self, "audio", self.project.audio_source.path)
+        current = self.project.audio_source.path
+        if self.project.audio is None:
+            path = ask_relink(self, "audio", current)
+        else:  # it is there: no "not found" warning, just the choice of another file
+            path, _ = QFileDialog.getOpenFileName(self, "Replace the audio", str(Path(current).parent), AUDIO_FILTER)
         if path:
             self._relink("audio", path)
 

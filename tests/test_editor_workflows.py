@@ -371,6 +371,35 @@ def test_recovered_work_is_backed_up_at_once(make_main_window, demo_project_file
     dialogs.question_answer = QMessageBox.Discard
 
 
+def test_replacing_the_audio_is_an_undo_step_and_offers_to_animate_a_new_length(make_main_window, demo_project_file,
+                                                                                 dialogs, qtbot):
+    """Relink Audio said "not found" of a file that was there, kept the old animation's length for a take of
+    another length without a word, and was no undo step (closing did not ask, and the relink was lost)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.media import media
+
+    window = make_main_window(demo_project_file)
+    project = window.project
+    old_path, old_frames = project.audio_source.path, project.frame_count
+    new_audio = media("speech/Real3DPortrait__Obama_5s.wav")
+    dialogs.open_path = new_audio
+    dialogs.question_answer = QMessageBox.No
+    window.actions_by_id["relink_audio"].trigger()
+    assert not [t for kind, t in dialogs.messages if kind == "warning"]  # no "was not found"
+    assert any("another length" in q or "Regenerate the animation" in q for q in _questions(dialogs))
+    assert project.audio_source.path == new_audio and project.frame_count == old_frames
+    assert "*" in window.windowTitle() and window.session.undo_stack.count() == 1
+    window.session.undo_stack.undo()
+    assert project.audio_source.path == old_path
+
+    dialogs.question_answer = QMessageBox.Yes  # now animate the new take
+    window.actions_by_id["relink_audio"].trigger()
+    qtbot.waitUntil(lambda: project.frame_count == project.audio.frame_count(project.fps), timeout=120_000)
+    assert project.frame_count != old_frames
+    dialogs.question_answer = QMessageBox.Discard
+
+
 # --- renderer and backend choice ---------------------------------------------------------------------
 def test_render_dock_renderer_becomes_the_project_default_undoably(make_main_window, demo_project_file,
                                                                   fake_backends, qtbot):

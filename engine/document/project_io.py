@@ -324,16 +324,31 @@ def missing_sources(project: Project) -> list[str]:
     return missing
 
 
+def audio_source_at(path: str | os.PathLike) -> AudioSource:
+    """The audio source of a file, decoded (AudioReadError if unreadable)."""
+    from engine.audio.decode import load_audio
+
+    path = os.path.abspath(os.fspath(path))
+    return AudioSource(path, load_audio(path))
+
+
+def set_audio_source(project: Project, source: AudioSource) -> None:
+    from engine.document.changes import Change, ChangeKind
+
+    project.audio_source = source
+    project.notify(Change(ChangeKind.SOURCES))
+
+
 def relink_source(project: Project, kind: str, new_path: str | os.PathLike) -> None:
     """Points a source at a new file. The portrait's framed reference stays the one in the project;
     the audio is decoded (AudioReadError if unreadable) and becomes playable again."""
-    from engine.audio.decode import load_audio
     from engine.document.changes import Change, ChangeKind
     from engine.face.images import load_image
 
     new_path = os.path.abspath(os.fspath(new_path))
     if kind == "audio":
-        project.audio_source = AudioSource(new_path, load_audio(new_path))
+        set_audio_source(project, audio_source_at(new_path))
+        return
     elif kind == "portrait" == project.source.kind:
         load_image(new_path)  # raises ImageReadError if it is not a readable image
         project.source.path = new_path
