@@ -373,7 +373,8 @@ class GraphEditor(QWidget):
         after, selection = {}, set()
         for name, curve in origin.items():
             span = self._norm.get(name, (0.0, 1.0))[1] if self.normalised else 1.0
-            moved, sel = edits.retime_keys({name: curve}, {k for k in keys if k[0] == name}, lambda t: t + dt)
+            moved, sel = edits.retime_keys({name: curve}, {k for k in keys if k[0] == name}, lambda t: t + dt,
+                                           end=self.session.project.time_of(self.session.project.frame_count - 1))
             if name in moved:
                 moved = moved[name]
                 for _, i in sel:

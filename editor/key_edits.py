@@ -29,7 +29,7 @@ def move(session: EditorSession, dt: float, origin: dict[str, Curve] | None = No
     project = session.project
     selection = session.key_selection if selection is None else selection
     curves = origin if origin is not None else project.channels
-    after, moved = edits.move_keys(curves, selection, dt, project.fps)
+    after, moved = edits.move_keys(curves, selection, dt, project.fps, project.time_of(project.frame_count - 1))
     push(session, {n: c for n, c in after.items()}, f"Move {_keys(len(selection))}", moved, merge_id)
 
 
@@ -38,7 +38,8 @@ def scale(session: EditorSession, factor: float, origin=None, selection=None, me
     project = session.project
     selection = session.key_selection if selection is None else selection
     curves = origin if origin is not None else project.channels
-    after, moved = edits.scale_keys(curves, selection, session.time, factor, project.fps)
+    after, moved = edits.scale_keys(curves, selection, session.time, factor, project.fps,
+                                    project.time_of(project.frame_count - 1))
     push(session, after, f"Scale {_keys(len(selection))}", moved, merge_id)
 
 

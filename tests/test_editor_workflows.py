@@ -400,6 +400,21 @@ def test_replacing_the_audio_is_an_undo_step_and_offers_to_animate_a_new_length(
     dialogs.question_answer = QMessageBox.Discard
 
 
+def test_keys_dragged_past_the_clip_end_stop_at_its_last_frame(make_main_window, demo_project_file):
+    """A dope-sheet drag clamped keys at 0 s but let them past the end, where they were invisible and did nothing."""
+    from editor import key_edits
+
+    window = make_main_window(demo_project_file)
+    project, session = window.project, window.session
+    _set_key(window, "jawOpen", 1.0, 0.4)
+    session.set_key_selection(frozenset({("jawOpen", 0)}))
+    key_edits.move(session, project.duration + 5.0)
+    last = project.time_of(project.frame_count - 1)
+    assert project.channels["jawOpen"].keys[0].time == pytest.approx(last)
+    key_edits.scale(session, 50.0)
+    assert project.channels["jawOpen"].keys[0].time <= last + 1e-9
+
+
 # --- renderer and backend choice ---------------------------------------------------------------------
 def test_render_dock_renderer_becomes_the_project_default_undoably(make_main_window, demo_project_file,
                                                                   fake_backends, qtbot):

@@ -42,16 +42,19 @@ def snap(time: float, fps: float | None) -> float:
 
 
 def retime_keys(curves: Mapping[str, Curve], selection: Iterable[tuple[str, int]],
-                new_time: Callable[[float], float], fps: float | None = None) -> tuple[dict[str, Curve], Selection]:
-    """Moves the selected keys to new_time(old time) (snapped to frames with `fps`, never before 0). A moved key
-    replaces an unselected key it lands on; of selected keys landing on one time, the last in time order wins.
-    Returns the new curves of the touched channels and the moved keys' (channel, index) in them."""
+                new_time: Callable[[float], float], fps: float | None = None,
+                end: float | None = None) -> tuple[dict[str, Curve], Selection]:
+    """Moves the selected keys to new_time(old time) (snapped to frames with `fps`, never before 0 nor past `end`,
+    the clip's last frame: a key out there is invisible and does nothing). A moved key replaces an unselected key
+    it lands on; of selected keys landing on one time, the last in time order wins. Returns the new curves of the
+    touched channels and the moved keys' (channel, index) in them."""
     out, moved_sel = {}, set()
+    last = np.inf if end is None else end
     for name, indices in by_channel(selection).items():
         curve = curves[name]
         chosen = set(indices)
-        moved = [Key(max(snap(new_time(k.time), fps), 0.0), k.value, k.interpolation, k.handle_left, k.handle_right)
-                 for i, k in enumerate(curve.keys) if i in chosen]
+        moved = [Key(min(max(snap(new_time(k.time), fps), 0.0), last), k.value, k.interpolation, k.handle_left,
+                     k.handle_right) for i, k in enumerate(curve.keys) if i in chosen]
         landing = {}
         for key in moved:  # later keys win a collision among the moved ones
             landing[round(key.time / KEY_TIME_TOLERANCE)] = key
@@ -66,18 +69,20 @@ def retime_keys(curves: Mapping[str, Curve], selection: Iterable[tuple[str, int]
     return out, frozenset(moved_sel)
 
 
-def move_keys(curves: Mapping[str, Curve], selection, dt: float, fps: float | None = None):
+def move_keys(curves: Mapping[str, Curve], selection, dt: float, fps: float | None = None,
+              end: float | None = None):
     """Shifts the selected keys by dt seconds (a dope-sheet drag): retime_keys with t + dt."""
     if fps:
         dt = snap(dt, fps)
-    return retime_keys(curves, selection, lambda t: t + dt, fps)
+    return retime_keys(curves, selection, lambda t: t + dt, fps, end)
 
 
-def scale_keys(curves: Mapping[str, Curve], selection, pivot: float, factor: float, fps: float | None = None):
+def scale_keys(curves: Mapping[str, Curve], selection, pivot: float, factor: float, fps: float | None = None,
+               end: float | None = None):
     """Scales the selected keys' times around `pivot` (the playhead): t -> pivot + (t - pivot) * factor."""
     if not np.isfinite(factor):
         raise ValueError(f"scale factor must be finite, got {factor}")
-    return retime_keys(curves, selection, lambda t: pivot + (t - pivot) * factor, fps)
+    return retime_keys(curves, selection, lambda t: pivot + (t - pivot) * factor, fps, end)
 
 
 def delete_keys(curves: Mapping[str, Curve], selection) -> dict[str, Curve]:
