@@ -151,6 +151,12 @@ def regenerate_base(project: Project, a2l: Choice | None = None, *, progress: Pr
                         source=project.source, progress=progress, cancel=cancel)
 
 
+# A typed transcript for a stretch can hold at most this many words a second, plus one (fast speech runs at
+# 4-5 words a second, the fastest speakers measured near 10); more means the stretch selected is not where they
+# are said (14 words forced into 0.04 s were packed there without a word).
+MAX_WORDS_PER_S = 10.0
+
+
 def repredict_range(project: Project, start: float, end: float, transcript: str | None = None, *,
                     progress: Progress | None = None, cancel: Cancel | None = None) -> BaseLayer:
     """A new base layer that differs from the project's only over [start, end] seconds: that stretch of the audio
@@ -168,6 +174,10 @@ def repredict_range(project: Project, start: float, end: float, transcript: str 
     start, end = max(0.0, float(start)), min(float(end), project.duration)
     if not end > start:
         raise UsageError("select a stretch of the clip first")
+    words = len((transcript or "").split())
+    if words > 1 + MAX_WORDS_PER_S * (end - start):
+        raise UsageError(f"{words} words in {end - start:.2f} s is faster than anyone speaks: select the stretch they "
+                         "are said in (set in/out around it)")
     fps = project.fps
     context = 0.25
     a = max(int(np.floor((start - context) * fps)), 0) / fps  # on a frame boundary: frames line up

@@ -265,10 +265,16 @@ def test_lip_sync_lanes_drag_relabel_and_realign(make_main_window, demo_project_
     qtbot.mouseClick(view, Qt.LeftButton, pos=timeline.graphics.mapFromScene(timeline.segment_scene_pos("words", w)))
     assert window.session.segment_selection == ("words", w)
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("mop", True)))
+    project.set_in_out((0.2, 1.0))
     before = project.base
     qtbot.mouseClick(view, Qt.RightButton, pos=timeline.graphics.mapFromScene(timeline.segment_scene_pos("words", w)))
     menu = QApplication.activePopupWidget()
-    realign = next(a for a in menu.actions() if a.text().startswith("Type the transcript"))
+    # both stretches a transcript could be for, each named with its span (one entry took the clicked segment
+    # over the in/out range the user had set)
+    texts = [a.text() for a in menu.actions()]
+    assert any(t.startswith("Type the transcript of the selected word") for t in texts)
+    assert any(t.startswith("Type the transcript of the in/out range (0.20-1.00 s)") for t in texts)
+    realign = next(a for a in menu.actions() if a.text().startswith("Type the transcript of the selected word"))
     with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
                           check_params_cb=lambda c: c.kind is ChangeKind.BASE):
         realign.trigger()

@@ -44,6 +44,20 @@ def test_pose_template_drives_the_head_and_survives_regeneration(fake_backends):
     assert again.weights["jawOpen"].max() == pytest.approx(0.1, abs=0.01)
 
 
+def test_a_transcript_far_too_long_for_its_stretch_is_refused(fake_backends):
+    """A right-click selected a 0.04 s phone while the user meant the in/out range: 14 typed words were forced
+    into it without a word. More words than anyone can say there is refused; a plausible rate is re-aligned."""
+    from engine.errors import UsageError
+    from engine.pipeline import repredict_range
+
+    project = create_project(ProjectRequest(PORTRAIT, AUDIO, fps=25.0, framing=Framing(size=128),
+                                            a2l=Choice("fake", FakeConfig())))
+    text = "we choose to go to the moon in this decade and do other things"
+    with pytest.raises(UsageError, match="14 words in 0.04 s is faster than anyone speaks"):
+        repredict_range(project, 0.18, 0.22, text)
+    assert repredict_range(project, 0.2, 4.9, text).frame_count == project.frame_count
+
+
 def test_cancel_and_unavailable_backends_stop_early(fake_backends):
     with pytest.raises(Cancelled):
         create_project(ProjectRequest(PORTRAIT, AUDIO, framing=Framing(size=128), a2l=Choice("fake", FakeConfig())),

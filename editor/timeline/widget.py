@@ -303,10 +303,15 @@ class TimelineWidget(QWidget):
                 action.setEnabled(label != current)
                 action.triggered.connect(lambda _=False, l=label: self.relabel(lane, index, l))
                 change.addAction(action)
-        stretch = self.selected_stretch()
-        realign = menu.addAction("Type the transcript of the selection and re-align it…",
-                                 lambda: self.ask_realign(*stretch) if stretch else None)
-        realign.setEnabled(stretch is not None)
+        # Each stretch that can be re-aligned is named with its span: a right-click selects the segment under it,
+        # and a single menu entry silently used that instead of the in/out range the user had set.
+        for name, stretch in self.realign_stretches():
+            action = menu.addAction(f"Type the transcript of {name} ({stretch[0]:.2f}-{stretch[1]:.2f} s) and re-align "
+                                    "it…", lambda s=stretch: self.ask_realign(*s))
+            action.setObjectName("realign")
+        if not menu.findChildren(QAction, "realign"):
+            menu.addAction("Type the transcript of a selection and re-align it… (select a segment or set in/out)"
+                           ).setEnabled(False)
         return menu
 
     def relabel(self, lane: str, index: int, label: str) -> None:
@@ -317,15 +322,18 @@ class TimelineWidget(QWidget):
             base = lipsync.with_words(base, words)
         self.base_edit_requested.emit(base, f"Change {lane[:-1]} to {label}")
 
-    def selected_stretch(self) -> tuple[float, float] | None:
-        """The selected lip-sync segment's span, else the in/out range."""
+    def realign_stretches(self) -> list[tuple[str, tuple[float, float]]]:
+        """The stretches a typed transcript can re-align: the selected lip-sync segment's, the in/out range."""
         project = self.session.project
+        out = []
         sel = self.session.segment_selection
         if sel is not None:
             segments = self.lane_segments(sel[0])
             if sel[1] < len(segments):
-                return segments[sel[1]].start, segments[sel[1]].end
-        return project.in_out if project is not None else None
+                out.append((f"the selected {sel[0][:-1]}", (segments[sel[1]].start, segments[sel[1]].end)))
+        if project is not None and project.in_out is not None:
+            out.append(("the in/out range", project.in_out))
+        return out
 
     def ask_realign(self, start: float, end: float) -> None:
         words = [w.label for w in self.words() if w.end > start + 1e-6 and w.start < end - 1e-6]
