@@ -24,7 +24,17 @@ class _FloatBox(QDoubleSpinBox):
         return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".")
 
 
-def _editor(kind: type, optional: bool) -> QWidget:
+def _choices(cls, name: str) -> tuple[str, ...]:
+    """A text field's fixed set of values (dataclasses.field(metadata={"choices": ...})), else ()."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return tuple(f.metadata.get("choices", ())) if f.metadata else ()
+
+
+def _editor(kind: type, optional: bool, choices: tuple[str, ...] = ()) -> QWidget:
+    if choices and kind is str and not optional:  # a list to pick from: no typo can make it invalid
+        combo = QComboBox()
+        combo.addItems(list(choices))
+        return combo
     if optional or kind is str:  # a spin box or check box cannot say "none": text, empty = None
         edit = QLineEdit()
         if optional:
@@ -44,7 +54,9 @@ def _editor(kind: type, optional: bool) -> QWidget:
 
 
 def _show(widget: QWidget, value) -> None:
-    if isinstance(widget, QLineEdit):
+    if isinstance(widget, QComboBox):
+        widget.setCurrentText(str(value))
+    elif isinstance(widget, QLineEdit):
         widget.setText("" if value is None else str(value))
     elif isinstance(widget, QCheckBox):
         widget.setChecked(value)
@@ -62,6 +74,8 @@ def _tooltip(cls, name: str, kind: type, optional: bool) -> str:
 
 
 def _changed_signal(widget: QWidget):
+    if isinstance(widget, QComboBox):
+        return widget.currentTextChanged
     if isinstance(widget, QLineEdit):
         return widget.textChanged
     if isinstance(widget, QCheckBox):
@@ -98,7 +112,8 @@ class ConfigForm(QWidget):
         while self.form.rowCount() > self._fixed_rows:
             self.form.removeRow(self.form.rowCount() - 1)
         self._kinds = field_types(cls)
-        self.widgets = {name: _editor(*kind) for name, kind in self._kinds.items() if name not in self.hidden}
+        self.widgets = {name: _editor(*kind, _choices(cls, name)) for name, kind in self._kinds.items()
+                        if name not in self.hidden}
         for name, widget in self.widgets.items():
             widget.setToolTip(_tooltip(cls, name, *self._kinds[name]))
             self.form.addRow(name.replace("_", " "), widget)
@@ -106,6 +121,8 @@ class ConfigForm(QWidget):
 
     def _read(self, name: str, widget: QWidget):
         kind, optional = self._kinds[name]
+        if isinstance(widget, QComboBox):
+            return widget.currentText()
         if isinstance(widget, QLineEdit):
             text = widget.text().strip()
             if kind is str:
@@ -214,7 +231,7 @@ class ChoiceForm(ConfigForm):
             ok, reason = self.registry.availability(self.name, config)
         except ConfigError as exc:
             ok, reason = False, str(exc)
-        self.status.setText("" if ok else f"Cannot run here: {reason}")
+        self.status.setText("" if ok else f"Cannot run with these settings: {reason}")
         self.status.setVisible(not ok)
         if ok != self.available:
             self.available = ok

@@ -275,6 +275,15 @@ def test_regenerate_keeps_edits_and_is_undoable(make_main_window, demo_project_f
     old_base, old_a2l = window.project.base, window.project.a2l
     assert form.name == "embedded" and form.widgets["transcript"].text() == old_a2l.config.transcript
     assert isinstance(form.widgets["seed"], QSpinBox) and isinstance(form.widgets["transcript"], QLineEdit)
+    # the styles are picked from their list (typed "Singing" read as "Cannot run here")
+    from PySide6.QtWidgets import QComboBox
+
+    for name, values in (("style", ["speech", "singing", "auto"]), ("head_style", ["calm", "natural", "lively"])):
+        combo = form.widgets[name]
+        assert isinstance(combo, QComboBox) and [combo.itemText(i) for i in range(combo.count())] == values
+    form.widgets["head_style"].setCurrentText("lively")
+    assert form.config().head_style == "lively" and window.inspector.regenerate_button.isEnabled()
+    form.widgets["head_style"].setCurrentText("natural")
     form.widgets["seed"].setValue(7)
     form.widgets["transcript"].clear()  # empty: None (recognition instead of forced alignment)
     accurate = form.widgets["accurate_phones"]

@@ -13,7 +13,7 @@ phones (English: pocketsphinx forced alignment of a transcript, else the phones 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -85,12 +85,13 @@ class EmbeddedConfig:
     accurate_phones: bool = False
     # "speech"; "singing": sustained notes hold their vowel and open with the note's loudness, vibrato smoothed
     # away; "auto": sung stretches are found from the share of the voice held on steady notes.
-    style: str = "speech"
+    style: str = field(default="speech", metadata={"choices": STYLES})
     # Language of the speech (an espeak-ng voice code: "en", "de", "fr", "ja", "cmn", "ko", ...). English uses
     # pocketsphinx; any other language aligns its transcript through espeak-ng phones, and without one is
     # driven by the acoustic path alone (the phone lane shows neutral vowel / consonant labels).
     language: str = "en"
-    head_style: str = "natural"  # "calm", "natural" or "lively": amplitude, nods on stress, slow drift
+    # "calm", "natural" or "lively": amplitude, nods on stress, slow drift
+    head_style: str = field(default="natural", metadata={"choices": tuple(HEAD_STYLES)})
 
     def validate(self) -> None:
         if self.min_hold_frames < 1:
