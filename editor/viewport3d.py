@@ -33,6 +33,11 @@ LOWER_LIP_COLOR = (0.35, 0.7, 0.95, 1.0)
 FRONT_AZIMUTH = 90.0  # TurntableCamera(up="+y") looks down -z (at the face) from this azimuth
 BACKGROUND = "#1b1d1f"
 PLAYBACK_SCALE = 0.5
+# The camera's field of view is fixed along the panel's height; a panel narrower than this width / height (the
+# face's own proportion at the reset view, with a margin) moves the camera back so the face's width still fits
+# (a tall, narrow dock cut half the face off).
+FIT_ASPECT = 0.9
+RESET_DISTANCE = 58.0
 _offscreen_app = None
 
 
@@ -223,6 +228,8 @@ class Viewport3D(QWidget):
         layout.addWidget(self.display, 1)
 
         self.vertices = empty
+        self._fit = 1.0  # the camera distance's factor for the panel's proportion (see FIT_ASPECT)
+        self.canvas.events.resize.connect(self._on_canvas_resize)
         session.project_replaced.connect(self._on_replaced)
         session.playing_changed.connect(self._on_playing)
 
@@ -290,8 +297,15 @@ class Viewport3D(QWidget):
         centre = self.session.project.reference.mesh.mean(axis=0)
         cam = self.view.camera
         cam.center = tuple(float(c) for c in centre)
-        cam.azimuth, cam.elevation, cam.fov, cam.distance = FRONT_AZIMUTH - 25.0, 8.0, 30.0, 58.0
+        cam.azimuth, cam.elevation, cam.fov, cam.distance = FRONT_AZIMUTH - 25.0, 8.0, 30.0, RESET_DISTANCE * self._fit
         self._redraw()
+
+    def _on_canvas_resize(self, event) -> None:
+        """Keeps the face's width in a narrow panel; the user's own zoom is kept as a share of the fitted view."""
+        w, h = event.size
+        fit = max(1.0, FIT_ASPECT * h / max(w, 1))
+        self.view.camera.distance *= fit / self._fit
+        self._fit = fit
 
     def grab_rgb(self) -> np.ndarray:
         """The rendered viewport as (H, W, 3) uint8 (tests, screenshots)."""

@@ -90,12 +90,33 @@ def test_the_3d_face_sits_in_the_middle_of_its_panel_at_any_size(make_main_windo
     if offscreen_app() is None:
         pytest.skip("the 3D view draws into its own GL widget here (no EGL)")
     window = make_main_window(demo_project_file)
-    for size in ((1600, 960), (1200, 800)):
+    for size in ((1600, 960), (1200, 800), (2560, 1440)):
         window.resize(*size)
         qtbot.wait(200)
         x, y, w, h = _viewport_face_centre(window)
         # before: the scene kept its first 400x300 layout inside a wider image, the face ~30 % left of centre
         assert abs(x - w / 2) < 0.1 * w and abs(y - h / 2) < 0.1 * h, (x, y, w, h)
+
+
+def test_the_3d_face_fits_a_tall_narrow_panel(make_main_window, demo_project_file, qtbot):
+    """The camera's view angle is along the panel's height: a narrow dock cut the face's sides off."""
+    from editor.viewport3d import offscreen_app
+
+    if offscreen_app() is None:
+        pytest.skip("the 3D view draws into its own GL widget here (no EGL)")
+    window = make_main_window(demo_project_file, size=(1500, 1400))
+    window.resizeDocks([window.docks["viewport"]], [200], Qt.Horizontal)
+    window.resizeDocks([window.docks["timeline"], window.docks["graph"]], [150, 150], Qt.Vertical)
+    qtbot.wait(200)
+    display = window.viewport.display
+    display.render_now()
+    image = display.image
+    w, h = image.width(), image.height()
+    assert h > 1.5 * w  # tall and narrow
+    rgb = np.frombuffer(image.constBits(), np.uint8).reshape(h, image.bytesPerLine())[:, :3 * w].reshape(h, w, 3)
+    xs = np.nonzero((np.abs(rgb.astype(int) - rgb[2, 2]).sum(axis=-1) > 30).any(axis=0))[0]
+    # the face's sides are inside the panel, with a margin (it reached 2 % from the edge)
+    assert xs.min() > 0.05 * w and xs.max() < 0.95 * w, (xs.min(), xs.max(), w)
 
 
 def test_inspector_key_changes_curve_mesh_and_render_with_undo(make_main_window, demo_project_file, qtbot):
