@@ -12,8 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-                               QProgressBar, QStackedWidget, QStyle)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox,
+                               QProgressBar, QScrollArea, QStackedWidget, QStyle)
 
 from editor.actions import ACTIONS, ActionSpec
 from editor import key_edits
@@ -42,6 +42,11 @@ from engine.errors import ConfigError
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
 from engine.sources.portrait import Framing
 
+# Shares of the window's height the timeline and the graph editor get back when the window grows: the centre took
+# all the new height, so a window once made small kept a 3-row dope sheet and a strip of graph editor on a
+# large screen.
+TIMELINE_MIN_SHARE = 0.22
+GRAPH_MIN_SHARE = 0.14
 AUTOSAVE_INTERVAL_MS = 60_000
 AUTOSAVE_DEBOUNCE_MS = 5_000
 MAX_RECENT = 8
@@ -79,7 +84,13 @@ class MainWindow(QMainWindow):
         self.render_dock = RenderDock(self.session)
         self.welcome = WelcomePanel()
         self.centre = QStackedWidget()
-        self.centre.addWidget(self.welcome)
+        # in a scroll area: the stack's minimum is its largest page's, and the welcome card with its recent list
+        # squeezed the timeline and graph editor even while a project was shown
+        self.welcome_page = QScrollArea()
+        self.welcome_page.setWidget(self.welcome)
+        self.welcome_page.setWidgetResizable(True)
+        self.welcome_page.setFrameShape(QFrame.NoFrame)
+        self.centre.addWidget(self.welcome_page)
         self.centre.addWidget(self.preview)
         self.setCentralWidget(self.centre)
         self.welcome.demo_requested.connect(self.open_demo)
@@ -239,7 +250,7 @@ class MainWindow(QMainWindow):
             self._discard_own_autosave(old)
             self._scratch.pop(id(old), None)
         self.session.set_project(project)
-        self.centre.setCurrentWidget(self.preview if project is not None else self.welcome)
+        self.centre.setCurrentWidget(self.preview if project is not None else self.welcome_page)
         if modified:
             self.session.undo_stack.resetClean()
         if project is not None:
@@ -870,6 +881,16 @@ class MainWindow(QMainWindow):
 
     def cancel_render(self) -> None:
         self.render_dock.cancel_selected()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if event.size().height() <= event.oldSize().height():
+            return
+        height = event.size().height()
+        docks = (self.docks["timeline"], self.docks["graph"])
+        wanted = [max(d.height(), int(share * height)) for d, share in zip(docks, (TIMELINE_MIN_SHARE, GRAPH_MIN_SHARE))]
+        if wanted != [d.height() for d in docks]:
+            self.resizeDocks(list(docks), wanted, Qt.Vertical)
 
     # --- shutdown --------------------------------------------------------------------------------
     def closeEvent(self, event):

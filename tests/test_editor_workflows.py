@@ -415,6 +415,27 @@ def test_keys_dragged_past_the_clip_end_stop_at_its_last_frame(make_main_window,
     assert project.channels["jawOpen"].keys[0].time <= last + 1e-9
 
 
+def test_the_window_fits_a_laptop_screen_whatever_the_recent_list(make_main_window, demo_project_file, tmp_path,
+                                                                     qtbot):
+    """The welcome page's recent list set the centre's minimum even under an open project: with 8 recent files
+    the window could not be smaller than 1078x930 and squeezed the graph editor to a strip."""
+    window = make_main_window()
+    window.settings.setValue("recent", [str(tmp_path / f"a project with a long name {i}.talkline") for i in range(8)])
+    window._refresh_recent()
+    path = tmp_path / "p.talkline"
+    shutil.copy(demo_project_file, path)
+    assert window.open_project(str(path))
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 720  # a 1366x768 screen, less a title bar and a panel
+    # made small, then large again: the timeline and the graph editor grow back (the preview took it all)
+    window.resize(hint)
+    qtbot.wait(50)
+    window.resize(1900, 1050)
+    qtbot.wait(50)
+    height = window.height()
+    assert window.docks["graph"].height() >= 0.12 * height and window.docks["timeline"].height() >= 0.2 * height
+
+
 # --- renderer and backend choice ---------------------------------------------------------------------
 def test_render_dock_renderer_becomes_the_project_default_undoably(make_main_window, demo_project_file,
                                                                   fake_backends, qtbot):
