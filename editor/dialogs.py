@@ -140,8 +140,23 @@ class NewProjectDialog(QDialog):
                 "pose_template": self.pose_template_edit.text().strip() or None, "a2l": self.a2l_form.choice()}
 
 
+def _autosave_title(path: Path) -> str:
+    """What an autosave recovers, for people: the project's name (or "an untitled project") and when."""
+    import datetime
+
+    from engine.document.project_io import autosave_origin
+    from engine.errors import TalklineError
+
+    try:
+        origin = autosave_origin(path)
+    except TalklineError:
+        origin = None
+    when = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return f"{Path(origin).name if origin else 'an untitled project'} (autosaved {when})"
+
+
 def ask_recover(parent: QWidget | None, autosaves: list[Path]) -> bool:
-    names = "\n".join(p.name for p in autosaves[:5])
+    names = "\n".join(_autosave_title(p) for p in autosaves[:5])
     answer = QMessageBox.question(
         parent, "Recover work",
         f"Talkline found unsaved work from a previous session:\n{names}\n\nRecover the most recent one?",

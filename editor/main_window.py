@@ -387,18 +387,23 @@ class MainWindow(QMainWindow):
         if path:
             self._relink("audio", path)
 
-    def new_project(self, portrait: str = "", audio: str = "") -> None:
-        if not self.confirm_discard("starting a new project"):
-            return
-        dialog = NewProjectDialog(self, portrait, audio)
+    def new_project(self, portrait: str = "", audio: str = "", dialog: NewProjectDialog | None = None) -> None:
+        """The New Project dialog, then the project made on a worker. When that fails (no face, an unreadable
+        file), the dialog comes back as it was filled in, after the error: nothing is typed twice."""
+        if dialog is None:
+            if not self.confirm_discard("starting a new project"):
+                return
+            dialog = NewProjectDialog(self, portrait, audio)
         if dialog.exec() != NewProjectDialog.Accepted:
             return
         try:
             values = dialog.values()
         except ConfigError as exc:
             show_error(self, exc)
+            self.new_project(dialog=dialog)
             return
-        self.create_project(**values)
+        worker = self.create_project(**values)
+        worker.errored.connect(lambda _exc: self.new_project(dialog=dialog))
 
     def create_project(self, portrait: str, audio: str, *, fps: float = 30.0, size: int = 512,
                        full_frame: bool = False, face_index: int | None = None, transcript: str | None = None,
@@ -476,6 +481,9 @@ class MainWindow(QMainWindow):
             project = load_project(path)
         except Exception as exc:  # noqa: BLE001  (ProjectFileError, or a bug: shown, never a crash)
             show_error(self, exc)
+            if not os.path.exists(path) and path in self.recent_files():  # a dead entry would fail every time
+                self.settings.setValue("recent", [p for p in self.recent_files() if p != path])
+                self._refresh_recent()
             return False
         auto = autosave_path(path)
         if auto.is_file() and auto.stat().st_mtime > os.path.getmtime(path) and ask_recover(self, [auto]):

@@ -416,6 +416,36 @@ def test_a_video_dropped_with_new_speech_is_the_face_source_to_dub(make_main_win
     assert window.project is None  # the dialog was cancelled: nothing made
 
 
+def test_a_new_project_that_fails_brings_its_dialog_back_filled_in(make_main_window, dialogs, monkeypatch, qtbot):
+    """"No face found" ended the New Project flow: every field had to be entered again."""
+    from PySide6.QtWidgets import QDialog
+
+    from editor.dialogs import NewProjectDialog
+    from tests.media import media
+
+    window = make_main_window()
+    shown = []
+
+    def fill(dialog):
+        shown.append((dialog, dialog.portrait_edit.text(), dialog.transcript_edit.toPlainText()))
+        if len(shown) == 1:
+            dialog.portrait_edit.setText(media("not_a_person/LivePortrait__s22.jpg"))
+            dialog.audio_edit.setText(media("speech/Real3DPortrait__Obama_5s.wav"))
+            dialog.transcript_edit.setPlainText("we choose to go to the moon")
+            dialog.size_box.setValue(256)
+            return QDialog.Accepted
+        return QDialog.Rejected
+
+    monkeypatch.setattr(NewProjectDialog, "exec", fill)
+    window.new_project()
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=60_000)
+    assert any("face" in text.lower() for kind, text in dialogs.messages if kind == "critical")  # said first
+    again, portrait, transcript = shown[1]
+    assert again is shown[0][0] and portrait.endswith("LivePortrait__s22.jpg")
+    assert transcript == "we choose to go to the moon" and again.size_box.value() == 256
+    assert window.project is None
+
+
 def test_welcome_drop_and_new_project_dialog_options(make_main_window, dialogs, monkeypatch, qtbot):
     from pathlib import Path
 
@@ -427,7 +457,7 @@ def test_welcome_drop_and_new_project_dialog_options(make_main_window, dialogs, 
     from tests.media import media
 
     window = make_main_window()
-    assert window.centre.currentWidget() is window.welcome and window.welcome.isVisible()
+    assert window.centre.currentWidget() is window.welcome_page and window.welcome.isVisible()
     assert "Drop a portrait and an audio file" in window.welcome.drop.text()
     assert window.welcome.demo_button.isVisible() and not window.inspector.content.isEnabled()
     assert all(box.value() != 0.0 for name, box in window.inspector.gain_boxes.items() if name != "smoothing")

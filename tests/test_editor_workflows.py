@@ -316,6 +316,8 @@ def test_recovered_untitled_work_asks_where_to_save(make_main_window, demo_proje
     dialogs.question_answer = QMessageBox.Yes
     fresh = make_main_window()
     assert fresh.offer_recovery() and fresh.project.path is None
+    # named for people, not by its file ("untitled-3500.talkline.autosave")
+    assert any("an untitled project (autosaved " in q for q in _questions(dialogs))
     dialogs.save_path = str(tmp_path / "rescued")
     with qtbot.waitActive(fresh):
         fresh.activateWindow()
@@ -434,6 +436,18 @@ def test_the_window_fits_a_laptop_screen_whatever_the_recent_list(make_main_wind
     qtbot.wait(50)
     height = window.height()
     assert window.docks["graph"].height() >= 0.12 * height and window.docks["timeline"].height() >= 0.2 * height
+
+
+def test_a_recent_project_that_is_gone_leaves_the_list(make_main_window, dialogs, tmp_path):
+    """A recent entry whose file was deleted stayed in the list after its error, failing on every click."""
+    window = make_main_window()
+    gone, broken = str(tmp_path / "gone.talkline"), tmp_path / "broken.talkline"
+    broken.write_bytes(b"not a project")
+    window.settings.setValue("recent", [gone, str(broken)])
+    window._refresh_recent()
+    assert not window.open_project(gone) and not window.open_project(str(broken))
+    assert window.recent_files() == [str(broken)]  # a damaged file stays: it may be mended or restored
+    assert [a.text() for a in window.recent_menu.actions()] == [str(broken)]
 
 
 # --- renderer and backend choice ---------------------------------------------------------------------
