@@ -106,11 +106,13 @@ def _add_backend_options(p: argparse.ArgumentParser, a2l: bool = True, renderer:
     p.add_argument("--weights", metavar="DIR", help="weights folder, for backends that need one")
 
 
-def _add_motion_options(p: argparse.ArgumentParser, video: bool = False) -> None:
-    """The animation options; `video`: a dub's, which keeps the video's frame rate and head motion."""
+def _add_motion_options(p: argparse.ArgumentParser, video: bool = False, project: bool = False) -> None:
+    """The animation options; `video`: a dub's, which keeps the video's frame rate and head motion; `project`:
+    the command also renders saved projects."""
     if not video:
-        p.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), help="frame rate of the animation (default 30; 24 and 25 work; a project "
-                                                 "render resamples the project's motion to it)")
+        p.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS),
+                       help="frame rate of the animation (default 30; 24 and 25 work"
+                            + ("; a project render resamples the project's motion to it)" if project else ")"))
     if not video:  # a dub keeps the video's head motion and blinks
         p.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0,
                        help="seed of head motion and blinks (default 0)")
@@ -139,9 +141,10 @@ def _add_motion_options(p: argparse.ArgumentParser, video: bool = False) -> None
                    help="drive the head with an AniPortrait pose_temp.npy (N x 6 at 30 fps, looped ping-pong)")
 
 
-def _add_portrait_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=_ranged(int, MIN_SIZE, MAX_SIZE, " px"), help="output size in px: square face crop side (default 512; a project "
-                                            "render rescales the project's frame to it)")
+def _add_portrait_options(p: argparse.ArgumentParser, project: bool = False) -> None:
+    p.add_argument("--size", type=_ranged(int, MIN_SIZE, MAX_SIZE, " px"),
+                   help="output size in px: square face crop side (default 512"
+                        + ("; a project render rescales the project's frame to it)" if project else ")"))
     p.add_argument("--full-frame", action="store_true",
                    help="keep the whole portrait instead of a square face crop (longer side = --size)")
     p.add_argument("--face-index", type=_ranged(int, 0, 63), help="which face to animate when the portrait has several (0 = leftmost)")
@@ -175,11 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "PROJECT.talkline headless with all its edits (frames START..END-1 with --range).",
         usage="%(prog)s (PORTRAIT AUDIO | PROJECT.talkline) -o OUT.mp4 [options]")
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="PORTRAIT AUDIO, or PROJECT.talkline")
-    r.add_argument("-o", "--output", help="output MP4 (optional for a project when another output is given)")
+    r.add_argument("-o", "--output", help="output video, H.264 + AAC in an MP4 container (.mp4, .m4v or .mov; "
+                                          "optional for a project when another output is given)")
     r.add_argument("--range", nargs=2, type=_ranged(int, 0, 10**9), metavar=("START", "END"),
                    help="project renders: frames START to END-1 (0-based; the audio follows)")
-    _add_portrait_options(r)
-    _add_motion_options(r)
+    _add_portrait_options(r, project=True)
+    _add_motion_options(r, project=True)
     _add_backend_options(r)
     _add_output_options(r)
     _add_save_project(r)
@@ -203,8 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--text", help="sentence to speak (default: a built-in sentence)")
     d.add_argument("--audio", help="use this audio file instead of synthesized speech")
     d.add_argument("--side-by-side", action="store_true", help="write [reference | pose image | result] panels")
-    d.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), default=30.0)
-    d.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0)
+    d.add_argument("--fps", type=_ranged(float, MIN_FPS, MAX_FPS), default=30.0, help="frames per second (default 30)")
+    d.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1), default=0,
+                   help="seed of the blinks and head motion (default 0)")
 
     du = sub.add_parser(
         "dub", help="lip-sync an existing video to new audio (only the lower face changes)",
@@ -213,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "rate with the new audio.")
     du.add_argument("video", help="the source video (any container FFmpeg reads; rotation metadata is applied)")
     du.add_argument("audio", help="the new speech")
-    du.add_argument("-o", "--output", required=True, help="output MP4")
+    du.add_argument("-o", "--output", required=True, help="output video (.mp4, .m4v or .mov)")
     du.add_argument("--fit", choices=FIT_MODES, default=DEFAULT_FIT,
                     help="when the audio is longer than the video: play the video forwards and backwards (pingpong, "
                          "the default: the shot stays alive), hold its last frame, or trim the output to the video; "
@@ -234,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "video's audio is muxed (a driving video without sound gives a silent video).")
     re_.add_argument("portrait", help="portrait image")
     re_.add_argument("driving_video", help="the performance: a video of a face")
-    re_.add_argument("-o", "--output", required=True, help="output MP4")
+    re_.add_argument("-o", "--output", required=True, help="output video (.mp4, .m4v or .mov)")
     re_.add_argument("--driver-face-index", type=_ranged(int, 0, 63),
                      help="which face of the video drives (0 = leftmost; default the largest)")
     _add_portrait_options(re_)
