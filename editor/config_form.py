@@ -231,7 +231,7 @@ class ChoiceForm(ConfigForm):
             ok, reason = self.registry.availability(self.name, config)
         except ConfigError as exc:
             ok, reason = False, str(exc)
-        self.status.setText("" if ok else f"Cannot run with these settings: {reason}")
+        self.status.setText("" if ok else f"Cannot run: {reason}")
         self.status.setVisible(not ok)
         if ok != self.available:
             self.available = ok

@@ -36,8 +36,9 @@ from engine import pipeline
 from engine.document.curves import Interpolation
 from engine.document.project import Project
 from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, audio_source_at, autosave_path,
-                                        discard_autosave, find_recoverable, load_project, missing_sources,
-                                        recover_autosave, relink_source, save_project, write_autosave)
+                                        discard_autosave, find_recoverable, keep_declined, load_project,
+                                        missing_sources, recover_autosave, recoverable_for, relink_source,
+                                        save_project, write_autosave)
 from engine.errors import ConfigError
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
 from engine.sources.portrait import Framing
@@ -291,6 +292,10 @@ class MainWindow(QMainWindow):
         clip = project.audio
         if clip is None or abs(clip.duration - project.duration) < 1.0 / project.fps:
             return
+        if project.source.kind == "video":  # its frames are the tracked video's, laid out for the first audio
+            self.statusBar().showMessage("The new audio is of another length: a dub keeps its video's frames, so "
+                                         "make a new dub for it", 15_000)
+            return
         answer = QMessageBox.question(
             self, "Audio of another length",
             f"The new audio is {clip.duration:.2f} s long, the animation {project.duration:.2f} s. Regenerate the "
@@ -389,11 +394,11 @@ class MainWindow(QMainWindow):
 
     def new_project(self, portrait: str = "", audio: str = "", dialog: NewProjectDialog | None = None) -> None:
         """The New Project dialog, then the project made on a worker. When that fails (no face, an unreadable
-        file), the dialog comes back as it was filled in, after the error: nothing is typed twice."""
-        if dialog is None:
-            if not self.confirm_discard("starting a new project"):
-                return
-            dialog = NewProjectDialog(self, portrait, audio)
+        file), the dialog comes back as it was filled in once the error is closed: nothing is typed twice. (Asked
+        again first about unsaved edits: another project may have been opened and edited meanwhile.)"""
+        if not self.confirm_discard("starting a new project"):
+            return
+        dialog = dialog or NewProjectDialog(self, portrait, audio)
         if dialog.exec() != NewProjectDialog.Accepted:
             return
         try:
@@ -402,16 +407,16 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             self.new_project(dialog=dialog)
             return
-        worker = self.create_project(**values)
-        worker.errored.connect(lambda _exc: self.new_project(dialog=dialog))
+        self.create_project(**values, on_error=lambda _exc: self.new_project(dialog=dialog))
 
     def create_project(self, portrait: str, audio: str, *, fps: float = 30.0, size: int = 512,
                        full_frame: bool = False, face_index: int | None = None, transcript: str | None = None,
                        pose_template: str | os.PathLike | None = None, a2l: Choice | None = None,
-                       video: str | None = None):
+                       video: str | None = None, on_error=None):
         """Analyse + predict on a worker (engine.pipeline, as the CLI does); the window stays responsive.
         `transcript` goes into the backend's config when it takes one; `video`: a dub of that video (tracked on
-        the worker; its frame rate is the project's) instead of a portrait."""
+        the worker; its frame rate is the project's) instead of a portrait; `on_error(exc)` runs after the error
+        is shown."""
         a2l = a2l or default_choice(A2L_BACKENDS)
         if transcript and any(f.name == "transcript" for f in dataclasses.fields(a2l.config)):
             a2l = a2l.replace(transcript=transcript)
@@ -419,7 +424,7 @@ class MainWindow(QMainWindow):
                                           framing=Framing(size, full_frame, face_index), a2l=a2l,
                                           pose_template=pose_template, video=video)
         return self._run("Creating project…", _create_on_worker, request,
-                         on_done=lambda p: self.set_project(p, modified=True))
+                         on_done=lambda p: self.set_project(p, modified=True), on_error=on_error)
 
     def open_demo(self) -> None:
         """Builds the demo in a scratch folder; saving it copies its sources beside the project file."""
@@ -435,7 +440,7 @@ class MainWindow(QMainWindow):
 
         self._run("Building the demo (astronaut + espeak-ng)…", build_demo_project, folder, on_done=done)
 
-    def _run(self, message: str, fn, *args, on_done, **kwargs):
+    def _run(self, message: str, fn, *args, on_done, on_error=None, **kwargs):
         self.statusBar().showMessage(message)
         self.progress.setValue(0)
         self.progress.show()
@@ -454,6 +459,8 @@ class MainWindow(QMainWindow):
         def failed(exc):
             finish()
             show_error(self, exc)
+            if on_error is not None:
+                on_error(exc)
 
         return run_task(fn, *args, on_done=done, on_error=failed,
                         on_progress=lambda p: self.progress.setValue(int(100 * p)), **kwargs)
@@ -485,21 +492,37 @@ class MainWindow(QMainWindow):
                 self.settings.setValue("recent", [p for p in self.recent_files() if p != path])
                 self._refresh_recent()
             return False
-        auto = autosave_path(path)
-        if auto.is_file() and auto.stat().st_mtime > os.path.getmtime(path) and ask_recover(self, [auto]):
-            # work a crash left on this very project: opening the file directly must not pass it by
-            try:
-                project, recovered = recover_autosave(auto), True
-            except Exception as exc:  # noqa: BLE001  (a damaged autosave: the saved project opens)
-                show_error(self, exc)
-                recovered = False
-            if recovered:
-                self.set_project(project, modified=True)
-                self._back_up_recovered(auto)
-                self._remember_folder(path)
-                return True
+        if self._offer_recovery_of(path):
+            self._remember_folder(path)
+            return True
         self.set_project(project)
         self._remember_folder(path)
+        return True
+
+    def _offer_recovery_of(self, path: str) -> bool:
+        """Work a crash left on the project being opened (opening its file directly must not pass it by): True
+        when it was recovered. Declined, it is kept aside (the next autosave would write over it). This window's
+        own autosave (the edits just discarded to open the file again) is not offered."""
+        if autosave_path(path) in self._own_autosaves:
+            return False
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DamagedAutosaveWarning)
+            found = recoverable_for(path)
+        for w in caught:
+            self.statusBar().showMessage("Autosave damaged, not offered for recovery: " + str(w.message), 60_000)
+        if found is None:
+            return False
+        if not ask_recover(self, [found]):
+            kept = keep_declined(found)
+            self.statusBar().showMessage(f"The unrecovered work is kept as {kept}", 30_000)
+            return False
+        try:
+            project = recover_autosave(found)
+        except Exception as exc:  # noqa: BLE001  (unreadable after all: the saved project opens)
+            show_error(self, exc)
+            return False
+        self.set_project(project, modified=True)
+        self._back_up_recovered(found)
         return True
 
     def save(self) -> bool:
@@ -726,10 +749,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Relink the audio before regenerating", 5_000)
             return
         self.inspector.set_regenerating(True)
+        audio = project.audio_source
 
         def done(base):
             self.inspector.set_regenerating(False)
-            if self.project is project:
+            # (an undone relink while it ran: that base is of audio the project no longer has)
+            if self.project is project and project.audio_source is audio:
                 self.session.undo_stack.push(RegenerateCommand(project, base, a2l))
 
         worker = self._run("Regenerating the base layer…", pipeline.regenerate_base, project, a2l, on_done=done)

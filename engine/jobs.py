@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import queue
 import threading
 import time
@@ -286,6 +287,16 @@ class _WriterThread:
         self._thread.join()
 
 
+def _refuse_writing_over_sources(project: "Project", settings: RenderSettings) -> None:
+    """`render dub.talkline -o take.mp4` replaced the dub's own source video with the dub."""
+    from engine.errors import UsageError
+
+    sources = [p for p in (project.source.path, project.audio_source.path) if p and os.path.exists(p)]
+    for out in (settings.output, settings.pose_video, settings.landmarks):
+        if out and os.path.exists(out) and any(os.path.samefile(out, src) for src in sources):
+            raise UsageError(f"{out} is one of the project's own sources: write the render to another file")
+
+
 class RenderJob:
     def __init__(self, source: FaceSource, motion: Motion | MotionChunks, audio: AudioClip | None,
                  settings: RenderSettings, audio_offset: float = 0.0):
@@ -310,12 +321,13 @@ class RenderJob:
         """Frames [start, stop) of the project with all its edits as they are now (later edits don't leak in),
         evaluated chunk by chunk as the render reaches them, with the project's renderer unless the settings
         name another."""
-        if project.audio is None and (settings.output or settings.pose_video or settings.frames_dir):
+        if project.audio is None and settings.output:
             from engine.errors import AudioReadError
 
             # a video of a talking head without its voice is never what was meant: say so, before any work
             raise AudioReadError(f"the project's audio {project.audio_source.path} is missing: relink it first "
-                                 "(the editor's File > Relink Audio), or write landmarks only")
+                                 "(the editor's File > Relink Audio), or write landmarks or frames only")
+        _refuse_writing_over_sources(project, settings)
         if settings.renderer is None:
             settings.renderer = project.renderer
         return cls(project.source, MotionChunks.of_project(project, start, stop), project.audio, settings,

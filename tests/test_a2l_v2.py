@@ -172,6 +172,15 @@ def test_speech_is_not_taken_for_song():
     assert singing_mask(an.f0, "auto")[an.voiced].mean() < 0.2
 
 
+def test_a_note_held_longer_than_the_judging_window_stays_sung():
+    """Where no voiced stretch began inside the 4 s window (one long held note), the mean stretch length read 0
+    and the note was called speech from 3 s on."""
+    from engine.a2l.singing import singing_mask
+
+    f0 = np.full(1000, 220.0)  # 10 s of one steady note at 100 Hz frames
+    assert singing_mask(f0, "auto")[100:900].min() > 0.9
+
+
 @pytest.mark.parametrize("clip", ["dreamtalk__acknowledgement_chinese.m4a", "dreamtalk__German1.wav"])
 def test_level_tones_and_drawn_out_syllables_are_not_taken_for_song(clip):
     """Mandarin's level tones and German's long syllables hold a pitch like notes (0.37-0.38 of the voiced

@@ -135,6 +135,14 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path, spee
         result = run_cli(*args)
         assert result.returncode == 2 and "is also an input" in result.stderr and "Traceback" not in result.stderr
     assert take.read_bytes() == before
+    # nor over a saved project's own source (the project is the only input named)
+    project = tmp_path / "p.talkline"
+    result = run_cli("render", media("portraits/hallo__6.jpg"), take, "-o", tmp_path / "a.mp4", "--size", 128,
+                     "--save-project", project)
+    assert result.returncode == 0, result.stderr
+    result = run_cli("render", project, "-o", take)
+    assert result.returncode == 2 and "one of the project's own sources" in result.stderr
+    assert take.read_bytes() == before
 
 
 def test_the_kept_source_sound_keeps_its_sample_rate(tmp_path):

@@ -339,13 +339,17 @@ def test_opening_a_crashed_project_directly_offers_its_autosave(make_main_window
     crashed.autosave()  # then the crash: the window is never closed
     auto = autosave_path(path)
 
-    dialogs.question_answer = QMessageBox.No  # not now: the work stays on disk
+    dialogs.question_answer = QMessageBox.No  # not now: the work is kept aside, out of the next autosave's way
     declined = make_main_window()
     assert declined.open_project(path) and len(declined.project.channels["mouthPucker"]) == 0
     assert any("unsaved work" in q for q in _questions(dialogs))
+    _set_key(declined, "cheekPuff", 0.2, 0.5)
+    declined.autosave()
     declined.close()
-    assert auto.exists()
+    kept = auto.with_name(auto.name + ".declined")
+    assert load_project(kept).channels["mouthPucker"] == crashed.project.channels["mouthPucker"]
 
+    crashed.autosave()  # the crash again
     dialogs.question_answer = QMessageBox.Yes
     fresh = make_main_window()
     assert fresh.open_project(path)
@@ -354,6 +358,20 @@ def test_opening_a_crashed_project_directly_offers_its_autosave(make_main_window
     # the recovered work is on disk at once: a second crash now does not lose it
     assert load_project(auto).channels["mouthPucker"] == crashed.project.channels["mouthPucker"]
     dialogs.question_answer = QMessageBox.Discard
+
+
+def test_reopening_the_open_project_does_not_offer_the_edits_just_discarded(make_main_window, demo_project_file,
+                                                                           dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_main_window(demo_project_file)
+    path = window.project.path
+    _set_key(window, "mouthPucker", 0.6, 0.9)
+    window.autosave()
+    dialogs.question_answer = QMessageBox.Discard  # "unsaved changes": discard them and open the file again
+    assert window.open_project(path)
+    assert not any("previous session" in q for q in _questions(dialogs))
+    assert len(window.project.channels["mouthPucker"]) == 0
 
 
 def test_recovered_work_is_backed_up_at_once(make_main_window, demo_project_file, dialogs):
@@ -408,13 +426,19 @@ def test_keys_dragged_past_the_clip_end_stop_at_its_last_frame(make_main_window,
 
     window = make_main_window(demo_project_file)
     project, session = window.project, window.session
-    _set_key(window, "jawOpen", 1.0, 0.4)
-    session.set_key_selection(frozenset({("jawOpen", 0)}))
+    for i, t in enumerate((1.0, 1.2, 1.6)):
+        _set_key(window, "jawOpen", t, 0.1 * (i + 1))
+    session.set_key_selection(frozenset({("jawOpen", 0), ("jawOpen", 1), ("jawOpen", 2)}))
     key_edits.move(session, project.duration + 5.0)
     last = project.time_of(project.frame_count - 1)
-    assert project.channels["jawOpen"].keys[0].time == pytest.approx(last)
+    # the group stops at the end and keeps its spacing (clamped one by one they merged into one key)
+    times = [k.time for k in project.channels["jawOpen"].keys]
+    assert len(times) == 3 and times[-1] == pytest.approx(last, abs=1.0 / project.fps)
+    assert np.diff(times) == pytest.approx([0.2, 0.4], abs=1.0 / project.fps)
+    session.set_frame(0)
     key_edits.scale(session, 50.0)
-    assert project.channels["jawOpen"].keys[0].time <= last + 1e-9
+    times = [k.time for k in project.channels["jawOpen"].keys]
+    assert len(times) == 3 and times[-1] <= last + 1e-9
 
 
 def test_the_window_fits_a_laptop_screen_whatever_the_recent_list(make_main_window, demo_project_file, tmp_path,

@@ -1,6 +1,5 @@
 import math
 import os
-from contextlib import nullcontext
 from fractions import Fraction
 
 import av
@@ -160,7 +159,7 @@ def test_video_without_audio(tmp_path):
 
 @pytest.mark.parametrize("size", [(0, 64), (1, 64)])
 def test_empty_size_is_refused(tmp_path, size):
-    with pytest.raises(ExportError, match="positive|at least 2x2"), pytest.warns(UserWarning) if size[0] else nullcontext():
+    with pytest.raises(ExportError, match="positive|at least 2x2"):
         VideoWriter(tmp_path / "odd.mp4", *size, 30)
     assert os.listdir(tmp_path) == []
 

@@ -56,6 +56,8 @@ def test_a_transcript_far_too_long_for_its_stretch_is_refused(fake_backends):
     with pytest.raises(UsageError, match="14 words in 0.04 s is faster than anyone speaks"):
         repredict_range(project, 0.18, 0.22, text)
     assert repredict_range(project, 0.2, 4.9, text).frame_count == project.frame_count
+    with pytest.raises(UsageError, match="14 words in 0.50 s"):  # unspaced scripts count their characters
+        repredict_range(project, 1.0, 1.5, "我们选择在这个十年里登上月球")
 
 
 def test_cancel_and_unavailable_backends_stop_early(fake_backends):

@@ -269,6 +269,7 @@ def test_moved_sources_still_open_and_relink(parts, tmp_path):
     with pytest.raises(AudioReadError, match="voice.wav is missing: relink it first"):
         RenderJob.for_project(q, RenderSettings(output=str(tmp_path / "x.mp4")))
     RenderJob.for_project(q, RenderSettings(landmarks=str(tmp_path / "x.npz")))
+    RenderJob.for_project(q, RenderSettings(frames_dir=str(tmp_path / "frames")))  # frames need no sound
     seen = []
     q.changed.connect(seen.append)
     relink_source(q, "audio", media(AUDIO))

@@ -15,21 +15,22 @@ WIN = 400
 PITCH_WIN = 640
 F0_MIN, F0_MAX = 70.0, 500.0
 BLOCK = 4096  # frames per FFT block: bounded memory on long files
-SILENCE_DB = -55.0  # absolute floor: below this nothing is speech
 # The voice is analysed with its peak at this level. A recording's level says how the microphone was set, not
-# what the speaker does, but a few floors must be absolute (SILENCE_DB, the VAD's digital-silence floor, the
-# recogniser's dither and 16-bit samples): a quiet take (peak -45 dBFS, its speech around -60 dBFS RMS) fell
-# under them, and its motion drifted from the same take at full level (r 0.81 at -45, 0.44 at -55 dBFS).
-# -1 dBFS: full scale less the usual true-peak headroom, so the 16-bit samples the recogniser reads never clip.
+# what the speaker does, but a few floors must be absolute (the VAD's digital-silence floor, the recogniser's
+# dither, 16-bit samples): a quiet take (peak -45 dBFS, its speech around -60 dBFS RMS) fell under them, and its
+# motion drifted from the same take at full level (r 0.81 at -45, 0.44 at -55 dBFS). Loud clips are brought down
+# to it as well, so every level of a take is analysed alike. -1 dBFS: full scale less the usual true-peak
+# headroom, so the 16-bit samples the recogniser reads never clip.
 ANALYSIS_PEAK_DBFS = -1.0
 
 
 def at_analysis_level(mono16k: np.ndarray) -> np.ndarray:
-    """The signal raised so its peak sits at ANALYSIS_PEAK_DBFS; one already there, or so quiet that it is
-    silence (peak below SILENCE_DBFS, where the decoder warns), is returned as it is."""
+    """The signal scaled so its peak sits at ANALYSIS_PEAK_DBFS; one so quiet that it is silence (peak below
+    SILENCE_DBFS, where the decoder warns) is returned as it is. (A stretch re-predicted alone is analysed at its
+    own peak: the measures are normalised over the stretch anyway.)"""
     peak = float(np.max(np.abs(mono16k))) if mono16k.size else 0.0
     target = 10.0 ** (ANALYSIS_PEAK_DBFS / 20.0)
-    if peak <= 10.0 ** (SILENCE_DBFS / 20.0) or peak >= target:
+    if peak <= 10.0 ** (SILENCE_DBFS / 20.0):
         return mono16k
     return (mono16k * np.float32(target / peak)).astype(mono16k.dtype, copy=False)
 

@@ -85,12 +85,13 @@ def singing_share(f0: np.ndarray, note_spans: list[tuple[int, int]] | None = Non
 
 def voiced_run_s(f0: np.ndarray) -> np.ndarray:
     """(frames,) mean length (s) of the voiced stretches in the SHARE_WINDOW_S window around each frame: the
-    voiced time over the number of stretches that begin there (0 where none does)."""
+    voiced time over the number of stretches that begin there (or over one, inside a note held longer than the
+    window, where none begins)."""
     voiced = (f0 > 0).astype(np.float64)
     begins = np.diff(voiced, prepend=0.0) > 0
     kernel = np.ones(max(1, int(SHARE_WINDOW_S * 100)))
     count = convolve_same(begins.astype(np.float64), kernel)
-    return np.where(count > 0.5, convolve_same(voiced, kernel) / np.maximum(count, 1.0) / 100.0, 0.0)
+    return convolve_same(voiced, kernel) / np.maximum(count, 1.0) / 100.0
 
 
 def singing_mask(f0: np.ndarray, style: str, note_spans: list[tuple[int, int]] | None = None) -> np.ndarray:

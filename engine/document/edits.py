@@ -69,9 +69,18 @@ def retime_keys(curves: Mapping[str, Curve], selection: Iterable[tuple[str, int]
     return out, frozenset(moved_sel)
 
 
+def _selected_times(curves: Mapping[str, Curve], selection) -> np.ndarray:
+    return np.array([curves[name].keys[i].time for name, i in selection if i < len(curves[name].keys)])
+
+
 def move_keys(curves: Mapping[str, Curve], selection, dt: float, fps: float | None = None,
               end: float | None = None):
-    """Shifts the selected keys by dt seconds (a dope-sheet drag): retime_keys with t + dt."""
+    """Shifts the selected keys by dt seconds (a dope-sheet drag): retime_keys with t + dt. The group stops
+    where its first key reaches 0 or its last `end`, so the keys keep their spacing (clamped one by one, the keys
+    past the end all landed on it and merged into one)."""
+    times = _selected_times(curves, selection)
+    if len(times):
+        dt = float(np.clip(dt, -times.min(), np.inf if end is None else max(end - times.max(), 0.0)))
     if fps:
         dt = snap(dt, fps)
     return retime_keys(curves, selection, lambda t: t + dt, fps, end)
@@ -79,9 +88,16 @@ def move_keys(curves: Mapping[str, Curve], selection, dt: float, fps: float | No
 
 def scale_keys(curves: Mapping[str, Curve], selection, pivot: float, factor: float, fps: float | None = None,
                end: float | None = None):
-    """Scales the selected keys' times around `pivot` (the playhead): t -> pivot + (t - pivot) * factor."""
+    """Scales the selected keys' times around `pivot` (the playhead): t -> pivot + (t - pivot) * factor. A factor
+    that would take keys before 0 or past `end` is reduced to the largest that keeps them all inside."""
     if not np.isfinite(factor):
         raise ValueError(f"scale factor must be finite, got {factor}")
+    times = _selected_times(curves, selection)
+    if factor > 0 and len(times):
+        offsets = times - pivot
+        limits = [pivot / -o for o in offsets if o < 0] + ([(end - pivot) / o for o in offsets if o > 0]
+                                                           if end is not None else [])
+        factor = min([factor] + [max(limit, 0.0) for limit in limits])
     return retime_keys(curves, selection, lambda t: pivot + (t - pivot) * factor, fps, end)
 
 

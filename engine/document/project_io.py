@@ -43,6 +43,7 @@ FORMAT = "talkline-project"
 EXTENSION = ".talkline"
 AUTOSAVE_SUFFIX = ".autosave"
 DAMAGED_SUFFIX = ".damaged"
+DECLINED_SUFFIX = ".declined"
 _REFERENCE_ARRAYS = ("reference/landmarks", "reference/mesh", "reference/transform")
 
 
@@ -448,24 +449,42 @@ def autosave_origin(autosave: str | os.PathLike) -> str | None:
     return doc.get("autosave_of")
 
 
+def _recoverable(auto: Path) -> bool:
+    """`auto` is a whole autosave newer than the project it recovers (one that cannot be read whole is set aside,
+    renamed *.damaged with a DamagedAutosaveWarning: never offered, never fatal)."""
+    if not auto.is_file():
+        return False
+    try:
+        doc, raw_npz, _ = _read_members(str(auto))
+        reader.read_arrays(raw_npz, doc["frame_count"])
+    except ProjectFileError as exc:
+        _set_aside(auto, str(exc))
+        return False
+    origin = doc["autosave_of"]
+    return origin is None or not os.path.exists(origin) or os.path.getmtime(origin) < auto.stat().st_mtime
+
+
 def find_recoverable() -> list[Path]:
-    """Autosaves left behind (by a crash) that are newer than their project, newest first. One that cannot be
-    read whole is set aside (renamed *.damaged, with a DamagedAutosaveWarning), never offered and never fatal."""
+    """Autosaves left behind (by a crash) that are newer than their project, newest first (see _recoverable)."""
     candidates = {Path(p) for p in _registered()} | set(_state_dir().glob(f"*{EXTENSION}{AUTOSAVE_SUFFIX}"))
-    found = []
-    for auto in candidates:
-        if not auto.is_file():
-            continue
-        try:
-            doc, raw_npz, _ = _read_members(str(auto))
-            reader.read_arrays(raw_npz, doc["frame_count"])
-        except ProjectFileError as exc:
-            _set_aside(auto, str(exc))
-            continue
-        origin = doc["autosave_of"]
-        if origin is None or not os.path.exists(origin) or os.path.getmtime(origin) < auto.stat().st_mtime:
-            found.append(auto)
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted((auto for auto in candidates if _recoverable(auto)), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def recoverable_for(project_path: str | os.PathLike) -> Path | None:
+    """The autosave a crash left beside this project, if it is whole and newer than the project file."""
+    auto = autosave_path(project_path)
+    return auto if _recoverable(auto) else None
+
+
+def keep_declined(autosave: str | os.PathLike) -> Path:
+    """An autosave the user chose not to recover, moved out of the way of the next autosave (which would write
+    over it) to <name>.declined beside it: still there to rename back by hand."""
+    autosave = Path(os.path.abspath(os.fspath(autosave)))
+    target = autosave.with_name(autosave.name + DECLINED_SUFFIX)
+    os.replace(autosave, target)
+    if str(autosave) in _registered():
+        _register(autosave, add=False)
+    return target
 
 
 def recover_autosave(autosave: str | os.PathLike) -> Project:

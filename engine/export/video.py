@@ -58,13 +58,13 @@ class VideoWriter(CommitOnExit):
             raise ExportError(f"video size must be positive, got {width}x{height}")
         # H.264 in 4:2:0 needs an even width and height: a frame of odd size (a phone's or an editor's odd crop)
         # loses its last column / row, so every other pixel stays where it was.
+        if width < 2 or height < 2:
+            raise ExportError(f"a video must be at least 2x2 pixels, got {width}x{height}")
         self.frame_shape = (int(height), int(width), 3)
         if width % 2 or height % 2:
             warnings.warn(f"H.264 needs an even width and height: the {width}x{height} frames are written as "
                           f"{width - width % 2}x{height - height % 2} (the last column or row left out)", stacklevel=2)
             width, height = width - width % 2, height - height % 2
-            if not (width and height):
-                raise ExportError("a video must be at least 2x2 pixels")
         if not 0 <= crf <= 51:
             raise ExportError(f"H.264 quality (crf) must be between 0 and 51, got {crf}")
         if preset not in PRESETS:

@@ -137,12 +137,15 @@ class WarpField:
 
         hull = cv2.convexHull(src.astype(np.float32)).reshape(-1, 2)
         radius = float(np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean())
-        nodes = (hull - self._origin + 0.5) * self._to_grid - 0.5
-        inside = np.zeros((self.grid_h, self.grid_w), np.uint8)
-        cv2.fillConvexPoly(inside, np.round(nodes).astype(np.int32), 1)
         node_px = float(np.mean(1.0 / self._to_grid))
-        depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) * node_px  # px inside the hull
-        band = np.clip(1.0 - depth / max(OUTLINE_BAND_DEPTH * radius, 1.0), 0.0, 1.0)
+        reach = max(OUTLINE_BAND_DEPTH * radius, 1.0)
+        # drawn with a margin as deep as the band: a region's grid (dubbing) sees the outline just outside it too
+        pad = int(np.ceil(reach / node_px)) + 1
+        nodes = (hull - self._origin + 0.5) * self._to_grid - 0.5 + pad
+        inside = np.zeros((self.grid_h + 2 * pad, self.grid_w + 2 * pad), np.uint8)
+        cv2.fillConvexPoly(inside, np.round(nodes).astype(np.int32), 1)
+        depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)[pad:pad + self.grid_h, pad:pad + self.grid_w] * node_px
+        band = np.clip(1.0 - depth / reach, 0.0, 1.0)
         return band.astype(np.float32)[..., None], OUTLINE_BAND_SIGMA * radius / node_px
 
     def _border_points(self) -> np.ndarray:
