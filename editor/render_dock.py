@@ -238,7 +238,9 @@ class RenderDock(QWidget):
         except TalklineError as exc:
             show_error(self, exc)
             return None
-        label = f"{Path(stem).name}  [{start}-{stop - 1}]  {', '.join(sorted(kinds))}"
+        # the project's frames; at another rate the render has its own count (a [0-150] 60 fps job writes 302)
+        rate = "" if settings.fps is None else f" of {project.fps:g} fps, rendered at {settings.fps:g} fps"
+        label = f"{Path(stem).name}  [frames {start}-{stop - 1}{rate}]  {', '.join(sorted(kinds))}"
         job_id = self.thread.submit(job, label)
         item = QListWidgetItem()
         self.items[job_id] = item

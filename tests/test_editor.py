@@ -462,6 +462,8 @@ def test_render_to_mp4_decodes_and_cancel_leaves_no_file(make_main_window, demo_
         small = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
         assert float(stream.base_rate) == 25.0
     assert small[0].shape == (128, 128, 3)
+    # the queue says the frames are the project's and the rate the render's (it read "[0-150]" for 189 frames)
+    assert "rendered at 25 fps" in dock.queue_list.currentItem().text()
     assert len(small) == math.ceil(window.project.frame_count / window.project.fps * 25 - 1e-9)
     dock.size_box.setValue(max(ref.width, ref.height))
     dock.fps_box.setCurrentText("project")
