@@ -198,6 +198,26 @@ def test_a_driving_video_without_sound_reenacts_in_silence(tmp_path):
     assert np.ptp(gap) > 0.02  # the mouth still follows the driver
 
 
+def test_a_dub_keeps_the_actors_smile(tmp_path):
+    """The dub removed all of the actor's own lower-face motion, the smile with the speech: a smiling actor's
+    mouth came out flat, the upper lip down over the teeth she shows. The smile is now kept."""
+    from engine.pipeline import ProjectRequest, create_project
+
+    katie = media("talking_videos/SadTalker__WDA_KatieHill_000.mp4")
+    frames = [rgb for _, (_, rgb) in zip(range(30), iter_video_frames(katie))]
+    project = create_project(ProjectRequest(portrait=None, audio=SPEECH, video=write_video(tmp_path / "smile.mp4", frames)))
+    source = project.source
+    tracked = source.track.meshes[source.frame_map]
+    rest, _ = source.geometry(0, project.frame_count)
+    scale = np.linalg.norm(rest[:, 33] - rest[:, 263], axis=1) / np.linalg.norm(tracked[:, 33] - tracked[:, 263], axis=1)
+    rest = rest / scale[:, None, None]  # geometry is at the source frame's scale
+    corners = [61, 291]  # frame 20: a wide smile, teeth showing
+    lift = lambda m: float(m[corners, 1].mean() - m[[13, 14], 1].mean())  # corners above the lips' middle (y up)
+    neutral = source.fitted.rest_mesh
+    assert lift(tracked[20]) - lift(neutral) > 0.2  # she smiles there (cm)
+    assert abs(lift(rest[20]) - lift(tracked[20])) < 0.5 * abs(lift(neutral) - lift(tracked[20]))
+
+
 def test_a_dub_rendered_at_another_size_is_refused_with_a_clear_error(dub, tmp_path):
     """`render dub.talkline --size 256` ended in a ValueError traceback."""
     from engine.errors import UsageError

@@ -35,6 +35,12 @@ LOWER_FACE_CONTROLS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "m
                        "mouthPressLeft", "mouthPressRight", "mouthRollLower", "mouthRollUpper")
 
 
+# What of the actor's own lower face a dub keeps: the smile. It is expression, not speech (the new audio
+# brings its own articulation), and removing it with the rest took a smiling actor's smile away (the upper lip
+# came down over teeth the actor shows: a flat mouth, the teeth gone).
+KEPT_EXPRESSION = ("mouthSmileLeft", "mouthSmileRight")
+
+
 def lower_face_weights(rig) -> np.ndarray:
     """(468,) in [0, 1]: how much of each vertex belongs to the regenerated lower face."""
     w = np.zeros(rig.basis.shape[1])
@@ -230,8 +236,23 @@ class VideoSource:
         pose, scale = relative_pose(self.reference.transform, self.track.transforms[s])
         meshes = self.track.meshes[s]
         w = lower_face_weights(self.fitted.rig)[None, :, None]
-        rest = meshes + w * (self.fitted.rest_mesh[None] - meshes)  # the source's own speech removed
+        # the source's own speech removed, its smile kept
+        rest = meshes + w * (self.fitted.rest_mesh[None] + self._kept_expression(meshes) - meshes)
         return rest * scale[:, None, None], pose
+
+    def _kept_expression(self, meshes: np.ndarray) -> np.ndarray:
+        """(T, 468, 3) offsets of the actor's own KEPT_EXPRESSION in each frame: the lower-face controls fitted to
+        the tracked mesh (least squares over the lower face, clipped to 0..1), the kept ones' share."""
+        rig = self.fitted.rig
+        names = [n for n in LOWER_FACE_CONTROLS if n in rig.controls]
+        kept = [i for i, n in enumerate(names) if n in KEPT_EXPRESSION]
+        if not kept:
+            return np.zeros_like(meshes)
+        lower = lower_face_weights(rig) > 0
+        basis = np.stack([rig.basis[rig.index(n)] for n in names]).astype(np.float64)  # (C, 468, 3)
+        delta = (meshes - self.fitted.rest_mesh[None])[:, lower].reshape(len(meshes), -1)
+        weights = np.clip(delta @ np.linalg.pinv(basis[:, lower].reshape(len(names), -1)), 0.0, 1.0)
+        return np.tensordot(weights[:, kept], basis[kept], axes=1).astype(meshes.dtype)
 
     def geometry(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Per output frame: the rest meshes to add motion to and the head pose of the source frame."""
