@@ -154,6 +154,21 @@ class GraphEditor(QWidget):
         if change.kind in (ChangeKind.BASE, ChangeKind.FPS, ChangeKind.GAINS) or (
                 change.kind is ChangeKind.CHANNELS and any(n in self.session.selection for n in change.channels)):
             self.redraw()
+            if change.kind is ChangeKind.CHANNELS and self._drag is None:
+                self._reveal_keys(change.channels)
+
+    def _reveal_keys(self, channels) -> None:
+        """Grows the value range to show the edited channels' keys when they fall outside it (a head-pose key of
+        14 degrees set in the inspector sat off-screen until Home). Never shrinks it, and not while dragging
+        here: the view stays put under the pointer."""
+        ys = [y for handle, _, y in self._key_points if handle.side is None and handle.channel in channels]
+        if not ys:
+            return
+        lo, hi = self.plot.getViewBox().viewRange()[1]
+        if min(ys) >= lo and max(ys) <= hi:
+            return
+        pad = max(0.08 * (max(ys) - min(ys)), 0.05)
+        self.plot.setYRange(min(lo, min(ys) - pad), max(hi, max(ys) + pad), padding=0)
 
     def base_track(self, name: str) -> np.ndarray | None:
         """The base layer's track of a channel: the pose always, a rig control where the backend gives it."""

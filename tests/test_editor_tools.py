@@ -330,6 +330,12 @@ def test_graph_editor_framing_normalised_axis_and_interpolation_menu(make_main_w
     assert session.undo_stack.undoText() == "Move 1 key"
     assert np.allclose(graph.view.viewRange(), framed)
 
+    # A key set elsewhere (the inspector) outside the view: the value range grows to show it (it sat off-screen
+    # until Home); the keys already shown stay where they are on the time axis.
+    _set_key(window, "ry", 2.0, 20.0)
+    (_, _), (y0, y1) = graph.view.viewRange()
+    assert y1 > 20.0 and y0 <= framed[1][0]
+
     # The interpolation menus show the selected keys' mode.
     menu = graph.context_menu()
     checked = [a.text() for a in menu.actions() if a.isChecked()]
