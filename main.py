@@ -378,7 +378,8 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what the writer's MP4 container is 
 def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFIXES, "video")) -> None:
     """Every output checked before any work (extension, name length, a folder that takes a file), so a typo
     costs nothing and a render never fails at its last step."""
-    from engine.export.atomic import check_writable
+    from engine.errors import UsageError
+    from engine.export.atomic import check_writable, same_file_as_any
 
     checks = {"output": output_kind, "pose_video": (VIDEO_SUFFIXES, "pose video"),
               "landmarks": ((".npz",), "landmark file"), "mouth_cues": ((".json", ".tsv"), "mouth-cue file"),
@@ -389,15 +390,8 @@ def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFI
     for dest, (suffixes, what) in checks.items():
         if getattr(args, dest, None):
             check_writable(getattr(args, dest), suffixes, what)
-            _refuse_overwriting_an_input(getattr(args, dest), inputs)
-
-
-def _refuse_overwriting_an_input(output: str, inputs: list[str]) -> None:
-    from engine.errors import UsageError
-
-    for path in inputs:
-        if Path(output).exists() and Path(path).exists() and Path(output).samefile(path):
-            raise UsageError(f"{output} is also an input: write the result to another file")
+            if same_file_as_any(getattr(args, dest), inputs):
+                raise UsageError(f"{getattr(args, dest)} is also an input: write the result to another file")
 
 
 def _render_settings(args, output: str | None):

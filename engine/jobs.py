@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import queue
 import threading
 import time
@@ -290,10 +289,10 @@ class _WriterThread:
 def _refuse_writing_over_sources(project: "Project", settings: RenderSettings) -> None:
     """`render dub.talkline -o take.mp4` replaced the dub's own source video with the dub."""
     from engine.errors import UsageError
+    from engine.export.atomic import same_file_as_any
 
-    sources = [p for p in (project.source.path, project.audio_source.path) if p and os.path.exists(p)]
     for out in (settings.output, settings.pose_video, settings.landmarks):
-        if out and os.path.exists(out) and any(os.path.samefile(out, src) for src in sources):
+        if same_file_as_any(out, (project.source.path, project.audio_source.path)):
             raise UsageError(f"{out} is one of the project's own sources: write the render to another file")
 
 

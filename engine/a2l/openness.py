@@ -98,9 +98,9 @@ F1_MEDIAN_FRAMES = 5  # Praat F1 is median-filtered over 50 ms first: the tracke
 
 def speech_gate(analysis) -> np.ndarray:
     """0..1 at 100 Hz: the voice is sounding (short gaps bridged); 0 in pauses, breaths, room tone."""
-    from engine.a2l.analysis import _bridge
-
     from scipy.signal import lfilter
+
+    from engine.a2l.analysis import _bridge
 
     bridged = _bridge(analysis.presence > 0.5, int(round(PAUSE_BRIDGE_S * 100)))
     soft = np.maximum(bridged.astype(np.float64), np.clip(analysis.presence, 0.0, 1.0))

@@ -348,8 +348,7 @@ def relink_source(project: Project, kind: str, new_path: str | os.PathLike) -> N
 
     new_path = os.path.abspath(os.fspath(new_path))
     if kind == "audio":
-        set_audio_source(project, audio_source_at(new_path))
-        return
+        project.audio_source = audio_source_at(new_path)
     elif kind == "portrait" == project.source.kind:
         load_image(new_path)  # raises ImageReadError if it is not a readable image
         project.source.path = new_path

@@ -37,6 +37,14 @@ def prepare_target(path: str | os.PathLike) -> str:
     return path
 
 
+def same_file_as_any(output: str | os.PathLike | None, paths) -> bool:
+    """`output` exists and is one of `paths` (the same file under another name, too): writing it would destroy
+    an input."""
+    if not output or not os.path.exists(output):
+        return False
+    return any(p and os.path.exists(p) and os.path.samefile(output, p) for p in paths)
+
+
 def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> str:
     """Checks an output before any work: a known extension, a name the file system takes, a folder that can
     be written (probed by creating and removing a temporary file). Returns the absolute path."""

@@ -235,20 +235,20 @@ class VideoSource:
         s = self.frame_map
         pose, scale = relative_pose(self.reference.transform, self.track.transforms[s])
         meshes = self.track.meshes[s]
-        w = lower_face_weights(self.fitted.rig)[None, :, None]
+        w = lower_face_weights(self.fitted.rig)
         # the source's own speech removed, its smile kept
-        rest = meshes + w * (self.fitted.rest_mesh[None] + self._kept_expression(meshes) - meshes)
+        kept = self._kept_expression(meshes, w > 0)
+        rest = meshes + w[None, :, None] * (self.fitted.rest_mesh[None] + kept - meshes)
         return rest * scale[:, None, None], pose
 
-    def _kept_expression(self, meshes: np.ndarray) -> np.ndarray:
+    def _kept_expression(self, meshes: np.ndarray, lower: np.ndarray) -> np.ndarray:
         """(T, 468, 3) offsets of the actor's own KEPT_EXPRESSION in each frame: the lower-face controls fitted to
-        the tracked mesh (least squares over the lower face, clipped to 0..1), the kept ones' share."""
+        the tracked mesh (least squares over the `lower` vertices, clipped to 0..1), the kept ones' share."""
         rig = self.fitted.rig
         names = [n for n in LOWER_FACE_CONTROLS if n in rig.controls]
         kept = [i for i, n in enumerate(names) if n in KEPT_EXPRESSION]
         if not kept:
             return np.zeros_like(meshes)
-        lower = lower_face_weights(rig) > 0
         basis = np.stack([rig.basis[rig.index(n)] for n in names]).astype(np.float64)  # (C, 468, 3)
         delta = (meshes - self.fitted.rest_mesh[None])[:, lower].reshape(len(meshes), -1)
         weights = np.clip(delta @ np.linalg.pinv(basis[:, lower].reshape(len(names), -1)), 0.0, 1.0)
