@@ -385,17 +385,13 @@ class GraphEditor(QWidget):
     def move_keys(self, keys, dt: float, dv: float, origin: dict[str, Curve], merge_id=None) -> None:
         """Move `keys` ((channel, index) in `origin`, the curves when the drag began) by (dt, dv); dv is in view
         units (scaled back per channel in the normalised view). Times are not snapped: this is the value editor."""
-        after, selection = {}, set()
-        for name, curve in origin.items():
+        project = self.session.project
+        # one move for the whole group (the dope sheet's): at the clip's ends it stops as one and keeps its spacing
+        after, selection = edits.move_keys(origin, keys, dt, None, project.time_of(project.frame_count - 1))
+        for name, i in selection:
             span = self._norm.get(name, (0.0, 1.0))[1] if self.normalised else 1.0
-            moved, sel = edits.retime_keys({name: curve}, {k for k in keys if k[0] == name}, lambda t: t + dt,
-                                           end=self.session.project.time_of(self.session.project.frame_count - 1))
-            if name in moved:
-                moved = moved[name]
-                for _, i in sel:
-                    moved.move_key(i, moved.keys[i].time, moved.keys[i].value + dv * span)
-                after[name] = moved
-                selection |= sel
+            key = after[name].keys[i]
+            after[name].move_key(i, key.time, key.value + dv * span)
         key_edits.push(self.session, after, f"Move {key_edits._keys(len(keys))}", selection, merge_id)
 
     def delete_selected(self) -> None:

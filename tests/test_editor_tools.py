@@ -295,6 +295,21 @@ def test_lip_sync_lanes_drag_relabel_and_realign(make_main_window, demo_project_
 
 
 # --- graph editor ------------------------------------------------------------------------------------
+def test_graph_editor_drag_past_the_end_keeps_the_keys_apart(make_main_window, demo_project_file):
+    """The graph editor retimed each key on its own: dragged past the clip's end, a group landed on the last frame
+    and merged into one key (the dope sheet's move already stopped the group as one)."""
+    window = make_main_window(demo_project_file)
+    project = window.project
+    _set_key(window, "ry", 1.0, 2.0)
+    _set_key(window, "ry", 1.4, 6.0)
+    origin = {"ry": project.channels["ry"].copy()}
+    window.graph.move_keys({("ry", 0), ("ry", 1)}, project.duration + 3.0, 1.0, origin)
+    keys = project.channels["ry"].keys
+    assert [k.value for k in keys] == pytest.approx([3.0, 7.0])
+    assert keys[1].time == pytest.approx(project.time_of(project.frame_count - 1))
+    assert keys[1].time - keys[0].time == pytest.approx(0.4)
+
+
 def test_graph_editor_framing_normalised_axis_and_interpolation_menu(make_main_window, demo_project_file, qtbot):
     from engine.document.curves import Interpolation
 
