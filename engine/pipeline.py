@@ -201,6 +201,6 @@ def repredict_range(project: Project, start: float, end: float, transcript: str 
     if takes_text:
         a2l = a2l.replace(transcript=transcript.strip() if transcript and transcript.strip() else None)
     part = predict_base(part_clip, fps, a2l, None, progress=progress, cancel=cancel)
-    part_words = lipsync.words_from_phones(part.phonemes, transcript) if transcript else []
+    part_words = lipsync.typed_words(part, transcript)
     return lipsync.splice(project.base, part, a, start, end, words=lipsync.word_segments(project),
                           part_words=part_words)

@@ -159,11 +159,17 @@ def test_synthesized_sentences_align_to_their_last_word(tmp_path, sentence):
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
     x = load_audio(synthesize_speech(sentence, tmp_path / "s.wav")).mono16k
-    phones = align_transcript(x, sentence)
-    assert phones is not None
+    aligned = align_transcript(x, sentence)
+    assert aligned is not None
+    phones, words = aligned
     last = {"june": ["JH", "UW", "N"], "maine": ["M", "EY", "N"]}[transcript_words(sentence)[-1]]
-    spoken = [p.label for p in phones if p.label != "SIL"]
-    assert spoken[-3:] == last
+    spoken = [p for p in phones if p.label != "SIL"]
+    assert [p.label for p in spoken[-3:]] == last
+    # the words are the transcript's, timed by the alignment: the last word spans its last three phones
+    assert [w.label for w in words] == transcript_words(sentence)
+    assert words[-1].start == pytest.approx(spoken[-3].start, abs=0.011)
+    assert words[-1].end == pytest.approx(spoken[-1].end, abs=0.011)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(words, words[1:]))
 
 
 def test_unalignable_transcript_falls_back_to_recognition(bob):
@@ -312,13 +318,20 @@ def test_recognised_words_give_the_phones_across_chunks():
     """Default recognition (common-words vocabulary) on real speech, "In a mosaic of life, each moment we sit
     ... the journey through life": the phones of the common words come out in order, and the clip (31 s: two
     recognition chunks) is phoned to its end."""
-    from engine.a2l.phonemes import recognize_phones
+    from engine.a2l.phonemes import recognize
 
     x = load_audio(media("speech/AniTalker__speech4.wav")).mono16k
-    phones = recognize_phones(x)
+    phones, words = recognize(x)
     labels = " ".join(p.label for p in phones)
     assert "M OW M AH N T" in labels and "JH ER N IY TH R UW L AY F" in labels
     _assert_covers_both_chunks(phones, x)
+    # the recognised words are kept, on the clip's clock across the chunk cut, each over its own phones
+    text = " ".join(w.label for w in words)
+    assert "moment" in text and "journey through life" in text
+    assert words[-1].end > 0.85 * len(x) / 16000 and all(a.end <= b.start + 1e-9 for a, b in zip(words, words[1:]))
+    moment = next(w for w in words if w.label == "moment")
+    inside = [p.label for p in phones if moment.start - 1e-6 <= p.start and p.end <= moment.end + 1e-6]
+    assert inside == ["M", "OW", "M", "AH", "N", "T"]
 
 
 def test_phones_share_their_word_by_length():
@@ -359,17 +372,18 @@ def test_missing_vocabulary_is_a_clear_error(monkeypatch, tmp_path):
 
     monkeypatch.setattr(phonemes, "COMMON_WORDS", tmp_path / "gone.dict")
     with pytest.raises(SpeechModelMissingError, match="gone.dict.*make_common_words"):
-        phonemes.recognize_phones(np.zeros(16000, np.float32))
+        phonemes.recognize(np.zeros(16000, np.float32))
 
 
 def test_accurate_phones_recognise_the_words_across_chunks():
     """Accurate mode (whole dictionary + phone alignment): a word outside the common-words vocabulary,
     "mosaic", is recognised and its phones come out in order; the 31 s clip is phoned to its end."""
-    from engine.a2l.phonemes import recognize_phones
+    from engine.a2l.phonemes import recognize
 
     x = load_audio(media("speech/AniTalker__speech4.wav")).mono16k
-    phones = recognize_phones(x, accurate=True)
+    phones, words = recognize(x, accurate=True)
     assert "M OW Z EY IH K" in " ".join(p.label for p in phones)
+    assert "mosaic" in [w.label for w in words]
     _assert_covers_both_chunks(phones, x)
 
 

@@ -220,8 +220,8 @@ def test_transcript_in_another_language_is_aligned_through_espeak_phones():
     from engine.audio.decode import resample
 
     text = "Guten Tag, wie geht es dir? Ich möchte gern ein Brot kaufen."
-    x, rate, truth = synthesize_phones(text, "de", words_per_minute=120)
-    x = resample(x, rate, 16000)
+    synthesis = synthesize_phones(text, "de", words_per_minute=120)
+    x, truth = resample(synthesis.samples, synthesis.rate, 16000), synthesis.phones
     lead = 0.7
     rng = np.random.default_rng(0)
     x = np.concatenate([np.zeros(int(lead * 16000), np.float32), x]) + rng.normal(0, 3e-3, int(lead * 16000) + len(x))
@@ -232,6 +232,11 @@ def test_transcript_in_another_language_is_aligned_through_espeak_phones():
     assert [p.label for p in spoken] == [p.label for p in expected]
     errors = [abs(p.start - (q.start + lead)) for p, q in zip(spoken, expected)]
     assert np.median(errors) < 0.04 and np.percentile(errors, 90) < 0.1
+    # the transcript's words, as written, over their phones' times
+    assert [w.label for w in base.words] == ["Guten", "Tag", "wie", "geht", "es", "dir", "Ich", "möchte", "gern",
+                                             "ein", "Brot", "kaufen"]
+    errors = [abs(w.start - (q.start + lead)) for w, q in zip(base.words, synthesis.words)]
+    assert np.median(errors) < 0.04
     closures = [p for p in spoken if p.label in ("m", "b")]
     # aligned bilabials seal the lips (within 2 frames of the phone, as the English closure test)
     assert closures and all(lip_gap(base.offsets[int(p.start * 25) - 2: int(np.ceil(p.end * 25)) + 3]).min() < 0.01
@@ -244,7 +249,11 @@ def test_espeak_phones_are_sounds_with_visemes():
     from engine.a2l.espeak_align import synthesize_phones
     from engine.a2l.visemes import viseme_of
 
-    _, _, phones = synthesize_phones("こんにちは hello. ありがとうございます。すみません。", "ja")
+    synthesis = synthesize_phones("こんにちは hello. ありがとうございます。すみません。", "ja")
+    phones = synthesis.phones
+    # word events count characters, not UTF-8 bytes: the words are the text's; "hello", spelled letter by
+    # letter in Japanese (an event a letter), is one word
+    assert [w.label for w in synthesis.words] == ["こんにちは", "hello", "ありがとうございます", "すみません"]
     labels = [p.label for p in phones]
     assert not any(label.startswith("(") for label in labels), labels
     assert "ä" in labels and viseme_of("ä") == "aa"
@@ -260,7 +269,7 @@ def test_language_codes_as_people_write_them_find_their_voice():
         pytest.skip("espeak-ng is not installed")
     assert all(has_voice(code) for code in ("fr-FR", "fr-fr", "fr_FR", "zh", "zh-CN", "pt-BR", "de"))
     assert not has_voice("french") and not has_voice("xx")
-    assert synthesize_phones("Bonjour", "fr-FR")[2]  # the alignment's synthesis takes the same codes
+    assert synthesize_phones("Bonjour", "fr-FR").phones  # the alignment's synthesis takes the same codes
     ok, why = EmbeddedBackend.available(EmbeddedConfig(language="xx"))
     assert not ok and "knows no language 'xx'" in why
     assert EmbeddedBackend.available(EmbeddedConfig(language="zh"))[0]

@@ -318,8 +318,15 @@ def test_regenerate_keeps_edits_and_is_undoable(make_main_window, demo_project_f
     assert config.lead_ms == old_a2l.config.lead_ms  # untouched fields keep their value
     assert not np.allclose(window.project.base.pose, old_base.pose)  # another seed: another head sway
     assert len(window.project.channels["rz"]) == 1
+    # without a transcript the word lane shows the recognised words (it was empty)
+    # (the recogniser's guesses at espeak-ng's voice, e.g. "loeb a lot op too epic": timed, in order, in the speech)
+    recognised = window.timeline.lane_segments("words")
+    assert len(recognised) >= 3 and all(w.label.isalpha() and w.label.islower() for w in recognised)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(recognised, recognised[1:]))
+    assert 0 < recognised[0].start and recognised[-1].end <= window.project.duration
     window.actions_by_id["undo"].trigger()
     assert window.project.base is old_base and window.project.a2l == old_a2l
+    assert [w.label for w in window.timeline.lane_segments("words")] == ["hello", "bob", "bought", "a", "big", "map"]
     assert not form.widgets["accurate_phones"].isChecked() and form.widgets["seed"].value() == 0
 
 

@@ -56,6 +56,7 @@ def make_project(parts, portrait=None, audio=None) -> Project:
     reference, clip = parts
     base = make_base(clip.frame_count(FPS), blinks=True)
     base.phonemes = [Segment(0.1, 0.2, "HH"), Segment(0.2, 0.35, "AH")]
+    base.words = [Segment(0.1, 0.35, "hello"), Segment(0.4, 0.6, "möchte")]
     base.visemes = [Segment(0.1, 0.35, "C")]
     p = Project(
         PortraitSource(portrait or media(PORTRAIT), reference, Framing(512, False, 0)),
@@ -98,6 +99,7 @@ def test_save_load_round_trip(parts, tmp_path):
     assert q.base.weights.keys() == p.base.weights.keys()
     assert all(np.array_equal(q.base.weights[k], p.base.weights[k]) for k in p.base.weights)
     assert q.base.phonemes == p.base.phonemes and q.base.visemes == p.base.visemes and q.base.blinks == p.base.blinks
+    assert q.base.words == p.base.words  # the word lane is kept (it was derived again from the transcript)
     assert q.audio is not None and q.audio.samples.shape == p.audio.samples.shape
     a, b = p.evaluate_motion(), q.evaluate_motion()
     assert np.array_equal(a.mesh, b.mesh) and np.array_equal(a.pose, b.pose)
@@ -343,6 +345,7 @@ def test_schema_1_file_migrates_with_identical_motion(tmp_path):
     assert q.a2l == Choice("embedded", EmbeddedConfig(seed=3, blink_rate=1.5))  # intensities were baked in
     assert q.renderer.name == "warp" and q.gains == Gains(lip=1.2, head=0.8, smoothing=0.02, blink=1.1)
     assert q.in_out == (0.2, 1.0) and len(q.channels["ry"]) == 3 and q.audio is not None
+    assert q.base.words == [] and q.base.phonemes  # saved before base layers kept their words
     save_project(q, path)  # saved again as schema 2, it evaluates the same
     with zipfile.ZipFile(path) as zf:
         assert json.loads(zf.read("project.json"))["schema_version"] == 2

@@ -4,6 +4,8 @@ scrolls its rows, so adding keyed channels never shrinks the waveform). One play
 all of them."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Signal
@@ -317,9 +319,8 @@ class TimelineWidget(QWidget):
     def relabel(self, lane: str, index: int, label: str) -> None:
         project = self.session.project
         base = lipsync.relabel(project.base, lane, index, label, project.rig)
-        words = self.words()
-        if words and not getattr(base, "words", None):
-            base = lipsync.with_words(base, words)
+        if not base.words:  # a project saved before base layers kept words: keep the derived ones
+            base = dataclasses.replace(base, words=self.words())
         self.base_edit_requested.emit(base, f"Change {lane[:-1]} to {label}")
 
     def realign_stretches(self) -> list[tuple[str, tuple[float, float]]]:

@@ -8,11 +8,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Segment:
-    """A labelled time span in seconds (a phoneme, a viseme or a blink)."""
+    """A labelled time span in seconds (a phoneme, a viseme, a word or a blink)."""
 
     start: float
     end: float
     label: str
+
+
+SEGMENT_KINDS = ("phonemes", "visemes", "blinks", "words")
 
 
 @dataclass
@@ -25,6 +28,9 @@ class BaseLayer:
     phonemes: list[Segment] = field(default_factory=list)
     visemes: list[Segment] = field(default_factory=list)
     blinks: list[Segment] = field(default_factory=list)
+    # The words spoken (an aligned transcript's, or the recognised English words; empty where the phones come
+    # from the sound alone): the editor's word lane.
+    words: list[Segment] = field(default_factory=list)
 
     def __post_init__(self):
         t = self.offsets.shape[0]
@@ -52,7 +58,7 @@ class BaseLayer:
         }
         for i, name in enumerate(sorted(self.weights)):
             out[f"{prefix}weight/{i}"] = self.weights[name].astype(np.float32)
-        for kind in ("phonemes", "visemes", "blinks"):
+        for kind in SEGMENT_KINDS:
             segs: list[Segment] = getattr(self, kind)
             out[f"{prefix}{kind}/times"] = np.asarray([[s.start, s.end] for s in segs], dtype=np.float64).reshape(-1, 2)
             out[f"{prefix}{kind}/labels"] = np.asarray([s.label for s in segs], dtype=str)
@@ -64,6 +70,8 @@ class BaseLayer:
         weights = {n: np.asarray(arrays[f"{prefix}weight/{i}"], dtype=np.float32) for i, n in enumerate(names)}
 
         def segments(kind: str) -> list[Segment]:
+            if f"{prefix}{kind}/times" not in arrays:  # files written before the base layer kept its words
+                return []
             times = np.asarray(arrays[f"{prefix}{kind}/times"]).reshape(-1, 2)
             labels = [str(x) for x in arrays[f"{prefix}{kind}/labels"]]
             return [Segment(float(a), float(b), lab) for (a, b), lab in zip(times, labels)]
@@ -76,6 +84,7 @@ class BaseLayer:
             phonemes=segments("phonemes"),
             visemes=segments("visemes"),
             blinks=segments("blinks"),
+            words=segments("words"),
         )
 
     def resampled(self, fps: float, frames: int) -> "BaseLayer":
@@ -87,4 +96,5 @@ class BaseLayer:
 
         return BaseLayer(fps=fps, offsets=lerp(self.offsets), pose=lerp(self.pose),
                          weights={k: lerp(v) for k, v in self.weights.items()},
-                         phonemes=list(self.phonemes), visemes=list(self.visemes), blinks=list(self.blinks))
+                         phonemes=list(self.phonemes), visemes=list(self.visemes), blinks=list(self.blinks),
+                         words=list(self.words))

@@ -13,7 +13,7 @@ phones (English: pocketsphinx forced alignment of a transcript, else the phones 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -167,33 +167,33 @@ ACOUSTIC_VOWEL_OPENING = 0.4
 
 
 def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening: np.ndarray,
-            report) -> tuple[list[Segment], str]:
-    """The phone track and where it came from: "aligned" (a transcript), "recognised" (English words) or
-    "acoustic" (language-neutral labels from the sound)."""
+            report) -> tuple[list[Segment], list[Segment], str]:
+    """The phone track, the words and where they came from: "aligned" (a transcript), "recognised" (English
+    words) or "acoustic" (language-neutral labels from the sound; no words)."""
     if is_english(s.language):
-        phones, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones)
+        phones, words, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones)
         if aligned:
             spoken = sum(p.end - p.start for p in phones if p.label != "SIL")
             voice = float((analysis.presence > 0.5).sum()) / 100.0
             if spoken < TRANSCRIPT_MIN_COVER * voice:
                 warnings.warn(f"the transcript's words cover {spoken:.1f} s of the {voice:.1f} s of speech: words "
                               "are missing, so the phones are recognised instead", stacklevel=3)
-                phones, aligned = phones_for(mono16k, None, report, s.accurate_phones)
-        return phones, "aligned" if aligned else "recognised"
+                phones, words, aligned = phones_for(mono16k, None, report, s.accurate_phones)
+        return phones, words, "aligned" if aligned else "recognised"
     if s.transcript and s.transcript.strip():
         from engine.a2l.espeak_align import align_with_espeak
 
         present = np.flatnonzero(analysis.presence > 0.5)
         span = (present[0] / 100.0, (present[-1] + 1) / 100.0) if len(present) else None
         try:
-            phones = align_with_espeak(mono16k, s.transcript, s.language, span)
+            phones, words = align_with_espeak(mono16k, s.transcript, s.language, span)
             report(1.0)
-            return phones, "aligned"
+            return phones, words, "aligned"
         except (RuntimeError, ValueError) as exc:
             warnings.warn(f"the transcript could not be aligned ({exc}); the mouth follows the sound alone",
                           stacklevel=3)
     report(1.0)
-    return acoustic_phones(analysis, opening), "acoustic"
+    return acoustic_phones(analysis, opening), [], "acoustic"
 
 
 def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig | None = None,
@@ -204,9 +204,10 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig
     analysis = analyse(mono16k)
     report(0.15)
     opening100 = jaw_measures(analysis, mono16k)
-    phones, source = _phones(mono16k, s, analysis, opening100, lambda f: report(0.15 + 0.65 * f))
+    phones, words, source = _phones(mono16k, s, analysis, opening100, lambda f: report(0.15 + 0.65 * f))
     report(0.8)
-    return animate(mono16k, fps, audio.frame_count(fps), s, analysis, opening100, phones, source, report)
+    base = animate(mono16k, fps, audio.frame_count(fps), s, analysis, opening100, phones, source, report)
+    return replace(base, words=[w for w in words if w.start < base.duration])
 
 
 def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis: Analysis,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import threading
 
@@ -98,14 +99,31 @@ def _set_voice(lib, code: str) -> bool:
     return any(lib.espeak_SetVoiceByName(name.encode("ascii", errors="replace")) == 0 for name in voice_names(code))
 
 
-def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tuple[np.ndarray, int, list[Segment]]:
-    """espeak-ng speech of `text` in `voice` (a language code: "de", "fr", "ja", "cmn", ...) at its default
-    rate: the samples (float32), their rate and the phones (IPA labels; "SIL" for pauses) timed in seconds."""
+@dataclasses.dataclass
+class Synthesis:
+    """espeak-ng's speech of a text: the samples (float32) at `rate`, the phones (IPA labels; "SIL" for pauses)
+    and the words (as written in the text) timed in seconds on them."""
+
+    samples: np.ndarray
+    rate: int
+    phones: list[Segment]
+    words: list[Segment]
+
+
+# A word label longer than this is cut (a project's labels hold 64 characters): espeak-ng takes a run of
+# Chinese or Japanese characters without spaces as one word.
+MAX_WORD_CHARS = 32
+
+
+def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> Synthesis:
+    """espeak-ng speech of `text` in `voice` (a language code: "de", "fr", "ja", "cmn", ...) with its phone and
+    word timings."""
     lib, rate = _library()
     if lib is None:
         raise RuntimeError(espeak_status()[1])
     chunks: list[np.ndarray] = []
     events: list[tuple[int, str]] = []
+    word_events: list[tuple[int, int, int]] = []  # (sample, first character (1-based), characters)
 
     def collect(wav, count, event):
         if wav and count > 0:
@@ -114,6 +132,8 @@ def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tup
         while event[i].type != EVENT_END_LIST:
             if event[i].type == EVENT_PHONEME:
                 events.append((int(event[i].sample), event[i].id.string.decode("utf-8", errors="replace")))
+            elif event[i].type == EVENT_WORD:
+                word_events.append((int(event[i].sample), int(event[i].text_position), int(event[i].length)))
             i += 1
         return 0
 
@@ -140,7 +160,28 @@ def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> tup
             phones[-1] = Segment(phones[-1].start, end, "SIL")
         else:
             phones.append(Segment(start, end, label))
-    return x, rate, phones
+    return Synthesis(x, rate, phones, _word_spans(text, word_events, phones, rate))
+
+
+def _word_spans(text: str, word_events: list[tuple[int, int, int]], phones: list[Segment],
+                rate: int) -> list[Segment]:
+    """Each word of the text, timed from its first to its last sounding phone (a word runs until the next
+    word begins; the pause before that is not the word's). A word spoken as several (a Latin-script word in
+    Japanese is spelled letter by letter: one event a letter, each naming the whole word) is one span."""
+    out: list[Segment] = []
+    bounds = [sample / rate for sample, _, _ in word_events[1:]] + [np.inf]
+    previous = None
+    for (sample, position, length), until in zip(word_events, bounds):
+        label = text[max(position - 1, 0):max(position - 1, 0) + max(length, 0)].strip()[:MAX_WORD_CHARS]
+        sounding = [p for p in phones if p.label != "SIL" and sample / rate - 1e-6 <= p.start < until]
+        if not label or not sounding:
+            continue
+        if (position, length) == previous:
+            out[-1] = Segment(out[-1].start, sounding[-1].end, label)
+        else:
+            out.append(Segment(sounding[0].start, sounding[-1].end, label))
+        previous = (position, length)
+    return out
 
 
 def mfcc(x: np.ndarray, rate: int = ANALYSIS_RATE, hop_s: float = DTW_HOP_S) -> np.ndarray:
@@ -206,10 +247,11 @@ def dtw_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def align_with_espeak(mono16k: np.ndarray, transcript: str, language: str,
-                      span: tuple[float, float] | None = None) -> list[Segment]:
-    """Phones of `transcript` (IPA labels) timed on the recording. `span`: (start, end) seconds of the speech
-    in the recording (the DTW maps the synthetic speech onto it); the whole clip when None."""
-    x_syn, rate, phones = synthesize_phones(transcript, language)
+                      span: tuple[float, float] | None = None) -> tuple[list[Segment], list[Segment]]:
+    """Phones (IPA labels) and words of `transcript` timed on the recording. `span`: (start, end) seconds of
+    the speech in the recording (the DTW maps the synthetic speech onto it); the whole clip when None."""
+    synthesis = synthesize_phones(transcript, language)
+    x_syn, rate, phones = synthesis.samples, synthesis.rate, synthesis.phones
     if len(x_syn) == 0 or not phones:
         raise ValueError("espeak-ng produced no speech for the transcript")
     syn = resample(x_syn, rate, ANALYSIS_RATE)
@@ -245,4 +287,5 @@ def align_with_espeak(mono16k: np.ndarray, transcript: str, language: str,
             out.append(Segment(start, end, p.label))
     if out and out[-1].end < duration:
         out.append(Segment(out[-1].end, duration, "SIL"))
-    return out
+    words = [Segment(warp(max(w.start, s0)), warp(min(w.end, s1)), w.label) for w in synthesis.words]
+    return out, [w for w in words if w.end > w.start]

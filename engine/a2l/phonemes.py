@@ -74,14 +74,15 @@ def _clean(label: str) -> str:
     return "SIL" if label in NOISE_PHONES or label.startswith("+") else label
 
 
-def _segments(raw: list[tuple[str, int, int]], offset_s: float, limit_s: float) -> list[Segment]:
-    """pocketsphinx (label, first frame, last frame) on padded audio -> seconds on the original clock."""
+def _segments(raw: list[tuple[str, int, int]], offset_s: float, limit_s: float, clean: bool = True) -> list[Segment]:
+    """pocketsphinx (label, first frame, last frame) on padded audio -> seconds on the original clock (phone
+    labels cleaned to ARPAbet or SIL unless `clean` is False)."""
     out = []
     for label, a, b in raw:
         start = max(0.0, a / PS_FPS - PAD_S) + offset_s
         end = min(limit_s, (b + 1) / PS_FPS - PAD_S + offset_s)
         if end > start:
-            out.append(Segment(start, end, _clean(label)))
+            out.append(Segment(start, end, _clean(label) if clean else label))
     return out
 
 
@@ -98,15 +99,24 @@ def _cut_points(x: np.ndarray) -> list[int]:
     return cuts
 
 
-def _decode_chunks(mono16k: np.ndarray, decode, progress=None) -> list[Segment]:
-    """Runs `decode(pcm) -> [(label, first frame, last frame)]` on each chunk; phone segments of the clip."""
+# (phones, words) of a clip: Segments in seconds; a phone track covering the clip (gaps are silence) and the
+# words spoken in it (none in the gaps).
+Recognition = tuple[list[Segment], list[Segment]]
+Raw = list[tuple[str, int, int]]  # pocketsphinx (label, first frame, last frame)
+
+
+def _decode_chunks(mono16k: np.ndarray, decode, progress=None) -> Recognition:
+    """Runs `decode(pcm) -> (phones, words)` (Raw each) on each chunk; the phones and words of the clip."""
     cuts = _cut_points(mono16k)
-    out: list[Segment] = []
+    phones: list[Segment] = []
+    words: list[Segment] = []
     for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
-        out += _segments(decode(_pcm(mono16k[a:b])), a / ANALYSIS_RATE, b / ANALYSIS_RATE)
+        raw_phones, raw_words = decode(_pcm(mono16k[a:b]))
+        phones += _segments(raw_phones, a / ANALYSIS_RATE, b / ANALYSIS_RATE)
+        words += _segments(raw_words, a / ANALYSIS_RATE, b / ANALYSIS_RATE, clean=False)
         if progress:
             progress((i + 1) / (len(cuts) - 1))
-    return merge_silence(out)
+    return merge_silence(phones), words
 
 
 def _utterance(decoder, pcm: bytes) -> None:
@@ -115,9 +125,20 @@ def _utterance(decoder, pcm: bytes) -> None:
     decoder.end_utt()
 
 
+def _is_word(name: str) -> bool:
+    """A pocketsphinx entry name is a word (not a silence, filler or sentence mark)."""
+    return not name.startswith(("<", "["))
+
+
 def _word_count(names) -> int:
-    """Words among pocketsphinx entry names (not silences, fillers or sentence marks)."""
-    return sum(not name.startswith(("<", "[")) for name in names)
+    return sum(map(_is_word, names))
+
+
+def _words(decoder) -> Raw:
+    """(word, first frame, last frame) of the words just decoded ("word(2)", an alternative pronunciation's
+    entry, is the word)."""
+    return [(re.sub(r"\(\d+\)$", "", seg.word), seg.start_frame, seg.end_frame)
+            for seg in decoder.seg() or [] if _is_word(seg.word)]
 
 
 def _phone_alignment(decoder, pcm: bytes, words: int) -> list[tuple[str, int, int]]:
@@ -141,7 +162,7 @@ def _phones_in_words(decoder) -> list[tuple[str, int, int]]:
     its dictionary phones (a vowel counts VOWEL_LENGTH consonants); fillers and silences are SIL."""
     out = []
     for seg in decoder.seg() or []:
-        pronunciation = None if seg.word.startswith(("<", "[")) else decoder.lookup_word(seg.word)
+        pronunciation = decoder.lookup_word(seg.word) if _is_word(seg.word) else None
         if not pronunciation:
             out.append(("SIL", seg.start_frame, seg.end_frame))
             continue
@@ -154,8 +175,8 @@ def _phones_in_words(decoder) -> list[tuple[str, int, int]]:
     return out
 
 
-def recognize_phones(mono16k: np.ndarray, progress=None, accurate: bool = False) -> list[Segment]:
-    """Word recognition in chunks; phone segments covering the clip (gaps are silence).
+def recognize(mono16k: np.ndarray, progress=None, accurate: bool = False) -> Recognition:
+    """Word recognition in chunks: the phones covering the clip (gaps are silence) and the recognised words.
 
     Default: the common-words vocabulary, phones timed within each word (VOWEL_LENGTH). `accurate`: the full
     CMUdict vocabulary and a phone-level alignment pass over the recognised words (better phone boundaries
@@ -172,14 +193,14 @@ def recognize_phones(mono16k: np.ndarray, progress=None, accurate: bool = False)
         decoder = ps.Decoder(hmm=hmm, lm=lm, dict=str(COMMON_WORDS), lw=COMMON_WORDS_LW, loglevel="FATAL",
                              **WORD_DECODING)
 
-    def decode(pcm: bytes) -> list[tuple[str, int, int]]:
+    def decode(pcm: bytes) -> tuple[Raw, Raw]:
         _utterance(decoder, pcm)
-        words = _word_count(s.word for s in decoder.seg() or [])
-        if not accurate or words == 0:
-            return _phones_in_words(decoder)
-        phones = _phone_alignment(decoder, pcm, words)
+        words = _words(decoder)
+        if not accurate or not words:
+            return _phones_in_words(decoder), words
+        phones = _phone_alignment(decoder, pcm, len(words))
         decoder.activate_search()  # back to the language model for the next chunk
-        return phones
+        return phones, words
 
     return _decode_chunks(mono16k, decode, progress)
 
@@ -189,8 +210,9 @@ def transcript_words(text: str) -> list[str]:
     return [w.strip("'") for w in re.findall(r"[a-z0-9']+", text.lower()) if w.strip("'")]
 
 
-def align_transcript(mono16k: np.ndarray, transcript: str) -> list[Segment] | None:
-    """Forced alignment of `transcript` (phone level). None when alignment fails or is not applicable."""
+def align_transcript(mono16k: np.ndarray, transcript: str) -> Recognition | None:
+    """Forced alignment of `transcript` (phone level): its phones and words timed on the clip. None when
+    alignment fails or is not applicable."""
     import pocketsphinx as ps
 
     words = transcript_words(transcript)
@@ -211,10 +233,12 @@ def align_transcript(mono16k: np.ndarray, transcript: str) -> list[Segment] | No
         _utterance(decoder, pcm)
     except RuntimeError:
         return None
-    if _word_count(s.word for s in decoder.seg() or []) < len(words):  # a partial path: the decoder gave up
+    timed = _words(decoder)
+    if len(timed) < len(words):  # a partial path: the decoder gave up
         return None
     phones = _phone_alignment(decoder, pcm, len(words))
-    return merge_silence(_segments(phones, 0.0, len(mono16k) / ANALYSIS_RATE))
+    duration = len(mono16k) / ANALYSIS_RATE
+    return merge_silence(_segments(phones, 0.0, duration)), _segments(timed, 0.0, duration, clean=False)
 
 
 def merge_silence(segments: list[Segment]) -> list[Segment]:
@@ -232,16 +256,16 @@ def merge_silence(segments: list[Segment]) -> list[Segment]:
 
 
 def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None,
-               accurate: bool = False) -> tuple[list[Segment], bool]:
-    """Phone track of the clip and whether it came from the transcript (forced alignment). Without one, the
-    phones of recognised words (`accurate`: see recognize_phones)."""
+               accurate: bool = False) -> tuple[list[Segment], list[Segment], bool]:
+    """Phones and words of the clip and whether they came from the transcript (forced alignment). Without one,
+    the recognised words and their phones (`accurate`: see recognize)."""
     if transcript and transcript.strip():
         aligned = align_transcript(mono16k, transcript)
         if aligned is not None:
             if progress:
                 progress(1.0)
-            return aligned, True
+            return *aligned, True
         if len(mono16k) <= MAX_ALIGN_S * ANALYSIS_RATE:
             warnings.warn("the transcript could not be aligned to the audio; phones are recognised without it",
                           stacklevel=2)
-    return recognize_phones(mono16k, progress, accurate), False
+    return *recognize(mono16k, progress, accurate), False

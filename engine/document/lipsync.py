@@ -1,10 +1,11 @@
 """Lip-sync lanes as editable data (Papagayo-style), Qt-free: the word lane, boundary drags that retime the base
 layer's mouth locally, and relabelling a phoneme or viseme that reshapes the mouth over its span.
 
-The base layer (engine.a2l.base_layer.BaseLayer) has phonemes, visemes and blinks but no words yet; words are
-taken from `base.words` when a backend provides them, else derived here from the phones and the transcript
-(each transcript word takes as many phones as its pronunciation has). Edits return a new BaseLayer that differs
-from the old one only over the edited stretch; the editor swaps it in as one undo step (edit layers are kept).
+The base layer (engine.a2l.base_layer.BaseLayer) has words, phonemes, visemes and blinks. Projects saved before
+the base layer kept its words have none: their words are derived here from the phones and the transcript (each
+transcript word takes as many phones as its pronunciation has), and the first lip-sync edit stores them. Edits
+return a new BaseLayer that differs from the old one only over the edited stretch; the editor swaps it in as one
+undo step (edit layers are kept).
 """
 from __future__ import annotations
 
@@ -18,19 +19,6 @@ import numpy as np
 from engine.a2l.base_layer import BaseLayer, Segment
 
 SILENCE = "SIL"
-
-
-@dataclasses.dataclass
-class WordedBaseLayer(BaseLayer):
-    """A base layer with a word track (what the editor's lip-sync edits produce until BaseLayer itself carries
-    words: the project file does not store them yet, so after a reload the words are derived again)."""
-
-    words: list[Segment] = dataclasses.field(default_factory=list)
-
-
-def with_words(base: BaseLayer, words: list[Segment]) -> WordedBaseLayer:
-    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(BaseLayer)}
-    return WordedBaseLayer(**fields, words=list(words))
 
 
 # --- words ---------------------------------------------------------------------------------------------
@@ -79,12 +67,24 @@ def words_from_phones(phones: list[Segment], transcript: str) -> list[Segment]:
     return out
 
 
+def typed_words(part: BaseLayer, transcript: str | None) -> list[Segment]:
+    """The word lane of a stretch predicted from a typed transcript: the words the alignment timed when they
+    are the typed ones, else (the alignment failed and the words were recognised, or the backend gives no words)
+    the typed words spread over the phones."""
+    from engine.a2l.phonemes import transcript_words
+
+    if not transcript:
+        return []
+    if part.words and transcript_words(" ".join(w.label for w in part.words)) == transcript_words(transcript):
+        return list(part.words)
+    return words_from_phones(part.phonemes, transcript)
+
+
 def word_segments(project) -> list[Segment]:
     """The word lane of a project: the base layer's words, else words derived from its phones and transcript."""
     base = project.base
-    words = getattr(base, "words", None)
-    if words:
-        return list(words)
+    if base.words:
+        return list(base.words)
     transcript = getattr(project.a2l.config, "transcript", None)
     if not transcript or not base.phonemes:
         return []
@@ -147,8 +147,9 @@ def warp_base(base: BaseLayer, f, start: float, end: float, words: list[Segment]
             weights[name] = new
     fields = {"offsets": offsets, "weights": weights, "phonemes": _warp_segments(base.phonemes, f),
               "visemes": _warp_segments(base.visemes, f)}
-    out = dataclasses.replace(base, **fields)
-    return with_words(out, _warp_segments(words, f)) if words is not None else out
+    if words is not None:
+        fields["words"] = _warp_segments(words, f)
+    return dataclasses.replace(base, **fields)
 
 
 # --- relabelling ----------------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ def _outside(segments: list[Segment], start: float, end: float) -> list[Segment]
 
 
 def splice(base: BaseLayer, part: BaseLayer, offset: float, start: float, end: float, fade: float = 0.04,
-           words: list[Segment] | None = None, part_words: list[Segment] | None = None) -> WordedBaseLayer:
+           words: list[Segment] | None = None, part_words: list[Segment] | None = None) -> BaseLayer:
     """`base` with the stretch [start, end] taken from `part` (a prediction of the audio from `offset` seconds on,
     at the same frame rate): mouth offsets and weight tracks cross-fade over `fade` seconds at the edges, the
     phonemes and visemes (and words) inside the stretch come from `part`; the head pose and blinks stay."""
@@ -285,5 +286,5 @@ def splice(base: BaseLayer, part: BaseLayer, offset: float, start: float, end: f
                      key=lambda s: s.start)
     new_words = sorted(_outside(words or [], start, end) + _clip_segments(part_words or [], start, end, offset),
                        key=lambda s: s.start)
-    out = dataclasses.replace(base, offsets=offsets, weights=weights, phonemes=phonemes, visemes=visemes)
-    return with_words(out, new_words)
+    return dataclasses.replace(base, offsets=offsets, weights=weights, phonemes=phonemes, visemes=visemes,
+                               words=new_words)

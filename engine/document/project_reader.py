@@ -19,8 +19,8 @@ from engine.limits import MAX_FPS, MAX_FRAMES, MAX_IMAGE_PIXELS, MAX_KEY_VALUE, 
 
 JSON_MEMBER, ARRAYS_MEMBER, IMAGE_MEMBER = "project.json", "arrays.npz", "reference.png"
 MAX_JSON_BYTES = 16 * 2**20  # a project with keys on every channel of a two-hour take is ~2 MB of JSON
-MAX_SEGMENTS = 2_000_000  # phonemes/visemes/blinks: ~50 a second over MAX_FRAMES at 30 fps, with room
-MAX_LABEL_CHARS = 64  # phone, viseme and control names are a few characters
+MAX_SEGMENTS = 2_000_000  # phonemes/visemes/blinks/words: ~50 a second over MAX_FRAMES at 30 fps, with room
+MAX_LABEL_CHARS = 64  # phone, viseme and control names are a few characters, words a few more
 MAX_PATH_CHARS = 4096  # a stored file path (a video's track source): Linux's PATH_MAX
 MAX_KEYS = 100_000  # keys on one channel: one a frame for an hour at 30 fps
 MAX_WEIGHT_TRACKS = 256  # rig controls a base layer may carry tracks for (the rig has 28)
@@ -84,9 +84,11 @@ _ARRAY_SPECS: dict[str, tuple[str, tuple]] = {
     "base/phonemes/times": ("f", ("*", 2)),
     "base/visemes/times": ("f", ("*", 2)),
     "base/blinks/times": ("f", ("*", 2)),
+    "base/words/times": ("f", ("*", 2)),
     "base/phonemes/labels": ("U", ("*",)),
     "base/visemes/labels": ("U", ("*",)),
     "base/blinks/labels": ("U", ("*",)),
+    "base/words/labels": ("U", ("*",)),
     "base/backend": ("U", ()),  # schema 1 only
     "pose_template": ("f", ("*", 6)),
     # a video source's face track ("S": its own frame count) and the output -> source frame map
