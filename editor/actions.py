@@ -24,6 +24,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "&File", "&Save", "Ctrl+S", "save"),
     ActionSpec("save_as", "&File", "Save &As…", "Ctrl+Shift+S", "save_as"),
     ActionSpec("relink_audio", "&File", "Relink &Audio…", None, "relink_audio"),
+    ActionSpec("replace_portrait", "&File", "&Replace Portrait…", None, "replace_portrait",
+               tip="Animate another face with this project's motion and keys (found and framed as the first one "
+                   "was; one undo step)"),
     ActionSpec("export_livelink", "&File", "&Export Live Link Face CSV…", None, "export_livelink",
                tip="Write the evaluated controls and head rotation as a Live Link Face CSV (ARKit blendshapes, "
                    "timecode at the project's frame rate) for Unreal, Blender or Maya"),

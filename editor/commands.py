@@ -14,6 +14,7 @@ from engine.document.curves import Curve
 from engine.document.project import Gains, Project
 from engine.plugins import Choice
 from engine.sources.audio import AudioSource
+from engine.sources.base import FaceSource
 
 _MERGEABLE = 1001  # QUndoCommand.id() for commands that may merge (same class and same merge id)
 
@@ -141,6 +142,21 @@ class AudioSourceCommand(QUndoCommand):
 
     def undo(self) -> None:
         set_audio_source(self.project, self.before)
+
+
+class FaceSourceCommand(QUndoCommand):
+    """Give the project another face (a replaced portrait): the motion, keys and gains stay; undo gives the old
+    face back."""
+
+    def __init__(self, project: Project, after: FaceSource):
+        super().__init__(f"Replace portrait: {Path(after.path).name}")
+        self.project, self.before, self.after = project, project.source, after
+
+    def redo(self) -> None:
+        self.project.set_source(self.after)
+
+    def undo(self) -> None:
+        self.project.set_source(self.before)
 
 
 class RendererCommand(QUndoCommand):

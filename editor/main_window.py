@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QInputDialog, Q
 
 from editor.actions import ACTIONS, ActionSpec
 from editor import key_edits
-from editor.commands import (AudioSourceCommand, BaseEditCommand, CurvesCommand, InOutCommand, RegenerateCommand,
-                             edit_curves)
-from editor.dialogs import (AUDIO_FILTER, PROJECT_FILTER, VIDEO_EXTENSIONS, NewProjectDialog, ask_recover, ask_relink,
-                            show_error)
+from editor.commands import (AudioSourceCommand, BaseEditCommand, CurvesCommand, FaceSourceCommand, InOutCommand,
+                             RegenerateCommand, edit_curves)
+from editor.dialogs import (AUDIO_FILTER, IMAGE_FILTER, PROJECT_FILTER, VIDEO_EXTENSIONS, NewProjectDialog, ask_recover,
+                            ask_relink, show_error)
 from editor.graph_editor import GraphEditor
 from editor.inspector import Inspector
 from editor.playback import PlaybackController
@@ -41,7 +41,7 @@ from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, audio
                                         save_project, write_autosave)
 from engine.errors import ConfigError
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
-from engine.sources.portrait import Framing
+from engine.sources.portrait import Framing, PortraitSource
 
 # Shares of the window's height the timeline and the graph editor get back when the window grows: the centre took
 # all the new height, so a window once made small kept a 3-row dope sheet and a strip of graph editor on a
@@ -60,6 +60,11 @@ def _create_on_worker(request, **progress) -> Project:
     project = pipeline.create_project(request, **progress)
     getattr(project.source, "sound", None)
     return project
+
+
+def _portrait_on_worker(path: str, framing: Framing, progress=None) -> PortraitSource:
+    """A replacement portrait found and framed (no progress to report: one face detection)."""
+    return PortraitSource.analyze(path, framing)
 
 
 class MainWindow(QMainWindow):
@@ -391,6 +396,28 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getOpenFileName(self, "Replace the audio", str(Path(current).parent), AUDIO_FILTER)
         if path:
             self._relink("audio", path)
+
+    def replace_portrait(self, path: str | None = None) -> None:
+        """Another portrait for the project (asked for when `path` is None): found and framed on a worker as the
+        first one was, then swapped in as one undo step."""
+        project = self.project
+        if project is None:
+            return
+        if project.source.kind != "portrait":
+            self.statusBar().showMessage("A dub's face is its video's: make a new dub for another video", 8_000)
+            return
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Replace the portrait", str(Path(project.source.path).parent),
+                                                  IMAGE_FILTER)
+            if not path:
+                return
+
+        def done(source) -> None:
+            if self.project is project:  # (not if another project was opened meanwhile)
+                self.session.undo_stack.push(FaceSourceCommand(project, source))
+
+        self._run("Finding the face…", _portrait_on_worker, os.path.abspath(path), project.source.framing,
+                  on_done=done)
 
     def new_project(self, portrait: str = "", audio: str = "", dialog: NewProjectDialog | None = None) -> None:
         """The New Project dialog, then the project made on a worker. When that fails (no face, an unreadable

@@ -194,7 +194,7 @@ class Preview2D(QWidget):
         self.request()
 
     def _on_project_changed(self, change: Change) -> None:
-        if change.kind is ChangeKind.RENDERER:
+        if change.kind in (ChangeKind.RENDERER, ChangeKind.FACE):
             self._retarget()
             self.request()
         elif change.kind in MOTION_CHANGES:

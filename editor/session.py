@@ -12,7 +12,7 @@ from engine.document.changes import Change, ChangeKind
 from engine.document.project import FrameState, Project
 
 # Changes that alter the evaluated motion (the views showing the playhead frame redraw on these).
-MOTION_CHANGES = frozenset({ChangeKind.CHANNELS, ChangeKind.GAINS, ChangeKind.BASE, ChangeKind.FPS})
+MOTION_CHANGES = frozenset({ChangeKind.CHANNELS, ChangeKind.GAINS, ChangeKind.BASE, ChangeKind.FPS, ChangeKind.FACE})
 
 
 class EditorSession(QObject):

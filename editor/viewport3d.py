@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QImage, QPainter  # noqa: E402
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget  # noqa: E402
 
 from editor.session import EditorSession  # noqa: E402
+from engine.document.changes import Change, ChangeKind  # noqa: E402
 from engine.face.canonical import load_canonical_model  # noqa: E402
 from engine.geometry import camera_points  # noqa: E402
 from engine.render.pose_image import POSE_IMAGE_SPEC  # noqa: E402
@@ -231,6 +232,7 @@ class Viewport3D(QWidget):
         self._fit = 1.0  # the camera distance's factor for the panel's proportion (see FIT_ASPECT)
         self.canvas.events.resize.connect(self._on_canvas_resize)
         session.project_replaced.connect(self._on_replaced)
+        session.project_changed.connect(self._on_project_changed)
         session.playing_changed.connect(self._on_playing)
 
     def _on_playing(self, playing: bool) -> None:
@@ -243,12 +245,18 @@ class Viewport3D(QWidget):
                 self.display.schedule()
 
     def _on_replaced(self) -> None:
-        project = self.session.project
         self.shown_frame = None
-        if project is not None:
-            self.ghost.set_data(vertices=project.reference.mesh.astype(np.float32), faces=self.faces)
-            self.update_frame()
+        if self.session.project is not None:
+            self._show_reference()
             self.reset_camera()
+
+    def _on_project_changed(self, change: Change) -> None:
+        if change.kind is ChangeKind.FACE:  # a replaced portrait: its own rest mesh under the motion
+            self._show_reference()
+
+    def _show_reference(self) -> None:
+        self.ghost.set_data(vertices=self.session.project.reference.mesh.astype(np.float32), faces=self.faces)
+        self.update_frame()
 
     def update_frame(self) -> None:
         """Show the playhead frame (the views' shared evaluation)."""

@@ -542,3 +542,50 @@ def test_dope_sheet_rows_keep_names_and_height_and_scroll(make_main_window, demo
         assert list(window.session.selection) == [name]
         rect = dope.label_rects().get(name)
         assert rect is not None and dope.plot.viewport().rect().contains(rect.center()), name
+
+
+def test_replace_portrait_keeps_the_motion_and_is_undoable(make_main_window, demo_project_file, dialogs, qtbot,
+                                                           tmp_path):
+    """File > Replace Portrait: another face takes the project's motion and keys (framed as the first was); the
+    preview and the 3D viewport's ghost show it; undo gives the old face back; the project saves it. A picture
+    without a face is refused by name and changes nothing."""
+    from engine.document.changes import ChangeKind
+    from engine.document.project_io import load_project
+    from tests.media import media
+    from tests.test_editor import _wait_preview
+
+    window = make_main_window(demo_project_file)
+    project = window.project
+    _set_key(window, "jawOpen", 0.5, 0.7)
+    keys = list(project.channels["jawOpen"].keys)
+    old_source, old_image = project.source, project.reference.image.copy()
+    window.session.set_frame(project.frame_of(0.5))
+    _wait_preview(qtbot, window)
+    before = window.preview.current_image().copy()
+    new = media("portraits/hallo__6.jpg")
+    with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
+                          check_params_cb=lambda c: c.kind is ChangeKind.FACE):
+        window.replace_portrait(new)
+    assert project.source.path == new and project.reference.image.shape == old_image.shape  # same framing
+    assert not np.array_equal(project.reference.image, old_image)
+    assert project.channels["jawOpen"].keys == keys and project.rig is project.source.fitted.rig
+    _wait_preview(qtbot, window)
+    after = window.preview.current_image()
+    assert after.shape == before.shape and np.abs(after.astype(int) - before).mean() > 20  # another face
+    ghost = window.viewport.ghost.mesh_data.get_vertices()
+    assert np.allclose(ghost, project.reference.mesh, atol=1e-4)
+    assert window.session.undo_stack.undoText() == "Replace portrait: hallo__6.jpg"
+    assert not window.session.undo_stack.isClean() and "*" in window.windowTitle()
+
+    window.actions_by_id["undo"].trigger()
+    assert project.source is old_source and np.array_equal(project.reference.image, old_image)
+    window.actions_by_id["redo"].trigger()
+    path = tmp_path / "replaced.talkline"
+    assert window._save_to(str(path))
+    again = load_project(path)
+    assert again.source.path == new and np.array_equal(again.reference.image, project.reference.image)
+
+    window.replace_portrait(media("not_a_person/LivePortrait__s22.jpg"))
+    qtbot.waitUntil(lambda: bool(dialogs.messages), timeout=60_000)
+    assert "face" in dialogs.messages[-1][1].lower() and project.source.path == new
+    assert window.session.undo_stack.undoText() == "Replace portrait: hallo__6.jpg"

@@ -11,6 +11,7 @@ class ChangeKind(Enum):
     BASE = "base"  # the Audio2Lmk base layer and the backend choice it was predicted with
     RENDERER = "renderer"  # the default renderer or its config
     SOURCES = "sources"  # a source was relinked
+    FACE = "face"  # another face source (a replaced portrait): the picture, the reference mesh and the rig
     IN_OUT = "in_out"
     FPS = "fps"
 

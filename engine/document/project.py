@@ -177,7 +177,7 @@ class Project:
         if change.kind is ChangeKind.CHANNELS:
             for name in change.channels:
                 self._sample_keys.pop(name, None)
-        elif change.kind in (ChangeKind.GAINS, ChangeKind.BASE, ChangeKind.FPS):
+        elif change.kind in (ChangeKind.GAINS, ChangeKind.BASE, ChangeKind.FPS, ChangeKind.FACE):
             self._base_cache = None
             if change.kind is not ChangeKind.GAINS:
                 self._parts_cache = None
@@ -225,6 +225,17 @@ class Project:
         self.base = base
         self.a2l = a2l
         self.notify(Change(ChangeKind.BASE))
+
+    def set_source(self, source: FaceSource) -> None:
+        """Swaps in another face source of the same kind (a replaced portrait): the motion, keys and gains stay
+        and now move that face; the rig is the new face's (its blinks close those eyes)."""
+        if source.kind != self.source.kind:
+            raise ValueError(f"a {self.source.kind} project cannot take a {source.kind} as its face")
+        if tuple(source.fitted.rig.controls) != tuple(self.rig.controls):
+            raise ValueError("the new face's rig has other controls than the project's channels")
+        self.source = source
+        self.rig = source.fitted.rig
+        self.notify(Change(ChangeKind.FACE))
 
     def set_renderer(self, renderer: Choice) -> None:
         self.renderer = renderer
