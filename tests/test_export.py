@@ -151,6 +151,35 @@ def test_mono_and_unusual_rate_audio(tmp_path, lyl):
     assert info["audio_duration"] == pytest.approx(1.0, abs=1e-4) and len(frames) == 30
 
 
+def test_surround_audio_is_mixed_down_to_stereo_by_its_layout(tmp_path, lyl):
+    """A 5.1 WAV with the speech in its centre channel (as film dialogue is): decoded to stereo with the centre at
+    -3 dB in both sides, and muxed so. Before, the six channels were averaged to mono: the voice 15.6 dB down."""
+    import av
+
+    from engine.audio.decode import load_audio
+
+    rate, voice = 48_000, lyl.samples[:44_100, 0]
+    six = np.zeros((6, voice.shape[0]), np.float32)
+    six[2] = voice  # FL FR FC LFE BL BR: the centre
+    six[3] = 0.3 * np.sin(2 * np.pi * 40 * np.arange(voice.shape[0]) / rate)  # a rumble on the LFE: left out
+    path = tmp_path / "surround.wav"
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream("pcm_s16le", rate=rate, layout="5.1")
+        frame = av.AudioFrame.from_ndarray((six.T * 32767).astype(np.int16).reshape(1, -1), format="s16",
+                                           layout="5.1")
+        frame.sample_rate = rate
+        for packet in list(stream.encode(frame)) + list(stream.encode(None)):
+            c.mux(packet)
+    clip = load_audio(path)
+    assert clip.channels == 2 and clip.samples.shape[0] == voice.shape[0]
+    for side in clip.samples.T:
+        assert np.sqrt(np.mean(side ** 2)) == pytest.approx(np.sqrt(np.mean(voice ** 2)) / np.sqrt(2), rel=0.02)
+        assert np.corrcoef(side, voice)[0, 1] > 0.999  # the rumble is not in it
+    _, _, audio, _ = decode(write_video(tmp_path / "surround.mp4", 27, audio=clip))
+    assert audio.shape[0] == 2
+    assert np.sqrt(np.mean(audio ** 2)) == pytest.approx(np.sqrt(np.mean(clip.samples ** 2)), rel=0.05)
+
+
 def test_video_without_audio(tmp_path):
     info, frames, audio, _ = decode(write_video(tmp_path / "silent.mp4", 10, fps=25))
     assert info["audio_codec"] is None and audio is None

@@ -89,16 +89,20 @@ def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioCli
         stream = container.streams.audio[0]
         chunks = []
         rate = None
+        downmix = None
         try:
             for frame in container.decode(stream):
-                arr = frame.to_ndarray()
                 rate = frame.sample_rate
-                layout_channels = len(frame.layout.channels)
-                if frame.format.is_planar:
-                    arr = arr.T  # (samples, channels)
+                if len(frame.layout.channels) > 2:
+                    # Surround (5.1, 7.1...) is mixed down to stereo by its layout (FFmpeg's matrix: the centre,
+                    # where film dialogue sits, at -3 dB in both sides, LFE left out); a plain mean of the channels
+                    # left a centre-channel voice 15 dB down in the render.
+                    downmix = downmix or av.AudioResampler(format="flt", layout="stereo", rate=rate)
+                    chunks += [_samples(f) for f in downmix.resample(frame)]
                 else:
-                    arr = arr.reshape(-1, layout_channels)
-                chunks.append(_to_float(arr))
+                    chunks.append(_samples(frame))
+            if downmix is not None:
+                chunks += [_samples(f) for f in downmix.resample(None)]
         except av.error.FFmpegError as exc:
             if not chunks:
                 raise AudioReadError(f"cannot decode the audio of {path}: {exc}") from None
@@ -112,6 +116,13 @@ def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioCli
     if warn_silent and clip.peak_dbfs() < SILENCE_DBFS:
         warnings.warn(f"{path} is silent (peak {clip.peak_dbfs():.0f} dBFS): the mouth will stay closed", stacklevel=2)
     return clip
+
+
+def _samples(frame) -> np.ndarray:
+    """(samples, channels) float32 of a decoded audio frame."""
+    arr = frame.to_ndarray()
+    arr = arr.T if frame.format.is_planar else arr.reshape(-1, len(frame.layout.channels))
+    return _to_float(arr)
 
 
 def _to_float(arr: np.ndarray) -> np.ndarray:

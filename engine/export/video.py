@@ -223,8 +223,8 @@ class VideoWriter(CommitOnExit):
 
 def _prepare_audio(audio: AudioClip, offset: float) -> tuple[np.ndarray, int]:
     """The audio from `offset` on as planar float32 (channels, samples) at a rate AAC supports (a view of the
-    clip where it can be: the writer clips it to [-1, 1] a chunk at a time). More than two channels are mixed
-    to mono: a talking head's speech is what matters."""
+    clip where it can be: the writer clips it to [-1, 1] a chunk at a time). Decoded files have at most two
+    channels (engine.audio.decode mixes surround down); a clip made in code with more is mixed to mono."""
     import av
 
     samples = np.asarray(audio.samples, dtype=np.float32)
