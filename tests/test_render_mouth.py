@@ -128,3 +128,18 @@ def test_a_moustache_stays_in_front_of_the_opening():
     changed = np.abs(with_hair - without).max(axis=2) > 20
     assert changed.sum() > 20  # hair strands drawn over the interior
     assert (with_hair[changed].mean(axis=1) < without[changed].mean(axis=1)).mean() > 0.8  # darker: hair
+
+
+def test_painted_teeth_are_lit_like_real_teeth():
+    """Lit front teeth in real videos are about as bright as the cheeks and 1.2x the shaded eye whites, with the
+    eye whites' tint (bench/measure_teeth.py). On a pink-skinned photo with dim eye whites the painted teeth
+    were 0.9x the cheeks and yellowed: they read grey-green between red lips."""
+    ref = analyze_portrait(media("portraits/LivePortrait__s1.jpg"))
+    look = PhotoLook.measure(ref.image, ref.landmarks_px)
+    target = wt.target_px(ref, {"jawOpen": 0.7})
+    inside = _interior(WarpRenderer(ref).render(target), target)
+    luma = inside @ [0.299, 0.587, 0.114]
+    teeth = inside[luma >= np.percentile(luma, 96)].mean(axis=0)
+    skin_luma = float(np.dot(look.skin, [0.299, 0.587, 0.114]))
+    assert float(np.dot(teeth, [0.299, 0.587, 0.114])) > 0.92 * skin_luma, (teeth, look.skin)  # (shaded a little)
+    assert abs(teeth[2] / teeth[1] - look.white[2] / look.white[1]) < 0.03, (teeth, look.white)  # not yellowed

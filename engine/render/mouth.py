@@ -45,12 +45,15 @@ GAP_CM = 0.025  # interproximal shadow between neighbouring teeth (1/e half-widt
 GAP_DARKEN = 0.3
 RECEDE_FROM = 0.55  # teeth beyond this share of the half mouth width recede into the dark of the cheeks
 LOWER_LIGHT = 0.8  # lower teeth sit in the upper teeth's and lip's shade
-# Teeth brightness: the eye whites set the white balance, but sit in the lids' shade; front teeth catch
-# light like the cheeks do, so they are at least TEETH_OF_SKIN of the skin's brightness.
-TEETH_OF_SKIN = 0.9
+# Lit front teeth, measured in 11 real talking-head videos (bench/measure_teeth.py: the brightest tenth of the
+# open mouth's pixels against the same frame's PhotoLook): their colour is the eye whites' (the same tint within
+# a few percent per channel, not yellower), their brightness a median 1.23x the eye whites' (which sit in the
+# lids' shade; 1.01-1.69 over the clips) and 1.04x the cheeks' (0.85-1.59: dark skin is far darker than its
+# teeth); rounded down. The brighter of the two estimates is taken (the eye-white one fails when the eyes are
+# small or shaded, the skin one on dark skin).
+TEETH_OF_WHITE = 1.2
+TEETH_OF_SKIN = 1.0
 TEETH_MAX = 245.0
-# Natural teeth are a little yellower than the eye whites (shade A2 vs sclera), in colour photos only.
-TEETH_WARMTH = np.array([1.03, 1.0, 0.9])
 CAVITY_OF_LIP = 0.2  # the cavity: the photo's black, this far towards the lip colour (light from the lips)
 TONGUE_OF_LIP = 0.6
 # Cavity light: CAVITY_LIT x the cavity colour right behind the lips (the wet inner lips catch light; a
@@ -231,10 +234,10 @@ class _MouthFrame:
 
 def _teeth_colour(img: np.ndarray, px: np.ndarray, look: PhotoLook, real: bool) -> np.ndarray:
     """Lit front-teeth colour: the real teeth when the source shows them, else the photo's white balance
-    (eye whites) at the brightness of teeth lit like the skin, warmed a little in colour photos."""
+    (eye whites) at the brightness of lit teeth (see TEETH_OF_WHITE)."""
     white_luma = max(float(luma(look.white)), 1.0)
-    tint = look.white / white_luma * (1.0 + (TEETH_WARMTH - 1.0) * look.colourful)
-    level = min(max(white_luma, TEETH_OF_SKIN * float(luma(look.skin))), TEETH_MAX)
+    tint = look.white / white_luma
+    level = min(max(TEETH_OF_WHITE * white_luma, TEETH_OF_SKIN * float(luma(look.skin))), TEETH_MAX)
     teeth = tint / float(luma(tint)) * level
     if real:
         poly = px[list(inner_lip_polygon())]
