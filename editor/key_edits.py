@@ -58,8 +58,9 @@ def copy(session: EditorSession) -> int:
 def paste(session: EditorSession) -> None:
     """Paste the copied keys so that the earliest lands on the playhead."""
     if session.clipboard:
-        after, pasted = edits.paste_keys(session.project.channels, session.clipboard, session.time,
-                                         session.project.fps)
+        project = session.project
+        after, pasted = edits.paste_keys(project.channels, session.clipboard, session.time, project.fps,
+                                         project.time_of(project.frame_count - 1))
         push(session, after, f"Paste {_keys(len(session.clipboard))}", pasted)
 
 

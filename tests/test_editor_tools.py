@@ -166,6 +166,19 @@ def test_dope_sheet_select_retime_scale_copy_paste_delete(make_main_window, demo
     window.actions_by_id["undo"].trigger()
     assert len(project.channels["ry"]) == 3
 
+    # Pasted near the clip's end, a spread group stops there as a drag does (its keys went past the end, where
+    # they were invisible and did nothing) and keeps its spacing.
+    window.actions_by_id["undo"].trigger()  # (the paste)
+    times = [k.time for k in project.channels["ry"].keys]
+    session.set_key_selection({("ry", 0), ("ry", len(times) - 1)})
+    qtbot.keyClick(view, Qt.Key_C, Qt.ControlModifier)
+    last = project.time_of(project.frame_count - 1)
+    session.set_frame(project.frame_count - 2)
+    qtbot.keyClick(view, Qt.Key_V, Qt.ControlModifier)
+    pasted = sorted(project.channels["ry"].keys[i].time for _, i in session.key_selection)
+    assert pasted[-1] == pytest.approx(last) and pasted[-1] - pasted[0] == pytest.approx(times[-1] - times[0])
+    assert max(k.time for k in project.channels["ry"].keys) <= last + 1e-9
+
 
 # --- intensity over a range --------------------------------------------------------------------------
 def test_scale_the_mouth_over_the_in_out_range_and_a_word(make_main_window, demo_project_file, qtbot):

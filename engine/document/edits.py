@@ -115,16 +115,23 @@ def copy_keys(curves: Mapping[str, Curve], selection) -> list[tuple[str, Key]]:
 
 
 def paste_keys(curves: Mapping[str, Curve], clipboard: list[tuple[str, Key]], at: float,
-               fps: float | None = None) -> tuple[dict[str, Curve], Selection]:
-    """Pastes copied keys so that the earliest lands on `at` (keys already there are replaced)."""
+               fps: float | None = None, end: float | None = None) -> tuple[dict[str, Curve], Selection]:
+    """Pastes copied keys so that the earliest lands on `at` (keys already there are replaced). Near `end` the
+    group lands earlier, as a drag stops there, so that its last key is on `end` and the spacing is kept (pasted
+    past the end, keys were invisible and did nothing)."""
     if not clipboard:
         return {}, frozenset()
-    shift = at - min(k.time for _, k in clipboard)
+    first, last = min(k.time for _, k in clipboard), max(k.time for _, k in clipboard)
+    shift = at - first
+    if end is not None:
+        shift = max(min(shift, end - last), -first)
     out: dict[str, Curve] = {}
     pasted: dict[str, list[float]] = {}
     for name, key in clipboard:
         curve = out.setdefault(name, curves[name].copy())
         t = max(snap(key.time + shift, fps), 0.0)
+        if end is not None:
+            t = min(t, end)
         i = curve.set_key(t, key.value, key.interpolation)
         curve.set_handles(i, key.handle_left, key.handle_right)
         pasted.setdefault(name, []).append(t)
