@@ -136,10 +136,6 @@ class GraphEditor(QWidget):
     def selected_keys(self, keys) -> None:
         self.session.set_key_selection(keys)
 
-    def link_time(self, plot: pg.PlotItem) -> None:
-        """Share the time axis with the timeline (same range; pyqtgraph keeps equal times at equal x)."""
-        self.plot.setXLink(plot)
-
     # --- drawing ---------------------------------------------------------------------------------
     def _on_replaced(self) -> None:
         self.playhead.setVisible(self.session.project is not None)

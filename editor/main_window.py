@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
                            ("loop", QStyle.SP_BrowserReload)):
             self.actions_by_id[name].setIcon(style.standardIcon(icon))
         self.timeline.add_transport([self.actions_by_id[a] for a in ("go_in", "play", "stop", "go_out", "loop")])
-        self.graph.link_time(self.timeline.wave_plot)
+        self.timeline.link_time(self.graph.plot)
         self.preview.frame_shown.connect(self.viewport.show_state)  # 3D and 2D always on the same frame
         s.playing_changed.connect(self._on_playing)
         s.keys_selected.connect(lambda _: self._sync_interpolation_menu())

@@ -243,6 +243,9 @@ def test_lip_sync_lanes_drag_relabel_and_realign(make_main_window, demo_project_
     i = next(k for k in range(1, len(phones)) if phones[k - 1].label != "SIL" and phones[k].label != "SIL"
              and phones[k - 1].end == phones[k].start and phones[k].end - phones[k].start > 0.06)
     left, right = phones[i - 1], phones[i]
+    # zoomed in around the boundary (the edit and its undo kept resetting the view to the whole clip)
+    timeline.wave_plot.setXRange(max(left.start - 0.3, 0.0), right.end + 0.3, padding=0)
+    zoom = timeline.wave_plot.getViewBox().viewRange()[0]
     view = timeline.graphics.viewport()
     start = timeline.graphics.mapFromScene(timeline.boundary_scene_pos("phonemes", i))
     shift = min(0.6 * (right.end - right.start), 0.05)
@@ -255,6 +258,11 @@ def test_lip_sync_lanes_drag_relabel_and_realign(make_main_window, demo_project_
     assert changed.size and changed.min() >= int(left.start * project.fps) - 1 \
         and changed.max() <= int(np.ceil(right.end * project.fps)) + 1  # the mouth moved only there
     assert len(project.channels["rz"]) == 1 and window.session.undo_stack.undoText() == "Move phoneme boundary"
+    assert timeline.wave_plot.getViewBox().viewRange()[0] == pytest.approx(zoom)
+    window.actions_by_id["undo"].trigger()
+    window.actions_by_id["redo"].trigger()
+    assert timeline.wave_plot.getViewBox().viewRange()[0] == pytest.approx(zoom)
+    timeline.fit()
 
     # Right-click a phoneme: change it to "AA" (an open vowel): the mouth opens wider over its span.
     seg = new[i]
@@ -339,9 +347,20 @@ def test_graph_editor_framing_normalised_axis_and_interpolation_menu(make_main_w
     def screen_x(view, widget, t):
         return widget.mapToGlobal(widget.mapFromScene(view.mapViewToScene(QPointF(t, 0)))).x()
 
-    for t in (0.3, 1.7):
-        assert abs(screen_x(graph.view, graph.plot, t)
-                   - screen_x(window.timeline.wave_plot.getViewBox(), window.timeline.graphics, t)) <= 1
+    def lined_up() -> bool:
+        return all(abs(screen_x(graph.view, graph.plot, t)
+                       - screen_x(window.timeline.wave_plot.getViewBox(), window.timeline.graphics, t)) <= 1
+                   for t in (0.3, 1.7))
+
+    assert lined_up()
+    # ... also when zoomed out in the graph editor far past the clip (the timeline stopped at its limits while
+    # the graph went on: t = 0 sat 336 px apart)
+    for _ in range(6):
+        graph.view.scaleBy(x=2.0, y=1.0)
+    qtbot.wait(10)
+    assert graph.view.viewRange()[0] == pytest.approx(window.timeline.wave_plot.getViewBox().viewRange()[0])
+    assert lined_up()
+    window.timeline.fit()
 
     # Home frames everything; F frames the selected key; an edit does not re-frame.
     qtbot.keyClick(window, Qt.Key_Home)

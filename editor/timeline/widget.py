@@ -89,6 +89,8 @@ class TimelineWidget(QWidget):
         self.source_pyramid: WaveformPyramid | None = None
         self._source_sound = None  # the array source_pyramid was built from
         self.lane_items: list[SegmentLaneItem] = []
+        self._linked: list[pg.PlotItem] = []  # other views on this time axis (the graph editor)
+        self._fitted: tuple[int, float] | None = None  # (project id, duration) the view was last fitted to
         self.dope_sheet = DopeSheet(session)
         self.dope_sheet.plot.setXLink(self.wave_plot)
         self.playheads = [pg.InfiniteLine(angle=90, pen=PLAYHEAD_PEN) for _ in range(3)]
@@ -137,6 +139,21 @@ class TimelineWidget(QWidget):
     def plots(self) -> tuple[pg.PlotItem, ...]:
         return (self.wave_plot, self.lane_plot, self.dope_sheet.plot.getPlotItem())
 
+    def link_time(self, plot: pg.PlotItem) -> None:
+        """Another view shares this time axis (same range, same limits: without them, zooming out there left
+        this axis at its limit and equal times stopped lining up)."""
+        plot.setXLink(self.wave_plot)
+        self._linked.append(plot)
+        self._set_time_limits()
+
+    def _set_time_limits(self) -> None:
+        project = self.session.project
+        if project is None:
+            return
+        duration = project.duration
+        for view in (p.getViewBox() for p in self.plots + tuple(self._linked)):
+            view.setLimits(xMin=-0.05 * duration, xMax=duration * 1.05, minXRange=2.0 / project.fps)
+
     def _add_plot(self, row: int, axes: dict | None = None, view=None) -> pg.PlotItem:
         plot = self.graphics.addPlot(row=row, col=0, viewBox=view or ScrubViewBox(), axisItems=axes or {})
         plot.hideAxis("bottom")
@@ -167,14 +184,16 @@ class TimelineWidget(QWidget):
             self.pyramid = WaveformPyramid(audio.mono16k, ANALYSIS_RATE) if audio is not None else None
             self._pyramid_audio = audio
         self.ruler.set_format(project.fps, self.mode_box.currentText())
-        duration = project.duration
-        for view in (p.getViewBox() for p in self.plots):
-            view.setLimits(xMin=-0.05 * duration, xMax=duration * 1.05, minXRange=2.0 / project.fps)
+        self._set_time_limits()
         self._build_lanes()
         self.waveform.set_pyramid(self.pyramid)
         self._show_source_sound(getattr(project.source, "sound", None))
         self._refresh_in_out()
-        self.fit()
+        # Fitted to a new project or length only: a lane edit, its undo or a regenerate keeps the zoom the user
+        # works at (each reset it to the whole clip).
+        if self._fitted != (id(project), project.duration):
+            self._fitted = (id(project), project.duration)
+            self.fit()
         self._on_frame(self.session.frame)
 
     def _show_source_sound(self, sound) -> None:
