@@ -603,6 +603,7 @@ class MainWindow(QMainWindow):
         self._add_recent(self.project.path)
         self._remember_folder(self.project.path)
         self.statusBar().showMessage(f"Saved {self.project.path}", 5_000)
+        self.render_dock.follow_project_path()
         self._update_title()
         return True
 

@@ -53,10 +53,28 @@ def default_stem(project) -> str:
     return str(Path.home() / f"{Path(project.source.path).stem or 'untitled'}_render")
 
 
+def describe_outputs(outputs: list[str]) -> str:
+    """What a render wrote, in a line: files by name, an image sequence as its folder and frame count (a minute
+    of PNGs listed 1,800 names)."""
+    frames = [o for o in outputs if o.endswith(".png")]
+    folders = dict.fromkeys(str(Path(o).parent) for o in frames)
+    parts = [f"{Path(folder).name}/ ({sum(str(Path(o).parent) == folder for o in frames)} frames)" for folder in folders]
+    parts += [Path(o).name for o in outputs
+              if not o.endswith(".png") and not (str(Path(o).parent) in folders and o.endswith(".wav"))]
+    return ", ".join(parts)
+
+
+def shown_output(outputs: list[str]) -> str:
+    """What "Open result" opens: the video or file written first, an image sequence's folder."""
+    first = outputs[0]
+    return str(Path(first).parent) if first.endswith(".png") else first
+
+
 class RenderDock(QWidget):
     def __init__(self, session: EditorSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
+        self._default_stem = ""  # the output path Talkline chose (replaced as the project moves, unless edited)
         self.thread = RenderThread(self)
         self.items: dict[int, QListWidgetItem] = {}
 
@@ -162,8 +180,18 @@ class RenderDock(QWidget):
             self.size_box.setValue(max(ref.width, ref.height))
             self.renderer_form.set_choice(project.renderer)
             self._refresh_format()
-            self.stem_edit.setText(default_stem(project))
+            self._set_default_stem()
         self._update_buttons()
+
+    def _set_default_stem(self) -> None:
+        self._default_stem = default_stem(self.session.project)
+        self.stem_edit.setText(self._default_stem)
+
+    def follow_project_path(self) -> None:
+        """After a save (as): an output path the user did not type follows the project to its folder (it stayed
+        in the home folder of the untitled project)."""
+        if self.session.project is not None and self.stem_edit.text() == self._default_stem:
+            self._set_default_stem()
 
     def _on_project_changed(self, change: Change) -> None:
         if change.kind in (ChangeKind.IN_OUT, ChangeKind.FPS):
@@ -276,9 +304,9 @@ class RenderDock(QWidget):
         self._set_state(job_id, f"{100 * p.fraction:.0f}%")
 
     def _on_finished(self, job_id: int, outputs: list) -> None:
-        self._set_state(job_id, f"done → {', '.join(Path(o).name for o in outputs)}")
+        self._set_state(job_id, f"done → {describe_outputs(outputs)}")
         self.progress.setValue(1000)
-        self.eta_label.setText(f"#{job_id} done: {', '.join(Path(o).name for o in outputs)}")
+        self.eta_label.setText(f"#{job_id} done: {describe_outputs(outputs)}")
 
     def _on_failed(self, job_id: int, message: str) -> None:
         self._set_state(job_id, f"failed: {message.splitlines()[-1]}")
@@ -308,7 +336,7 @@ class RenderDock(QWidget):
         entry = self.selected_entry()
         if entry is None or not entry.outputs:
             return
-        output = entry.outputs[0]
+        output = shown_output(entry.outputs)
         if QDesktopServices.openUrl(QUrl.fromLocalFile(output)):
             return
         answer = QMessageBox.question(

@@ -123,6 +123,24 @@ def test_each_render_writes_its_own_file_and_open_result_opens_it(make_main_wind
     window.set_project(untitled)
     assert "project1" not in dock.stem_edit.text()
     assert Path(dock.stem_edit.text()).name == "astronaut_render"
+    # Saved somewhere, the output follows it (it stayed in the home folder); an output the user typed stays.
+    (tmp_path / "saved").mkdir()
+    assert window._save_to(str(tmp_path / "saved" / "take.talkline"))
+    assert dock.stem_edit.text() == str(tmp_path / "saved" / "take_render")
+    dock.stem_edit.setText(str(tmp_path / "mine"))
+    assert window._save_to(str(tmp_path / "saved" / "other.talkline"))
+    assert dock.stem_edit.text() == str(tmp_path / "mine")
+
+
+def test_an_image_sequence_is_shown_as_its_folder():
+    """A PNG render's queue entry named every file (a minute: 1,800 names in one line) and "Open result" opened
+    its first frame: the folder and its frame count now, and the folder opens."""
+    from editor.render_dock import describe_outputs, shown_output
+
+    frames = [f"/r/take_frames/frame_{i:06d}.png" for i in range(1, 1801)] + ["/r/take_frames/audio.wav"]
+    assert describe_outputs(frames + ["/r/take_landmarks.npz"]) == "take_frames/ (1800 frames), take_landmarks.npz"
+    assert shown_output(frames) == "/r/take_frames"
+    assert describe_outputs(["/r/take.mp4"]) == "take.mp4" and shown_output(["/r/take.mp4"]) == "/r/take.mp4"
 
 
 def test_out_point_is_the_last_frame_rendered(make_main_window, demo_project_file, qtbot):
