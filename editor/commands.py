@@ -173,6 +173,18 @@ class RendererCommand(QUndoCommand):
         self.project.set_renderer(self.before)
 
 
+def lane_edits_since_prediction(stack: QUndoStack) -> int:
+    """How many lip-sync edits (lane drags, relabels, re-aligned stretches) the current base layer has had since
+    it was predicted (as far as this session's undo history goes)."""
+    count = 0
+    for i in range(stack.index() - 1, -1, -1):
+        command = stack.command(i)
+        if isinstance(command, RegenerateCommand):
+            break
+        count += isinstance(command, BaseEditCommand)
+    return count
+
+
 class BaseEditCommand(QUndoCommand):
     """Swap in an edited base layer (a lip-sync lane edit, a re-aligned stretch); the Audio2Lmk choice and the
     edit layers stay."""

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QInputDialog, Q
 from editor.actions import ACTIONS, ActionSpec
 from editor import key_edits
 from editor.commands import (AudioSourceCommand, BaseEditCommand, CurvesCommand, FaceSourceCommand, InOutCommand,
-                             RegenerateCommand, edit_curves)
+                             RegenerateCommand, edit_curves, lane_edits_since_prediction)
 from editor.dialogs import (AUDIO_FILTER, IMAGE_FILTER, PROJECT_FILTER, VIDEO_EXTENSIONS, NewProjectDialog, ask_recover,
                             ask_relink, show_error)
 from editor.graph_editor import GraphEditor
@@ -775,6 +775,13 @@ class MainWindow(QMainWindow):
             return
         if project.audio is None:
             self.statusBar().showMessage("Relink the audio before regenerating", 5_000)
+            return
+        edits = lane_edits_since_prediction(self.session.undo_stack)
+        if edits and QMessageBox.question(
+                self, "Regenerate", f"Regenerating predicts the whole lip sync anew: your {edits} lip-sync lane "
+                f"edit{'s' if edits > 1 else ''} (boundaries, labels, re-aligned stretches) will be replaced. Keys "
+                "are kept, and Undo brings the edits back.\n\nRegenerate?",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No) != QMessageBox.Yes:
             return
         self.inspector.set_regenerating(True)
         audio = project.audio_source

@@ -231,7 +231,7 @@ def test_scale_the_mouth_over_the_in_out_range_and_a_word(make_main_window, demo
 
 # --- lip-sync lanes ----------------------------------------------------------------------------------
 def test_lip_sync_lanes_drag_relabel_and_realign(make_main_window, demo_project_file, dialogs, monkeypatch, qtbot):
-    from PySide6.QtWidgets import QApplication, QInputDialog, QMenu
+    from PySide6.QtWidgets import QApplication, QInputDialog, QMenu, QMessageBox
 
     from engine.document.changes import ChangeKind
 
@@ -313,6 +313,21 @@ def test_lip_sync_lanes_drag_relabel_and_realign(make_main_window, demo_project_
     assert project.base is base0
     window.actions_by_id["redo"].trigger()
     assert timeline.lane_segments("phonemes")[i].start == pytest.approx(right.start + shift, abs=0.02)
+
+    # Regenerating would replace that lane edit: asked first (it was replaced silently); No keeps it.
+    edited = project.base
+    window.regenerate(project.a2l)
+    assert "1 lip-sync lane edit " in dialogs.messages[-1][1] and project.base is edited
+    dialogs.question_answer = QMessageBox.Yes
+    with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
+                          check_params_cb=lambda c: c.kind is ChangeKind.BASE):
+        window.regenerate(project.a2l)
+    assert project.base is not edited and window.session.undo_stack.undoText() == "Regenerate base layer"
+    asked = len(dialogs.messages)
+    with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
+                          check_params_cb=lambda c: c.kind is ChangeKind.BASE):
+        window.regenerate(project.a2l)  # nothing edited since: not asked
+    assert len(dialogs.messages) == asked
 
 
 # --- graph editor ------------------------------------------------------------------------------------
