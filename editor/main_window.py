@@ -902,6 +902,8 @@ class MainWindow(QMainWindow):
             return
         a, b = project.in_out or (0.0, project.duration)
         a, b = (start if start is not None else a), (end if end is not None else b)
+        if a >= b:  # an in point after the out point (or an out before the in): the other end lets go, as in NLEs
+            a, b = (a, project.duration) if start is not None else (0.0, b)
         if a < b:
             self.session.undo_stack.push(InOutCommand(project, (a, b)))
 

@@ -143,6 +143,23 @@ def test_an_image_sequence_is_shown_as_its_folder():
     assert describe_outputs(["/r/take.mp4"]) == "take.mp4" and shown_output(["/r/take.mp4"]) == "/r/take.mp4"
 
 
+def test_in_point_after_the_out_point_lets_the_out_point_go(make_main_window, demo_project_file, qtbot):
+    """I pressed after the out point (or O before the in point) did nothing, silently: the other end lets go."""
+    window = make_main_window(demo_project_file)
+    project, session = window.project, window.session
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    for frame, key in ((20, Qt.Key_I), (30, Qt.Key_O), (45, Qt.Key_I)):
+        session.set_frame(frame)
+        qtbot.keyClick(window, key)
+    assert project.in_out == pytest.approx((project.time_of(45), project.duration))
+    session.set_frame(10)
+    qtbot.keyClick(window, Qt.Key_O)
+    assert project.in_out == pytest.approx((0.0, project.time_of(11)))
+    window.actions_by_id["undo"].trigger()
+    assert project.in_out == pytest.approx((project.time_of(45), project.duration))
+
+
 def test_out_point_is_the_last_frame_rendered(make_main_window, demo_project_file, qtbot):
     window = make_main_window(demo_project_file)
     dock = window.render_dock
