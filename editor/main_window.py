@@ -29,6 +29,7 @@ from editor.render_dock import RenderDock
 from editor.session import EditorSession, FrameFollower
 from editor.shortcuts import WindowKeys
 from editor.timeline import TimelineWidget
+from editor.timeline.ruler import TIME_MODES
 from editor.viewport3d import Viewport3D
 from editor.welcome import WelcomePanel
 from editor.workers import run_task
@@ -43,11 +44,14 @@ from engine.errors import ConfigError
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
 from engine.sources.portrait import Framing, PortraitSource
 
+# The saved dock layout's version: a layout saved by an editor with other docks is not restored.
+LAYOUT_VERSION = 1
 # Shares of the window's height the timeline and the graph editor get back when the window grows: the centre took
 # all the new height, so a window once made small kept a 3-row dope sheet and a strip of graph editor on a
-# large screen.
+# large screen. The inspector gets back the width it opens with (its readouts were cut off: "b -0.1...").
 TIMELINE_MIN_SHARE = 0.22
 GRAPH_MIN_SHARE = 0.14
+INSPECTOR_WIDTH = 440
 AUTOSAVE_INTERVAL_MS = 60_000
 AUTOSAVE_DEBOUNCE_MS = 5_000
 MAX_RECENT = 8
@@ -116,7 +120,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.BottomLeftCorner, Qt.BottomDockWidgetArea)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.resizeDocks([self.docks["viewport"]], [520], Qt.Horizontal)
-        self.resizeDocks([self.docks["inspector"]], [440], Qt.Horizontal)
+        self.resizeDocks([self.docks["inspector"]], [INSPECTOR_WIDTH], Qt.Horizontal)
         self.resizeDocks([self.docks["timeline"], self.docks["graph"]], [340, 230], Qt.Vertical)
 
         self.actions_by_id: dict[str, QAction] = {}
@@ -172,7 +176,26 @@ class MainWindow(QMainWindow):
         s.project_changed.connect(lambda _: self._sync_interpolation_menu())
         self.window_keys = WindowKeys(self, self.actions_by_id.values())
         self.window_keys.install()
+        self._restore_layout()
         self._update_title()
+
+    # --- the window's layout, kept between sessions -----------------------------------------------------
+    def _restore_layout(self) -> None:
+        """The window's size, the docks' places and sizes (hidden ones too) and the time unit as they were when
+        the editor was last closed (each launch started from the default layout)."""
+        geometry, state = self.settings.value("window/geometry"), self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+        unit = self.settings.value("window/time_unit")
+        if unit in TIME_MODES:
+            self.set_time_unit(unit)
+
+    def _save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("window/time_unit", self.timeline.mode_box.currentText())
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -954,6 +977,9 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
+        inspector = self.docks["inspector"]
+        if event.size().width() > event.oldSize().width() and inspector.width() < INSPECTOR_WIDTH:
+            self.resizeDocks([inspector], [min(INSPECTOR_WIDTH, event.size().width() // 3)], Qt.Horizontal)
         if event.size().height() <= event.oldSize().height():
             return
         height = event.size().height()
@@ -979,6 +1005,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
+        self._save_layout()
         self.window_keys.remove()
         self.playback.stop()
         self.autosave_timer.stop()

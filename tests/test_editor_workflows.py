@@ -495,6 +495,27 @@ def test_the_window_fits_a_laptop_screen_whatever_the_recent_list(make_main_wind
     qtbot.wait(50)
     height = window.height()
     assert window.docks["graph"].height() >= 0.12 * height and window.docks["timeline"].height() >= 0.2 * height
+    assert window.docks["inspector"].width() >= 400  # the readouts fit again (it stayed at 339 px, cut off)
+
+
+def test_the_layout_is_kept_between_sessions(make_main_window, qtbot):
+    """Dock places and sizes, hidden docks, the window's size and the time unit came back as the defaults on every
+    launch: the next window opens as the last one closed."""
+    from PySide6.QtCore import Qt
+
+    first = make_main_window(size=(1500, 900))
+    first.docks["viewport"].hide()
+    first.removeDockWidget(first.docks["graph"])
+    first.addDockWidget(Qt.RightDockWidgetArea, first.docks["graph"])
+    first.docks["graph"].show()
+    first.set_time_unit("frames")
+    qtbot.wait(20)
+    assert first.close()
+    second = make_main_window(size=(1500, 900))
+    qtbot.wait(20)
+    assert not second.docks["viewport"].isVisible() and second.docks["graph"].isVisible()
+    assert second.dockWidgetArea(second.docks["graph"]) == Qt.RightDockWidgetArea
+    assert second.timeline.mode_box.currentText() == "frames"
 
 
 def test_a_recent_project_that_is_gone_leaves_the_list(make_main_window, dialogs, tmp_path):
