@@ -82,7 +82,8 @@ def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioCli
     try:
         container = av.open(path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise AudioReadError(f"cannot read {path}: not a recognised audio or video file ({exc})") from None
+        why = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's reason without its errno and the path again
+        raise AudioReadError(f"cannot read {path}: not a recognised audio or video file ({why})") from None
     with container:
         if not container.streams.audio:
             raise AudioReadError(f"{path} has no audio stream")
