@@ -151,20 +151,24 @@ class GraphEditor(QWidget):
                 change.kind is ChangeKind.CHANNELS and any(n in self.session.selection for n in change.channels)):
             self.redraw()
             if change.kind is ChangeKind.CHANNELS and self._drag is None:
-                self._reveal_keys(change.channels)
+                self._reveal([y for handle, _, y in self._key_points
+                              if handle.side is None and handle.channel in change.channels])
+            elif change.kind is ChangeKind.BASE:  # a regenerate's curves went off the top
+                self._reveal([item.yData for item in self._items if item.yData is not None])
 
-    def _reveal_keys(self, channels) -> None:
-        """Grows the value range to show the edited channels' keys when they fall outside it (a head-pose key of
-        14 degrees set in the inspector sat off-screen until Home). Never shrinks it, and not while dragging
+    def _reveal(self, ys) -> None:
+        """Grows the value range to show these values (keys or curves) when they fall outside it: a head-pose key
+        of 14 degrees set in the inspector sat off-screen until Home. Never shrinks it, and not while dragging
         here: the view stays put under the pointer."""
-        ys = [y for handle, _, y in self._key_points if handle.side is None and handle.channel in channels]
-        if not ys:
+        if not len(ys):
             return
+        ys = np.concatenate([np.ravel(y) for y in ys])
         lo, hi = self.plot.getViewBox().viewRange()[1]
-        if min(ys) >= lo and max(ys) <= hi:
+        y0, y1 = float(ys.min()), float(ys.max())
+        if y0 >= lo and y1 <= hi:
             return
-        pad = max(0.08 * (max(ys) - min(ys)), 0.05)
-        self.plot.setYRange(min(lo, min(ys) - pad), max(hi, max(ys) + pad), padding=0)
+        pad = max(0.08 * (y1 - y0), 0.05)
+        self.plot.setYRange(min(lo, y0 - pad), max(hi, y1 + pad), padding=0)
 
     def base_track(self, name: str) -> np.ndarray | None:
         """The base layer's track of a channel: the pose always, a rig control where the backend gives it."""

@@ -310,10 +310,14 @@ def test_regenerate_keeps_edits_and_is_undoable(make_main_window, demo_project_f
     accurate = form.widgets["accurate_phones"]
     assert isinstance(accurate, QCheckBox)
     qtbot.mouseClick(accurate, Qt.MouseButton.LeftButton, pos=QPoint(8, accurate.height() // 2))
+    window.graph.plot.setYRange(0.0, 0.01, padding=0)  # zoomed in on the values (the new curves went off the top)
     with _wait_base_change(qtbot, window):
         window.inspector.regenerate_button.click()
     config = window.project.a2l.config
     assert window.project.base is not old_base and config.seed == 7
+    lo, hi = window.graph.view.viewRange()[1]
+    drawn = np.concatenate([item.yData for item in window.graph._items])
+    assert lo <= drawn.min() and drawn.max() <= hi
     assert config.accurate_phones and config.transcript is None
     assert config.lead_ms == old_a2l.config.lead_ms  # untouched fields keep their value
     assert not np.allclose(window.project.base.pose, old_base.pose)  # another seed: another head sway
