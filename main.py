@@ -153,7 +153,9 @@ def _add_portrait_options(p: argparse.ArgumentParser, project: bool = False) -> 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--landmarks", metavar="OUT.npz", help="also write the landmark sequence (.npz)")
     p.add_argument("--pose-video", metavar="OUT.mp4", help="also write the pose-image video")
-    p.add_argument("--frames", metavar="DIR", help="also write a PNG sequence (+ audio.wav) into DIR")
+    p.add_argument("--frames", metavar="DIR", help="also write a PNG sequence (+ audio.wav) into DIR: frame_000001.png is the clip's "
+                   "first frame (a --range render writes the whole render's names, its audio as "
+                   "audio_from_frame_NNNNNN.wav)")
     p.add_argument("--side-by-side", action="store_true",
                    help="write [reference | pose image | result] panels like the reference implementation")
 

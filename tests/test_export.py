@@ -363,7 +363,7 @@ def test_png_sequence_with_audio(tmp_path, lyl):
     (folder / "frame_000009.png").write_bytes(b"stale frame of a longer earlier render")
     (folder / "notes.txt").write_text("keep me")
     frames = [pattern(i, 48, 32) for i in range(5)]
-    with PngSequenceWriter(folder, 25, audio=lyl, audio_offset=1.0) as seq:
+    with PngSequenceWriter(folder, 25, audio=lyl) as seq:
         for f in frames:
             seq.write(f)
     names = sorted(os.listdir(folder))
@@ -372,8 +372,21 @@ def test_png_sequence_with_audio(tmp_path, lyl):
         back = cv2.imread(str(folder / frame_name(i)), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(back[..., ::-1], f)  # lossless, RGB order kept
     wav, rate = sf.read(folder / "audio.wav", dtype="float32")
-    assert rate == 44100 and wav.shape == (8820, 2)  # 5 frames at 25 fps = 0.2 s from 1.0 s
-    np.testing.assert_allclose(wav, lyl.samples[44100:52920], atol=1 / 32768 + 1e-6)
+    assert rate == 44100 and wav.shape == (8820, 2)  # 5 frames at 25 fps = 0.2 s
+    np.testing.assert_allclose(wav, lyl.samples[:8820], atol=1 / 32768 + 1e-6)
+
+    # A range from 1.0 s (frame 25) into the same folder: its frames take the whole clip's names (they were
+    # numbered from 1 again, over the first render's), its audio a name of its own, and nothing else goes.
+    with PngSequenceWriter(folder, 25, audio=lyl, audio_offset=1.0) as seq:
+        for f in frames[::-1]:
+            seq.write(f)
+    names = sorted(os.listdir(folder))
+    assert names == (["audio.wav", "audio_from_frame_000026.wav"] + [f"frame_00000{i}.png" for i in range(1, 6)]
+                     + [f"frame_0000{i}.png" for i in range(26, 31)] + ["notes.txt"])
+    np.testing.assert_array_equal(cv2.imread(str(folder / "frame_000026.png"))[..., ::-1], frames[4])
+    np.testing.assert_array_equal(cv2.imread(str(folder / "frame_000001.png"))[..., ::-1], frames[0])
+    wav, _ = sf.read(folder / "audio_from_frame_000026.wav", dtype="float32")
+    np.testing.assert_allclose(wav, lyl.samples[44100:52920], atol=1 / 32768 + 1e-6)  # 0.2 s from 1.0 s
 
 
 def test_png_sequence_abort_keeps_the_folder_as_it_was(tmp_path):

@@ -1,5 +1,6 @@
 """PNG image sequences (frame_000001.png, ...) with the audio as audio.wav beside them: the layout that
-Adobe Character Animator and compositing tools import."""
+Adobe Character Animator and compositing tools import. A frame is named by its place in the whole clip, so a
+range render writes the names a whole render would (render farms split a clip into ranges into one folder)."""
 from __future__ import annotations
 
 import os
@@ -44,8 +45,10 @@ def write_png(folder: str | os.PathLike, index: int, frame_rgb: np.ndarray) -> s
 
 class PngSequenceWriter(CommitOnExit):
     """Writes frames into a hidden staging folder inside `folder` and moves them in on close(), so that an
-    aborted render leaves the folder as it was. close() also writes audio.wav (the original audio from
-    `audio_offset`, cut/padded like the MP4's) and removes frame_*.png left over from a longer earlier render."""
+    aborted render leaves the folder as it was. Frames are numbered from the one at `audio_offset` (a range
+    render's first frame). close() also writes the original audio from `audio_offset`, cut/padded like the
+    MP4's: audio.wav for a whole render, which also removes frame_*.png left over from a longer earlier render;
+    audio_from_frame_NNNNNN.wav for a range (ranges rendered into one folder keep each other's files)."""
 
     def __init__(self, folder: str | os.PathLike, fps: float | Fraction, audio: AudioClip | None = None,
                  audio_offset: float = 0.0):
@@ -53,6 +56,7 @@ class PngSequenceWriter(CommitOnExit):
         self.fps = fps_fraction(fps)
         self.audio = audio
         self.audio_offset = audio_offset
+        self.first = int(round(audio_offset * self.fps))  # 0-based index of the first frame in the whole clip
         self.frames_written = 0
         self._staging = os.path.join(self.folder, f".talkline-frames-{uuid.uuid4().hex[:8]}")
         self._made_folder = not os.path.isdir(self.folder)
@@ -65,7 +69,7 @@ class PngSequenceWriter(CommitOnExit):
     def write(self, frame_rgb: np.ndarray) -> None:
         if self._closed:
             raise ExportError(f"cannot write to {self.folder}: the sequence is already closed")
-        write_png(self._staging, self.frames_written, frame_rgb)
+        write_png(self._staging, self.first + self.frames_written, frame_rgb)
         self.frames_written += 1
 
     def close(self) -> list[str]:
@@ -77,11 +81,12 @@ class PngSequenceWriter(CommitOnExit):
             raise ExportError(f"no frames were written to {self.folder}")
         try:
             outputs = []
-            for index in range(self.frames_written):
+            for index in range(self.first, self.first + self.frames_written):
                 target = os.path.join(self.folder, frame_name(index))
                 os.replace(os.path.join(self._staging, frame_name(index)), target)
                 outputs.append(target)
-            self._remove_stale_frames()
+            if self.first == 0:
+                self._remove_stale_frames()
             if self.audio is not None:
                 outputs.append(self._write_audio())
         except OSError as exc:
@@ -110,7 +115,8 @@ class PngSequenceWriter(CommitOnExit):
         import soundfile
 
         samples = audio_excerpt(self.audio, self.audio_offset, self.frames_written, self.fps)
-        path = os.path.join(self.folder, AUDIO_NAME)
+        name = AUDIO_NAME if self.first == 0 else f"audio_from_{frame_name(self.first)[:-4]}.wav"
+        path = os.path.join(self.folder, name)
         with replacing(path) as tmp:
             soundfile.write(tmp, np.clip(samples, -1.0, 1.0), self.audio.rate, subtype="PCM_16", format="WAV")
         return path
