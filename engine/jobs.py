@@ -82,6 +82,9 @@ class MotionChunks:
     fps: float
     frame_count: int
     evaluate: Callable[[int, int], Motion]  # (start, stop) -> Motion of those frames
+    # The seconds these frames stand for, when the last frame covers less than a whole frame (a clip whose audio
+    # ends inside it): at another frame rate, ceil(duration x fps) frames, as a direct render at that rate makes.
+    duration: float | None = None
 
     @classmethod
     def of(cls, motion: "Motion | MotionChunks") -> "MotionChunks":
@@ -115,7 +118,8 @@ class MotionChunks:
             pose = base_pose + samples[a:b, :n_pose]
             return Motion(project.fps, mesh, pose if source_pose is None else pose + source_pose)
 
-        return cls(project.fps, stop - start, evaluate)
+        end = stop / fps if project.audio is None else min(stop / fps, project.audio.duration)
+        return cls(project.fps, stop - start, evaluate, max(end - start / fps, 0.0))
 
     def chunk(self, start: int, stop: int) -> Motion:
         return self.evaluate(max(0, start), min(stop, self.frame_count))
@@ -142,7 +146,8 @@ class MotionChunks:
 
             return Motion(fps, mix(part.mesh), mix(part.pose))
 
-        return MotionChunks(fps, frames_covering(self.frame_count / self.fps, fps), evaluate)
+        duration = self.frame_count / self.fps if self.duration is None else self.duration
+        return MotionChunks(fps, frames_covering(duration, fps), evaluate, duration)
 
 
 class LandmarkSequence(Sequence):

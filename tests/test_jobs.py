@@ -259,3 +259,27 @@ def test_free_memory_is_read_from_the_system():
     free = free_memory_bytes()
     assert free is None or 0 < free < 2**50
     assert memory_shortfall(1) is None and memory_shortfall(2**60) is not None
+
+
+def test_a_project_rendered_at_another_rate_covers_its_audio(tmp_path):
+    """A 25 fps project of 4.405 s rendered at 60 fps made 267 frames (its 111 whole frames, 4.44 s, at 60 fps)
+    and padded the audio with silence; a direct render at 60 fps makes ceil(4.405 x 60) = 265."""
+    from engine.audio.decode import AudioClip
+    from engine.document.project import Project
+    from engine.jobs import MotionChunks
+    from engine.sources.audio import AudioSource
+    from engine.timing import frames_covering
+    from tests.seams import synthetic_source
+    from tests.test_project import make_base
+
+    rate = 16000
+    clip = AudioClip(samples=np.zeros((int(4.405 * rate), 1), np.float32), rate=rate)
+    project = Project(synthetic_source(), AudioSource("take.wav", clip), 25.0, make_base(clip.frame_count(25.0)))
+    assert project.frame_count == 111
+    chunks = MotionChunks.of_project(project)
+    assert chunks.resampled(60.0).frame_count == frames_covering(4.405, 60.0) == 265
+    assert chunks.resampled(24.0).frame_count == frames_covering(4.405, 24.0)
+    part = MotionChunks.of_project(project, 50, 75)  # a range: its own whole frames
+    assert part.resampled(50.0).frame_count == 50
+    tail = MotionChunks.of_project(project, 100)  # a range to the end: up to the audio's end
+    assert tail.resampled(60.0).frame_count == frames_covering(4.405 - 4.0, 60.0)
