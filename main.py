@@ -32,6 +32,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message}\n")
 
 
+def _language(text: str) -> str:
+    """An argparse type: a language code espeak-ng has a voice for (said at once, not as a backend that "cannot
+    run here" after the models have loaded); accepted as it is when espeak-ng is not installed."""
+    from engine.a2l.espeak_align import has_voice
+
+    if has_voice(text) is False:
+        raise argparse.ArgumentTypeError(f"espeak-ng knows no language {text!r}: use a code such as en, de, fr, es, "
+                                         "it, pt, ru, ja, ko, cmn (`espeak-ng --voices` lists them)")
+    return text
+
+
 def _ranged(kind: type, lo: float, hi: float, unit: str = ""):
     """An argparse type: a finite number of `kind` within [lo, hi] (engine.limits), else a one-line reason."""
 
@@ -125,7 +136,7 @@ def _add_motion_options(p: argparse.ArgumentParser, video: bool = False, project
     p.add_argument("--style", choices=("speech", "singing", "auto"), default="speech",
                    help="speech (default); singing: sustained notes hold their vowel and open with the note's "
                         "loudness, vibrato smoothed away; auto: sung stretches found from held notes")
-    p.add_argument("--language", default="en", metavar="CODE",
+    p.add_argument("--language", type=_language, default="en", metavar="CODE",
                    help="language of the speech as an espeak-ng code (en, de, fr, es, ja, cmn, ko, ...; default en). "
                         "Other than English: a transcript is aligned through espeak-ng phones, and without one the "
                         "mouth follows the sound alone (neutral vowel / consonant labels)")

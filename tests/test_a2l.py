@@ -174,9 +174,13 @@ def test_synthesized_sentences_align_to_their_last_word(tmp_path, sentence):
 
 def test_unalignable_transcript_falls_back_to_recognition(bob):
     clip, _ = bob
-    with pytest.warns(UserWarning, match="could not be aligned"):
+    with pytest.warns(UserWarning, match="could not be aligned") as caught:
         base = predict_embedded(clip, 30.0, EmbeddedConfig(transcript="completely different words entirely here"))
     assert base.frame_count == clip.frame_count(30.0) and len(base.phonemes) > 3
+    assert "language" not in str(caught[0].message)
+    # a transcript in another language, typed without its language code, says what to do about it
+    with pytest.warns(UserWarning, match=r"does not look English: give its language, e\.g\. --language fr"):
+        predict_embedded(clip, 30.0, EmbeddedConfig(transcript="Ça va très bien, je suis allée à l'école."))
 
 
 def test_out_of_dictionary_words_without_espeak(monkeypatch):

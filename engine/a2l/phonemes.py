@@ -255,6 +255,16 @@ def merge_silence(segments: list[Segment]) -> list[Segment]:
     return out
 
 
+# A transcript whose letters are this share or more outside a-z (accents, other scripts) is taken for another
+# language when it fails to align: English text with a borrowed "café" stays well under it.
+FOREIGN_LETTER_SHARE = 0.03
+
+
+def looks_english(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return not letters or sum(not c.isascii() for c in letters) < FOREIGN_LETTER_SHARE * len(letters)
+
+
 def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None,
                accurate: bool = False) -> tuple[list[Segment], list[Segment], bool]:
     """Phones and words of the clip and whether they came from the transcript (forced alignment). Without one,
@@ -266,6 +276,8 @@ def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None,
                 progress(1.0)
             return *aligned, True
         if len(mono16k) <= MAX_ALIGN_S * ANALYSIS_RATE:
-            warnings.warn("the transcript could not be aligned to the audio; phones are recognised without it",
+            hint = "" if looks_english(transcript) else (
+                " (the transcript does not look English: give its language, e.g. --language fr)")
+            warnings.warn(f"the transcript could not be aligned to the audio; phones are recognised without it{hint}",
                           stacklevel=2)
     return *recognize(mono16k, progress, accurate), False
