@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--take-fps", type=_ranged(float, MIN_FPS, MAX_FPS), metavar="FPS",
                     help="the take's frame rate (default: read from its timecodes; give it for takes under a second)")
     li.add_argument("--no-head", action="store_true", help="import the blendshapes only, not the head rotation")
+    li.add_argument("--blend", type=_ranged(float, 0.0, 10.0), metavar="SECONDS",
+                    help="ease from the clip's motion into the take and back out over this long at the take's ends "
+                         "where the clip goes on (default 0.2; 0: cut straight to the take)")
     li.add_argument("-o", "--output", metavar="OUT.talkline",
                     help="save the result here (default: the project itself, written atomically)")
 
@@ -632,7 +635,8 @@ def cmd_livelink(args) -> int:
         raise ConfigError(str(exc)) from None
     if args.at >= project.duration:
         raise ConfigError(f"--at {args.at:g} s is past the project's end ({project.duration:.2f} s)")
-    curves = import_livelink(project, take, start=args.at, head=not args.no_head)
+    blend = {} if args.blend is None else {"blend": args.blend}
+    curves = import_livelink(project, take, start=args.at, head=not args.no_head, **blend)
     fits = int(np.count_nonzero(args.at + take.times <= project.duration + 1e-9))
     if fits < len(take.times):
         warnings.warn(f"the take runs past the project's end: {fits} of its {len(take.times)} frames imported")

@@ -296,7 +296,7 @@ def test_livelink_import_and_export_from_the_command_line(tmp_path):
     yaw = np.radians(10.0) * t
     take = tmp_path / "take.csv"
     write_livelink_csv(take, 60.0, {"jawOpen": jaw}, np.stack([yaw, 0 * t, 0 * t], axis=1))
-    result = run_cli("livelink", "import", project, take, "--at", 0.4, "-o", tmp_path / "keyed.talkline")
+    result = run_cli("livelink", "import", project, take, "--at", 0.4, "--blend", 0, "-o", tmp_path / "keyed.talkline")
     assert result.returncode == 0, result.stderr
     assert project.read_bytes() == original  # -o: the project itself is untouched
     before, after = load_project(project), load_project(tmp_path / "keyed.talkline")
@@ -318,7 +318,8 @@ def test_livelink_import_and_export_from_the_command_line(tmp_path):
 
     short = tmp_path / "short.csv"  # 0.5 s from 0.4 s: after 0.9 s the result is as it was
     write_livelink_csv(short, 60.0, {"jawOpen": jaw[:30]}, np.stack([yaw, 0 * t, 0 * t], axis=1)[:30])
-    result = run_cli("livelink", "import", project, short, "--at", 0.4, "--take-fps", 60, "-o", tmp_path / "s.talkline")
+    result = run_cli("livelink", "import", project, short, "--at", 0.4, "--take-fps", 60, "--blend", 0, "-o",
+                     tmp_path / "s.talkline")
     assert result.returncode == 0, result.stderr
     after_short = result_tracks(load_project(tmp_path / "s.talkline"))
     end = 0.4 + 29 / 60
@@ -345,7 +346,8 @@ def test_livelink_import_and_export_from_the_command_line(tmp_path):
     assert project.read_bytes() == original
     # out of the blendshape range: clipped with a warning; past the project's end: the frames that fit, said
     write_livelink_csv(tmp_path / "wild.csv", 60.0, {"jawOpen": np.full(120, 3.0)})
-    result = run_cli("livelink", "import", project, tmp_path / "wild.csv", "--at", 1.0, "-o", tmp_path / "w.talkline")
+    result = run_cli("livelink", "import", project, tmp_path / "wild.csv", "--at", 1.0, "--blend", 0, "-o",
+                     tmp_path / "w.talkline")
     assert result.returncode == 0 and "JawOpen outside 0..1" in result.stderr and "34 of its 120 frames" in result.stderr
     wild = load_project(tmp_path / "w.talkline")
     in_take = np.arange(int(np.ceil(1.0 * wild.fps)), wild.frame_count)

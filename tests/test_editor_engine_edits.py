@@ -152,6 +152,30 @@ def test_a_take_next_to_a_kept_key_adds_no_second_key_there(tmp_path):
     np.testing.assert_allclose(new.evaluate(t), old.evaluate(t), atol=1e-12)
 
 
+def test_a_take_dropped_in_mid_clip_eases_in_and_out(demo_project_file):
+    """A take imported at 0.5 s into a clip that holds the head still: the yaw eased in over TAKE_BLEND_S instead of
+    turning 12 degrees in one frame, and eases back out before the clip goes on; inside, the take as captured."""
+    from engine.document.interchange import TAKE_BLEND_S, import_livelink, result_tracks
+    from engine.document.project_io import load_project
+    from engine.export.livelink import LiveLinkTake
+
+    project = load_project(demo_project_file)
+    fps, before = project.fps, result_tracks(project)["ry"]
+    frames = int(1.2 * fps)
+    take = LiveLinkTake(fps, np.arange(frames) / fps, {}, np.tile(np.radians([[12.0, 0.0, 0.0]]), (frames, 1)))
+    project.set_channels(import_livelink(project, take, start=0.5))
+    ry = result_tracks(project)["ry"]
+    a, b = round(0.5 * fps), round(0.5 * fps) + frames
+    assert np.abs(np.diff(ry)).max() < 12.0 / (TAKE_BLEND_S * fps) * 1.8  # a smoothstep's steepest slope is 1.5x
+    middle = slice(a + round(TAKE_BLEND_S * fps) + 1, b - round(TAKE_BLEND_S * fps) - 1)
+    np.testing.assert_allclose(ry[middle], 12.0, atol=0.3)
+    np.testing.assert_allclose(ry[:a], before[:a], atol=1e-6)  # before the take: as it was
+    np.testing.assert_allclose(ry[b + 1:], before[b + 1:], atol=0.3)  # after: as it was (within key tolerance)
+    project = load_project(demo_project_file)  # without the blend: the one-frame turn it was
+    project.set_channels(import_livelink(project, take, start=0.5, blend=0.0))
+    assert np.abs(np.diff(result_tracks(project)["ry"])).max() > 10.0
+
+
 def test_a_bad_timecode_is_named_by_its_line_in_the_file(tmp_path):
     from engine.export.livelink import read_livelink_csv
 

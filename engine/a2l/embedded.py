@@ -202,6 +202,9 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig
     report = report or (lambda _f: None)
     mono16k = at_analysis_level(audio.mono16k)
     analysis = analyse(mono16k)
+    if analysis.has_vad and not analysis.vad_region.any() and (analysis.presence > 0.5).any():
+        warnings.warn("the voice detector heard no speech in the audio: the mouth follows its pitched sound, so "
+                      "an instrument or a hum moves it too", stacklevel=2)
     report(0.15)
     opening100 = jaw_measures(analysis, mono16k)
     phones, words, source = _phones(mono16k, s, analysis, opening100, lambda f: report(0.15 + 0.65 * f))
