@@ -17,9 +17,13 @@ from engine.a2l.loudness import level_100hz, voicing_100hz
 from engine.a2l.praat import formants_100hz, pitch_100hz, praat_status
 
 # Voiced frames (Praat) this far above the noise floor count as sound a person makes even where the VAD
-# doubts it (sung notes, speech over music, expressive voices the VAD was not trained on): 12 dB is twice
-# the plain sound margin, so hum and steady room resonances near the floor do not qualify.
+# doubts it (sung notes, speech over music, expressive voices the VAD was not trained on, speech in noise, where
+# Silero's probability collapses): 12 dB is twice the plain sound margin (vad.FLOOR_MARGIN_DB), so hum and
+# steady room resonances near the floor do not qualify. In a noisy clip it shrinks, as that margin does, to
+# twice its share of the speech-to-floor range: a fixed 12 dB could not be reached by speech 10 dB over white
+# noise, and with Silero failing there too the mouth stayed shut (bench: robustness figures in the README).
 VOICED_OVER_FLOOR_DB = 12.0
+VOICED_SHARE = 2 * vad.MARGIN_SHARE
 # Unvoiced gaps shorter than this between voiced frames are consonants of the same stretch of voice.
 VOICED_BRIDGE_S = 0.15
 NUMPY_VOICED = 0.45  # the numpy autocorrelation's voicing threshold (its peak is a normalised correlation)
@@ -94,7 +98,8 @@ def analyse(mono16k: np.ndarray) -> Analysis:
     above = vad.level_gate(level, floor)
     voiced = (f0 > 0) & (above > 0)
     # Voice: the VAD's speech, or clearly voiced sound well above the floor (bridged over consonants).
-    strong = voiced & (level > floor + VOICED_OVER_FLOOR_DB)
+    over = min(VOICED_OVER_FLOOR_DB, VOICED_SHARE * vad.speech_span_db(level, floor))
+    strong = voiced & (level > floor + over)
     voice = region | _bridge(strong, int(round(VOICED_BRIDGE_S * 100)))
     if prob is None:  # no VAD: the floor and voicing alone (unvoiced sound near voiced sound included)
         voice = vad.dilate(_bridge(strong, int(round(VOICED_BRIDGE_S * 100))), int(round(vad.VAD_PAD_S * 100)))

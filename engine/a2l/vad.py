@@ -170,11 +170,18 @@ def noise_floor_db(level_db: np.ndarray, speech: np.ndarray | None) -> float:
     return max(floor, ABSOLUTE_FLOOR_DB)
 
 
+def speech_span_db(level_db: np.ndarray, floor_db: float) -> float:
+    """How far the loud parts of the clip stand above its noise floor (dB; 0 for an empty clip)."""
+    if len(level_db) == 0:
+        return 0.0
+    return max(float(np.percentile(level_db, SPEECH_PERCENTILE)) - floor_db, 0.0)
+
+
 def level_gate(level_db: np.ndarray, floor_db: float) -> np.ndarray:
     """0..1: how clearly each frame's level stands above the noise floor (margins shrink in noisy clips)."""
     if len(level_db) == 0:
         return np.zeros(0)
-    span = max(float(np.percentile(level_db, SPEECH_PERCENTILE)) - floor_db, 0.0)
+    span = speech_span_db(level_db, floor_db)
     margin = min(FLOOR_MARGIN_DB, MARGIN_SHARE * span)
     ramp = max(min(FLOOR_RAMP_DB, MARGIN_SHARE * span), 1.0)
     return np.clip((level_db - floor_db - margin) / ramp, 0.0, 1.0)
