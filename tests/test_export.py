@@ -277,6 +277,18 @@ def test_side_by_side_resizes_panels_to_the_frame_height():
         side_by_side(ref, np.zeros((512, 512), np.uint8), ref)
 
 
+def test_side_by_side_pose_panel_lines_up_with_a_non_square_frame():
+    """A pose image is a square canvas of the frame's normalised coordinates: beside a 512x384 full-frame render it
+    was a square panel, squashed against the frame; it is stretched back to the frame's shape."""
+    frame = np.full((384, 512, 3), 7, np.uint8)
+    pose = np.zeros((512, 512, 3), np.uint8)
+    pose[120:136, 248:264] = 255  # at (0.5, 0.25) of the frame
+    grid = side_by_side(frame, pose, frame)
+    assert grid.shape == (388, 2 + 3 * 514, 3)
+    ys, xs = np.nonzero(grid[2:386, 516:1028, 0] == 255)
+    assert abs(xs.mean() - 256) < 2 and abs(ys.mean() - 96) < 2
+
+
 def test_landmark_npz_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     lm, mesh, pose = rng.random((7, 478, 2)) * 512, rng.normal(size=(7, 468, 3)), rng.normal(size=(7, 6))

@@ -12,9 +12,16 @@ PADDING = 2
 def side_by_side(reference_rgb: np.ndarray, pose_image_rgb: np.ndarray, frame_rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 grid. Panels whose height differs from the frame's are resized to it (aspect kept, width
     rounded to even so that the grid stays encodable as H.264)."""
+    import cv2
+
     height = frame_rgb.shape[0]
+    pose = np.asarray(pose_image_rgb)
+    if pose.ndim == 3 and pose.shape[0] * frame_rgb.shape[1] != pose.shape[1] * height:
+        # A pose image's square canvas holds the frame's normalised coordinates (the reference implementation's
+        # format): stretched back to the frame's shape, it lines up with a non-square frame.
+        pose = cv2.resize(pose, (frame_rgb.shape[1], height), interpolation=cv2.INTER_AREA)
     panels = [_fit_height(p, height, name) for p, name in
-              ((reference_rgb, "reference"), (pose_image_rgb, "pose image"), (frame_rgb, "frame"))]
+              ((reference_rgb, "reference"), (pose, "pose image"), (frame_rgb, "frame"))]
     width = PADDING + sum(p.shape[1] + PADDING for p in panels)
     grid = np.zeros((height + 2 * PADDING, width, 3), dtype=np.uint8)
     x = PADDING
