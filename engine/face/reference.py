@@ -3,6 +3,7 @@ its neutral canonical mesh (468 x 3, cm) and its facial transformation matrix (c
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,9 @@ EXTENSION_SEED = 7  # the grain is deterministic: the same portrait frames to th
 FRAMED_FACE_TOLERANCE = 0.15
 EXTENSION_WORK_PX = 640  # the extension is computed with the crop at most this many px across (it is blurry)
 MAX_FACES = 8
+# An output more than this many times the photo's own pixels across (its face crop, or the whole image) is said to
+# be upscaled: past 2x the enlargement shows as softness, and the render costs the output's size.
+MAX_UPSCALE = 2.0
 # Face-detector score a portrait's face must reach. Real photos score >= 0.90 while animal faces (dog 0.81,
 # monkey 0.72 on ../shared/media/not_a_person) slip through MediaPipe's default of 0.5 with a human mesh.
 PORTRAIT_MIN_CONFIDENCE = 0.86
@@ -343,6 +347,11 @@ def analyze_portrait(
                 f"frame's height; the face landmarker needs about 20 %): leave out --full-frame to crop around "
                 f"the face, or crop the photo closer"
             )
+        source_px = crop_rect((x0, y0, x1, y1), crop_expand, w, h)[2] if crop else max(w, h)
+        if size > MAX_UPSCALE * source_px:
+            warnings.warn(f"{what} gives {source_px:.0f} px for the {size} px output: upscaled "
+                          f"{size / source_px:.1f}x, the render is soft and slow (a --size near {source_px:.0f} "
+                          "keeps the photo's detail)", stacklevel=2)
         if crop:
             left, top, side = crop_rect((x0, y0, x1, y1), crop_expand, w, h)
             framed = crop_with_extension(image, left, top, side)
