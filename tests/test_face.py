@@ -140,6 +140,20 @@ def test_an_output_far_larger_than_the_photo_says_it_is_upscaled():
         analyze_portrait(media("portraits/hallo__6.jpg"), size=1024, crop=False)
 
 
+def test_a_face_cut_off_by_the_picture_edge_is_said_to_be(tmp_path):
+    """The photo cut below the nose: the face is found, its lower part filled in (blurred, and the jaw moves into
+    it) in silence; now a warning says so. Cut at the middle of the face: the error says the whole face must be in."""
+    import cv2
+
+    image = cv2.imread(media("portraits/hallo__6.jpg"))
+    cv2.imwrite(str(tmp_path / "cut.png"), image[: int(0.66 * image.shape[0])])
+    with pytest.warns(UserWarning, match=r"runs off the picture's edge \(\d+ % of it is outside\)"):
+        analyze_portrait(tmp_path / "cut.png")
+    cv2.imwrite(str(tmp_path / "half.png"), image[:, : int(0.55 * image.shape[1])])
+    with pytest.raises(NoFaceError, match="all of it inside the picture"):
+        analyze_portrait(tmp_path / "half.png")
+
+
 def test_a_face_a_tenth_of_a_wide_photo_is_found_and_framed_or_named_too_small(aragaki):
     import cv2
 

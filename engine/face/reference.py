@@ -45,6 +45,9 @@ EXTENSION_SEED = 7  # the grain is deterministic: the same portrait frames to th
 FRAMED_FACE_TOLERANCE = 0.15
 EXTENSION_WORK_PX = 640  # the extension is computed with the crop at most this many px across (it is blurry)
 MAX_FACES = 8
+# A face whose landmark box lies more than this share outside the picture is said to be cut off (the landmarker
+# places the hidden part; a chin cut by a pixel or two is not worth a word).
+FACE_CUT_WARN = 0.03
 # An output more than this many times the photo's own pixels across (its face crop, or the whole image) is said to
 # be upscaled: past 2x the enlargement shows as softness, and the render costs the output's size.
 MAX_UPSCALE = 2.0
@@ -98,7 +101,8 @@ def canonical_mesh_of(detection: FaceDetection, width: int, height: int) -> np.n
 
 def pick_face(faces: list[FaceDetection], face_index: int | None, what: str) -> FaceDetection:
     if not faces:
-        raise NoFaceError(f"no face found in {what}: use a photo of a person with one clearly visible, roughly frontal face")
+        raise NoFaceError(f"no face found in {what}: use a photo of a person with one clearly visible, roughly frontal "
+                          "face, all of it inside the picture")
     if face_index is None:
         if len(faces) > 1:
             raise MultipleFacesError(
@@ -347,6 +351,11 @@ def analyze_portrait(
                 f"frame's height; the face landmarker needs about 20 %): leave out --full-frame to crop around "
                 f"the face, or crop the photo closer"
             )
+        cut = 1.0 - (min(x1, w) - max(x0, 0)) * (min(y1, h) - max(y0, 0)) / max((x1 - x0) * (y1 - y0), 1e-9)
+        if cut > FACE_CUT_WARN:
+            warnings.warn(f"the face in {what} runs off the picture's edge ({100 * cut:.0f} % of it is outside): "
+                          "that part is filled in, blurred, and the jaw moves into it; a photo with the whole face "
+                          "in it looks right", stacklevel=2)
         source_px = crop_rect((x0, y0, x1, y1), crop_expand, w, h)[2] if crop else max(w, h)
         if size > MAX_UPSCALE * source_px:
             warnings.warn(f"{what} gives {source_px:.0f} px for the {size} px output: upscaled "
