@@ -501,7 +501,9 @@ def cmd_predict(args) -> int:
         from engine.a2l.mouth_cues import mouth_cues_json, mouth_cues_tsv
 
         base = project.base
-        text = mouth_cues_tsv(base) if args.mouth_cues.lower().endswith(".tsv") else mouth_cues_json(base, args.audio)
+        duration = project.audio.duration
+        text = (mouth_cues_tsv(base, duration) if args.mouth_cues.lower().endswith(".tsv")
+                else mouth_cues_json(base, args.audio, duration))
         with replacing(args.mouth_cues) as tmp:
             Path(tmp).write_text(text, encoding="utf-8")
         print(args.mouth_cues)

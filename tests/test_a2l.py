@@ -227,6 +227,11 @@ def test_mouth_cues_export(bob):
     lines = mouth_cues_tsv(base).splitlines()
     assert lines[0].startswith("0.00\t") and lines[-1] == f"{base.duration:.2f}\tX"
     assert len(lines) == len(cues) + 1
+    # with the sound's duration (inside the last frame), the cues end with the sound, as Rhubarb's do
+    sound = base.duration - 0.6 / base.fps
+    data = json.loads(mouth_cues_json(base, "bob.wav", sound))
+    assert data["metadata"]["duration"] == round(sound, 2) == data["mouthCues"][-1]["end"]
+    assert mouth_cues_tsv(base, sound).splitlines()[-1] == f"{sound:.2f}\tX"
 
 
 def test_mouth_cues_describe_the_animated_mouth_where_the_phones_do_not():

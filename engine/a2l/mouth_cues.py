@@ -47,10 +47,10 @@ def _frame_shapes(base: BaseLayer) -> list[str]:
     return shapes.tolist()
 
 
-def mouth_cues(base: BaseLayer) -> list[tuple[float, float, str]]:
-    """(start, end, shape) covering 0..duration at the animation's frames; neighbouring frames of the same
-    shape are one cue."""
-    duration = base.duration
+def mouth_cues(base: BaseLayer, duration: float | None = None) -> list[tuple[float, float, str]]:
+    """(start, end, shape) covering 0..duration (the sound's, as Rhubarb gives it; the animation's whole frames
+    by default) at the animation's frames; neighbouring frames of the same shape are one cue."""
+    duration = base.duration if duration is None else min(duration, base.duration)
     shapes = _frame_shapes(base) or ["X"]
     cues: list[tuple[float, float, str]] = []
     for i, shape in enumerate(shapes):
@@ -63,13 +63,15 @@ def mouth_cues(base: BaseLayer) -> list[tuple[float, float, str]]:
     return cues
 
 
-def mouth_cues_json(base: BaseLayer, sound_file: str) -> str:
-    cues = [{"start": round(a, 2), "end": round(b, 2), "value": v} for a, b, v in mouth_cues(base)]
-    return json.dumps({"metadata": {"soundFile": sound_file, "duration": round(base.duration, 2)},
-                       "mouthCues": cues}, indent=2)
+def mouth_cues_json(base: BaseLayer, sound_file: str, duration: float | None = None) -> str:
+    cues = mouth_cues(base, duration)
+    return json.dumps({"metadata": {"soundFile": sound_file, "duration": round(cues[-1][1], 2)},
+                       "mouthCues": [{"start": round(a, 2), "end": round(b, 2), "value": v} for a, b, v in cues]},
+                      indent=2)
 
 
-def mouth_cues_tsv(base: BaseLayer) -> str:
-    lines = [f"{a:.2f}\t{v}" for a, _b, v in mouth_cues(base)]
-    lines.append(f"{base.duration:.2f}\tX")
+def mouth_cues_tsv(base: BaseLayer, duration: float | None = None) -> str:
+    cues = mouth_cues(base, duration)
+    lines = [f"{a:.2f}\t{v}" for a, _b, v in cues]
+    lines.append(f"{cues[-1][1]:.2f}\tX")
     return "\n".join(lines) + "\n"
