@@ -105,6 +105,7 @@ def _take_ease(times: np.ndarray, project: Project, blend: float) -> np.ndarray 
     w = np.ones(len(times))
     if blend <= 0 or len(times) < 2:
         return None
+    blend = min(blend, (times[-1] - times[0]) / 3.0)  # a short take keeps its middle third as captured
     if times[0] >= step - KEY_TIME_TOLERANCE:  # the clip has frames before the take
         w = np.minimum(w, np.clip((times - times[0] + step) / (blend + step), 0.0, 1.0))
     if times[-1] <= project.duration - 2 * step + KEY_TIME_TOLERANCE:  # ... and after it
