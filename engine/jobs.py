@@ -118,7 +118,9 @@ class MotionChunks:
             pose = base_pose + samples[a:b, :n_pose]
             return Motion(project.fps, mesh, pose if source_pose is None else pose + source_pose)
 
-        end = stop / fps if project.audio is None else min(stop / fps, project.audio.duration)
+        end = stop / fps  # ... or where the audio ends inside the last frame (not before it: a shorter take)
+        if project.audio is not None and (stop - 1) / fps < project.audio.duration < end:
+            end = project.audio.duration
         return cls(project.fps, stop - start, evaluate, max(end - start / fps, 0.0))
 
     def chunk(self, start: int, stop: int) -> Motion:
@@ -303,7 +305,7 @@ def _refuse_writing_over_sources(project: "Project", settings: RenderSettings) -
 
 class RenderJob:
     def __init__(self, source: FaceSource, motion: Motion | MotionChunks, audio: AudioClip | None,
-                 settings: RenderSettings, audio_offset: float = 0.0):
+                 settings: RenderSettings, audio_offset: float = 0.0, whole: bool = True):
         if not (settings.output or settings.frames_dir or settings.landmarks or settings.pose_video):
             raise ValueError("a render job needs at least one output")
         self.source = source.resized(settings.size) if settings.size else source
@@ -316,6 +318,7 @@ class RenderJob:
             RENDERERS.require(self.renderer.name, self.renderer.config)  # fail now, not on the render thread
         self._check_memory()
         self.audio_offset = audio_offset
+        self.whole = whole  # the whole clip, not a range of it (an image sequence then replaces a longer one)
         self.outputs: list[str] = []
         self._cancel = threading.Event()
 
@@ -334,8 +337,9 @@ class RenderJob:
         _refuse_writing_over_sources(project, settings)
         if settings.renderer is None:
             settings.renderer = project.renderer
+        whole = start <= 0 and (stop is None or stop >= project.frame_count)
         return cls(project.source, MotionChunks.of_project(project, start, stop), project.audio, settings,
-                   audio_offset=project.time_of(max(0, start)))
+                   audio_offset=project.time_of(max(0, start)), whole=whole)
 
     def _check_memory(self) -> None:
         """Refuses a render the machine cannot hold, before any work, naming the frame size that fits."""
@@ -400,7 +404,8 @@ class RenderJob:
                                          audio_offset=self.audio_offset)
                 writers.append(pose_video)
             if s.frames_dir:
-                frames = PngSequenceWriter(s.frames_dir, motion.fps, audio=self.audio, audio_offset=self.audio_offset)
+                frames = PngSequenceWriter(s.frames_dir, motion.fps, audio=self.audio, audio_offset=self.audio_offset,
+                                           whole=self.whole)
                 writers.append(frames)
 
             def write(i: int, frame: np.ndarray | None) -> None:

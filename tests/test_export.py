@@ -389,7 +389,7 @@ def test_png_sequence_with_audio(tmp_path, lyl):
 
     # A range from 1.0 s (frame 25) into the same folder: its frames take the whole clip's names (they were
     # numbered from 1 again, over the first render's), its audio a name of its own, and nothing else goes.
-    with PngSequenceWriter(folder, 25, audio=lyl, audio_offset=1.0) as seq:
+    with PngSequenceWriter(folder, 25, audio=lyl, audio_offset=1.0, whole=False) as seq:
         for f in frames[::-1]:
             seq.write(f)
     names = sorted(os.listdir(folder))
@@ -399,6 +399,10 @@ def test_png_sequence_with_audio(tmp_path, lyl):
     np.testing.assert_array_equal(cv2.imread(str(folder / "frame_000001.png"))[..., ::-1], frames[0])
     wav, _ = sf.read(folder / "audio_from_frame_000026.wav", dtype="float32")
     np.testing.assert_allclose(wav, lyl.samples[44100:52920], atol=1 / 32768 + 1e-6)  # 0.2 s from 1.0 s
+    # a range from the first frame is a range too: the other range's frames and the whole render's audio stay
+    with PngSequenceWriter(folder, 25, audio=lyl, whole=False) as seq:
+        seq.write(frames[1])
+    assert {"frame_000026.png", "frame_000005.png", "audio.wav", "audio_from_frame_000001.wav"} <= set(os.listdir(folder))
 
 
 def test_png_sequence_abort_keeps_the_folder_as_it_was(tmp_path):

@@ -283,3 +283,13 @@ def test_a_project_rendered_at_another_rate_covers_its_audio(tmp_path):
     assert part.resampled(50.0).frame_count == 50
     tail = MotionChunks.of_project(project, 100)  # a range to the end: up to the audio's end
     assert tail.resampled(60.0).frame_count == frames_covering(4.405 - 4.0, 60.0)
+    # audio shorter than the animation (relinked to a shorter take): the animation's length, not the audio's
+    short = AudioClip(samples=np.zeros((2 * rate, 1), np.float32), rate=rate)
+    project.audio_source = AudioSource("short.wav", short)
+    assert MotionChunks.of_project(project).resampled(50.0).frame_count == frames_covering(111 / 25.0, 50.0)
+    assert MotionChunks.of_project(project, 60, 90).resampled(50.0).frame_count == 60
+    # a range from the first frame is a range (its image sequence keeps the other ranges' frames)
+    from engine.jobs import RenderJob, RenderSettings
+
+    settings = RenderSettings(frames_dir=str(tmp_path / "f"))
+    assert RenderJob.for_project(project, settings).whole and not RenderJob.for_project(project, settings, 0, 10).whole

@@ -16,6 +16,9 @@ class Segment:
 
 
 SEGMENT_KINDS = ("phonemes", "visemes", "blinks", "words")
+# A word label longer than this is cut (a project file's labels hold 64 characters; a typed or recognised token
+# can be longer, and espeak-ng takes a run of Chinese or Japanese characters without spaces as one word).
+MAX_WORD_CHARS = 32
 
 
 @dataclass
@@ -33,6 +36,8 @@ class BaseLayer:
     words: list[Segment] = field(default_factory=list)
 
     def __post_init__(self):
+        if any(len(w.label) > MAX_WORD_CHARS for w in self.words):
+            self.words = [Segment(w.start, w.end, w.label[:MAX_WORD_CHARS]) for w in self.words]
         t = self.offsets.shape[0]
         if self.offsets.shape[1:] != (468, 3) or self.pose.shape != (t, 6):
             raise ValueError(f"base layer shapes disagree: offsets {self.offsets.shape}, pose {self.pose.shape}")

@@ -110,11 +110,6 @@ class Synthesis:
     words: list[Segment]
 
 
-# A word label longer than this is cut (a project's labels hold 64 characters): espeak-ng takes a run of
-# Chinese or Japanese characters without spaces as one word.
-MAX_WORD_CHARS = 32
-
-
 def synthesize_phones(text: str, voice: str, words_per_minute: int = 175) -> Synthesis:
     """espeak-ng speech of `text` in `voice` (a language code: "de", "fr", "ja", "cmn", ...) with its phone and
     word timings."""
@@ -172,7 +167,7 @@ def _word_spans(text: str, word_events: list[tuple[int, int, int]], phones: list
     bounds = [sample / rate for sample, _, _ in word_events[1:]] + [np.inf]
     previous = None
     for (sample, position, length), until in zip(word_events, bounds):
-        label = text[max(position - 1, 0):max(position - 1, 0) + max(length, 0)].strip()[:MAX_WORD_CHARS]
+        label = text[max(position - 1, 0):max(position - 1, 0) + max(length, 0)].strip()
         sounding = [p for p in phones if p.label != "SIL" and sample / rate - 1e-6 <= p.start < until]
         if not label or not sounding:
             continue

@@ -47,16 +47,18 @@ class PngSequenceWriter(CommitOnExit):
     """Writes frames into a hidden staging folder inside `folder` and moves them in on close(), so that an
     aborted render leaves the folder as it was. Frames are numbered from the one at `audio_offset` (a range
     render's first frame). close() also writes the original audio from `audio_offset`, cut/padded like the
-    MP4's: audio.wav for a whole render, which also removes frame_*.png left over from a longer earlier render;
-    audio_from_frame_NNNNNN.wav for a range (ranges rendered into one folder keep each other's files)."""
+    MP4's: audio.wav for a `whole` render, which also removes frame_*.png left over from a longer earlier render;
+    audio_from_frame_NNNNNN.wav for a range (ranges rendered into one folder keep each other's files, a range
+    from the first frame too)."""
 
     def __init__(self, folder: str | os.PathLike, fps: float | Fraction, audio: AudioClip | None = None,
-                 audio_offset: float = 0.0):
+                 audio_offset: float = 0.0, whole: bool = True):
         self.folder = os.path.abspath(os.fspath(folder))
         self.fps = fps_fraction(fps)
         self.audio = audio
         self.audio_offset = audio_offset
         self.first = int(round(audio_offset * self.fps))  # 0-based index of the first frame in the whole clip
+        self.whole = whole
         self.frames_written = 0
         self._staging = os.path.join(self.folder, f".talkline-frames-{uuid.uuid4().hex[:8]}")
         self._made_folder = not os.path.isdir(self.folder)
@@ -85,7 +87,7 @@ class PngSequenceWriter(CommitOnExit):
                 target = os.path.join(self.folder, frame_name(index))
                 os.replace(os.path.join(self._staging, frame_name(index)), target)
                 outputs.append(target)
-            if self.first == 0:
+            if self.whole:
                 self._remove_stale_frames()
             if self.audio is not None:
                 outputs.append(self._write_audio())
@@ -115,7 +117,7 @@ class PngSequenceWriter(CommitOnExit):
         import soundfile
 
         samples = audio_excerpt(self.audio, self.audio_offset, self.frames_written, self.fps)
-        name = AUDIO_NAME if self.first == 0 else f"audio_from_{frame_name(self.first)[:-4]}.wav"
+        name = AUDIO_NAME if self.whole else f"audio_from_{frame_name(self.first)[:-4]}.wav"
         path = os.path.join(self.folder, name)
         with replacing(path) as tmp:
             soundfile.write(tmp, np.clip(samples, -1.0, 1.0), self.audio.rate, subtype="PCM_16", format="WAV")
