@@ -978,7 +978,9 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event):
         super().resizeEvent(event)
         inspector = self.docks["inspector"]
-        if event.size().width() > event.oldSize().width() and inspector.width() < INSPECTOR_WIDTH:
+        # (not on the first show, whose old size is invalid: a width restored from the last session stays)
+        if event.oldSize().isValid() and event.size().width() > event.oldSize().width() \
+                and inspector.width() < INSPECTOR_WIDTH:
             self.resizeDocks([inspector], [min(INSPECTOR_WIDTH, event.size().width() // 3)], Qt.Horizontal)
         if event.size().height() <= event.oldSize().height():
             return

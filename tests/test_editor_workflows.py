@@ -509,13 +509,16 @@ def test_the_layout_is_kept_between_sessions(make_main_window, qtbot):
     first.addDockWidget(Qt.RightDockWidgetArea, first.docks["graph"])
     first.docks["graph"].show()
     first.set_time_unit("frames")
+    first.resizeDocks([first.docks["inspector"]], [360], Qt.Horizontal)
     qtbot.wait(20)
+    inspector_width = first.docks["inspector"].width()
     assert first.close()
     second = make_main_window(size=(1500, 900))
     qtbot.wait(20)
     assert not second.docks["viewport"].isVisible() and second.docks["graph"].isVisible()
     assert second.dockWidgetArea(second.docks["graph"]) == Qt.RightDockWidgetArea
     assert second.timeline.mode_box.currentText() == "frames"
+    assert abs(second.docks["inspector"].width() - inspector_width) <= 2
 
 
 def test_a_recent_project_that_is_gone_leaves_the_list(make_main_window, dialogs, tmp_path):
