@@ -40,7 +40,7 @@ from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, audio
                                         discard_autosave, find_recoverable, keep_declined, load_project,
                                         missing_sources, recover_autosave, recoverable_for, relink_source,
                                         save_project, write_autosave)
-from engine.errors import ConfigError
+from engine.errors import ConfigError, MultipleFacesError
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
 from engine.sources.portrait import Framing, PortraitSource
 
@@ -420,9 +420,10 @@ class MainWindow(QMainWindow):
         if path:
             self._relink("audio", path)
 
-    def replace_portrait(self, path: str | None = None) -> None:
-        """Another portrait for the project (asked for when `path` is None): found and framed on a worker as the
-        first one was, then swapped in as one undo step."""
+    def replace_portrait(self, path: str | None = None, face_index: int | None = None) -> None:
+        """Another portrait for the project (asked for when `path` is None): found on a worker and framed at the
+        first one's size and framing, then swapped in as one undo step. A picture of several faces asks which
+        (the first picture's face index meant another picture's faces)."""
         project = self.project
         if project is None:
             return
@@ -439,8 +440,18 @@ class MainWindow(QMainWindow):
             if self.project is project:  # (not if another project was opened meanwhile)
                 self.session.undo_stack.push(FaceSourceCommand(project, source))
 
-        self._run("Finding the face…", _portrait_on_worker, os.path.abspath(path), project.source.framing,
-                  on_done=done)
+        def failed(exc) -> None:
+            if isinstance(exc, MultipleFacesError) and face_index is None and self.project is project:
+                index, ok = QInputDialog.getInt(self, "Replace the portrait", f"{Path(path).name} shows {exc.count} "
+                                                "faces. Which one (0 = the leftmost)?", 0, 0, exc.count - 1)
+                if ok:
+                    self.replace_portrait(path, index)
+            else:
+                show_error(self, exc)
+
+        framing = dataclasses.replace(project.source.framing, face_index=face_index)
+        self._run("Finding the face…", _portrait_on_worker, os.path.abspath(path), framing, on_done=done,
+                  on_error=failed, report_errors=False)
 
     def new_project(self, portrait: str = "", audio: str = "", dialog: NewProjectDialog | None = None) -> None:
         """The New Project dialog, then the project made on a worker. When that fails (no face, an unreadable
@@ -490,7 +501,9 @@ class MainWindow(QMainWindow):
 
         self._run("Building the demo (astronaut + espeak-ng)…", build_demo_project, folder, on_done=done)
 
-    def _run(self, message: str, fn, *args, on_done, on_error=None, **kwargs):
+    def _run(self, message: str, fn, *args, on_done, on_error=None, report_errors: bool = True, **kwargs):
+        """fn on a worker with the status bar's progress; on_done(result), or the error shown (unless
+        `report_errors` is False: on_error then says what is to be said) and on_error(exc)."""
         self.statusBar().showMessage(message)
         self.progress.setValue(0)
         self.progress.show()
@@ -508,7 +521,8 @@ class MainWindow(QMainWindow):
 
         def failed(exc):
             finish()
-            show_error(self, exc)
+            if report_errors:
+                show_error(self, exc)
             if on_error is not None:
                 on_error(exc)
 

@@ -604,7 +604,7 @@ def test_dope_sheet_rows_keep_names_and_height_and_scroll(make_main_window, demo
 
 
 def test_replace_portrait_keeps_the_motion_and_is_undoable(make_main_window, demo_project_file, dialogs, qtbot,
-                                                           tmp_path):
+                                                           tmp_path, monkeypatch):
     """File > Replace Portrait: another face takes the project's motion and keys (framed as the first was); the
     preview and the 3D viewport's ghost show it; undo gives the old face back; the project saves it. A picture
     without a face is refused by name and changes nothing."""
@@ -648,3 +648,17 @@ def test_replace_portrait_keeps_the_motion_and_is_undoable(make_main_window, dem
     qtbot.waitUntil(lambda: bool(dialogs.messages), timeout=60_000)
     assert "face" in dialogs.messages[-1][1].lower() and project.source.path == new
     assert window.session.undo_stack.undoText() == "Replace portrait: hallo__6.jpg"
+
+    # A picture of two people asks which face (it failed on --face-index advice the editor has no field for).
+    import cv2
+    from PySide6.QtWidgets import QInputDialog
+
+    pair = np.hstack([cv2.resize(cv2.imread(media(f"portraits/{n}")), (512, 512))
+                      for n in ("hallo__6.jpg", "hallo__7.jpg")])
+    cv2.imwrite(str(tmp_path / "pair.png"), pair)
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: asked.append(a[2]) or (1, True)))
+    with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
+                          check_params_cb=lambda c: c.kind is ChangeKind.FACE):
+        window.replace_portrait(str(tmp_path / "pair.png"))
+    assert "shows 2 faces" in asked[0] and project.source.framing.face_index == 1
