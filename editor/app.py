@@ -39,8 +39,10 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 def run_editor(argv: list[str]) -> int:
     """Open the editor; argv may hold a project path. Returns the exit code."""
     from editor.main_window import MainWindow
+    from editor.workers import relay_warnings
 
     app = make_app(argv)
+    relay_warnings()
     window = MainWindow()
     window.show()
     project_args = [a for a in argv if not a.startswith("-")]

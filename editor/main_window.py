@@ -32,7 +32,7 @@ from editor.timeline import TimelineWidget
 from editor.timeline.ruler import TIME_MODES
 from editor.viewport3d import Viewport3D
 from editor.welcome import WelcomePanel
-from editor.workers import run_task
+from editor.workers import WARNINGS, run_task
 from engine import pipeline
 from engine.document.curves import Interpolation
 from engine.document.project import Project
@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         s.project_changed.connect(lambda _: self._sync_interpolation_menu())
         self.window_keys = WindowKeys(self, self.actions_by_id.values())
         self.window_keys.install()
+        WARNINGS.warned.connect(lambda message: self.statusBar().showMessage(f"Note: {message}", 20_000))
         self._restore_layout()
         self._update_title()
 
@@ -513,7 +514,8 @@ class MainWindow(QMainWindow):
         def finish():
             self.busy.discard(token)
             self.progress.setVisible(bool(self.busy))
-            self.statusBar().clearMessage()
+            if self.statusBar().currentMessage() == message:  # (not a note the work left meanwhile)
+                self.statusBar().clearMessage()
 
         def done(result):
             finish()

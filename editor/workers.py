@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import queue
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -80,6 +81,23 @@ class RenderThread(QThread):
                 self.job_finished.emit(entry.id, entry.outputs)
 
 
+class WarningRelay(QObject):
+    """The engine's warnings (a face cut off by the picture's edge, audio with no speech), from run_task's workers
+    and the GUI thread, as a signal delivered on the GUI thread, where the window shows them."""
+
+    warned = Signal(str)
+
+
+WARNINGS = WarningRelay()
+
+
+def relay_warnings() -> None:
+    """Routes warnings.warn to WARNINGS.warned, every time (not once per place in the code: the second project
+    with the same problem is told too). The editor installs it at start; they went to a terminal nobody sees."""
+    warnings.filterwarnings("always", category=UserWarning)
+    warnings.showwarning = lambda message, *_args, **_kwargs: WARNINGS.warned.emit(str(message))
+
+
 class _ProgressRelay(QObject):
     progressed = Signal(float)  # emitted from the worker thread, delivered queued on the GUI thread
 
@@ -100,6 +118,7 @@ def run_task(fn: Callable, *args, on_done: Callable, on_error: Callable[[BaseExc
     worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)  # on_error handles them
     worker.returned.connect(on_done)
     worker.errored.connect(on_error)
+    worker.warned.connect(lambda args: WARNINGS.warned.emit(str(args[0])))  # (superqt catches the worker's)
     entry = (worker, relay)
     _running.add(entry)
     worker.finished.connect(lambda: _running.discard(entry))

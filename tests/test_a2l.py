@@ -179,7 +179,7 @@ def test_unalignable_transcript_falls_back_to_recognition(bob):
     assert base.frame_count == clip.frame_count(30.0) and len(base.phonemes) > 3
     assert "language" not in str(caught[0].message)
     # a transcript in another language, typed without its language code, says what to do about it
-    with pytest.warns(UserWarning, match=r"does not look English: give its language, e\.g\. --language fr"):
+    with pytest.warns(UserWarning, match=r"does not look English: set its language code, e\.g\. fr"):
         predict_embedded(clip, 30.0, EmbeddedConfig(transcript="Ça va très bien, je suis allée à l'école."))
 
 

@@ -644,13 +644,29 @@ def test_replace_portrait_keeps_the_motion_and_is_undoable(make_main_window, dem
     again = load_project(path)
     assert again.source.path == new and np.array_equal(again.reference.image, project.reference.image)
 
+    import cv2
+
     window.replace_portrait(media("not_a_person/LivePortrait__s22.jpg"))
     qtbot.waitUntil(lambda: bool(dialogs.messages), timeout=60_000)
     assert "face" in dialogs.messages[-1][1].lower() and project.source.path == new
     assert window.session.undo_stack.undoText() == "Replace portrait: hallo__6.jpg"
 
+    # The engine's warnings on the worker reach the window (they went to a terminal nobody sees): a face cut off by
+    # the picture's edge is said in the status bar.
+    import warnings
+
+    from editor.workers import relay_warnings
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # (restored after the test)
+    relay_warnings()
+    image = cv2.imread(media("portraits/hallo__6.jpg"))
+    cv2.imwrite(str(tmp_path / "cut.png"), image[: int(0.66 * image.shape[0])])
+    with qtbot.waitSignal(window.session.project_changed, timeout=60_000,
+                          check_params_cb=lambda c: c.kind is ChangeKind.FACE):
+        window.replace_portrait(str(tmp_path / "cut.png"))
+    qtbot.waitUntil(lambda: "runs off the picture's edge" in window.statusBar().currentMessage(), timeout=5_000)
+
     # A picture of two people asks which face (it failed on --face-index advice the editor has no field for).
-    import cv2
     from PySide6.QtWidgets import QInputDialog
 
     pair = np.hstack([cv2.resize(cv2.imread(media(f"portraits/{n}")), (512, 512))

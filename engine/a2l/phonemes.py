@@ -256,7 +256,8 @@ def merge_silence(segments: list[Segment]) -> list[Segment]:
 
 
 # A transcript whose letters are this share or more outside a-z (accents, other scripts) is taken for another
-# language when it fails to align: English text with a borrowed "café" stays well under it.
+# language when it fails to align: one borrowed "café" in an English sentence stays under it, a sentence of
+# them does not (a false hint costs little: it only comes with a transcript that failed to align anyway).
 FOREIGN_LETTER_SHARE = 0.03
 
 
@@ -277,7 +278,7 @@ def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None,
             return *aligned, True
         if len(mono16k) <= MAX_ALIGN_S * ANALYSIS_RATE:
             hint = "" if looks_english(transcript) else (
-                " (the transcript does not look English: give its language, e.g. --language fr)")
+                " (the transcript does not look English: set its language code, e.g. fr)")
             warnings.warn(f"the transcript could not be aligned to the audio; phones are recognised without it{hint}",
                           stacklevel=2)
     return *recognize(mono16k, progress, accurate), False

@@ -359,8 +359,8 @@ def analyze_portrait(
         source_px = crop_rect((x0, y0, x1, y1), crop_expand, w, h)[2] if crop else max(w, h)
         if size > MAX_UPSCALE * source_px:
             warnings.warn(f"{what} gives {source_px:.0f} px for the {size} px output: upscaled "
-                          f"{size / source_px:.1f}x, the render is soft and slow (a --size near {source_px:.0f} "
-                          "keeps the photo's detail)", stacklevel=2)
+                          f"{size / source_px:.1f}x, the render is soft and slow (an output size near "
+                          f"{source_px:.0f} px keeps the photo's detail)", stacklevel=2)
         if crop:
             left, top, side = crop_rect((x0, y0, x1, y1), crop_expand, w, h)
             framed = crop_with_extension(image, left, top, side)
