@@ -35,11 +35,11 @@ class _Parser(argparse.ArgumentParser):
 def _language(text: str) -> str:
     """An argparse type: a language code espeak-ng has a voice for (said at once, not as a backend that "cannot
     run here" after the models have loaded); accepted as it is when espeak-ng is not installed."""
-    from engine.a2l.espeak_align import has_voice
+    from engine.a2l.espeak_align import unknown_language
 
-    if has_voice(text) is False:
-        raise argparse.ArgumentTypeError(f"espeak-ng knows no language {text!r}: use a code such as en, de, fr, es, "
-                                         "it, pt, ru, ja, ko, cmn (`espeak-ng --voices` lists them)")
+    why = unknown_language(text)
+    if why:
+        raise argparse.ArgumentTypeError(why)
     return text
 
 

@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
             "animation from the new audio now? (Your keys are kept; Undo brings the old animation back.)",
             QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
         if answer == QMessageBox.Yes:
-            self.regenerate(project.a2l)
+            self.regenerate(project.a2l, confirmed=True)  # (lane edits of the old audio mean nothing now)
 
     def export_livelink(self) -> None:
         from engine.document.interchange import export_livelink
@@ -807,15 +807,16 @@ class MainWindow(QMainWindow):
     def set_graph_normalised(self, on: bool) -> None:
         self.graph.normalise_box.setChecked(on)
 
-    def regenerate(self, a2l: Choice) -> None:
-        """Predict a new base layer with `a2l` on a worker; swapping it in is one undo step."""
+    def regenerate(self, a2l: Choice, confirmed: bool = False) -> None:
+        """Predict a new base layer with `a2l` on a worker; swapping it in is one undo step. Asks first when it
+        would replace lip-sync lane edits (unless the user has `confirmed` a regenerate already)."""
         project = self.project
         if project is None:
             return
         if project.audio is None:
             self.statusBar().showMessage("Relink the audio before regenerating", 5_000)
             return
-        edits = lane_edits_since_prediction(self.session.undo_stack)
+        edits = 0 if confirmed else lane_edits_since_prediction(self.session.undo_stack)
         if edits and QMessageBox.question(
                 self, "Regenerate", f"Regenerating predicts the whole lip sync anew: your {edits} lip-sync lane "
                 f"edit{'s' if edits > 1 else ''} (boundaries, labels, re-aligned stretches) will be replaced. Keys "

@@ -207,9 +207,10 @@ def test_instrumental_music_is_said_to_move_the_mouth():
         predict_embedded(clip, 25.0)
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         predict_embedded(load_audio(media("singing/SadTalker__imagine.wav")).head(6.0), 25.0)
+    assert not [w for w in caught if "voice detector" in str(w.message)]
 
 
 def test_speech_is_not_taken_for_song():

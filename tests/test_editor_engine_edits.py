@@ -3,6 +3,7 @@ engine.export.livelink): retiming and scaling key selections, intensity over a r
 local, and the Live Link Face CSV round trip."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,23 @@ def test_relabelling_a_diphthong_reshapes_its_two_halves_from_their_own_shapes()
     assert np.abs(delta[:25]).max() < 1e-6 and np.abs(delta[75:]).max() < 1e-6
     step = np.abs(np.diff(relabelled.weights["jawOpen"]))
     assert step[45:55].max() <= step[65:75].max() + 1e-6  # eased at the middle as at the span's edge: no jump
+
+
+def test_a_stretch_keeps_the_words_its_prediction_timed():
+    """A re-predicted stretch: the aligned words when they are the typed ones, the typed words spread over the
+    phones when the alignment fell back to recognition, the recognised words when nothing was typed (they were
+    erased)."""
+    from engine.a2l.base_layer import Segment
+    from engine.document.lipsync import typed_words
+    from tests.test_project import make_base
+
+    part = make_base(30)
+    part.phonemes = [Segment(0.1, 0.3, "M"), Segment(0.3, 0.6, "AA"), Segment(0.6, 0.8, "P")]
+    aligned = dataclasses.replace(part, words=[Segment(0.1, 0.8, "mop")])
+    assert typed_words(aligned, "Mop!") == aligned.words
+    heard = dataclasses.replace(part, words=[Segment(0.1, 0.8, "at")])
+    assert [w.label for w in typed_words(heard, "mop")] == ["mop"]
+    assert typed_words(heard, None) == heard.words
 
 
 def test_words_follow_the_transcript():

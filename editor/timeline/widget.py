@@ -90,7 +90,7 @@ class TimelineWidget(QWidget):
         self._source_sound = None  # the array source_pyramid was built from
         self.lane_items: list[SegmentLaneItem] = []
         self._linked: list[pg.PlotItem] = []  # other views on this time axis (the graph editor)
-        self._fitted: tuple[int, float] | None = None  # (project id, duration) the view was last fitted to
+        self._fitted: float | None = None  # the clip length the view was last fitted to (None: a new project)
         self.dope_sheet = DopeSheet(session)
         self.dope_sheet.plot.setXLink(self.wave_plot)
         self.playheads = [pg.InfiniteLine(angle=90, pen=PLAYHEAD_PEN) for _ in range(3)]
@@ -121,7 +121,7 @@ class TimelineWidget(QWidget):
         layout.addWidget(self.graphics)
         layout.addWidget(self.dope_sheet, 1)
 
-        session.project_replaced.connect(self._rebuild)
+        session.project_replaced.connect(self._on_replaced)
         session.segment_selected.connect(self._on_segment_selected)
         session.project_changed.connect(self._on_project_changed)
         session.frame_changed.connect(self._on_frame)
@@ -166,6 +166,10 @@ class TimelineWidget(QWidget):
         return plot
 
     # --- model -> view ---------------------------------------------------------------------------
+    def _on_replaced(self) -> None:
+        self._fitted = None
+        self._rebuild()
+
     def _rebuild(self) -> None:
         project = self.session.project
         for item in self.lane_items:
@@ -191,8 +195,8 @@ class TimelineWidget(QWidget):
         self._refresh_in_out()
         # Fitted to a new project or length only: a lane edit, its undo or a regenerate keeps the zoom the user
         # works at (each reset it to the whole clip).
-        if self._fitted != (id(project), project.duration):
-            self._fitted = (id(project), project.duration)
+        if self._fitted != project.duration:
+            self._fitted = project.duration
             self.fit()
         self._on_frame(self.session.frame)
 

@@ -319,12 +319,10 @@ class EmbeddedBackend:
             except ImportError:
                 return False, "the pocketsphinx package is not installed"
             return True, ""
-        from engine.a2l.espeak_align import has_voice
+        from engine.a2l.espeak_align import unknown_language
 
-        if has_voice(config.language) is False:  # a typo ("french", "xx") would silently mean "not English"
-            return False, (f"espeak-ng knows no language {config.language!r}: use a code such as de, fr, es, it, "
-                           "pt, ru, ja, ko, cmn (`espeak-ng --voices` lists them)")
-        return True, ""
+        why = unknown_language(config.language)  # a typo ("french", "xx") would silently mean "not English"
+        return why is None, why or ""
 
     def predict(self, audio: AudioClip, fps: float, config: EmbeddedConfig, *, progress: Progress | None = None,
                 cancel: Cancel | None = None) -> BaseLayer:

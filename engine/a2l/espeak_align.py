@@ -94,6 +94,14 @@ def has_voice(code: str) -> bool | None:
         return _set_voice(lib, code)
 
 
+def unknown_language(code: str) -> str | None:
+    """Why `code` is no language espeak-ng speaks, or None (it is one, or espeak-ng is not installed to say)."""
+    if has_voice(code) is not False:
+        return None
+    return (f"espeak-ng knows no language {code!r}: use a code such as en, de, fr, es, it, pt, ru, ja, ko, cmn "
+            "(`espeak-ng --voices` lists them)")
+
+
 def _set_voice(lib, code: str) -> bool:
     """Selects the first espeak-ng voice of voice_names(code) the library has (the caller holds _lock)."""
     return any(lib.espeak_SetVoiceByName(name.encode("ascii", errors="replace")) == 0 for name in voice_names(code))

@@ -60,6 +60,8 @@ def mouth_cues(base: BaseLayer, duration: float | None = None) -> list[tuple[flo
         if cues:
             cues[-1] = (cues[-1][0], start, cues[-1][2])
         cues.append((start, duration, shape))
+    if len(cues) > 1 and cues[-1][1] - cues[-1][0] < 0.005:  # the sound ends just inside the last frame
+        cues[-2:] = [(cues[-2][0], duration, cues[-2][2])]  # (a cue of 0.00 s once rounded)
     return cues
 
 

@@ -78,12 +78,17 @@ def move_keys(curves: Mapping[str, Curve], selection, dt: float, fps: float | No
     """Shifts the selected keys by dt seconds (a dope-sheet drag): retime_keys with t + dt. The group stops
     where its first key reaches 0 or its last `end`, so the keys keep their spacing (clamped one by one, the keys
     past the end all landed on it and merged into one)."""
-    times = _selected_times(curves, selection)
-    if len(times):
-        dt = float(np.clip(dt, -times.min(), np.inf if end is None else max(end - times.max(), 0.0)))
+    dt = _group_shift(_selected_times(curves, selection), dt, end)
     if fps:
         dt = snap(dt, fps)
     return retime_keys(curves, selection, lambda t: t + dt, fps, end)
+
+
+def _group_shift(times: np.ndarray, dt: float, end: float | None) -> float:
+    """dt, limited so that keys at `times` moved by it stay within [0, `end`] as a group (their spacing kept)."""
+    if not len(times):
+        return dt
+    return float(np.clip(dt, -times.min(), np.inf if end is None else max(end - times.max(), 0.0)))
 
 
 def scale_keys(curves: Mapping[str, Curve], selection, pivot: float, factor: float, fps: float | None = None,
@@ -121,10 +126,8 @@ def paste_keys(curves: Mapping[str, Curve], clipboard: list[tuple[str, Key]], at
     past the end, keys were invisible and did nothing)."""
     if not clipboard:
         return {}, frozenset()
-    first, last = min(k.time for _, k in clipboard), max(k.time for _, k in clipboard)
-    shift = at - first
-    if end is not None:
-        shift = max(min(shift, end - last), -first)
+    times = np.array([k.time for _, k in clipboard])
+    shift = _group_shift(times, at - times.min(), end)
     out: dict[str, Curve] = {}
     pasted: dict[str, list[float]] = {}
     for name, key in clipboard:

@@ -70,11 +70,11 @@ def words_from_phones(phones: list[Segment], transcript: str) -> list[Segment]:
 def typed_words(part: BaseLayer, transcript: str | None) -> list[Segment]:
     """The word lane of a stretch predicted from a typed transcript: the words the alignment timed when they
     are the typed ones, else (the alignment failed and the words were recognised, or the backend gives no words)
-    the typed words spread over the phones."""
+    the typed words spread over the phones; without a transcript, whatever words the prediction has."""
     from engine.a2l.phonemes import transcript_words
 
     if not transcript:
-        return []
+        return list(part.words)  # (re-predicted without text: the recognised words)
     if part.words and transcript_words(" ".join(w.label for w in part.words)) == transcript_words(transcript):
         return list(part.words)
     return words_from_phones(part.phonemes, transcript)
