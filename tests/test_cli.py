@@ -268,7 +268,8 @@ def test_a_render_saves_its_project_to_render_again_headless(tmp_path, speech):
                      "--frames", tmp_path / "png")
     assert result.returncode == 0, result.stderr
     # what was written, a PNG sequence as one line (it printed a line per frame)
-    assert sorted(result.stdout.splitlines()) == sorted([str(tmp_path / "b.npz"), str(tmp_path / "png" / "audio.wav"),
+    assert sorted(result.stdout.splitlines()) == sorted([str(tmp_path / "b.npz"),
+                                                         str(tmp_path / "png" / "audio_from_frame_000001.wav"),
                                                          f"{tmp_path / 'png'}: 5 PNG frames"])
     a, b = np.load(tmp_path / "a.npz")["landmarks_2d"], np.load(tmp_path / "b.npz")["landmarks_2d"]
     assert np.abs(a[:5] - b).max() < 1e-3
