@@ -176,9 +176,13 @@ class MainWindow(QMainWindow):
         s.project_changed.connect(lambda _: self._sync_interpolation_menu())
         self.window_keys = WindowKeys(self, self.actions_by_id.values())
         self.window_keys.install()
-        WARNINGS.warned.connect(lambda message: self.statusBar().showMessage(f"Note: {message}", 20_000))
+        WARNINGS.warned.connect(self.show_note)  # (a method, not a lambda: gone with the window)
         self._restore_layout()
         self._update_title()
+
+    def show_note(self, message: str) -> None:
+        """An engine warning, in the status bar."""
+        self.statusBar().showMessage(f"Note: {message}", 20_000)
 
     # --- the window's layout, kept between sessions -----------------------------------------------------
     def _restore_layout(self) -> None:
@@ -1024,6 +1028,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
+        WARNINGS.warned.disconnect(self.show_note)
         self._save_layout()
         self.window_keys.remove()
         self.playback.stop()
