@@ -346,6 +346,45 @@ def test_recognised_words_give_the_phones_across_chunks():
     assert inside == ["M", "OW", "M", "AH", "N", "T"]
 
 
+def test_speech_spans_join_short_gaps_and_skip_long_silences():
+    """Decoded spans: runs of speech joined across gaps under SKIP_SILENCE_S, padded by SPAN_PAD_S, clipped to
+    the clip; no mask decodes the whole clip, an all-silent mask nothing."""
+    from engine.a2l.phonemes import SKIP_SILENCE_S, SPAN_PAD_S, _speech_spans
+
+    assert (SKIP_SILENCE_S, SPAN_PAD_S) == (1.0, 0.3)  # the frame counts below are for these values
+    speech = np.zeros(1000, bool)
+    speech[10:200] = speech[290:400] = True  # a 0.9 s gap: one span
+    speech[600:990] = True  # a 2 s silence before it: a span of its own, padded past the end -> clipped
+    assert _speech_spans(speech, 1000 * 160) == [(0, 430 * 160), (570 * 160, 1000 * 160)]
+    assert _speech_spans(None, 5000) == [(0, 5000)]
+    assert _speech_spans(np.zeros(100, bool), 16000) == []
+
+
+def test_recognition_decodes_only_where_a_voice_sounds(monkeypatch):
+    """Two sentences with 8 s of room tone (-50 dBFS) between them: with the speech mask the recogniser decodes
+    the speech and its padding, not the room tone, and the phones stay contiguous, silent over the gap, with the
+    words of both sentences on the clip's clock."""
+    import engine.a2l.phonemes as phonemes
+    from engine.a2l.analysis import analyse
+
+    speech = load_audio(media("speech/AniTalker__speech4.wav")).mono16k
+    room = np.random.default_rng(3).normal(0.0, 10 ** (-50.0 / 20.0), 8 * 16000).astype(np.float32)
+    x = np.concatenate([speech[: 6 * 16000], room, speech[6 * 16000: 12 * 16000]])
+    decoded = []
+    pcm = phonemes._pcm
+    monkeypatch.setattr(phonemes, "_pcm", lambda y, *a: decoded.append(len(y)) or pcm(y, *a))
+    phones, words = phonemes.recognize(x, speech=analyse(x).presence > 0.5)
+    assert sum(decoded) < 13.5 * 16000  # 12 s of speech, its pauses and pads; not the 8 s of room tone
+    assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(len(x) / 16000)
+    assert all(b.start == pytest.approx(a.end) for a, b in zip(phones, phones[1:]))
+    gap = [p for p in phones if p.end > 7.0 and p.start < 13.0]
+    assert [p.label for p in gap] == ["SIL"]
+    assert any(w.end < 6.0 for w in words) and any(w.start > 14.0 for w in words)
+    # room tone alone: no words, one silence over the clip (decoded, it comes out as the word "thank")
+    phones, words = phonemes.recognize(room, speech=analyse(room).presence > 0.5)
+    assert words == [] and [(p.start, p.end, p.label) for p in phones] == [(0.0, 8.0, "SIL")]
+
+
 def test_phones_share_their_word_by_length():
     """A recognised word's frames are shared among its dictionary phones, a vowel counting VOWEL_LENGTH
     consonants; fillers are silence."""

@@ -171,14 +171,15 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
     """The phone track, the words and where they came from: "aligned" (a transcript), "recognised" (English
     words) or "acoustic" (language-neutral labels from the sound; no words)."""
     if is_english(s.language):
-        phones, words, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones)
+        speech = analysis.presence > 0.5
+        phones, words, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones, speech)
         if aligned:
             spoken = sum(p.end - p.start for p in phones if p.label != "SIL")
             voice = float((analysis.presence > 0.5).sum()) / 100.0
             if spoken < TRANSCRIPT_MIN_COVER * voice:
                 warnings.warn(f"the transcript's words cover {spoken:.1f} s of the {voice:.1f} s of speech: words "
                               "are missing, so the phones are recognised instead", stacklevel=3)
-                phones, words, aligned = phones_for(mono16k, None, report, s.accurate_phones)
+                phones, words, aligned = phones_for(mono16k, None, report, s.accurate_phones, speech)
         return phones, words, "aligned" if aligned else "recognised"
     if s.transcript and s.transcript.strip():
         from engine.a2l.espeak_align import align_with_espeak
