@@ -368,6 +368,22 @@ def test_head_styles_scale_the_motion_and_never_jitter():
         assert (fast.std(axis=0) / p[:, :3].std(axis=0)).max() < 0.05
 
 
+def test_a_nod_under_way_at_the_end_of_the_clip_is_cut_not_dropped():
+    """A stressed syllable 4 frames before the end: its nod is still rising on the last frame (the head snapped
+    back to rest over the last 0.1 s, a 10 px jump in one frame on a 512 px render)."""
+    from engine.a2l.head_pose import head_pose
+    from engine.a2l.loudness import AudioFeatures
+
+    n = 100
+    ones = np.ones(n)
+    features = AudioFeatures(level_db=-20 * ones, voicing=ones, pitch_hz=150 * ones, activity=ones,
+                             speech_db=-20.0, noise_db=-60.0, voicing_track=ones)
+    poses = [head_pose(features, 25.0, np.random.default_rng(0), (np.array([n - 4]), np.array([s]))) for s in (1, 0)]
+    nod = poses[0][:, 0] - poses[1][:, 0]  # the same random streams: only the nod differs
+    assert nod[-1] > 0.5 * nod.max() > 0.5
+    assert np.abs(np.diff(nod)).max() < 0.5 * nod.max()
+
+
 def test_locale_codes_with_underscores_are_english_or_their_language():
     from engine.a2l.embedded import is_english
     from engine.a2l.espeak_align import has_voice

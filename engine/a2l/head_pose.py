@@ -78,9 +78,10 @@ def head_pose(features: AudioFeatures, fps: float, rng: np.random.Generator,
     # shape (tau/T)^2 e^(2(1 - tau/T)) starts with zero velocity and peaks at T: no jerk at its start.
     tau = np.arange(int(1.0 * fps)) / fps
     impulse = (tau / NOD_PEAK_S) ** 2 * np.exp(2.0 * (1.0 - tau / NOD_PEAK_S))
-    nod_track = np.convolve(nods, impulse)[:n] * NOD_DEG * nod_gain
-    shift = int(round(0.1 * fps))  # the nod starts slightly before the stressed syllable peaks
-    nod_track = np.concatenate([nod_track[shift:], np.zeros(shift)])[:n]
+    # The nod starts slightly before the stressed syllable peaks; a nod under way when the clip ends is cut there,
+    # not dropped (the head snapped back to rest over the last frames).
+    shift = int(round(0.1 * fps))
+    nod_track = np.convolve(nods, impulse)[shift:shift + n] * NOD_DEG * nod_gain
     pose[:, 0] += nod_track
     pose[:, 4] -= nod_track * 0.05
     # slow posture drift (drawn after the sway and the nods so the v1 random streams of a seed are unchanged)
