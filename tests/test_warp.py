@@ -98,9 +98,52 @@ def test_invalid_landmark_shapes_raise_value_error(olsen):
 
 
 def test_source_frame_with_own_landmarks_matches_reference_path(olsen):
-    ref, renderer = olsen
+    """A source frame with its own landmarks (a video's) warps as the reference does without the still background,
+    which only a still's reference field keeps (its segmentation is made once)."""
+    ref, _ = olsen
+    renderer = WarpRenderer(ref, still_background=False)
     target = wt.target_px(ref, {"jawOpen": 0.7}, [0, 8, 0, 0, 0, 0])
     assert np.array_equal(renderer.render(target, source=ref.image, source_px=ref.landmarks_px), renderer.render(target))
+
+
+def test_person_mask_separates_the_person_from_the_wall():
+    """GrabCut seeded by the landmarks: the face, the hair above the forehead and the neck are the person; the wall
+    beside the head is not."""
+    from engine.face.contours import FACE_OVAL
+    from engine.render.person_mask import person_mask
+
+    ref = analyze_portrait(media("portraits/hallo__6.jpg"))
+    mask = person_mask(ref.image, ref.landmarks_px)
+    oval = ref.landmarks_px[list(FACE_OVAL)]
+    centre, r = oval.mean(axis=0), np.linalg.norm(oval - oval.mean(axis=0), axis=1).mean()
+    assert _polygon_mask(ref.image.shape, oval)[~mask].sum() == 0  # the whole face
+    at = lambda dx, dy: bool(mask[int(centre[1] + dy * r), int(centre[0] + dx * r)])  # noqa: E731
+    assert at(0.0, -1.2) and at(0.0, 1.3)  # hair above the forehead, the neck
+    assert not at(-1.5, -0.5) and not at(1.5, -0.5)  # the wall either side of the head
+    assert 0.3 < mask.mean() < 0.8
+
+
+def test_the_wall_behind_a_turning_head_stays_still():
+    """A head turn and nod: beyond the person's silhouette (more than SILHOUETTE_FALLOFF face radii from it) the
+    wall is the photo itself; without the segmentation the whole field around the head bent it (mean change 20
+    grey levels there on this portrait), while the person is warped the same either way."""
+    from engine.face.contours import FACE_OVAL
+    from engine.render.person_mask import person_mask
+    from engine.render.warp_field import SILHOUETTE_FALLOFF
+
+    ref = analyze_portrait(media("portraits/hallo__6.jpg"))
+    target = wt.target_px(ref, {"jawOpen": 0.3}, [4, 6, 3, 0.3, 0.2, 0])
+    still, bent = (WarpRenderer(ref, still_background=on).render(target).astype(int) for on in (True, False))
+    person = person_mask(ref.image, ref.landmarks_px)
+    hull = cv2.convexHull(ref.landmarks_px[:468].astype(np.float32)).reshape(-1, 2)
+    radius = np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean()
+    beyond = cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 5)
+    wall = beyond > (SILHOUETTE_FALLOFF + 0.05) * radius  # a grid step past the fade
+    assert wall.mean() > 0.2
+    photo = ref.image.astype(int)
+    assert np.abs(still - photo)[wall].mean() < 0.5 < 5.0 < np.abs(bent - photo)[wall].mean()
+    face = _polygon_mask(ref.image.shape, target[list(FACE_OVAL)])
+    assert np.abs(still - bent)[face].mean() < 0.5
 
 
 @pytest.mark.parametrize("portrait", ["olsen", "einstein"])

@@ -7,6 +7,7 @@ the editor's live preview and the final render.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -17,6 +18,7 @@ from engine.errors import RenderCancelled
 from engine.face.reference import ReferenceFace
 from engine.render.eyes import paint_eyes
 from engine.render.mouth import MouthStyle, paint_mouth, seal_lips
+from engine.render.person_mask import person_mask
 from engine.render.renderer import Cancel, Progress, Region, RendererCapabilities
 from engine.render.warp_field import WarpField
 from engine.sources.base import FaceSource
@@ -39,12 +41,15 @@ def _landmarks(px, name: str) -> np.ndarray:
 class WarpRenderer:
     """Renders target landmarks (pixels of the reference frame) as frames of the reference's size."""
 
-    def __init__(self, reference: ReferenceFace, grid_step: int = DEFAULT_GRID_STEP):
+    def __init__(self, reference: ReferenceFace, grid_step: int = DEFAULT_GRID_STEP, still_background: bool = True):
+        """`still_background`: the background beyond the person's silhouette (engine.render.person_mask) stays
+        still; False: the field fades out with the distance from the face alone."""
         self.reference = reference
         self.grid_step = grid_step
         self._image = np.ascontiguousarray(reference.image[..., :3])
         self._px = _landmarks(reference.landmarks_px, "reference landmarks")
-        self._field = WarpField(self._px, reference.width, reference.height, grid_step)
+        person = person_mask(self._image, self._px) if still_background else None
+        self._field = WarpField(self._px, reference.width, reference.height, grid_step, person=person)
         self._mouth = MouthStyle.of(self._image, self._px)
 
     def render(self, target_px: np.ndarray, source: np.ndarray | None = None,
@@ -102,6 +107,10 @@ class WarpRenderer:
 class WarpConfig:
     VERSION: ClassVar[int] = 1
     grid_step: int = DEFAULT_GRID_STEP
+    # Keep the background beyond the person's silhouette still (a GrabCut segmentation of the portrait); off: the
+    # warp fades out with the distance from the face, so a wall or door frame near the head bends with it.
+    still_background: bool = dataclasses.field(default=True, metadata={
+        "help": "keep the background beyond the person still (turn off if the hair's edge stretches)"})
 
     def validate(self) -> None:
         if not 1 <= self.grid_step <= 32:
@@ -124,7 +133,9 @@ class WarpBackend:
     def __init__(self, source: FaceSource, config: WarpConfig | None = None):
         self.source = source
         self.config = config or WarpConfig()
-        self._warp = WarpRenderer(source.reference, self.config.grid_step)
+        # a still's background is kept still (a source with frames of its own warps each frame with its own field)
+        self._warp = WarpRenderer(source.reference, self.config.grid_step,
+                                  self.config.still_background and source.frame_count is None)
 
     def preview(self, landmarks: np.ndarray, index: int = 0, region: Region | None = None) -> np.ndarray:
         if self.source.frame_count is None:

@@ -27,6 +27,11 @@ RING_FOLLOW_DOWN = (0.85, 0.55, 0.25, 0.08, 0.0)  # ... below it (neck bends, sh
 # and the neck follows the chin when the jaw opens.
 RING_ANCHOR = (0.9, 0.6, 0.3, 0.1, 0.0)
 RING_DIRECTIONS = 40
+# With a person mask (engine.render.person_mask), the field fades out over this distance (face hull radii) beyond
+# the person's silhouette: the background next to it absorbs the head's motion (a few percent of the face radius)
+# over half a face radius, a strain of ~0.1-0.2, and further out it stays still instead of bending along with
+# the head out to 2.3 face radii (the rings' reach).
+SILHOUETTE_FALLOFF = 0.5
 BORDER_SPACING_PX = 48
 BORDER_SAFETY = 0.45  # a ring point moves at most this fraction of its distance to the frame edge: no folds
 RIGID_MIN_CANONICAL_Y = -2.5  # stable landmarks for the head's similarity motion: above the mouth and jaw
@@ -60,8 +65,10 @@ class WarpField:
     """Precomputed geometry of the warp for one source frame size and its source landmarks."""
 
     def __init__(self, source_px: np.ndarray, width: int, height: int, grid_step: int = 4,
-                 region: tuple[int, int, int, int] | None = None):
-        """`region`: (x0, y0, x1, y1) pixels of the output the maps cover (default: the whole frame)."""
+                 region: tuple[int, int, int, int] | None = None, person: np.ndarray | None = None):
+        """`region`: (x0, y0, x1, y1) pixels of the output the maps cover (default: the whole frame); `person`:
+        (H, W) bool mask of the person in the source frame, beyond whose silhouette the background stays still
+        (None: the field fades out with the distance from the face alone)."""
         src = np.asarray(source_px, dtype=np.float64)[:N_MESH]
         self.width, self.height = int(width), int(height)
         x0, y0, x1, y1 = (0, 0, self.width, self.height) if region is None else (int(v) for v in region)
@@ -104,6 +111,7 @@ class WarpField:
         self._to_grid = np.array([self.grid_w / rw, self.grid_h / rh], dtype=np.float32)
         self._origin = np.array([x0, y0], dtype=np.float32)
         self._band, self._band_sigma = self._outline_band(src)
+        self._still = None if person is None else self._still_weight(person, src)
 
     def _rings(self, src: np.ndarray):
         from scipy.spatial import ConvexHull
@@ -129,6 +137,20 @@ class WarpField:
         oval = self._oval
         anchor_idx = oval[np.argmin(((pts[:, None, :] - src[None, oval, :]) ** 2).sum(-1), axis=1)]
         return pts, follow, anchor_w, anchor_idx
+
+    def _still_weight(self, person: np.ndarray, src: np.ndarray) -> np.ndarray:
+        """(gh, gw, 1) share of the field kept at each grid node: 1 on the person, falling to 0 at
+        SILHOUETTE_FALLOFF face radii beyond the silhouette."""
+        import cv2
+
+        if person.shape != (self.height, self.width):
+            raise ValueError(f"person mask {person.shape} does not match the {self.width}x{self.height} frame")
+        hull = cv2.convexHull(src.astype(np.float32)).reshape(-1, 2)
+        radius = float(np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean())
+        beyond = cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 5)
+        nodes = np.clip(np.round(self.grid).astype(int), 0, [self.width - 1, self.height - 1])
+        weight = np.clip(1.0 - beyond[nodes[..., 1], nodes[..., 0]] / (SILHOUETTE_FALLOFF * radius), 0.0, 1.0)
+        return weight.astype(np.float32)[..., None]
 
     def _outline_band(self, src: np.ndarray) -> tuple[np.ndarray, float]:
         """(gh, gw, 1) weight of the smoothed field (1 outside the face hull, fading to 0 inside it) and the
@@ -246,6 +268,8 @@ class WarpField:
         field = (self._bary @ self.control_displacements(target_px)).astype(np.float32)
         field = field.reshape(self.grid_h, self.grid_w, 2)
         field += self._band * (cv2.GaussianBlur(field, (0, 0), self._band_sigma) - field)
+        if self._still is not None:
+            field *= self._still
         # A turned head folds the far cheek over its silhouette (self-occlusion); a 2D warp cannot
         # show that, so squeeze instead: smooth the field locally until its Jacobian stays positive.
         for _ in range(FOLD_RELAX_ROUNDS):
