@@ -4,8 +4,13 @@ Speed: frames per second at 512x512 on ONE core over a 60-frame clip (rig speech
 as a ratio to real time at 30 fps and to scikit-image's PiecewiseAffineTransform warp of the same
 frames, timed in the same run. Fidelity (--fidelity): the face landmarker is run on frames rendered from
 expression-rig targets and its landmarks compared with the targets (mean px at 512, all 468 / the 40 lip points).
+Background (--background): on every portrait of ../shared/media (portraits/ and stylized/), a lively head pose
+(nod 4, turn 6, tilt 3 degrees, 3 mm across) is rendered with and without the still background; printed: the
+mean change (sum over RGB, 0-765) from the photo of the background further than SILHOUETTE_FALLOFF + 0.1 face
+radii from the person's silhouette (the segmentation's own judgement of where the background is), and of the
+person itself between the two renders.
 
-    .venv/bin/python bench/bench_warp.py [--fidelity] [--portraits a.png,b.jpg] [--frames 60]
+    .venv/bin/python bench/bench_warp.py [--fidelity] [--background] [--portraits a.png,b.jpg] [--frames 60]
 """
 from __future__ import annotations
 
@@ -70,9 +75,35 @@ def landmark_error(session: FaceLandmarkerSession, frame: np.ndarray, target: np
     return float(dist.mean()), float(dist[list(LIP_INDICES)].mean())
 
 
+def background_change() -> None:
+    from engine.render.person_mask import person_mask
+    from engine.render.warp_field import SILHOUETTE_FALLOFF
+
+    print(f"\nbackground change under a head turn, mean |frame - photo| (RGB sum) beyond the silhouette + "
+          f"{SILHOUETTE_FALLOFF + 0.1:.1f} face radii")
+    print(f"{'portrait':<32}{'share':>7}{'still':>8}{'before':>8}{'person still vs before':>24}")
+    still_all, bent_all = [], []
+    for path in sorted(MEDIA.glob("*")) + sorted((MEDIA.parent / "stylized").glob("*")):
+        ref = analyze_portrait(path)
+        target = wt.target_px(ref, {"jawOpen": 0.3}, [4.0, 6.0, 3.0, 0.3, 0.2, 0.0])
+        still, bent = (WarpRenderer(ref, still_background=on).render(target).astype(int) for on in (True, False))
+        person = person_mask(ref.image, ref.landmarks_px)
+        hull = cv2.convexHull(ref.landmarks_px[:468].astype(np.float32)).reshape(-1, 2)
+        radius = float(np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean())
+        far = cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 5) > (SILHOUETTE_FALLOFF + 0.1) * radius
+        photo = ref.image.astype(int)
+        change = [float(np.abs(img - photo).sum(axis=2)[far].mean()) if far.any() else 0.0 for img in (still, bent)]
+        still_all.append(change[0])
+        bent_all.append(change[1])
+        print(f"{path.name[:31]:<32}{far.mean():7.2f}{change[0]:8.2f}{change[1]:8.2f}"
+              f"{np.abs(still - bent).sum(axis=2)[person].mean():24.2f}")
+    print(f"{'mean':<32}{'':7}{np.mean(still_all):8.2f}{np.mean(bent_all):8.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fidelity", action="store_true", help="also measure landmark fidelity")
+    parser.add_argument("--background", action="store_true", help="also measure how still the background stays")
     parser.add_argument("--portraits", default=",".join(DEFAULT_PORTRAITS))
     parser.add_argument("--frames", type=int, default=60)
     args = parser.parse_args()
@@ -106,6 +137,8 @@ def main() -> int:
         print(f"speech shapes mean {np.nanmean(speech[:, 0]):.2f} / {np.nanmean(speech[:, 1]):.2f}; "
               f"all targets mean {np.nanmean(arr[:, 0]):.2f} / {np.nanmean(arr[:, 1]):.2f} "
               f"(worst {np.nanmax(arr[:, 0]):.2f} / {np.nanmax(arr[:, 1]):.2f}; no face found: {int(np.isnan(arr[:, 0]).sum())})")
+    if args.background:
+        background_change()
     return 0
 
 
