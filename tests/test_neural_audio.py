@@ -171,6 +171,19 @@ class _Payload:
     pass
 
 
+def test_a_broken_wav2vec2_config_is_a_clear_error(weights, tmp_path):
+    """A config.json that is not JSON (a truncated download) is a CheckpointError naming the file (it was a
+    ValueError, a traceback from the command line)."""
+    import shutil
+
+    copy = tmp_path / "weights"
+    shutil.copytree(weights, copy)
+    config = next(copy.rglob("wav2vec2-base-960h/config.json"))
+    config.write_text("{bad json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="config.json is not readable JSON"):
+        am.load_audio_model(copy, "audio2mesh")
+
+
 def test_the_backend_gives_a_base_layer_at_the_project_rate(weights):
     from engine.a2l.aniportrait import AniPortraitA2L, AniPortraitA2LConfig
     from engine.audio.decode import AudioClip

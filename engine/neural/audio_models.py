@@ -311,9 +311,14 @@ def wav2vec2_settings(root) -> tuple[dict, bool]:
     """(wav2vec2 config, do_normalize) from the folder's wav2vec2-base-960h/."""
     from engine.neural import layout
 
-    config = layout.read_json(layout.find(root, "wav2vec2_config"))
-    pre = layout.find(root, "wav2vec2_preprocessor")
-    normalize = bool(layout.read_json(pre).get("do_normalize", True)) if pre is not None else True
+    from engine.neural.checkpoint import CheckpointError
+
+    try:
+        config = layout.read_json(layout.find(root, "wav2vec2_config"))
+        pre = layout.find(root, "wav2vec2_preprocessor")
+        normalize = bool(layout.read_json(pre).get("do_normalize", True)) if pre is not None else True
+    except ValueError as exc:  # a broken config is the user's file, not a bug: one clear line
+        raise CheckpointError(str(exc)) from None
     return config, normalize
 
 
