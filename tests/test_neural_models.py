@@ -64,6 +64,18 @@ def test_models_check_accepts_the_tiny_folder_and_names_what_is_wrong(weights, c
     assert main.main(["models", "check", str(weights.parent / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err and "denoising_unet.pth" in err
+    assert main.main(["models", "check", str(broken / "pose_guider.pth")]) == 2  # a file given for the folder
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+    # A corrupt download is named at once, even while the configs the other checks need are still missing.
+    partial = weights.parent / "partial"
+    partial.mkdir()
+    (partial / "denoising_unet.pth").write_bytes(bytes(range(256)) * 20)
+    shutil.copy(weights / "reference_unet.pth", partial / "reference_unet.pth")
+    assert main.main(["models", "check", str(partial)]) == 1
+    out = capsys.readouterr().out
+    assert "denoising_unet.pth" in out and "UNREADABLE" in out and "not a PyTorch weights file" in out
+    assert out.count("UNREADABLE") == 1  # the good checkpoint reads
 
 
 def test_renderer_availability_reasons(weights, tmp_path):

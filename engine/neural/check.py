@@ -150,7 +150,7 @@ def check_folder(folder: str | Path) -> dict:
     root = layout.resolve_root(folder)
     report = {"folder": str(root), "files": [], "components": [], "problems": []}
     if not root.is_dir():
-        report["problems"].append(f"the weights folder {folder} does not exist; {layout.LAYOUT_TEXT}")
+        report["problems"].append(f"{layout.no_folder(folder)}; {layout.LAYOUT_TEXT}")
         report["ok"] = False
         return report
     for e in layout.ENTRIES:
@@ -184,6 +184,16 @@ def check_folder(folder: str | Path) -> dict:
                 row["status"], row["problem"] = "mismatch", str(exc)
                 report["problems"].append(str(exc))
         report["components"].append(row)
+    # Weight files no model could be built for yet (its config is missing) are still read: a corrupt download shows
+    # now, not after the other files are in place.
+    checked = {c["file"] for c in report["components"]}
+    for f in report["files"]:
+        if f["found"] and f["path"] not in checked and Path(f["path"]).suffix in layout.WEIGHT_SUFFIXES:
+            try:
+                read_state_dict(root / f["path"])
+            except CheckpointError as exc:
+                f["unreadable"] = True
+                report["problems"].append(str(exc))
     report["ok"] = not report["problems"]
     return report
 
@@ -193,7 +203,8 @@ def format_report(report: dict) -> str:
     if "folder" in report:
         lines.append(f"weights folder: {report['folder']}")
         for f in report["files"]:
-            state = "found" if f["found"] else ("absent (optional)" if f["optional"] else "MISSING")
+            state = ("UNREADABLE" if f.get("unreadable") else "found") if f["found"] else (
+                "absent (optional)" if f["optional"] else "MISSING")
             size = f"  {f['bytes'] / 1e6:9.1f} MB" if f["bytes"] is not None else ""
             lines.append(f"  {f['path']:<58} {state}{size}" + (f"  ({f['note']})" if f["note"] else ""))
         if report["components"]:

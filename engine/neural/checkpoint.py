@@ -44,8 +44,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise CheckpointError(f"{path} not found") from None
     except Exception as exc:  # noqa: BLE001  (unpickling errors come in many types)
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        if reason.startswith("Weights only load failed"):  # torch's advice to load it unsafely is not ours to give
+            reason = "not a PyTorch weights file, or one holding objects other than tensors"
         raise CheckpointError(f"{path} cannot be read as a plain state dict of tensors "
-                              f"(only weights are loaded, never code): {str(exc).splitlines()[0][:300]}") from None
+                              f"(only weights are loaded, never code): {reason}") from None
     if not isinstance(state, Mapping) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                   for k, v in state.items()):
         raise CheckpointError(f"{path} is not a state dict (a mapping of names to tensors)")

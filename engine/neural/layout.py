@@ -90,13 +90,21 @@ def missing(root: Path, user: str, *, optional: tuple[str, ...] = ()) -> list[st
     return out
 
 
+WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+
+
+def no_folder(folder: str | Path) -> str:
+    """Why `folder`, which is not a directory, cannot be the weights folder."""
+    return f"the weights folder {folder} " + ("is a file, not a folder" if Path(folder).exists() else "does not exist")
+
+
 def folder_problem(folder: str | None, user: str, *, optional: tuple[str, ...] = ()) -> str | None:
     """Why the weights folder cannot serve `user`, in one line; None when every file it needs is there."""
     if not folder:
         return "no weights folder given (--weights DIR: the AniPortrait pretrained_model folder)"
     root = resolve_root(folder)
     if not root.is_dir():
-        return f"the weights folder {folder} does not exist"
+        return no_folder(folder)
     gone = missing(root, user, optional=optional)
     if gone:
         shown = ", ".join(gone[:4]) + (f" and {len(gone) - 4} more" if len(gone) > 4 else "")
@@ -125,7 +133,7 @@ def weights_bytes(root: Path, user: str) -> int:
     for e in ENTRIES:
         if user in e.users:
             path = find(root, e.component)
-            if path is not None and path.suffix in (".pth", ".pt", ".bin", ".safetensors"):
+            if path is not None and path.suffix in WEIGHT_SUFFIXES:
                 total += path.stat().st_size
     return total
 

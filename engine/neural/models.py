@@ -14,7 +14,7 @@ def models_check(folder: str | None, *, describe: bool = False, as_json: bool = 
     if folder is None and not describe:
         raise BackendError("models check needs a weights folder (or --describe for the full-size architectures)")
     if folder is not None and not Path(folder).expanduser().is_dir():
-        raise BackendError(f"the weights folder {folder} does not exist; {layout.LAYOUT_TEXT}")
+        raise BackendError(f"{layout.no_folder(folder)}; {layout.LAYOUT_TEXT}")
     problem = layout.packages_problem()
     if problem:
         raise BackendError(problem)
