@@ -2,6 +2,8 @@
 new audio), reenactment (a portrait follows a driving video), lengths, rotation, bad videos."""
 from __future__ import annotations
 
+import warnings
+
 import av
 import numpy as np
 import pytest
@@ -395,6 +397,23 @@ def test_trim_ends_a_dub_with_its_video_when_the_audio_is_longer(tmp_path):
         pass
     with av.open(str(tmp_path / "trim.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 5
+
+
+def test_a_video_shorter_than_the_audio_says_how_it_is_stretched(tmp_path):
+    """A 10-frame video under 4 s of audio: the dub loops it ten times; it says so, and what --fit trim does."""
+    from engine.sources.video import VideoSource
+
+    frames = [f for _, f in iter_video_frames(VIDEO)][:10]
+    write_video(tmp_path / "short.mp4", frames)
+    with pytest.warns(UserWarning, match=r"the video is 0\.4 s and the audio 4\.0 s: the video plays forwards and "
+                                         r"backwards 10\.0 times over the audio \(--fit trim"):
+        VideoSource.open(tmp_path / "short.mp4", 100, "pingpong")
+    with pytest.warns(UserWarning, match="holds its last frame"):
+        VideoSource.open(tmp_path / "short.mp4", 100, "hold")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VideoSource.open(tmp_path / "short.mp4", 100, "trim")
+        VideoSource.open(tmp_path / "short.mp4", 10, "pingpong")
 
 
 def test_a_face_index_past_the_faces_of_the_video_says_how_many_there_are(tmp_path):

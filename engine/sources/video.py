@@ -311,5 +311,13 @@ class VideoSource:
             spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in track.gaps[:3]) + (" ..." if len(track.gaps) > 3 else "")
             warnings.warn(f"{os.fspath(path)}: no face in {len(track.gaps)} stretch(es) ({spans}): those frames are "
                           "shown as they are, without the new mouth", stacklevel=2)
+        if output_frames > track.frame_count and fit != "trim":
+            import warnings
+
+            video_s, audio_s = track.frame_count / track.fps, output_frames / track.fps
+            how = (f"plays forwards and backwards {output_frames / track.frame_count:.1f} times over"
+                   if fit == "pingpong" and track.frame_count > 1 else "holds its last frame for the rest of")
+            warnings.warn(f"{os.fspath(path)}: the video is {video_s:.1f} s and the audio {audio_s:.1f} s: the video "
+                          f"{how} the audio (--fit trim ends with the video)", stacklevel=2)
         return cls(os.fspath(path), track, source_frames(track.frame_count, output_frames, fit), fit=fit,
                    face_index=face_index)
