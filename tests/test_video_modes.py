@@ -181,6 +181,27 @@ def test_reenactment_follows_the_driver(tmp_path):
     assert set(project.base.weights) >= {"jawOpen", "mouthSmileLeft"}  # fitted, for the lanes and inspector
 
 
+def test_where_the_driver_leaves_the_frame_the_portrait_rests(tmp_path):
+    """A second without the driver's face: reenactment says where, and the portrait eases back to its own
+    expression and pose there (it froze in the last tracked frame's expression and head tilt)."""
+    from engine.a2l.performance import PerformanceBackend, PerformanceConfig
+
+    frames = [f for _, f in iter_video_frames(VIDEO)][:100]
+    for i in range(30, 70):
+        frames[i] = np.full_like(frames[i], 128)
+    gone = write_video(tmp_path / "gone.mp4", frames)
+    from engine.audio.decode import AudioClip
+
+    audio = AudioClip(np.zeros((64000, 1), np.float32), 16000)
+    with pytest.warns(UserWarning, match=r"no face in 1 stretch\(es\) \(1\.2-2\.8 s\): the portrait rests"):
+        base = PerformanceBackend().predict(audio, 25.0, PerformanceConfig(video=str(gone)))
+    middle = slice(42, 58)  # 0.3 s (the ease) inside the gap
+    assert np.abs(base.offsets[middle]).max() == 0.0 and np.abs(base.pose[middle]).max() == 0.0
+    assert np.abs(base.offsets[:25]).max() > 0.1 and np.abs(base.pose[:25, :3]).max() > 0.5  # driven elsewhere
+    step = np.abs(np.diff(base.pose[20:80, :3], axis=0)).max()
+    assert step < 2.5  # eased over REST_EASE_S, not cut (degrees per frame)
+
+
 def test_a_driving_video_without_sound_reenacts_in_silence(tmp_path):
     """Reenactment needs the face, not a voice: a silent driving video (the catalog's EDTalk clip is one) was
     refused with "no audio track to mux"."""

@@ -47,8 +47,28 @@ def fit_weights(offsets: np.ndarray, rig, controls=FITTED_CONTROLS) -> dict[str,
     return {n: np.clip(w[i], 0.0, 1.0).astype(np.float32) for i, n in enumerate(names)}
 
 
+# Where the driver's face is lost for long (it leaves the frame, a cutaway), the portrait eases back to its own
+# expression and pose over this long from the last frame it was seen, and out again: holding that frame froze
+# the portrait mid-word (a wide-open grimace, the head thrown back) for as long as the face was gone.
+REST_EASE_S = 0.3
+
+
+def toward_rest(values: np.ndarray, usable: np.ndarray, fps: float) -> np.ndarray:
+    """(T, ...) values where the driver's face is tracked; in a long gap, the nearest tracked frame's values eased
+    (raised cosine) to 0 (the rest) over REST_EASE_S."""
+    from scipy.ndimage import distance_transform_edt
+
+    if usable.all() or not usable.any():
+        return values
+    frames_away, (nearest,) = distance_transform_edt(~usable, return_indices=True)
+    t = np.clip(frames_away / max(REST_EASE_S * fps, 1.0), 0.0, 1.0)
+    share = 0.5 + 0.5 * np.cos(np.pi * t)
+    return values[nearest] * share.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
 def performance_base(track, fps: float, frames: int, head_translation: float = 1.0) -> BaseLayer:
-    """The track's motion at `fps` over `frames` frames (the last frame held past the video's end)."""
+    """The track's motion at `fps` over `frames` frames (the last frame held past the video's end; the rest pose
+    where the face was lost for long)."""
     from engine.geometry import relative_pose
     from engine.rig import load_rig
     from engine.timing import resample_frames
@@ -56,8 +76,10 @@ def performance_base(track, fps: float, frames: int, head_translation: float = 1
     pose, scale = relative_pose(track.transforms[0], track.transforms)
     meshes = track.meshes * scale[:, None, None]
     neutral = track.meshes[track.neutral_index()]
-    offsets = resample_frames(meshes - neutral[None], track.fps, fps, frames).astype(np.float32)
-    pose = resample_frames(pose, track.fps, fps, frames)
+    usable = np.asarray(track.usable, bool)
+    offsets = resample_frames(toward_rest(meshes - neutral[None], usable, track.fps), track.fps, fps, frames)
+    offsets = offsets.astype(np.float32)
+    pose = resample_frames(toward_rest(pose, usable, track.fps), track.fps, fps, frames)
     pose[:, 3:] *= head_translation
     return BaseLayer(fps=float(fps), offsets=offsets, pose=pose, weights=fit_weights(offsets, load_rig()))
 
@@ -85,6 +107,12 @@ class PerformanceBackend:
         report = stage_reporter(progress, cancel)
         track = cached_track(config.video, face_index=config.face_index,
                              progress=lambda f: report(0.9 * f), cancel=cancel)
+        if track.gaps:
+            import warnings
+
+            spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in track.gaps[:3]) + (" ..." if len(track.gaps) > 3 else "")
+            warnings.warn(f"{config.video}: no face in {len(track.gaps)} stretch(es) ({spans}): the portrait rests "
+                          "there, in its own expression and pose", stacklevel=2)
         base = performance_base(track, fps, audio.frame_count(fps), config.head_translation)
         report(1.0)
         return base
