@@ -4,6 +4,7 @@ local, and the Live Link Face CSV round trip."""
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,30 @@ def test_live_link_face_csv_round_trip(demo_project_file, tmp_path):
     got = result_tracks(fresh)
     for name in ("jawOpen", "mouthSmileLeft", "ry", "rx"):
         assert np.abs(got[name] - want[name]).max() < 0.02
+
+
+def test_a_take_says_what_it_lacks_ignores_and_assumes(tmp_path):
+    """A 10-frame take (a sixth of a second at 60 fps) cannot show its rate; a take without JawOpen and with a
+    column of another tool's: each is said, not passed over in silence."""
+    from engine.export.livelink import HEADER, read_livelink_csv, timecode
+
+    def write(name, header, frames, fps=60):
+        rows = [",".join(header)] + [",".join([timecode(i, fps)] + ["0.1"] * (len(header) - 1)) for i in range(frames)]
+        (tmp_path / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+        return tmp_path / name
+
+    with pytest.warns(UserWarning, match=r"under a second does not show its frame rate: 24 fps assumed"):
+        read_livelink_csv(write("short.csv", HEADER, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_livelink_csv(write("short.csv", HEADER, 10), 60.0).fps == 60.0  # given: nothing to say
+        assert read_livelink_csv(write("long.csv", HEADER, 90)).fps == 60.0
+    header = [h for h in HEADER if h != "JawOpen"] + ["Confidence"]
+    with pytest.warns(UserWarning) as said:
+        take = read_livelink_csv(write("odd.csv", header, 90))
+    text = " | ".join(str(w.message) for w in said)
+    assert "has no JawOpen" in text and "ignored the unknown column(s) Confidence" in text
+    assert "jawOpen" not in take.shapes and len(take.shapes) == 51
 
 
 def test_a_take_next_to_a_kept_key_adds_no_second_key_there(tmp_path):

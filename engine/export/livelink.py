@@ -108,9 +108,13 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
     for line, code in zip(lines, codes):
         if not _is_timecode(code):
             raise ValueError(f"{path}: row {line}: {code!r} is not a timecode (HH:MM:SS:FF.fff)")
+    notes = []  # said once the take has read: a file that fails says only why
     if fps is None:
         top = max(_frame_field(c) for c in codes) + 1
         fps = next((r for r in COMMON_RATES if r >= top), float(top))
+        if len({c.rsplit(":", 1)[0] for c in codes}) == 1:  # one second's frame fields say little of the rate
+            notes.append(f"a take under a second does not show its frame rate: {fps:g} fps assumed (--take-fps "
+                         "sets it)")
     t = np.array([parse_timecode(c, fps) for c in codes])
     t -= t[0]
     if np.any(np.diff(t) <= 0):  # timecodes that do not advance (e.g. dropped sub-frames): use the row rate
@@ -126,12 +130,19 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
         return values
 
     shapes = {n: column(pascal(n)) for n in ARKIT_SHAPES if pascal(n) in col}
+    absent = [pascal(n) for n in ARKIT_SHAPES if pascal(n) not in col]
+    unknown = [h for h in header if h not in HEADER]
+    for what, names in (("has no", absent), ("ignored the unknown column(s)", unknown)):
+        if names:
+            notes.append(f"{what} " + ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else ""))
     head = (np.stack([column(n) for n in ROTATIONS[:3]], axis=1) if all(n in col for n in ROTATIONS[:3]) else None)
     outside = sorted(pascal(n) for n, v in shapes.items() if np.any((v < 0.0) | (v > 1.0)))
     if outside:  # ARKit weights are 0..1; a rig driven past them tears the face
         warnings.warn(f"{path}: values of {', '.join(outside)} outside 0..1 (the blendshape range) were clipped",
                       stacklevel=2)
         shapes = {n: np.clip(v, 0.0, 1.0) for n, v in shapes.items()}
+    for note in notes:
+        warnings.warn(f"{path}: {note}", stacklevel=2)
     return LiveLinkTake(float(fps), t, shapes, head)
 
 
