@@ -94,6 +94,15 @@ def test_very_large_image_is_downscaled_and_works(tmp_path, aragaki):
     assert reprojection_error(analyze_portrait(path)) < 0.1
 
 
+@pytest.mark.parametrize("k, how", [(1, "90 degrees clockwise"), (3, "90 degrees counter-clockwise")])
+def test_a_portrait_lying_on_its_side_says_how_to_turn_it(k, how):
+    """A phone photo whose EXIF orientation was stripped: its pixels lie on their side, and "no face found" gave
+    no clue; the error now says which way to turn the picture."""
+    image = np.ascontiguousarray(np.rot90(load_image(media("portraits/hallo__6.jpg")), k))
+    with pytest.raises(NoFaceError, match=f"lying on its side: turn the picture {how}"):
+        analyze_portrait(image)
+
+
 def test_no_face_in_animals_and_blank_images(tmp_path):
     for rel in ("not_a_person/LivePortrait__s22.jpg", "not_a_person/LivePortrait__s25.jpg"):
         with pytest.raises(NoFaceError, match="no face found"):

@@ -99,6 +99,19 @@ def canonical_mesh_of(detection: FaceDetection, width: int, height: int) -> np.n
     return canonical_from_metric(metric, detection.transform)
 
 
+# np.rot90's k (quarter turns counter-clockwise) -> how the user turns the picture upright
+TURNS = {1: "90 degrees counter-clockwise", 3: "90 degrees clockwise", 2: "upside down (180 degrees)"}
+
+
+def _refuse_a_turned_picture(session: FaceLandmarkerSession, image: np.ndarray, what: str) -> None:
+    """Where no upright face is found, the picture turned by quarter turns is looked at (a phone photo whose EXIF
+    orientation was stripped lies on its side): a face found so is a NoFaceError saying how to turn it."""
+    for k, how in TURNS.items():
+        if detect_faces(session, np.ascontiguousarray(np.rot90(image, k)))[0]:
+            raise NoFaceError(f"no upright face in {what}, but the picture holds one lying on its side: turn the "
+                              f"picture {how} (its orientation tag may have been lost) and try again")
+
+
 def pick_face(faces: list[FaceDetection], face_index: int | None, what: str) -> FaceDetection:
     if not faces:
         raise NoFaceError(f"no face found in {what}: use a photo of a person with one clearly visible, roughly frontal "
@@ -336,6 +349,8 @@ def analyze_portrait(
     what = what or "the image"
     with FaceLandmarkerSession(max_faces=MAX_FACES, min_confidence=min_confidence) as session:
         faces, small = detect_faces(session, image)
+        if not faces:
+            _refuse_a_turned_picture(session, image, what)
         face = pick_face(faces, face_index, what)
         h, w = image.shape[:2]
         x0, y0, x1, y1 = face_box(face.pixels(w, h))
