@@ -437,6 +437,32 @@ def test_a_video_shorter_than_the_audio_says_how_it_is_stretched(tmp_path):
         VideoSource.open(tmp_path / "short.mp4", 10, "pingpong")
 
 
+def test_a_variable_frame_rate_video_is_said_to_be_one(tmp_path):
+    """Frames at irregular times (a phone's variable rate): Talkline shows frame i at i / fps, so a dub or a
+    reenactment moves them off their own times; that is said, with by how much. Steady videos say nothing."""
+    from fractions import Fraction
+
+    from engine.media.video_read import variable_rate_note
+
+    frames = [f for _, f in iter_video_frames(VIDEO)][:40]
+    times_ms = np.cumsum([0] + [17 if i % 3 else 83 for i in range(1, 40)])  # 17-83 ms apart
+    with av.open(str(tmp_path / "vfr.mp4"), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for rgb, ms in zip(frames, times_ms):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = int(ms), Fraction(1, 1000)
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    note = variable_rate_note(tmp_path / "vfr.mp4")
+    assert note is not None and "variable frame rate" in note and "ms from their own times" in note
+    assert variable_rate_note(write_video(tmp_path / "steady.mp4", frames)) is None
+    assert variable_rate_note(VIDEO) is None
+
+
 def test_a_face_index_past_the_faces_of_the_video_says_how_many_there_are(tmp_path):
     frames = [f for _, f in iter_video_frames(VIDEO)][:8]
     write_video(tmp_path / "short.mp4", frames)

@@ -107,9 +107,14 @@ class PerformanceBackend:
         report = stage_reporter(progress, cancel)
         track = cached_track(config.video, face_index=config.face_index,
                              progress=lambda f: report(0.9 * f), cancel=cancel)
-        if track.gaps:
-            import warnings
+        import warnings
 
+        from engine.media.video_read import variable_rate_note
+
+        note = variable_rate_note(config.video)
+        if note:
+            warnings.warn(note, stacklevel=2)
+        if track.gaps:
             spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in track.gaps[:3]) + (" ..." if len(track.gaps) > 3 else "")
             warnings.warn(f"{config.video}: no face in {len(track.gaps)} stretch(es) ({spans}): the portrait rests "
                           "there, in its own expression and pose", stacklevel=2)

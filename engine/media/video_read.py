@@ -108,6 +108,24 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         return VideoInfo(w, h, fps, int(count), duration, bool(container.streams.audio), rotation, still)
 
 
+def variable_rate_note(path: str | os.PathLike) -> str | None:
+    """What to tell the user when the video's frames stray from a steady rate by more than half a frame (a phone's
+    variable frame rate): Talkline shows frame i at i / fps, so its head motion and blinks shift against the
+    original timeline. None for a steady video. Reads the packets' times only (no decoding)."""
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 25)
+        times = np.sort([float(p.pts * stream.time_base) for p in container.demux(stream)
+                         if p.pts is not None and p.size])
+    if len(times) < 2:
+        return None
+    drift = np.abs(times - times[0] - np.arange(len(times)) / fps).max()
+    if drift <= 0.5 / fps:
+        return None
+    return (f"{os.fspath(path)} has a variable frame rate: its frames are shown at a steady {fps:.3g} fps, up to "
+            f"{1000 * drift:.0f} ms from their own times (convert it to a constant rate first for exact timing)")
+
+
 def iter_video_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
     """Yields (time in seconds, RGB uint8 frame as displayed, rotation metadata applied) in presentation order."""
     import av
