@@ -2,7 +2,10 @@
 measured in one run on one core: a long input made by repeating all the speech clips of ../shared/media
 (several speakers, clean and noisy, English and other languages) one after the other.
 
-    .venv/bin/python bench/bench_a2l_speed.py [minutes] [--accurate]   (--accurate: the accurate_phones setting)
+    .venv/bin/python bench/bench_a2l_speed.py [minutes] [--accurate] [--pauses S]
+
+--accurate: the accurate_phones setting; --pauses S: S seconds of room tone (-50 dBFS) after each clip, as in an
+interview or a dub with gaps (recognition skips pauses of a second or more).
 """
 from __future__ import annotations
 
@@ -25,9 +28,15 @@ SPEECH = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "media"
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--accurate"]
+    pauses = 0.0
+    if "--pauses" in args:
+        at = args.index("--pauses")
+        pauses = float(args[at + 1])
+        del args[at:at + 2]
     minutes = float(args[0]) if args else 3.0
     settings = EmbeddedConfig(accurate_phones="--accurate" in sys.argv[1:])
-    speech = np.concatenate([load_audio(path, warn_silent=False).mono16k for path in SPEECH])
+    room = np.random.default_rng(0).normal(0.0, 10 ** (-50 / 20), int(pauses * 16000)).astype(np.float32)
+    speech = np.concatenate([part for path in SPEECH for part in (load_audio(path, warn_silent=False).mono16k, room)])
     reps = int(np.ceil(minutes * 60 * 16000 / len(speech)))
     mono = np.tile(speech, reps)[: int(minutes * 60 * 16000)]
     clip = AudioClip(samples=mono[:, None], rate=16000, source="tiled")
@@ -36,7 +45,7 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     print(f"{clip.duration:.0f} s of audio -> {base.frame_count} frames in {elapsed:.1f} s: "
           f"{clip.duration / elapsed:.1f}x real time (target >= 20x)"
-          + (" [accurate_phones]" if settings.accurate_phones else ""))
+          + (" [accurate_phones]" if settings.accurate_phones else "") + (f" [{pauses:g} s pauses]" if pauses else ""))
 
 
 if __name__ == "__main__":
