@@ -100,24 +100,14 @@ class PerformanceBackend:
 
     def predict(self, audio: AudioClip, fps: float, config: PerformanceConfig, *, progress: Progress | None = None,
                 cancel: Cancel | None = None) -> BaseLayer:
-        from engine.face.track import cached_track
+        from engine.face.track import cached_track, warn_track_problems
 
         if not config.video:
             raise ConfigError("the performance backend needs a driving video (setting video)")
         report = stage_reporter(progress, cancel)
         track = cached_track(config.video, face_index=config.face_index,
                              progress=lambda f: report(0.9 * f), cancel=cancel)
-        import warnings
-
-        from engine.media.video_read import variable_rate_note
-
-        note = variable_rate_note(config.video)
-        if note:
-            warnings.warn(note, stacklevel=2)
-        if track.gaps:
-            spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in track.gaps[:3]) + (" ..." if len(track.gaps) > 3 else "")
-            warnings.warn(f"{config.video}: no face in {len(track.gaps)} stretch(es) ({spans}): the portrait rests "
-                          "there, in its own expression and pose", stacklevel=2)
+        warn_track_problems(track, config.video, "the portrait rests there, in its own expression and pose")
         base = performance_base(track, fps, audio.frame_count(fps), config.head_translation)
         report(1.0)
         return base

@@ -254,6 +254,21 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
                      gaps=gaps)
 
 
+def warn_track_problems(track: FaceTrack, path: str | os.PathLike, in_gaps: str) -> None:
+    """Warns of a variable frame rate and of long stretches without the face (`in_gaps`: what is shown there)."""
+    import warnings
+
+    from engine.media.video_read import variable_rate_note
+
+    note = variable_rate_note(path)
+    if note:
+        warnings.warn(note, stacklevel=3)
+    if track.gaps:
+        spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in track.gaps[:3]) + (" ..." if len(track.gaps) > 3 else "")
+        warnings.warn(f"{os.fspath(path)}: no face in {len(track.gaps)} stretch(es) ({spans}): {in_gaps}",
+                      stacklevel=3)
+
+
 def track_cache_path(video: str | os.PathLike, face_index: int | None) -> Path:
     """Where a video's track is kept: the user's cache folder, keyed by the file's path, size and time and the
     face chosen (a changed file is tracked again)."""

@@ -303,18 +303,11 @@ class VideoSource:
              progress=None, cancel=None) -> "VideoSource":
         import warnings
 
-        from engine.face.track import cached_track
-        from engine.media.video_read import variable_rate_note
+        from engine.face.track import cached_track, warn_track_problems
         from engine.video.lengths import source_frames
 
         track = cached_track(path, face_index=face_index, progress=progress, cancel=cancel)
-        note = variable_rate_note(path)
-        if note:
-            warnings.warn(note, stacklevel=2)
-        if track.gaps:
-            spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in track.gaps[:3]) + (" ..." if len(track.gaps) > 3 else "")
-            warnings.warn(f"{os.fspath(path)}: no face in {len(track.gaps)} stretch(es) ({spans}): those frames are "
-                          "shown as they are, without the new mouth", stacklevel=2)
+        warn_track_problems(track, path, "those frames are shown as they are, without the new mouth")
         if output_frames > track.frame_count and fit != "trim":
             video_s, audio_s = track.frame_count / track.fps, output_frames / track.fps
             how = (f"plays forwards and backwards {output_frames / track.frame_count:.1f} times over"
