@@ -72,6 +72,7 @@ def test_models_check_accepts_the_tiny_folder_and_names_what_is_wrong(weights, c
     partial.mkdir()
     (partial / "denoising_unet.pth").write_bytes(bytes(range(256)) * 20)
     shutil.copy(weights / "reference_unet.pth", partial / "reference_unet.pth")
+    (partial / "film_net_fp16.pt").write_bytes(b"TorchScript, never loaded")
     assert main.main(["models", "check", str(partial)]) == 1
     out = capsys.readouterr().out
     assert "denoising_unet.pth" in out and "UNREADABLE" in out and "not a PyTorch weights file" in out

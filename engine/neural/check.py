@@ -188,7 +188,8 @@ def check_folder(folder: str | Path) -> dict:
     # now, not after the other files are in place.
     checked = {c["file"] for c in report["components"]}
     for f in report["files"]:
-        if f["found"] and f["path"] not in checked and Path(f["path"]).suffix in layout.WEIGHT_SUFFIXES:
+        loaded = f["component"] in FILES.values()  # not the optional files Talkline never loads (film_net)
+        if f["found"] and loaded and f["path"] not in checked and Path(f["path"]).suffix in layout.WEIGHT_SUFFIXES:
             try:
                 read_state_dict(root / f["path"])
             except CheckpointError as exc:
