@@ -175,7 +175,7 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
         phones, words, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones, speech)
         if aligned:
             spoken = sum(p.end - p.start for p in phones if p.label != "SIL")
-            voice = float((analysis.presence > 0.5).sum()) / 100.0
+            voice = float(speech.sum()) / 100.0
             if spoken < TRANSCRIPT_MIN_COVER * voice:
                 warnings.warn(f"the transcript's words cover {spoken:.1f} s of the {voice:.1f} s of speech: words "
                               "are missing, so the phones are recognised instead", stacklevel=3)

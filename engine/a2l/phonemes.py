@@ -101,10 +101,11 @@ def _speech_spans(speech: np.ndarray | None, samples: int) -> list[tuple[int, in
     SKIP_SILENCE_S and padded by SPAN_PAD_S; the whole clip without a speech mask."""
     if speech is None:
         return [(0, samples)] if samples else []
+    from engine.a2l.vad import _runs
+
     hop, pad = ANALYSIS_RATE // 100, int(SPAN_PAD_S * 100)
     runs: list[list[int]] = []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], speech.astype(np.int8), [0]])))
-    for a, b in zip(edges[::2], edges[1::2]):
+    for a, b in zip(*_runs(speech)):
         if runs and a - runs[-1][1] < SKIP_SILENCE_S * 100:
             runs[-1][1] = b
         else:

@@ -310,7 +310,6 @@ def audio2mesh_from_state(state: dict, wav2vec2_config: dict) -> Audio2Mesh:
 def wav2vec2_settings(root) -> tuple[dict, bool]:
     """(wav2vec2 config, do_normalize) from the folder's wav2vec2-base-960h/."""
     from engine.neural import layout
-
     from engine.neural.checkpoint import CheckpointError
 
     try:

@@ -69,6 +69,8 @@ class WarpField:
         """`region`: (x0, y0, x1, y1) pixels of the output the maps cover (default: the whole frame); `person`:
         (H, W) bool mask of the person in the source frame, beyond whose silhouette the background stays still
         (None: the field fades out with the distance from the face alone)."""
+        import cv2
+
         src = np.asarray(source_px, dtype=np.float64)[:N_MESH]
         self.width, self.height = int(width), int(height)
         x0, y0, x1, y1 = (0, 0, self.width, self.height) if region is None else (int(v) for v in region)
@@ -110,8 +112,10 @@ class WarpField:
         # Pixel x -> grid coordinate (x - origin + 0.5) * to_grid - 0.5, for sampling the field with cv2.remap.
         self._to_grid = np.array([self.grid_w / rw, self.grid_h / rh], dtype=np.float32)
         self._origin = np.array([x0, y0], dtype=np.float32)
-        self._band, self._band_sigma = self._outline_band(src)
-        self._still = None if person is None else self._still_weight(person, src)
+        hull = cv2.convexHull(src.astype(np.float32)).reshape(-1, 2)
+        radius = float(np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean())  # the face hull's mean radius
+        self._band, self._band_sigma = self._outline_band(hull, radius)
+        self._still = None if person is None else self._still_weight(person, radius)
 
     def _rings(self, src: np.ndarray):
         from scipy.spatial import ConvexHull
@@ -138,27 +142,23 @@ class WarpField:
         anchor_idx = oval[np.argmin(((pts[:, None, :] - src[None, oval, :]) ** 2).sum(-1), axis=1)]
         return pts, follow, anchor_w, anchor_idx
 
-    def _still_weight(self, person: np.ndarray, src: np.ndarray) -> np.ndarray:
+    def _still_weight(self, person: np.ndarray, radius: float) -> np.ndarray:
         """(gh, gw, 1) share of the field kept at each grid node: 1 on the person, falling to 0 at
         SILHOUETTE_FALLOFF face radii beyond the silhouette."""
         import cv2
 
         if person.shape != (self.height, self.width):
             raise ValueError(f"person mask {person.shape} does not match the {self.width}x{self.height} frame")
-        hull = cv2.convexHull(src.astype(np.float32)).reshape(-1, 2)
-        radius = float(np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean())
         beyond = cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 5)
         nodes = np.clip(np.round(self.grid).astype(int), 0, [self.width - 1, self.height - 1])
         weight = np.clip(1.0 - beyond[nodes[..., 1], nodes[..., 0]] / (SILHOUETTE_FALLOFF * radius), 0.0, 1.0)
         return weight.astype(np.float32)[..., None]
 
-    def _outline_band(self, src: np.ndarray) -> tuple[np.ndarray, float]:
-        """(gh, gw, 1) weight of the smoothed field (1 outside the face hull, fading to 0 inside it) and the
+    def _outline_band(self, hull: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
+        """(gh, gw, 1) weight of the smoothed field (1 outside the face `hull`, fading to 0 inside it) and the
         blur's sigma in grid nodes."""
         import cv2
 
-        hull = cv2.convexHull(src.astype(np.float32)).reshape(-1, 2)
-        radius = float(np.linalg.norm(hull - hull.mean(axis=0), axis=1).mean())
         node_px = float(np.mean(1.0 / self._to_grid))
         reach = max(OUTLINE_BAND_DEPTH * radius, 1.0)
         # drawn with a margin as deep as the band: a region's grid (dubbing) sees the outline just outside it too
