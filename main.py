@@ -6,6 +6,7 @@ project exactly as the editor does; engine.jobs renders it).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -22,7 +23,8 @@ DEFAULT_FPS = 30.0  # the reference implementation's rate
 DEFAULT_SIZE = 512  # the reference implementation's frame size
 # Options that make a new prediction: a saved project keeps its own (open it in the editor to change them).
 PREDICTION_OPTIONS = ("seed", "transcript", "accurate_phones", "lip_intensity", "head_intensity", "pose_template",
-                      "a2l", "a2l_set", "full_frame", "face_index", "style", "language", "head_style")
+                      "a2l", "a2l_set", "full_frame", "face_index", "style", "language", "head_style",
+                      "denoise")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,6 +142,10 @@ def _add_motion_options(p: argparse.ArgumentParser, video: bool = False, project
                    help="language of the speech as an espeak-ng code (en, de, fr, es, ja, cmn, ko, ...; default en). "
                         "Other than English: a transcript is aligned through espeak-ng phones, and without one the "
                         "mouth follows the sound alone (neutral vowel / consonant labels)")
+    p.add_argument("--denoise", action="store_true",
+                   help="suppress background noise (RNNoise) before the lip-sync analysis: for speech under hiss or "
+                        "steady background noise, where the mouth otherwise follows the noise; leave it off for "
+                        "clean or reverberant recordings (it costs accuracy there)")
     p.add_argument("--lip-intensity", type=_ranged(float, 0, MAX_INTENSITY), default=1.0,
                    help="mouth motion gain (default 1.0)")
     if video:
@@ -403,11 +409,29 @@ def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFI
     inputs = list(getattr(args, "inputs", None) or [])
     inputs += [getattr(args, dest) for dest in ("audio", "video", "portrait", "driving_video", "pose_template")
                if getattr(args, dest, None)]
+    written: dict[str, str] = {}  # real path -> the option that writes it
     for dest, (suffixes, what) in checks.items():
         if getattr(args, dest, None):
             check_writable(getattr(args, dest), suffixes, what)
             if same_file_as_any(getattr(args, dest), inputs):
                 raise UsageError(f"{getattr(args, dest)} is also an input: write the result to another file")
+            _check_distinct(written, getattr(args, dest), dest)
+    frames = getattr(args, "frames", None)
+    if frames:
+        if os.path.exists(frames) and not os.path.isdir(frames):
+            raise UsageError(f"--frames {frames} is a file: the frames need a folder")
+        _check_distinct(written, frames, "frames")
+
+
+def _check_distinct(written: dict[str, str], path: str, dest: str) -> None:
+    """Two outputs on one path: the later would silently replace the earlier."""
+    from engine.errors import UsageError
+
+    flag = "-o" if dest == "output" else "--" + dest.replace("_", "-")
+    real = os.path.realpath(path)
+    if real in written:
+        raise UsageError(f"{written[real]} and {flag} are the same file {path}: give each output its own name")
+    written[real] = flag
 
 
 def _render_settings(args, output: str | None):
@@ -434,9 +458,9 @@ def cmd_render(args) -> int:
     portrait, audio = args.inputs
     _check_outputs(args)
     project = create_project(_request(args, portrait, audio, _transcript(args.transcript)))
-    _save_project(project, args.save_project)
     for path in _run_job(RenderJob.for_project(project, _render_settings(args, args.output))):
         print(path)
+    _save_project(project, args.save_project)  # after the render: a failed or cancelled one leaves the old file
     return 0
 
 
@@ -539,12 +563,12 @@ def cmd_dub(args) -> int:
     request.video, request.fit = args.video, args.fit
     request.framing = Framing(face_index=args.face_index)
     project = create_project(request)
-    _save_project(project, args.save_project)
     job = RenderJob.for_project(project, _render_settings(args, args.output))
     if args.keep_source_audio > 0:
         job.audio = _mixed(project.audio, args.video, args.keep_source_audio)
     for path in _run_job(job):
         print(path)
+    _save_project(project, args.save_project)  # after the render: a failed or cancelled one leaves the old file
     return 0
 
 

@@ -437,10 +437,13 @@ class RenderJob:
             self._check()
             if writer_thread is not None:
                 writer_thread.finish()
+            # The landmarks (a small atomic write) before the writers commit: if it fails (disk full), the videos
+            # are aborted and the files they would replace are kept.
+            if export is not None:
+                save_landmarks_npz(s.landmarks, *export.arrays(), motion.fps, (w, h))
             for writer in writers:
                 self.outputs.extend(writer.close())
             if export is not None:
-                save_landmarks_npz(s.landmarks, *export.arrays(), motion.fps, (w, h))
                 self.outputs.append(s.landmarks)
         except BaseException:
             if writer_thread is not None:

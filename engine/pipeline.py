@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -105,24 +106,37 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
 
 
 def _sound(request: ProjectRequest) -> AudioClip:
-    """The project's sound. A performance filmed without sound (reenactment: the face drives, not a voice) gets
-    silence as long as the video, so the output keeps the video's timing."""
+    """The project's sound. A performance (reenactment: the face drives, not a voice) lasts as long as its
+    picture: a sound track that is shorter is padded with silence (none at all: silence as long as the video)
+    and a longer one is cut, so the output keeps the video's timing and every frame of the performance."""
     from engine.audio.decode import load_audio
     from engine.errors import AudioReadError
 
-    try:
+    if request.a2l.name != "performance":
         return load_audio(os.fspath(request.audio))
-    except AudioReadError:
-        if request.a2l.name != "performance":
-            raise
-        from engine.media.video_read import probe_video
+    from engine.media.video_read import probe_video
 
-        info = probe_video(request.audio)
+    info = probe_video(request.audio)
+    try:
+        clip = load_audio(os.fspath(request.audio), warn_silent=False)
+    except AudioReadError:
         if info.has_audio or info.still or info.duration <= 0:
             raise
         rate = 48000
         return AudioClip(samples=np.zeros((int(round(info.duration * rate)), 1), np.float32), rate=rate,
                          source=os.fspath(request.audio))
+    picture = info.frame_count / info.fps if info.frame_count else info.duration
+    # shorter by under a frame: the last frame covers it; longer by any amount (an AAC encoder's padding) is cut
+    if picture <= 0 or (picture - 1.0 / info.fps < clip.duration <= picture):
+        return clip
+    if abs(clip.duration - picture) * info.fps >= 1.0:
+        warnings.warn(f"the sound of {request.audio} lasts {clip.duration:.1f} s and its picture {picture:.1f} s: "
+                      "the reenactment follows the picture, its sound " + ("cut" if clip.duration > picture else
+                                                                           "padded with silence"), stacklevel=3)
+    n = int(round(picture * clip.rate))
+    samples = np.zeros((n, clip.channels), np.float32)
+    samples[:min(n, len(clip.samples))] = clip.samples[:n]
+    return AudioClip(samples=samples, rate=clip.rate, source=clip.source)
 
 
 def _check_prediction_memory(frames: int, fps: float) -> None:

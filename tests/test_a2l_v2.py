@@ -392,3 +392,57 @@ def test_locale_codes_with_underscores_are_english_or_their_language():
     if has_voice("de") is None:
         pytest.skip("espeak-ng is not installed")
     assert all(has_voice(code) for code in ("zh-Hans-CN", "zh-SG", "no", "iw", "de_AT"))
+
+
+def _rnnoise_or_skip():
+    from engine.a2l import denoise
+
+    ok, why = denoise.denoise_status()
+    if not ok:
+        pytest.skip(why)
+    return denoise
+
+
+def test_denoising_keeps_the_audio_timing():
+    """RNNoise's output lags its input by two 10 ms frames; uncorrected, every mouth shape would come 20 ms late."""
+    from scipy.signal import correlate, resample_poly
+
+    denoise = _rnnoise_or_skip()
+    x = resample_poly(load_audio(media("speech/SadTalker__RD_Radio31_000.wav")).mono16k.astype(np.float64), 3, 1)
+    y = denoise.rnnoise(x)
+    assert len(y) == len(x)
+    c = correlate(y, x, mode="full", method="fft")[len(x) - 1 - 100:len(x) + 100]
+    assert abs(int(np.argmax(c)) - 100) <= 1
+
+
+def test_denoise_closes_the_mouth_in_pauses_under_pink_noise():
+    """A real voice (LivePortrait's d11) under pink noise 10 dB below its loud parts: the analysis took the noise
+    for the voice, and the mouth stood open in the pauses (mean gap 0.13) and half shut in the speech (0.05).
+    With `denoise` the noise is suppressed first and the mouth is open in the speech and rests in the pauses."""
+    from engine.a2l.analysis import analyse
+    from engine.a2l.loudness import at_analysis_level
+
+    _rnnoise_or_skip()
+    x = load_audio(media("driving_videos/LivePortrait__d11.mp4")).mono16k.astype(np.float64)
+    spectrum = np.fft.rfft(np.random.default_rng(0).standard_normal(len(x)))
+    f = np.fft.rfftfreq(len(x), 1 / 16000)
+    pink = np.fft.irfft(np.where(f >= 50, spectrum / np.sqrt(np.maximum(f, 1)), 0), len(x))
+    loud = np.abs(x) > 0.1 * np.abs(x).max()
+    noisy = x + pink * np.sqrt(np.mean(x[loud] ** 2) / np.mean(pink ** 2)) * 10 ** (-10 / 20)
+    fps = 25.0
+    presence = analyse(at_analysis_level(x.astype(np.float32))).presence  # of the clean voice, 100 Hz
+    clip = AudioClip(samples=noisy.astype(np.float32)[:, None], rate=16000)
+    gap = lip_gap(predict_embedded(clip, fps, EmbeddedConfig(denoise=True)).offsets)
+    speech = np.interp(np.arange(len(gap)) / fps, np.arange(len(presence)) / 100, presence) > 0.5
+    assert gap[~speech].mean() < 0.75 * np.median(gap[speech])
+
+
+def test_denoise_asked_without_the_library_warns_and_goes_on(monkeypatch):
+    from engine.a2l import denoise
+    from engine.a2l.loudness import at_analysis_level
+
+    monkeypatch.setattr(denoise, "_library_path", lambda: None)
+    x = load_audio(media("speech/SadTalker__RD_Radio31_000.wav")).mono16k
+    with pytest.warns(UserWarning, match="pyrnnoise"):
+        out = denoise.analysis_audio(x, True)
+    np.testing.assert_array_equal(out, at_analysis_level(x))

@@ -105,3 +105,33 @@ def test_the_head_of_a_clip_covers_exactly_the_frames_asked_for():
         for fps in (23.976, 25, 29.97, 30, 59.94):
             for frames in (1, 211, 599):
                 assert clip.head(frames / fps).frame_count(fps) == frames, (rate, fps, frames)
+
+
+def test_phase_inverted_channels_are_not_mixed_into_silence():
+    """Left = speech, right = -speech (a miswired balanced microphone): the mix for analysis was silence and the
+    mouth stayed shut over audible speech, with no warning. Ordinary stereo is still mixed."""
+    from engine.audio.decode import AudioClip
+
+    x = load_audio(media("speech/SadTalker__RD_Radio31_000.wav")).mono16k
+    with pytest.warns(UserWarning, match="cancel each other .* follows channel 1 alone"):
+        clip = AudioClip(samples=np.stack([x, -x], axis=1), rate=16000)
+    np.testing.assert_array_equal(clip.mono16k, x)
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wide = AudioClip(samples=np.stack([x, rng.permutation(x)], axis=1), rate=16000)  # unrelated channels
+    np.testing.assert_allclose(wide.mono16k, (x + wide.samples[:, 1]) / 2, atol=1e-7)
+
+
+def test_a_wav_cut_short_says_so(tmp_path):
+    """A WAV whose header promises 4 s but whose file was cut after 1.3 s (an interrupted copy): FFmpeg shortens
+    it quietly, and the render was 1.3 s long without a word."""
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, 0.1 * np.sin(np.arange(4 * 16000) * 0.05), 16000, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[:44 + 2 * int(1.3 * 16000)])
+    with pytest.warns(UserWarning, match=r"cut short: its header says 4.0 s of audio, the file holds 1.3 s"):
+        assert abs(load_audio(cut).duration - 1.3) < 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_audio(whole)

@@ -377,3 +377,33 @@ def test_a_project_render_takes_output_options_but_refuses_prediction_options(tm
         assert sum(1 for _ in container.decode(v)) == math.ceil(39 / 25 * 50 - 1e-9)  # 39 frames at 25 fps
     result = run_cli("render", project, "-o", tmp_path / "x.mp4", "--seed", 4)
     assert result.returncode == 2 and "--seed applies to PORTRAIT AUDIO renders" in result.stderr
+
+
+def test_a_failed_render_leaves_the_saved_project_as_it_was(tmp_path, speech, monkeypatch, capsys):
+    """--save-project was written before the render: a render that then failed (disk full, Ctrl+C) had already
+    replaced the project the user had refined in the editor."""
+    import main
+    from engine.errors import ExportError
+
+    project = tmp_path / "p.talkline"
+    project.write_bytes(b"the user's refined project")
+
+    def disk_full(job):
+        raise ExportError(f"cannot write {tmp_path / 'a.mp4'}: No space left on device")
+
+    monkeypatch.setattr(main, "_run_job", disk_full)
+    assert main.main(["render", str(media("portraits/hallo__6.jpg")), str(speech), "-o", str(tmp_path / "a.mp4"),
+                      "--size", "128", "--save-project", str(project)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert project.read_bytes() == b"the user's refined project"
+
+
+def test_two_outputs_on_one_path_and_frames_into_a_file_are_refused_before_any_work(tmp_path, speech):
+    """-o and --pose-video on one path: the pose video silently replaced the render (exit 0)."""
+    portrait = media("portraits/hallo__6.jpg")
+    result = run_cli("render", portrait, speech, "-o", tmp_path / "a.mp4", "--pose-video", tmp_path / "a.mp4")
+    assert result.returncode == 2 and "-o and --pose-video are the same file" in result.stderr
+    (tmp_path / "f").write_bytes(b"")
+    result = run_cli("render", portrait, speech, "-o", tmp_path / "b.mp4", "--frames", tmp_path / "f")
+    assert result.returncode == 2 and "is a file: the frames need a folder" in result.stderr
+    assert not (tmp_path / "a.mp4").exists() and not (tmp_path / "b.mp4").exists()

@@ -228,6 +228,26 @@ def test_missing_folders_are_created_and_a_folder_target_is_refused(tmp_path):
         VideoWriter(tmp_path / "a", 64, 64, 30)
 
 
+def test_a_full_disk_mid_render_is_one_line_and_keeps_the_existing_file(tmp_path, monkeypatch):
+    """The muxer's "No space left on device" (an av.error.OSError) escaped write() as a traceback."""
+    import errno
+
+    import av
+
+    target = tmp_path / "video.mp4"
+    target.write_bytes(b"previous render")
+    out = VideoWriter(target, 64, 64, 30)
+
+    def full(*_args):
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(out, "_mux", full)
+    with pytest.raises(ExportError, match=r"cannot write .*video.mp4: No space left on device"):
+        for i in range(40):  # the encoder holds the first frames back: the muxer sees them a little later
+            out.write(pattern(i, 64, 64))
+    assert target.read_bytes() == b"previous render" and os.listdir(tmp_path) == ["video.mp4"]
+
+
 def test_abort_leaves_no_file_and_keeps_an_existing_target(tmp_path, lyl):
     target = tmp_path / "video.mp4"
     out = VideoWriter(target, 64, 64, 30, audio=lyl)

@@ -102,6 +102,48 @@ def test_a_video_without_a_face_and_a_file_without_video(tmp_path):
         track_video(write_video(tmp_path / "noise.mp4", noise))
     with pytest.raises(VideoReadError, match="has no video stream"):
         track_video(SPEECH)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 255, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(VideoReadError) as error:
+        probe_video(garbage)
+    assert str(error.value) == f"cannot read {garbage}: not a recognised video file (Invalid data found when " \
+                               "processing input)"  # FFmpeg's reason, without its errno and the path again
+
+
+def _mp3_with_cover_art(path) -> str:
+    """1 s of tone as MP3 behind an ID3v2.3 tag holding a PNG cover picture (APIC), as music players write."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp3") as c:
+        s = c.add_stream("libmp3lame", rate=16000)
+        s.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(0.3 * np.sin(np.arange(16000, dtype=np.float32) * 0.087)[None],
+                                           format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*s.encode(frame), *s.encode(None)]:
+            c.mux(packet)
+    png = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 50, 50)).save(png, "PNG")
+    body = b"\0image/png\0\x03\0" + png.getvalue()
+    apic = b"APIC" + struct.pack(">I", len(body)) + b"\0\0" + body
+    size = bytes((len(apic) >> k) & 127 for k in (21, 14, 7, 0))  # ID3's sync-safe size
+    path.write_bytes(b"ID3\x03\x00\x00" + size + apic + buf.getvalue())
+    return str(path)
+
+
+def test_an_audio_file_with_cover_art_is_not_taken_for_a_video(tmp_path):
+    """An MP3's cover picture is a one-frame "video" stream: `dub song.mp3 ...` died in the frame reader with a
+    traceback (Operation not permitted) and `reenact` said its frame rate was 90000 fps."""
+    from engine.audio.decode import load_audio
+
+    song = _mp3_with_cover_art(tmp_path / "song.mp3")
+    with pytest.raises(VideoReadError, match="only a still picture \\(cover art\\), so it is an audio file"):
+        probe_video(song)
+    assert abs(load_audio(song).duration - 1.0) < 0.1  # as audio it is fine
 
 
 def test_rotation_metadata_is_applied(tmp_path):
@@ -435,6 +477,10 @@ def test_a_video_shorter_than_the_audio_says_how_it_is_stretched(tmp_path):
         warnings.simplefilter("error")
         VideoSource.open(tmp_path / "short.mp4", 100, "trim")
         VideoSource.open(tmp_path / "short.mp4", 10, "pingpong")
+        # the video's own sound, a few ms longer than its picture (AAC padding), ran into an 11th frame: the dub
+        # said it "plays forwards and backwards 1.1 times" and stepped back a frame; it holds the last one
+        padded = VideoSource.open(tmp_path / "short.mp4", 11, "pingpong")
+    assert padded.frame_map.tolist() == [*range(10), 9]
 
 
 def test_a_variable_frame_rate_video_is_said_to_be_one(tmp_path):
@@ -482,3 +528,56 @@ def test_a_long_stretch_without_a_face_is_reported_with_its_times(tmp_path):
     with pytest.warns(UserWarning, match=r"no face in 1 stretch\(es\) \(1\.0-2\.0 s\)"):
         source = VideoSource.open(tmp_path / "gap.mp4", 75, "pingpong")
     assert not source.usable(30) and source.usable(10) and source.usable(60)
+
+
+def test_frames_of_an_mpeg_ts_with_one_keyframe_are_found_forwards_and_backwards(tmp_path):
+    """x264's default keyframe spacing (250) gives a short .ts recording one keyframe; MPEG-TS has no index, so
+    a seek landed past the frame, nothing was decoded and a dub died with "frame 36 is past the end"."""
+    from engine.sources.video import VideoFrames
+
+    frames = [np.full((64, 64, 3), 4 * i, np.uint8) for i in range(50)]
+    path = write_video(tmp_path / "one_keyframe.ts", frames)
+    with av.open(path) as c:
+        assert sum(p.is_keyframe for p in c.demux(video=0) if p.size) == 1
+    video = VideoFrames(path, 25.0)
+    for index in (36, 49, 3, 40, 0):
+        assert abs(float(video[index].mean()) - 4 * index) < 3, index
+    video.close()
+
+
+def _with_sound(path, frames, sound: np.ndarray, fps=25, rate=16000) -> str:
+    """An H.264 + AAC file whose sound track lasts as long as `sound`, whatever the picture's length."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        a = c.add_stream("aac", rate=rate, layout="mono")
+        for f in frames:
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+        for k in range(0, len(sound), 1024):
+            chunk = np.zeros((1, 1024), np.float32)
+            chunk[0, :len(sound[k:k + 1024])] = sound[k:k + 1024]
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, k
+            c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    return str(path)
+
+
+def test_a_reenactment_lasts_as_long_as_the_drivers_picture_not_its_sound(tmp_path):
+    """A driver filmed for 2 s whose sound stops after 0.5 s: the reenactment lasted 0.5 s (the performance
+    dropped without a word); one whose sound runs on ended in a frozen, closed face. Now the picture decides."""
+    from engine.a2l.performance import PerformanceConfig
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.plugins import Choice
+    from engine.sources.portrait import Framing
+
+    frames = [f for _, f in iter_video_frames(VIDEO)][:50]
+    for seconds, said in ((0.5, "padded with silence"), (4.0, "cut")):
+        sound = 0.1 * np.sin(np.arange(int(seconds * 16000), dtype=np.float32) * 0.1)
+        video = _with_sound(tmp_path / f"driver_{seconds}.mp4", frames, sound)
+        with pytest.warns(UserWarning, match=f"picture 2.0 s: the reenactment follows the picture, its sound {said}"):
+            project = create_project(ProjectRequest(
+                portrait=media("portraits/hallo__6.jpg"), audio=video, fps=25.0, framing=Framing(128),
+                a2l=Choice("performance", PerformanceConfig(video=video))))
+        assert project.frame_count == 50 and abs(project.audio.duration - 2.0) < 1e-3

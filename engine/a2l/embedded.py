@@ -23,8 +23,9 @@ from engine.a2l.backend import A2LCapabilities, Cancel, Progress, stage_reporter
 from engine.a2l.base_layer import BaseLayer, Segment
 from engine.a2l.blinks import blink_times, blink_track
 from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coarticulate
+from engine.a2l.denoise import analysis_audio
 from engine.a2l.head_pose import HEAD_STYLES, head_pose, stress_peaks
-from engine.a2l.loudness import at_analysis_level, audio_features, convolve_same, smooth, to_frames
+from engine.a2l.loudness import audio_features, convolve_same, smooth, to_frames
 from engine.a2l.openness import jaw_measures, lip_shape, speech_gate, vowel_classes
 from engine.a2l.phonemes import phones_for
 from engine.a2l.visemes import mouth_controls, viseme_segments
@@ -92,6 +93,9 @@ class EmbeddedConfig:
     language: str = "en"
     # "calm", "natural" or "lively": amplitude, nods on stress, slow drift
     head_style: str = field(default="natural", metadata={"choices": tuple(HEAD_STYLES)})
+    # Suppress background noise (RNNoise) before the analysis: for speech under hiss or steady noise;
+    # it costs accuracy on clean recordings (see engine/a2l/denoise.py), so it is off unless asked for.
+    denoise: bool = False
 
     def validate(self) -> None:
         if self.min_hold_frames < 1:
@@ -201,7 +205,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig
                      report: Progress | None = None) -> BaseLayer:
     s = config or EmbeddedConfig()
     report = report or (lambda _f: None)
-    mono16k = at_analysis_level(audio.mono16k)
+    mono16k = analysis_audio(audio.mono16k, s.denoise)
     analysis = analyse(mono16k)
     if analysis.has_vad and not analysis.vad_region.any() and (analysis.presence > 0.5).any():
         warnings.warn("the voice detector heard no speech in the audio: the mouth follows its pitched sound, so "

@@ -14,6 +14,23 @@ from engine.errors import AudioReadError
 
 ANALYSIS_RATE = 16_000
 SILENCE_DBFS = -60.0
+# A mix this far (dB) under its channels' mean level has channels that cancel: one is phase-inverted (a miswired
+# balanced microphone). In-phase channels mix at 0 dB and unrelated ones at about -3 dB, so real stereo never
+# comes near it.
+CANCELLING_MIX_DB = 20.0
+
+
+def analysis_mix(samples: np.ndarray, source: str = "") -> np.ndarray:
+    """(N,) the channels' mean; where they cancel in it, the loudest channel alone (and a warning)."""
+    mix = samples.mean(axis=1)
+    channel_power = np.mean(np.square(samples, dtype=np.float64), axis=0)
+    if channel_power.max() <= 0 or np.mean(np.square(mix, dtype=np.float64)) >= \
+            channel_power.mean() * 10.0 ** (-CANCELLING_MIX_DB / 10.0):
+        return mix
+    k = int(np.argmax(channel_power))
+    warnings.warn(f"the channels of {source or 'the audio'} cancel each other when mixed (one is phase-inverted, "
+                  f"as from a miswired microphone): the lip sync follows channel {k + 1} alone", stacklevel=3)
+    return np.ascontiguousarray(samples[:, k])
 
 
 @dataclass
@@ -28,7 +45,7 @@ class AudioClip:
             self.samples = self.samples[:, None]
         if self.mono16k is None:
             # 16 kHz mono audio (speech recordings often are) is analysed as it is, not copied: a view shares it
-            mono = self.samples[:, 0] if self.samples.shape[1] == 1 else self.samples.mean(axis=1)
+            mono = self.samples[:, 0] if self.samples.shape[1] == 1 else analysis_mix(self.samples, self.source)
             self.mono16k = mono if self.rate == ANALYSIS_RATE and mono.dtype == np.float32 \
                 else resample(mono, self.rate, ANALYSIS_RATE)
 
@@ -114,9 +131,37 @@ def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioCli
     if not np.isfinite(samples).all():  # float files can hold NaN or infinity; they would poison every feature
         raise AudioReadError(f"{path} holds invalid samples (NaN or infinity): export the audio again")
     clip = AudioClip(samples=samples, rate=int(rate), source=path)
+    share = _wav_share_present(path)
+    if share < 0.99:  # under 1 %: a sloppy writer's rounding, not a lost take
+        warnings.warn(f"{path} is cut short: its header says {clip.duration / max(share, 1e-9):.1f} s of audio, the "
+                      f"file holds {clip.duration:.1f} s (an interrupted copy or recording?); using what is there",
+                      stacklevel=2)
     if warn_silent and clip.peak_dbfs() < SILENCE_DBFS:
         warnings.warn(f"{path} is silent (peak {clip.peak_dbfs():.0f} dBFS): the mouth will stay closed", stacklevel=2)
     return clip
+
+
+def _wav_share_present(path: str) -> float:
+    """For a RIFF/WAVE file: the share of the audio bytes its data chunk declares that the file holds (1.0 when
+    whole, not a WAV, or of unknown length: streaming writers leave the size 0 or 0xFFFFFFFF). FFmpeg quietly
+    shortens a cut-short file to what is there."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(12)[8:12] != b"WAVE":
+                return 1.0
+            size = os.fstat(f.fileno()).st_size
+            while True:
+                header = f.read(8)
+                if len(header) < 8:
+                    return 1.0
+                chunk, length = header[:4], struct.unpack("<I", header[4:])[0]
+                if chunk == b"data":
+                    return 1.0 if length in (0, 0xFFFFFFFF) else min((size - f.tell()) / length, 1.0)
+                f.seek(length + (length & 1), os.SEEK_CUR)  # chunks are padded to an even length
+    except OSError:
+        return 1.0
 
 
 def _samples(frame) -> np.ndarray:

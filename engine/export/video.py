@@ -127,9 +127,8 @@ class VideoWriter(CommitOnExit):
             self.frames_written += 1
             # Audio up to the start of the newest frame keeps the file interleaved without buffering.
             self._encode_audio_until(self._audio_samples_at(self.frames_written - 1))
-        except Exception:
-            self.abort()
-            raise
+        except Exception as exc:
+            raise self._failed(exc) from None
 
     def close(self) -> list[str]:
         """Finalises the file and moves it to the target path; returns [that path]."""
@@ -150,11 +149,16 @@ class VideoWriter(CommitOnExit):
             self._closed = True
             os.replace(self._tmp, self.path)
         except Exception as exc:
-            self.abort()
-            if isinstance(exc, OSError):
-                raise ExportError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-            raise
+            raise self._failed(exc) from None
         return [self.path]
+
+    def _failed(self, exc: Exception) -> Exception:
+        """Aborts; the error to raise: a file-system failure (disk full, folder gone) as one line, any other as
+        it is."""
+        self.abort()
+        if isinstance(exc, OSError):
+            return ExportError(f"cannot write {self.path}: {exc.strerror or exc}")
+        return exc
 
     def abort(self) -> None:
         """Stops writing and removes the partial output (the target path is never touched)."""

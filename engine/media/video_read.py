@@ -76,11 +76,24 @@ def open_video(path: str | os.PathLike):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise VideoReadError(f"cannot read {path}: not a recognised video file ({exc})") from None
+        why = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's reason without its errno and the path again
+        raise VideoReadError(f"cannot read {path}: not a recognised video file ({why})") from None
     if not container.streams.video:
         container.close()
         raise VideoReadError(f"{path} has no video stream")
+    if video_stream(container) is None:
+        container.close()
+        raise VideoReadError(f"{path} has no video, only a still picture (cover art), so it is an audio file")
     return container
+
+
+def video_stream(container):
+    """The container's first moving-picture stream (an MP3's or M4A's cover art is a one-frame "video" stream
+    flagged as an attached picture: not one), or None."""
+    import av
+
+    cover = av.stream.Disposition.attached_pic
+    return next((s for s in container.streams.video if not s.disposition & cover), None)
 
 
 def _rotation(container, stream) -> int:
@@ -96,7 +109,7 @@ def _rotation(container, stream) -> int:
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     with open_video(path) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         duration = float(stream.duration * stream.time_base) if stream.duration else float(container.duration or 0) / 1e6
         count = stream.frames or int(round(duration * fps))
@@ -113,7 +126,7 @@ def variable_rate_note(path: str | os.PathLike) -> str | None:
     variable frame rate): Talkline shows frame i at i / fps, so its head motion and blinks shift against the
     original timeline. None for a steady video. Reads the packets' times only (no decoding)."""
     with open_video(path) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         times = np.sort([float(p.pts * stream.time_base) for p in container.demux(stream)
                          if p.pts is not None and p.size])
@@ -131,7 +144,7 @@ def iter_video_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarr
     import av
 
     with open_video(path) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):

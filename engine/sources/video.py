@@ -95,6 +95,7 @@ class VideoFrames:
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._container = self._stream = self._decoder = None
         self._next = 0
+        self._seeked = False
         self._rotation = 0
 
     def close(self) -> None:
@@ -105,22 +106,24 @@ class VideoFrames:
     def _open(self, index: int) -> None:
         import av
 
-        from engine.media.video_read import open_video
+        from engine.media.video_read import open_video, video_stream
 
+        if index == 0:  # from the start: reopened, not sought (seeking a container without an index can overshoot)
+            self.close()
         if self._container is None:
             self._container = open_video(self.path)
-            self._stream = self._container.streams.video[0]
+            self._stream = video_stream(self._container)
             self._stream.thread_type = "AUTO"
         if index > 0:
             pts = int(index / self.fps / self._stream.time_base) if self._stream.time_base else 0
             try:
                 self._container.seek(pts + (self._stream.start_time or 0), stream=self._stream, backward=True)
             except av.error.FFmpegError:
-                self._container.seek(0, stream=self._stream)
-        else:
-            self._container.seek(self._stream.start_time or 0, stream=self._stream, backward=True)
+                self._open(0)
+                return
         self._decoder = self._container.decode(self._stream)
         self._next = None  # known after the first decoded frame
+        self._seeked = index > 0  # the first frame decoded after a seek tells whether it landed past the target
 
     def _decode_next(self) -> tuple[int, np.ndarray] | None:
         from engine.media.video_read import rgb_of, upright
@@ -148,6 +151,10 @@ class VideoFrames:
         last = None
         while True:
             decoded = self._decode_next()
+            if self._seeked and (decoded is None or decoded[0] > index):
+                self._open(0)  # the seek landed past the frame: a container without an index (MPEG-TS) seeks by bytes
+                continue
+            self._seeked = False
             if decoded is None:  # past the end: the last frame there is
                 if last is None:
                     raise IndexError(f"frame {index} is past the end of {self.path}")
@@ -308,11 +315,19 @@ class VideoSource:
 
         track = cached_track(path, face_index=face_index, progress=progress, cancel=cancel)
         warn_track_problems(track, path, "those frames are shown as they are, without the new mouth")
-        if output_frames > track.frame_count and fit != "trim":
-            video_s, audio_s = track.frame_count / track.fps, output_frames / track.fps
+        # Audio that runs into one frame more than the video (an AAC encoder's padding: the video's own sound is
+        # a few ms longer than its picture) holds the last frame there, without a word: it is no loop.
+        overhang = output_frames - track.frame_count
+        if overhang > 1 and fit != "trim":
+            video_s, audio_s = _seconds(track.frame_count / track.fps), _seconds(output_frames / track.fps)
             how = (f"plays forwards and backwards {output_frames / track.frame_count:.1f} times over"
                    if fit == "pingpong" and track.frame_count > 1 else "holds its last frame for the rest of")
-            warnings.warn(f"{os.fspath(path)}: the video is {video_s:.1f} s and the audio {audio_s:.1f} s: the video "
+            warnings.warn(f"{os.fspath(path)}: the video is {video_s} and the audio {audio_s}: the video "
                           f"{how} the audio (--fit trim ends with the video)", stacklevel=2)
-        return cls(os.fspath(path), track, source_frames(track.frame_count, output_frames, fit), fit=fit,
-                   face_index=face_index)
+        frame_map = source_frames(track.frame_count, output_frames, "hold" if overhang == 1 and fit != "trim" else fit)
+        return cls(os.fspath(path), track, frame_map, fit=fit, face_index=face_index)
+
+
+def _seconds(t: float) -> str:
+    """A length as people read it: 3.0 s, and 0.04 s for a single frame (not 0.0 s)."""
+    return f"{t:.1f} s" if t >= 1.0 else f"{t:.2g} s"
