@@ -87,6 +87,8 @@ def _transcript(value: str | None) -> str | None:
         is_file = path.is_file()
     except OSError:  # a long typed transcript is no file name (ENAMETOOLONG)
         is_file = False
+    if not is_file and os.path.isdir(value):
+        raise UsageError(f"the transcript {value} is a folder: give a text file, or the words themselves")
     if not is_file and _looks_like_a_path(value.strip()):
         raise UsageError(f"transcript file not found: {value} (a transcript given as text must be quoted words, "
                          "not a path)")

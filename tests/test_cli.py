@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 import soundfile
+from PIL import Image
 
 from tests.media import espeak_wav, media
 
@@ -407,3 +408,22 @@ def test_two_outputs_on_one_path_and_frames_into_a_file_are_refused_before_any_w
     result = run_cli("render", portrait, speech, "-o", tmp_path / "b.mp4", "--frames", tmp_path / "f")
     assert result.returncode == 2 and "is a file: the frames need a folder" in result.stderr
     assert not (tmp_path / "a.mp4").exists() and not (tmp_path / "b.mp4").exists()
+
+
+def test_an_output_with_a_trailing_slash_and_a_folder_as_transcript_are_named_for_what_they_are(tmp_path, speech):
+    """`-o out/clip.mp4/` wrote a file clip.mp4 (the slash dropped); `--transcript FOLDER` said "file not found"."""
+    portrait = media("portraits/hallo__6.jpg")
+    result = run_cli("render", portrait, speech, "-o", f"{tmp_path}/clip.mp4/")
+    assert result.returncode == 2 and "clip.mp4/ names a folder" in result.stderr
+    assert not (tmp_path / "clip.mp4").exists()
+    result = run_cli("render", portrait, speech, "-o", tmp_path / "a.mp4", "--transcript", tmp_path)
+    assert result.returncode == 2 and f"the transcript {tmp_path} is a folder" in result.stderr
+
+
+def test_a_run_that_fails_before_writing_leaves_no_new_empty_folders(tmp_path, speech):
+    """Checking `-o new/sub/x.mp4` up front made new/sub; a portrait without a face then failed and left them."""
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (256, 256), (120, 130, 140)).save(blank)
+    result = run_cli("render", blank, speech, "-o", tmp_path / "new" / "sub" / "x.mp4")
+    assert result.returncode == 2 and "no face found" in result.stderr
+    assert not (tmp_path / "new").exists()

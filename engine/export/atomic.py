@@ -48,9 +48,14 @@ def same_file_as_any(output: str | os.PathLike | None, paths) -> bool:
 def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> str:
     """Checks an output before any work: a known extension, a name the file system takes, a folder that can
     be written (probed by creating and removing a temporary file). Returns the absolute path."""
-    path = os.path.abspath(os.fspath(path))
+    given = os.fspath(path)
+    if given.endswith((os.sep, "/")):  # abspath would drop the slash and write a file where a folder was meant
+        raise ExportError(f"the {what} {given} names a folder: give a file name such as {given}out"
+                          f"{suffixes[0]}")
+    path = os.path.abspath(given)
     if not path.lower().endswith(suffixes):
         raise ExportError(f"the {what} {path} must end in {' or '.join(suffixes)}")
+    missing = _missing_folders(os.path.dirname(path))
     prepare_target(path)
     probe = temp_sibling(path)
     try:
@@ -58,8 +63,24 @@ def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...], what: str
             pass
     except OSError as exc:
         raise ExportError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
-    remove_quietly(probe)
+    finally:
+        remove_quietly(probe)
+        for folder in missing:  # made for the probe only: the writer makes them again, so a run that fails
+            with contextlib.suppress(OSError):  # before writing leaves no empty folders behind
+                os.rmdir(folder)
     return path
+
+
+def _missing_folders(folder: str) -> list[str]:
+    """The folders on the way to `folder` that do not exist yet, deepest first."""
+    out = []
+    while folder and not os.path.exists(folder):
+        out.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return out
 
 
 def sweep_stale_parts(folder: str) -> None:
