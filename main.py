@@ -397,6 +397,7 @@ def _run_job(job) -> list[str]:
 
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what the writer's MP4 container is valid under
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # for a hint on swapped arguments
 
 
 def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFIXES, "video")) -> None:
@@ -458,6 +459,12 @@ def cmd_render(args) -> int:
     if args.range:
         raise TalklineError("--range applies to project renders (render PROJECT.talkline --range START END)")
     portrait, audio = args.inputs
+    if portrait.lower().endswith(".talkline"):
+        raise UsageError(f"{portrait} is a project: it renders alone (render {portrait} -o OUT.mp4); its audio is "
+                         "part of it (relink it in the editor)")
+    if audio.lower().endswith(IMAGE_SUFFIXES):
+        raise UsageError(f"{audio} is an image: render takes the portrait first, then the audio "
+                         "(render PORTRAIT AUDIO)")
     _check_outputs(args)
     project = create_project(_request(args, portrait, audio, _transcript(args.transcript)))
     for path in _run_job(RenderJob.for_project(project, _render_settings(args, args.output))):

@@ -1,10 +1,12 @@
 """Application entry: QApplication setup (dark theme, pyqtgraph defaults) and run_editor for main.py."""
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -36,6 +38,18 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+INTERRUPT_POLL_MS = 200  # how soon Ctrl+C is seen: Qt's event loop runs no Python between events
+
+
+def close_on_interrupt(window) -> None:
+    """Ctrl+C in the terminal closes the window as its close button does (asking about unsaved work first); it
+    was ignored. A timer wakes the interpreter now and then so that it sees the signal."""
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(INTERRUPT_POLL_MS)
+
+
 def run_editor(argv: list[str]) -> int:
     """Open the editor; argv may hold a project path. Returns the exit code."""
     from editor.main_window import MainWindow
@@ -45,6 +59,7 @@ def run_editor(argv: list[str]) -> int:
     relay_warnings()
     window = MainWindow()
     window.show()
+    close_on_interrupt(window)
     project_args = [a for a in argv if not a.startswith("-")]
     if project_args:
         window.open_project(project_args[0])

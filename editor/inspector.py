@@ -156,6 +156,9 @@ class Inspector(QWidget):
             box.setDecimals(2)
             box.setValue(getattr(defaults, field))  # the empty window shows the defaults, not 0.00
             box.setToolTip(tip)
+            # a typed value counts when it is entered (Return, leaving the box), not at every keystroke: each
+            # edit refreshes the box, which rewrote "0" as "0.00" under the cursor and refused the "." and "5"
+            box.setKeyboardTracking(False)
             box.valueChanged.connect(lambda v, f=field: self._on_gain(f, v))
             gains_form.addRow(field + (" (s)" if field == "smoothing" else ""), box)
             self.gain_boxes[field] = box

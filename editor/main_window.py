@@ -242,12 +242,26 @@ class MainWindow(QMainWindow):
             if spec.id == "open_demo":
                 recent = menu.addMenu("Open &Recent")
                 recent.setObjectName("recent")
-        self.actions_by_id["unit_timecode"].setChecked(True)
-        self.actions_by_id["preview_render"].setChecked(True)
+        self._mirror_panel_controls()
         view = menu_for("&View")
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+
+    def _mirror_panel_controls(self) -> None:
+        """The View menu's ticks follow the panels' own controls: a combo or check box changed in its panel left
+        the menu ticking the old state (and W then had to be pressed twice)."""
+        by_arg = {(spec.handler, spec.arg): spec.id for spec in ACTIONS if spec.arg is not None}
+
+        def tick(handler: str):
+            return lambda text: self.actions_by_id[by_arg[(handler, text)]].setChecked(True)
+
+        for combo, handler in ((self.timeline.mode_box, "set_time_unit"), (self.preview.mode_box, "set_preview_mode")):
+            combo.currentTextChanged.connect(tick(handler))
+            tick(handler)(combo.currentText())
+        for box, action_id in ((self.viewport.wire_box, "wireframe"), (self.graph.normalise_box, "normalise")):
+            box.toggled.connect(self.actions_by_id[action_id].setChecked)
+            self.actions_by_id[action_id].setChecked(box.isChecked())
 
     def _handler(self, spec: ActionSpec):
         method = getattr(self, spec.handler)

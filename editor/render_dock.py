@@ -105,8 +105,7 @@ class RenderDock(QWidget):
         self.stem_edit = QLineEdit(str(Path.home() / "talkline_render"))
         self.stem_edit.setToolTip("Output path without extension; each render gets its own name (take, take_2, "
                                   "...; an in/out render adds its frame range)")
-        browse = QPushButton("…")
-        browse.setFixedWidth(28)
+        browse = QPushButton("Browse…")  # as in the New Project dialog ("…" alone was cut to "." at 28 px)
         browse.setToolTip("Choose the output file")
         browse.clicked.connect(self._browse)
         stem_row = QHBoxLayout()

@@ -1,6 +1,18 @@
 """The editor's additions to resources/style.qss (appended by editor.app.make_app)."""
+from pathlib import Path
 
-EXTRA_QSS = """
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+# The spin boxes' border (style.qss) makes Qt draw their arrow buttons itself, without arrows: drawn from small
+# SVGs here (a stylesheet's url() is relative to the working folder, so the path is made absolute).
+SPIN_ARROWS = f"""
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 14px; background: #2d3135; border: none; }}
+QAbstractSpinBox::up-button:hover, QAbstractSpinBox::down-button:hover {{ background: #3a3f44; }}
+QAbstractSpinBox::up-arrow {{ image: url({(RESOURCES / "arrow_up.svg").as_posix()}); width: 8px; height: 5px; }}
+QAbstractSpinBox::down-arrow {{ image: url({(RESOURCES / "arrow_down.svg").as_posix()}); width: 8px; height: 5px; }}
+"""
+
+EXTRA_QSS = SPIN_ARROWS + """
 QLabel#section { color: #c8a060; font-weight: bold; padding-top: 6px; }
 QLabel#warning { color: #e0a060; }
 QWidget#welcome { background: #1b1d1f; }

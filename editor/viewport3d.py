@@ -101,13 +101,15 @@ class CanvasImage(QWidget):
         self._timer.stop()
         if not self.isVisible() or self.canvas is None:
             return
-        size = (max(self.width(), 1), max(self.height(), 1))
+        # The canvas itself takes the render's size (not a smaller framebuffer under a full-size canvas, which
+        # vispy lays out for the canvas: the face came out twice as large and off-centre while playing).
+        size = (max(int(self.width() * self.scale), 1), max(int(self.height() * self.scale), 1))
         if tuple(self.canvas.size) != size:
             self.canvas.size = size
             # the EGL backend has no window to report the new size: without the event the scene kept its
             # first 400x300 layout inside the larger image (the face sat left of the panel's centre)
             self.canvas.events.resize(size=size, physical_size=size)
-        rgb = self.render_rgb((max(int(size[0] * self.scale), 1), max(int(size[1] * self.scale), 1)))
+        rgb = self.render_rgb(size)
         h, w = rgb.shape[:2]
         self.image = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
         self.update()
@@ -148,7 +150,7 @@ class CanvasImage(QWidget):
     # mouse -> the canvas's camera (as vispy's Qt backend delivers them)
     def _pos(self, ev) -> tuple[float, float]:
         p: QPointF = ev.position()
-        return (p.x(), p.y())
+        return (p.x() * self.scale, p.y() * self.scale)  # in the canvas's pixels
 
     def mousePressEvent(self, ev):
         b = _button(ev.button())

@@ -427,3 +427,13 @@ def test_a_run_that_fails_before_writing_leaves_no_new_empty_folders(tmp_path, s
     result = run_cli("render", blank, speech, "-o", tmp_path / "new" / "sub" / "x.mp4")
     assert result.returncode == 2 and "no face found" in result.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_swapped_inputs_and_a_project_with_audio_say_what_render_takes(tmp_path, speech):
+    """`render speech.wav portrait.png` said the portrait "has no audio stream"; `render p.talkline speech.wav`
+    said the project was no image."""
+    portrait = media("portraits/hallo__6.jpg")
+    result = run_cli("render", speech, portrait, "-o", tmp_path / "a.mp4")
+    assert result.returncode == 2 and "is an image: render takes the portrait first, then the audio" in result.stderr
+    result = run_cli("render", tmp_path / "p.talkline", speech, "-o", tmp_path / "a.mp4")
+    assert result.returncode == 2 and "is a project: it renders alone" in result.stderr

@@ -99,6 +99,26 @@ def test_the_3d_face_sits_in_the_middle_of_its_panel_at_any_size(make_main_windo
         assert abs(x - w / 2) < 0.1 * w and abs(y - h / 2) < 0.1 * h, (x, y, w, h)
 
 
+def test_the_3d_face_is_framed_the_same_while_playing(make_main_window, demo_project_file, qtbot):
+    """Playback renders the 3D view at half resolution; the scene was laid out for the full-size canvas inside
+    the half-size image, so while playing the face was twice as large and off-centre (only the chin showed)."""
+    from editor.viewport3d import PLAYBACK_SCALE, offscreen_app
+
+    if offscreen_app() is None:
+        pytest.skip("the 3D view draws into its own GL widget here (no EGL)")
+    window = make_main_window(demo_project_file)
+    display = window.viewport.display
+    still = _viewport_face_centre(window)
+    display.scale = PLAYBACK_SCALE
+    playing = _viewport_face_centre(window)
+    display.scale = 1.0
+    assert playing[2] == pytest.approx(PLAYBACK_SCALE * still[2], abs=1)  # rendered at half resolution
+    for a, b, size_a, size_b in ((still[0], playing[0], still[2], playing[2]), (still[1], playing[1], still[3],
+                                                                                    playing[3])):
+        assert abs(a / size_a - b / size_b) < 0.03, (still, playing)
+    assert _viewport_face_centre(window) == pytest.approx(still, abs=0.5)  # and back when playback stops
+
+
 def test_the_3d_face_fits_a_tall_narrow_panel(make_main_window, demo_project_file, qtbot):
     """The camera's view angle is along the panel's height: a narrow dock cut the face's sides off."""
     from editor.viewport3d import offscreen_app
@@ -430,6 +450,24 @@ def test_save_reload_equality(make_main_window, demo_project_file, dialogs, tmp_
     assert loaded.gains == window.project.gains
     assert np.allclose(loaded.evaluate(12).mesh, window.project.evaluate(12).mesh)
     assert str(tmp_path / "saved.talkline") in window.recent_files()
+
+
+def test_a_gain_typed_with_decimals_is_taken_whole_as_one_undo_step(make_main_window, demo_project_file, qtbot):
+    """Typing 0.5 into the lip gain left it at 0.00: every keystroke was an edit whose refresh rewrote the box
+    ("0" -> "0.00") under the cursor, so the "." and the "5" were refused."""
+    window = make_main_window(demo_project_file)
+    box = window.inspector.gain_boxes["lip"]
+    steps = window.session.undo_stack.count()
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "0.5")
+    qtbot.keyClick(box, Qt.Key_Return)
+    assert window.project.gains.lip == pytest.approx(0.5)
+    assert window.session.undo_stack.count() == steps + 1
+    window.actions_by_id["undo"].trigger()
+    assert window.project.gains.lip == pytest.approx(1.0) and box.value() == pytest.approx(1.0)
+    qtbot.keyClick(box, Qt.Key_Up)  # the arrows still apply at once
+    assert window.project.gains.lip > 1.0
 
 
 def test_autosave_recovery_after_crash(make_main_window, demo_project_file, dialogs):

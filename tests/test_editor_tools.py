@@ -709,3 +709,41 @@ def test_the_preview_of_a_dub_project_is_the_dubbed_source_frame(qtbot, monkeypa
         np.testing.assert_array_equal(drawn, source_frame)
     finally:
         preview.shutdown()
+
+
+def test_the_view_menu_ticks_follow_the_panels_own_controls(make_main_window, demo_project_file, qtbot):
+    """Changing the preview, time unit, wireframe or normalised view in its own panel left the View menu ticking
+    the old state; with the wireframe box ticked, the first W did nothing (it turned it on again)."""
+    window = make_main_window(demo_project_file)
+    actions = window.actions_by_id
+    window.preview.mode_box.setCurrentText("landmarks")
+    window.timeline.mode_box.setCurrentText("frames")
+    window.viewport.wire_box.setChecked(True)
+    window.graph.normalise_box.setChecked(True)
+    assert actions["preview_landmarks"].isChecked() and not actions["preview_render"].isChecked()
+    assert actions["unit_frames"].isChecked() and not actions["unit_timecode"].isChecked()
+    assert actions["wireframe"].isChecked() and actions["normalise"].isChecked()
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    window.timeline.graphics.setFocus()
+    qtbot.keyClick(window.timeline.graphics, Qt.Key_W)
+    assert not window.viewport.wire_box.isChecked()  # one W turns the wireframe off
+    actions["preview_pose"].trigger()  # and the menu still drives the panel
+    assert window.preview.mode_box.currentText() == "pose image"
+
+
+def test_ctrl_c_in_the_terminal_closes_the_editor(make_main_window, demo_project_file, qtbot):
+    """SIGINT was never seen while Qt's event loop ran: the editor stayed open until killed."""
+    import os
+    import signal
+
+    from editor.app import close_on_interrupt
+
+    window = make_main_window(demo_project_file)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        close_on_interrupt(window)
+        os.kill(os.getpid(), signal.SIGINT)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
+    finally:
+        signal.signal(signal.SIGINT, previous)
