@@ -397,7 +397,6 @@ def _run_job(job) -> list[str]:
 
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what the writer's MP4 container is valid under
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # for a hint on swapped arguments
 
 
 def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFIXES, "video")) -> None:
@@ -462,6 +461,8 @@ def cmd_render(args) -> int:
     if portrait.lower().endswith(".talkline"):
         raise UsageError(f"{portrait} is a project: it renders alone (render {portrait} -o OUT.mp4); its audio is "
                          "part of it (relink it in the editor)")
+    from engine.face.images import IMAGE_SUFFIXES
+
     if audio.lower().endswith(IMAGE_SUFFIXES):
         raise UsageError(f"{audio} is an image: render takes the portrait first, then the audio "
                          "(render PORTRAIT AUDIO)")
@@ -590,7 +591,7 @@ def _mixed(speech, video: str, gain: float):
     from engine.errors import AudioReadError
 
     try:
-        bed = load_audio(video, warn_silent=False)
+        bed = load_audio(video, analysed=False)
     except AudioReadError:
         warnings.warn(f"{video} has no usable sound to keep: the new audio alone is used")
         return speech

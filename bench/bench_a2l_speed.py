@@ -36,7 +36,7 @@ def main() -> None:
     minutes = float(args[0]) if args else 3.0
     settings = EmbeddedConfig(accurate_phones="--accurate" in sys.argv[1:])
     room = np.random.default_rng(0).normal(0.0, 10 ** (-50 / 20), int(pauses * 16000)).astype(np.float32)
-    speech = np.concatenate([part for path in SPEECH for part in (load_audio(path, warn_silent=False).mono16k, room)])
+    speech = np.concatenate([part for path in SPEECH for part in (load_audio(path, analysed=False).mono16k, room)])
     reps = int(np.ceil(minutes * 60 * 16000 / len(speech)))
     mono = np.tile(speech, reps)[: int(minutes * 60 * 16000)]
     clip = AudioClip(samples=mono[:, None], rate=16000, source="tiled")

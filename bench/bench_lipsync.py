@@ -114,7 +114,7 @@ def score_clips(videos: list[Path]) -> tuple[list[tuple[str, dict[str, list[floa
     for video in videos:
         info = probe_video(video)
         truth = ground_truth(video)
-        audio = load_audio(SEPARATE_AUDIO.get(video.name, video), warn_silent=False)
+        audio = load_audio(SEPARATE_AUDIO.get(video.name, video), analysed=False)
         bases = []
         for i, accurate in enumerate((False, True)):
             t0 = time.perf_counter()
@@ -190,7 +190,7 @@ def voice_clips() -> None:
     print(f"{'singing and non-English clips':42s} {'language':>8s} {'style':>8s} {'r(loudness)':>12s} "
           f"{'r(as English speech)':>21s}")
     for rel, language, style in VOICE_CLIPS:
-        audio = load_audio(MEDIA / rel, warn_silent=False)
+        audio = load_audio(MEDIA / rel, analysed=False)
         n = audio.frame_count(fps)
         env = loudness_envelope(audio.mono16k, fps, n)
         ours = mesh_opening(predict_embedded(audio, fps, EmbeddedConfig(language=language, style=style)).offsets)

@@ -52,7 +52,7 @@ def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _music(n: int) -> np.ndarray:
-    bed = load_audio(MEDIA / "singing" / "MultiTalk__1.wav", warn_silent=False).mono16k.astype(np.float64)
+    bed = load_audio(MEDIA / "singing" / "MultiTalk__1.wav", analysed=False).mono16k.astype(np.float64)
     return np.tile(bed, n // len(bed) + 2)[5 * SR:5 * SR + n]  # from 5 s in: the song, not its intro
 
 
@@ -80,7 +80,7 @@ def score(video: Path, condition: str, denoise: bool = False) -> tuple[float, fl
     """(ours, RMS baseline): r at the clip's best offset."""
     info = probe_video(video)
     truth = ground_truth(video)
-    x = load_audio(SEPARATE_AUDIO.get(video.name, video), warn_silent=False).mono16k.astype(np.float64)
+    x = load_audio(SEPARATE_AUDIO.get(video.name, video), analysed=False).mono16k.astype(np.float64)
     y = CONDITIONS[condition](x, np.random.default_rng(1)).astype(np.float32)
     clip = AudioClip(samples=y[:, None], rate=SR)
     base = predict_embedded(clip, info.fps, EmbeddedConfig(denoise=denoise))

@@ -36,7 +36,7 @@ def at_peak(audio: AudioClip, dbfs: float) -> AudioClip:
 
 
 def main() -> None:
-    clips = [(v, probe_video(v).fps, ground_truth(v), load_audio(SEPARATE_AUDIO.get(v.name, v), warn_silent=False))
+    clips = [(v, probe_video(v).fps, ground_truth(v), load_audio(SEPARATE_AUDIO.get(v.name, v), analysed=False))
              for v in VIDEOS + HELD_OUT]
     product_level = loudness.ANALYSIS_PEAK_DBFS
     table = np.zeros((len(LEVELS_DBFS), len(clips)))

@@ -43,7 +43,7 @@ def clip_row(portrait: Path, rel: str, language: str, style: str) -> np.ndarray:
 
     from engine.audio.decode import load_audio
 
-    audio = load_audio(MEDIA / rel, warn_silent=False)
+    audio = load_audio(MEDIA / rel, analysed=False)
     head = audio.mono16k[:int(SECONDS * 16000)]
     wav = Path(os.environ.get("TMPDIR", "/tmp")) / f"voice_sheet_{Path(rel).stem}.wav"
     soundfile.write(wav, head, 16000)

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-STYLESHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+from editor.style import EXTRA_QSS, RESOURCES
+
+STYLESHEET = RESOURCES / "style.qss"
 
 
 def _dark_palette() -> QPalette:
@@ -31,8 +32,6 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("Talkline")
     app.setStyle("Fusion")
     app.setPalette(_dark_palette())
-    from editor.style import EXTRA_QSS
-
     app.setStyleSheet(STYLESHEET.read_text(encoding="utf-8") + EXTRA_QSS)
     pg.setConfigOptions(background="#1b1d1f", foreground="#b8bcc0", antialias=True)
     return app
@@ -43,8 +42,22 @@ INTERRUPT_POLL_MS = 200  # how soon Ctrl+C is seen: Qt's event loop runs no Pyth
 
 def close_on_interrupt(window) -> None:
     """Ctrl+C in the terminal closes the window as its close button does (asking about unsaved work first); it
-    was ignored. A timer wakes the interpreter now and then so that it sees the signal."""
-    signal.signal(signal.SIGINT, lambda *_: window.close())
+    was ignored. A timer wakes the interpreter now and then so that it sees the signal. The close runs from the
+    event loop, not inside whatever slot the signal interrupted, and once: more Ctrl+C while it asks are ignored."""
+    pending = []
+
+    def close() -> None:
+        try:
+            window.close()
+        finally:
+            pending.clear()
+
+    def interrupted(*_) -> None:
+        if not pending:
+            pending.append(True)
+            QTimer.singleShot(0, close)
+
+    signal.signal(signal.SIGINT, interrupted)
     timer = QTimer(window)
     timer.timeout.connect(lambda: None)
     timer.start(INTERRUPT_POLL_MS)

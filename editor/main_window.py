@@ -41,6 +41,7 @@ from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, audio
                                         missing_sources, recover_autosave, recoverable_for, relink_source,
                                         save_project, write_autosave)
 from engine.errors import ConfigError, MultipleFacesError
+from engine.face.images import IMAGE_SUFFIXES
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
 from engine.sources.portrait import Framing, PortraitSource
 
@@ -55,7 +56,6 @@ INSPECTOR_WIDTH = 440
 AUTOSAVE_INTERVAL_MS = 60_000
 AUTOSAVE_DEBOUNCE_MS = 5_000
 MAX_RECENT = 8
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def _create_on_worker(request, **progress) -> Project:

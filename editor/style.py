@@ -8,8 +8,8 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SPIN_ARROWS = f"""
 QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 14px; background: #2d3135; border: none; }}
 QAbstractSpinBox::up-button:hover, QAbstractSpinBox::down-button:hover {{ background: #3a3f44; }}
-QAbstractSpinBox::up-arrow {{ image: url({(RESOURCES / "arrow_up.svg").as_posix()}); width: 8px; height: 5px; }}
-QAbstractSpinBox::down-arrow {{ image: url({(RESOURCES / "arrow_down.svg").as_posix()}); width: 8px; height: 5px; }}
+QAbstractSpinBox::up-arrow {{ image: url("{(RESOURCES / "arrow_up.svg").as_posix()}"); width: 8px; height: 5px; }}
+QAbstractSpinBox::down-arrow {{ image: url("{(RESOURCES / "arrow_down.svg").as_posix()}"); width: 8px; height: 5px; }}
 """
 
 EXTRA_QSS = SPIN_ARROWS + """

@@ -75,7 +75,7 @@ def config_from_json(cls: type[C], data: Any, what: str | None = None) -> C:
     types_ = field_types(cls)
     unknown = sorted(set(data) - set(types_))
     if unknown:
-        raise ConfigError(f"{what} has unknown setting(s) {', '.join(unknown)}; known: {', '.join(types_)}")
+        raise ConfigError(f"{what} has unknown setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(types_)}")
     values = {k: _coerce(v, *types_[k], f"{what} setting {k!r}") for k, v in data.items()}
     config = cls(**values)
     check_config(config, what)

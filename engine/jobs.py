@@ -437,8 +437,10 @@ class RenderJob:
             self._check()
             if writer_thread is not None:
                 writer_thread.finish()
-            # The landmarks (a small atomic write) before the writers commit: if it fails (disk full), the videos
-            # are aborted and the files they would replace are kept.
+            # Everything that can fail (finishing each video, the landmark file) before any output replaces a
+            # file: a full disk then leaves the previous files, all of them, as they were.
+            for writer in writers:
+                writer.finish()
             if export is not None:
                 save_landmarks_npz(s.landmarks, *export.arrays(), motion.fps, (w, h))
             for writer in writers:

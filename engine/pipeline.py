@@ -105,20 +105,28 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
                    a2l=request.a2l, renderer=request.renderer, pose_template=template, gains=request.gains)
 
 
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _sound(request: ProjectRequest) -> AudioClip:
-    """The project's sound. A performance (reenactment: the face drives, not a voice) lasts as long as its
-    picture: a sound track that is shorter is padded with silence (none at all: silence as long as the video)
-    and a longer one is cut, so the output keeps the video's timing and every frame of the performance."""
+    """The project's sound. A performance with the driving video's own sound (reenactment: the face drives, not a
+    voice) lasts as long as its picture: a sound track that is shorter is padded with silence (none at all:
+    silence as long as the video) and a longer one is cut, so the output keeps every frame of the performance."""
     from engine.audio.decode import load_audio
     from engine.errors import AudioReadError
 
-    if request.a2l.name != "performance":
+    driver = getattr(request.a2l.config, "video", None) if request.a2l.name == "performance" else None
+    if not driver or not _same_file(request.audio, driver):  # a voice of its own: the sound decides the length
         return load_audio(os.fspath(request.audio))
     from engine.media.video_read import probe_video
 
     info = probe_video(request.audio)
     try:
-        clip = load_audio(os.fspath(request.audio), warn_silent=False)
+        clip = load_audio(os.fspath(request.audio), analysed=False)
     except AudioReadError:
         if info.has_audio or info.still or info.duration <= 0:
             raise
@@ -133,10 +141,17 @@ def _sound(request: ProjectRequest) -> AudioClip:
         warnings.warn(f"the sound of {request.audio} lasts {clip.duration:.1f} s and its picture {picture:.1f} s: "
                       "the reenactment follows the picture, its sound " + ("cut" if clip.duration > picture else
                                                                            "padded with silence"), stacklevel=3)
-    n = int(round(picture * clip.rate))
-    samples = np.zeros((n, clip.channels), np.float32)
-    samples[:min(n, len(clip.samples))] = clip.samples[:n]
-    return AudioClip(samples=samples, rate=clip.rate, source=clip.source)
+    from engine.audio.decode import ANALYSIS_RATE
+
+    return AudioClip(samples=_fitted(clip.samples, int(round(picture * clip.rate))), rate=clip.rate,
+                     source=clip.source, mono16k=_fitted(clip.mono16k, int(round(picture * ANALYSIS_RATE))))
+
+
+def _fitted(samples: np.ndarray, n: int) -> np.ndarray:
+    """The first n samples, silence after the end."""
+    out = np.zeros((n, *samples.shape[1:]), np.float32)
+    out[:min(n, len(samples))] = samples[:n]
+    return out
 
 
 def _check_prediction_memory(frames: int, fps: float) -> None:

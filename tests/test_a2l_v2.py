@@ -446,3 +446,16 @@ def test_denoise_asked_without_the_library_warns_and_goes_on(monkeypatch):
     with pytest.warns(UserWarning, match="pyrnnoise"):
         out = denoise.analysis_audio(x, True)
     np.testing.assert_array_equal(out, at_analysis_level(x))
+
+
+def test_denoising_a_block_at_a_time_joins_seamlessly(monkeypatch):
+    """Long files are resampled a block at a time (bounded memory): 1 s blocks give what one block gives."""
+    denoise = _rnnoise_or_skip()
+    x = load_audio(media("speech/SadTalker__RD_Radio31_000.wav")).mono16k
+    whole = denoise.denoise_16k(x)
+    monkeypatch.setattr(denoise, "BLOCK_S", 1.0)
+    monkeypatch.setattr(denoise, "REPORT_FRAMES", 100)
+    calls = []
+    blocks = denoise.denoise_16k(x, calls.append)
+    assert len(blocks) == len(x) and np.abs(blocks - whole).max() < 1e-4 * np.abs(whole).max()
+    assert calls and calls == sorted(calls) and 0 < calls[-1] < 1  # progress as it goes

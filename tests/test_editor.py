@@ -740,7 +740,7 @@ def test_a_new_project_from_a_video_is_a_dub_of_it(make_main_window, qtbot, monk
     assert [label for _, label in timeline.wave_plot.getAxis("left")._tickLevels[0]] == ["audio", "source (muted)"]
     n = len(project.source.sound)
     assert n == round(project.frame_count / 25.0 * 16000)
-    own = load_audio(video, warn_silent=False).mono16k
+    own = load_audio(video, analysed=False).mono16k
     np.testing.assert_array_equal(project.source.sound[:16000], own[:16000])  # 5 s of speech: the video plays on
     _, below = timeline.source_waveform.getData()
     _, above = timeline.waveform.getData()

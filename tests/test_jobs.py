@@ -62,6 +62,32 @@ def test_cancel_leaves_no_file_and_keeps_an_existing_one(tmp_path, inputs):
     assert [p.name for p in tmp_path.iterdir()] == ["take.mp4"]  # no temp files left behind
 
 
+def test_a_full_disk_at_the_end_of_a_render_keeps_every_previous_output(tmp_path, inputs, monkeypatch):
+    """The outputs were committed one by one: a pose video or landmark file that then failed on a full disk left
+    the new render beside the old landmarks (or the other way round). Everything that can fail comes first."""
+    from engine.errors import ExportError
+    from engine.export.video import VideoWriter
+
+    ref, audio, motion = inputs
+    olds = {name: f"previous {name}".encode() for name in ("take.mp4", "pose.mp4", "lm.npz")}
+    for name, data in olds.items():
+        (tmp_path / name).write_bytes(data)
+    finish = VideoWriter.finish
+
+    def full_on_the_pose_video(self):
+        if self.path.endswith("pose.mp4"):
+            self.abort()
+            raise ExportError(f"cannot write {self.path}: No space left on device")
+        finish(self)
+
+    monkeypatch.setattr(VideoWriter, "finish", full_on_the_pose_video)
+    job = RenderJob(ref, motion, audio, RenderSettings(output=str(tmp_path / "take.mp4"), landmarks=str(
+        tmp_path / "lm.npz"), pose_video=str(tmp_path / "pose.mp4")))
+    with pytest.raises(ExportError, match="No space left"):
+        list(job.run())
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == olds
+
+
 def test_a_windowed_renderer_from_the_registry_drives_the_job(tmp_path, fake_backends):
     """The fake renderer yields frames in batches (like a diffusion renderer's context windows): the job writes
     every frame in order, with the landmarks the motion projects to."""

@@ -176,7 +176,7 @@ CORRUPT = {
     "unknown backend": (lambda m: with_json(m, a2l={"name": "wav2lip", "config": {}}),
                         "unknown Audio2Lmk backend 'wav2lip'; known: embedded"),
     "unknown setting": (lambda m: with_json(m, renderer={"name": "warp", "config": {"grid": 3}}),
-                        "renderer 'warp' has unknown setting(s) grid"),
+                        "renderer 'warp' has unknown setting(s) 'grid'"),
     "ill-typed setting": (lambda m: with_json(m, a2l={"name": "embedded", "config": {"seed": 1.5}}),
                           "setting 'seed' must be int, got 1.5"),
     "bad gains": (lambda m: with_json(m, gains={"lip": "loud"}), "gains setting 'lip' must be float"),

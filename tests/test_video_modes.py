@@ -581,3 +581,41 @@ def test_a_reenactment_lasts_as_long_as_the_drivers_picture_not_its_sound(tmp_pa
                 portrait=media("portraits/hallo__6.jpg"), audio=video, fps=25.0, framing=Framing(128),
                 a2l=Choice("performance", PerformanceConfig(video=video))))
         assert project.frame_count == 50 and abs(project.audio.duration - 2.0) < 1e-3
+
+
+def test_a_performance_with_a_voice_of_its_own_keeps_that_voice(tmp_path):
+    """The performance backend with a separate speech file (the face from a video, the sound from the voice-over):
+    the reenactment fix measured the speech file as a video and failed with "has no video stream"."""
+    from engine.a2l.performance import PerformanceConfig
+    from engine.audio.decode import load_audio
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.plugins import Choice
+    from engine.sources.portrait import Framing
+
+    project = create_project(ProjectRequest(
+        portrait=media("portraits/hallo__6.jpg"), audio=SPEECH, fps=25.0, framing=Framing(128),
+        a2l=Choice("performance", PerformanceConfig(video=VIDEO))))
+    assert project.audio.duration == pytest.approx(load_audio(SPEECH).duration)
+
+
+def test_a_far_frame_of_an_indexed_video_is_reached_by_seeking_not_decoding_from_the_start(tmp_path, monkeypatch):
+    """The MPEG-TS fix reopens from the start when a seek overshoots: an MP4 (indexed) must still seek."""
+    from engine.sources.video import VideoFrames
+
+    frames = [np.full((32, 32, 3), i % 250, np.uint8) for i in range(240)]
+    path = str(tmp_path / "keyframes.mp4")
+    with av.open(path, "w") as c:
+        s = c.add_stream("libx264", rate=25, options={"g": "12"})
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(s.encode(None))
+    video = VideoFrames(path, 25.0)
+    decoded = []
+    step = VideoFrames._decode_next
+    monkeypatch.setattr(VideoFrames, "_decode_next", lambda self: decoded.append(1) or step(self))
+    for index in (200, 120, 230):
+        decoded.clear()
+        assert abs(float(video[index].mean()) - index) < 3
+        assert len(decoded) < 40, (index, len(decoded))  # a keyframe's worth back, not the whole file
+    video.close()

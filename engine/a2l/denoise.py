@@ -23,6 +23,7 @@ import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,6 +34,11 @@ FRAME = 480  # RNNoise's fixed frame (10 ms at 48 kHz)
 DELAY = 960
 # RNNoise works on 16-bit-scaled floats (its band energies and learned gains assume that range).
 PCM_SCALE = 32768.0
+# Resampling goes a block at a time with some of the neighbours' audio for the filters (resample_poly's reaches
+# 10 x 3 samples, 2 ms): memory stays bounded on a long file and the blocks join seamlessly.
+BLOCK_S = 30.0
+MARGIN_S = 0.1
+REPORT_FRAMES = 1000  # progress (and a chance to cancel) every 10 s of audio: RNNoise runs ~4 % of real time
 
 
 def _library_path() -> str | None:
@@ -72,37 +78,69 @@ def _library() -> ctypes.CDLL:
     return lib
 
 
-def rnnoise(x48k: np.ndarray) -> np.ndarray:
-    """RNNoise over a 48 kHz signal (float, full scale 1.0); same length, its delay removed."""
+def _frames_for(n: int) -> int:
+    """RNNoise frames that cover n samples at 48 kHz and the library's delay after them."""
+    return -(-(n + DELAY) // FRAME)
+
+
+def _rnnoise_in_place(pcm: np.ndarray, report: Callable[[float], None] | None) -> None:
+    """RNNoise over a float32 buffer of whole frames at 48 kHz, 16-bit scaled, output written over the input
+    (the library copies each frame in before writing it out, as its own demo runs it)."""
     lib = _library()
-    n = len(x48k)
-    frames = -(-(n + DELAY) // FRAME)
-    pcm = np.zeros(frames * FRAME, np.float32)
-    pcm[:n] = np.asarray(x48k, np.float32) * PCM_SCALE
-    out = np.empty_like(pcm)
     state = lib.rnnoise_create(None)
+    frames = len(pcm) // FRAME
     try:
         ptr_type = ctypes.POINTER(ctypes.c_float)
-        src, dst = pcm.ctypes.data, out.ctypes.data
-        step = FRAME * pcm.itemsize
+        base, step = pcm.ctypes.data, FRAME * pcm.itemsize
         for k in range(frames):  # a stateful recurrent filter: frame by frame, in order
-            lib.rnnoise_process_frame(state, ctypes.cast(dst + k * step, ptr_type),
-                                      ctypes.cast(src + k * step, ptr_type))
+            frame = ctypes.cast(base + k * step, ptr_type)
+            lib.rnnoise_process_frame(state, frame, frame)
+            if report is not None and k % REPORT_FRAMES == REPORT_FRAMES - 1:
+                report(k / frames)  # may raise: the user cancelled
     finally:
         lib.rnnoise_destroy(state)
-    return out[DELAY:DELAY + n] / PCM_SCALE
 
 
-def denoise_16k(mono16k: np.ndarray) -> np.ndarray:
-    """RNNoise over 16 kHz analysis audio (resampled 3x up and back down); same length and timing."""
+def rnnoise(x48k: np.ndarray, report: Callable[[float], None] | None = None) -> np.ndarray:
+    """RNNoise over a 48 kHz signal (float, full scale 1.0); float32, same length, its delay removed. `report(f)`
+    is called every REPORT_FRAMES (it may raise to cancel)."""
+    n = len(x48k)
+    pcm = np.zeros(_frames_for(n) * FRAME, np.float32)
+    pcm[:n] = x48k
+    pcm *= PCM_SCALE
+    _rnnoise_in_place(pcm, report)
+    return pcm[DELAY:DELAY + n] / PCM_SCALE
+
+
+def _resampled(x: np.ndarray, up: int, down: int, out: np.ndarray) -> None:
+    """out[:] = resample_poly(x, up, down), BLOCK_S of input at a time (each block filtered with MARGIN_S of its
+    neighbours, so the blocks join seamlessly): a long file never needs a whole float64 copy at 48 kHz."""
     from scipy.signal import resample_poly
 
-    x = np.asarray(mono16k, np.float64)
-    y = resample_poly(rnnoise(resample_poly(x, 3, 1)), 1, 3)
-    return y[:len(x)].astype(np.float32)
+    rate = 16000 * down  # input samples per second: 16 kHz up, 48 kHz down
+    block, margin = int(BLOCK_S * rate), int(MARGIN_S * rate)
+    for a in range(0, len(x), block):
+        b = min(a + block, len(x))
+        lo, hi = max(a - margin, 0), min(b + margin, len(x))
+        y = resample_poly(np.asarray(x[lo:hi], np.float64), up, down)
+        out[a * up // down:b * up // down] = y[(a - lo) * up // down:(b - lo) * up // down]
 
 
-def analysis_audio(mono16k: np.ndarray, denoise: bool) -> np.ndarray:
+def denoise_16k(mono16k: np.ndarray, report: Callable[[float], None] | None = None) -> np.ndarray:
+    """RNNoise over 16 kHz analysis audio (resampled 3x up and back down); float32, same length and timing. One
+    48 kHz float32 buffer is all it holds besides its input and output (~6.4 KB a video frame at 30 fps)."""
+    n = len(mono16k)
+    pcm = np.zeros(_frames_for(3 * n) * FRAME, np.float32)
+    _resampled(mono16k, 3, 1, pcm)
+    pcm *= PCM_SCALE
+    _rnnoise_in_place(pcm, report)
+    pcm /= PCM_SCALE
+    out = np.empty(n, np.float32)
+    _resampled(pcm[DELAY:DELAY + 3 * n], 1, 3, out)
+    return out
+
+
+def analysis_audio(mono16k: np.ndarray, denoise: bool, report: Callable[[float], None] | None = None) -> np.ndarray:
     """The audio the lip-sync analysis hears: at the analysis level, denoised first when asked (and brought back
     to the analysis level: suppression lowers the peak). Asked but unavailable: a warning, the audio as it is."""
     from engine.a2l.loudness import at_analysis_level
@@ -114,4 +152,4 @@ def analysis_audio(mono16k: np.ndarray, denoise: bool) -> np.ndarray:
     if not usable:
         warnings.warn(why, stacklevel=3)
         return x
-    return at_analysis_level(denoise_16k(x))
+    return at_analysis_level(denoise_16k(x, report))

@@ -205,7 +205,7 @@ def predict_embedded(audio: AudioClip, fps: float = 30.0, config: EmbeddedConfig
                      report: Progress | None = None) -> BaseLayer:
     s = config or EmbeddedConfig()
     report = report or (lambda _f: None)
-    mono16k = analysis_audio(audio.mono16k, s.denoise)
+    mono16k = analysis_audio(audio.mono16k, s.denoise, lambda f: report(0.1 * f))
     analysis = analyse(mono16k)
     if analysis.has_vad and not analysis.vad_region.any() and (analysis.presence > 0.5).any():
         warnings.warn("the voice detector heard no speech in the audio: the mouth follows its pitched sound, so "

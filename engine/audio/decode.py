@@ -18,19 +18,28 @@ SILENCE_DBFS = -60.0
 # balanced microphone). In-phase channels mix at 0 dB and unrelated ones at about -3 dB, so real stereo never
 # comes near it.
 CANCELLING_MIX_DB = 20.0
+# A WAV data size this large is a streaming writer's placeholder, not a length (0xFFFFFFFF, arecord's
+# 0x7FFFFFFF into a pipe; 0 too): such a file's end is not known from its header.
+UNKNOWN_WAV_LENGTH = 0x7FFFF000
 
 
-def analysis_mix(samples: np.ndarray, source: str = "") -> np.ndarray:
-    """(N,) the channels' mean; where they cancel in it, the loudest channel alone (and a warning)."""
-    mix = samples.mean(axis=1)
-    channel_power = np.mean(np.square(samples, dtype=np.float64), axis=0)
-    if channel_power.max() <= 0 or np.mean(np.square(mix, dtype=np.float64)) >= \
-            channel_power.mean() * 10.0 ** (-CANCELLING_MIX_DB / 10.0):
-        return mix
-    k = int(np.argmax(channel_power))
-    warnings.warn(f"the channels of {source or 'the audio'} cancel each other when mixed (one is phase-inverted, "
-                  f"as from a miswired microphone): the lip sync follows channel {k + 1} alone", stacklevel=3)
-    return np.ascontiguousarray(samples[:, k])
+def cancelling_channel(samples: np.ndarray) -> int | None:
+    """Where the channels cancel when mixed (CANCELLING_MIX_DB under their mean level): the loudest one, else
+    None. Powers are summed per channel without a float64 copy of the whole file."""
+    if samples.ndim != 2 or samples.shape[1] < 2 or len(samples) == 0:
+        return None
+    power = np.einsum("ij,ij->j", samples, samples, dtype=np.float64)
+    total = samples.sum(axis=1, dtype=np.float64)
+    mixed = float(total @ total) / samples.shape[1] ** 2
+    if power.max() <= 0 or mixed >= power.mean() * 10.0 ** (-CANCELLING_MIX_DB / 10.0):
+        return None
+    return int(np.argmax(power))
+
+
+def analysis_mix(samples: np.ndarray) -> np.ndarray:
+    """(N,) the channels' mean; where they cancel in it (one phase-inverted), the loudest channel alone."""
+    k = cancelling_channel(samples)
+    return samples.mean(axis=1) if k is None else np.ascontiguousarray(samples[:, k])
 
 
 @dataclass
@@ -45,7 +54,7 @@ class AudioClip:
             self.samples = self.samples[:, None]
         if self.mono16k is None:
             # 16 kHz mono audio (speech recordings often are) is analysed as it is, not copied: a view shares it
-            mono = self.samples[:, 0] if self.samples.shape[1] == 1 else analysis_mix(self.samples, self.source)
+            mono = self.samples[:, 0] if self.samples.shape[1] == 1 else analysis_mix(self.samples)
             self.mono16k = mono if self.rate == ANALYSIS_RATE and mono.dtype == np.float32 \
                 else resample(mono, self.rate, ANALYSIS_RATE)
 
@@ -87,8 +96,9 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return resample_poly(x, rate_out // g, rate_in // g).astype(np.float32)
 
 
-def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioClip:
-    """Reads the first audio stream of `path`. Raises AudioReadError with a specific reason."""
+def load_audio(path: str | os.PathLike, *, analysed: bool = True) -> AudioClip:
+    """Reads the first audio stream of `path`. Raises AudioReadError with a specific reason. `analysed`: the
+    animation follows this sound, so say when it is silent or its channels cancel."""
     import av
 
     path = str(path)
@@ -136,15 +146,18 @@ def load_audio(path: str | os.PathLike, *, warn_silent: bool = True) -> AudioCli
         warnings.warn(f"{path} is cut short: its header says {clip.duration / max(share, 1e-9):.1f} s of audio, the "
                       f"file holds {clip.duration:.1f} s (an interrupted copy or recording?); using what is there",
                       stacklevel=2)
-    if warn_silent and clip.peak_dbfs() < SILENCE_DBFS:
+    k = cancelling_channel(samples) if analysed else None
+    if k is not None:
+        warnings.warn(f"the channels of {path} cancel each other when mixed (one is phase-inverted, as from a "
+                      f"miswired microphone): the lip sync follows channel {k + 1} alone", stacklevel=2)
+    if analysed and clip.peak_dbfs() < SILENCE_DBFS:
         warnings.warn(f"{path} is silent (peak {clip.peak_dbfs():.0f} dBFS): the mouth will stay closed", stacklevel=2)
     return clip
 
 
 def _wav_share_present(path: str) -> float:
     """For a RIFF/WAVE file: the share of the audio bytes its data chunk declares that the file holds (1.0 when
-    whole, not a WAV, or of unknown length: streaming writers leave the size 0 or 0xFFFFFFFF). FFmpeg quietly
-    shortens a cut-short file to what is there."""
+    whole, not a WAV, or of unknown length). FFmpeg quietly shortens a cut-short file to what is there."""
     import struct
 
     try:
@@ -158,7 +171,7 @@ def _wav_share_present(path: str) -> float:
                     return 1.0
                 chunk, length = header[:4], struct.unpack("<I", header[4:])[0]
                 if chunk == b"data":
-                    return 1.0 if length in (0, 0xFFFFFFFF) else min((size - f.tell()) / length, 1.0)
+                    return 1.0 if length == 0 or length >= UNKNOWN_WAV_LENGTH else min((size - f.tell()) / length, 1.0)
                 f.seek(length + (length & 1), os.SEEK_CUR)  # chunks are padded to an even length
     except OSError:
         return 1.0

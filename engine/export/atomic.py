@@ -136,6 +136,10 @@ class CommitOnExit:
     appears only then), abort() removes what was staged and leaves the target as it was. Used as
     `with writer:`, the block's success commits (close) and any exception aborts."""
 
+    def finish(self) -> None:
+        """Completes what can still fail (a full disk) without making the output appear; close() then moves it
+        into place. Writers whose staged output is complete as written have nothing to do here."""
+
     def __enter__(self: _Writer) -> _Writer:
         return self
 

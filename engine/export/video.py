@@ -9,6 +9,7 @@ import math
 import os
 import warnings
 from fractions import Fraction
+from typing import NoReturn
 
 import numpy as np
 
@@ -128,12 +129,13 @@ class VideoWriter(CommitOnExit):
             # Audio up to the start of the newest frame keeps the file interleaved without buffering.
             self._encode_audio_until(self._audio_samples_at(self.frames_written - 1))
         except Exception as exc:
-            raise self._failed(exc) from None
+            self._fail(exc)
 
-    def close(self) -> list[str]:
-        """Finalises the file and moves it to the target path; returns [that path]."""
-        if self._closed:
-            return [self.path]
+    def finish(self) -> None:
+        """Finalises the temporary file (the last frames, the audio's end, the index: the writes a full disk
+        fails) without replacing the target yet."""
+        if self._closed or self._container is None:
+            return
         if self.frames_written == 0:
             self.abort()
             raise ExportError(f"no frames were written to {self.path}")
@@ -146,19 +148,28 @@ class VideoWriter(CommitOnExit):
                 self._encode_audio_until(audio_total)
                 self._container.mux(self._audio_stream.encode(None))
             self._container.close()
-            self._closed = True
-            os.replace(self._tmp, self.path)
+            self._container = None
         except Exception as exc:
-            raise self._failed(exc) from None
+            self._fail(exc)
+
+    def close(self) -> list[str]:
+        """Finalises the file and moves it to the target path; returns [that path]."""
+        if self._closed:
+            return [self.path]
+        self.finish()
+        try:
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self._fail(exc)
+        self._closed = True
         return [self.path]
 
-    def _failed(self, exc: Exception) -> Exception:
-        """Aborts; the error to raise: a file-system failure (disk full, folder gone) as one line, any other as
-        it is."""
+    def _fail(self, exc: Exception) -> NoReturn:
+        """Aborts, then raises: a file-system failure (disk full, folder gone) as one line, any other as it was."""
         self.abort()
         if isinstance(exc, OSError):
-            return ExportError(f"cannot write {self.path}: {exc.strerror or exc}")
-        return exc
+            raise ExportError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        raise exc
 
     def abort(self) -> None:
         """Stops writing and removes the partial output (the target path is never touched)."""

@@ -10,6 +10,7 @@ from engine.errors import ImageReadError
 from engine.limits import MAX_IMAGE_PIXELS
 
 MAX_SIDE = 4096  # larger photos are downscaled on load: detection gains nothing above this
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")  # what a portrait file is named
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:

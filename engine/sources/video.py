@@ -276,7 +276,7 @@ class VideoSource:
         from engine.video.lengths import sound_under_frames
 
         try:
-            clip = load_audio(self.path, warn_silent=False)
+            clip = load_audio(self.path, analysed=False)
         except AudioReadError:
             return None
         return sound_under_frames(clip.mono16k, ANALYSIS_RATE, self.track.fps, self.frame_map)
