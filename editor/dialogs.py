@@ -5,8 +5,8 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from editor.config_form import ChoiceForm
 from engine.errors import TalklineError
@@ -99,6 +99,9 @@ class NewProjectDialog(QDialog):
         form.addRow("Face index", self.face_index_box)
         form.addRow("Pose template", _file_row(self.pose_template_edit, "Pose template", POSE_TEMPLATE_FILTER, self))
         form.addRow(a2l_box)
+        self.why_label = QLabel("")  # why Create is greyed out (it said nothing)
+        self.why_label.setObjectName("hint")
+        form.addRow(self.why_label)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -117,8 +120,17 @@ class NewProjectDialog(QDialog):
         """Create is possible once both files exist and the backend can run here with its settings."""
         from pathlib import Path as _P
 
-        ready = all(_P(e.text().strip()).is_file() for e in (self.portrait_edit, self.audio_edit))
-        self.ok_button.setEnabled(ready and self.a2l_form.available)
+        why = ""
+        for edit, what in ((self.portrait_edit, "portrait or video"), (self.audio_edit, "audio")):
+            path = edit.text().strip()
+            if not path:
+                why = why or f"Choose the {what} file."
+            elif not _P(path).is_file():
+                why = why or f"The {what} file {path} does not exist."
+        if not why and not self.a2l_form.available:
+            why = "The Audio2Lmk backend cannot run here with these settings (see above)."
+        self.why_label.setText(why)
+        self.ok_button.setEnabled(not why)
 
     def _on_backend(self) -> None:
         config_class = A2L_BACKENDS.get(self.a2l_form.name).Config

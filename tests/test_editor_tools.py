@@ -569,11 +569,15 @@ def test_welcome_drop_and_new_project_dialog_options(make_main_window, dialogs, 
     words = [w.label for w in window.timeline.lane_segments("words")]
     assert words and words[:3] != ["the", "birch", "canoe"]
 
-    # An empty path or a missing file: Create stays off.
+    # An empty path or a missing file: Create stays off, and the dialog says why (it said nothing).
     dialog = NewProjectDialog(window, "", audio)
-    assert not dialog.ok_button.isEnabled()
+    assert not dialog.ok_button.isEnabled() and dialog.why_label.text() == "Choose the portrait or video file."
+    dialog.audio_edit.setText(audio + ".moved")
     dialog.portrait_edit.setText(portrait)
-    assert dialog.ok_button.isEnabled()
+    assert not dialog.ok_button.isEnabled()
+    assert dialog.why_label.text() == f"The audio file {audio}.moved does not exist."
+    dialog.audio_edit.setText(audio)
+    assert dialog.ok_button.isEnabled() and dialog.why_label.text() == ""
     dialog.deleteLater()
 
 
