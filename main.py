@@ -427,8 +427,6 @@ def _check_outputs(args, output_kind: tuple[tuple[str, ...], str] = (VIDEO_SUFFI
 
 def _check_distinct(written: dict[str, str], path: str, dest: str) -> None:
     """Two outputs on one path: the later would silently replace the earlier."""
-    from engine.errors import UsageError
-
     flag = "-o" if dest == "output" else "--" + dest.replace("_", "-")
     real = os.path.realpath(path)
     if real in written:
@@ -458,11 +456,12 @@ def cmd_render(args) -> int:
     if args.range:
         raise TalklineError("--range applies to project renders (render PROJECT.talkline --range START END)")
     portrait, audio = args.inputs
-    if portrait.lower().endswith(".talkline"):
-        raise UsageError(f"{portrait} is a project: it renders alone (render {portrait} -o OUT.mp4); its audio is "
-                         "part of it (relink it in the editor)")
+    from engine.document.project_io import EXTENSION
     from engine.face.images import IMAGE_SUFFIXES
 
+    if portrait.lower().endswith(EXTENSION):
+        raise UsageError(f"{portrait} is a project: it renders alone (render {portrait} -o OUT.mp4); its audio is "
+                         "part of it (relink it in the editor)")
     if audio.lower().endswith(IMAGE_SUFFIXES):
         raise UsageError(f"{audio} is an image: render takes the portrait first, then the audio "
                          "(render PORTRAIT AUDIO)")

@@ -8,6 +8,11 @@ class TalklineError(Exception):
     """Base class of every error caused by the user's input or environment (not by a bug)."""
 
 
+def reason(exc: BaseException) -> str:
+    """An OS or FFmpeg error's reason as people read it: its text without the errno and the path again."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 class FaceModelMissingError(TalklineError):
     """The MediaPipe face landmarker model file cannot be found."""
 

@@ -105,22 +105,16 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
                    a2l=request.a2l, renderer=request.renderer, pose_template=template, gains=request.gains)
 
 
-def _same_file(a, b) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def _sound(request: ProjectRequest) -> AudioClip:
     """The project's sound. A performance with the driving video's own sound (reenactment: the face drives, not a
     voice) lasts as long as its picture: a sound track that is shorter is padded with silence (none at all:
     silence as long as the video) and a longer one is cut, so the output keeps every frame of the performance."""
     from engine.audio.decode import load_audio
     from engine.errors import AudioReadError
+    from engine.export.atomic import same_file_as_any
 
     driver = getattr(request.a2l.config, "video", None) if request.a2l.name == "performance" else None
-    if not driver or not _same_file(request.audio, driver):  # a voice of its own: the sound decides the length
+    if not same_file_as_any(request.audio, [driver]):  # a voice of its own: the sound decides the length
         return load_audio(os.fspath(request.audio))
     from engine.media.video_read import probe_video
 

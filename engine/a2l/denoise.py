@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from engine.audio.decode import ANALYSIS_RATE
+
 RATE = 48000  # RNNoise's fixed sample rate
 FRAME = 480  # RNNoise's fixed frame (10 ms at 48 kHz)
 # RNNoise's output lags its input by this many samples at 48 kHz (two frames): measured by cross-correlating
@@ -117,7 +119,7 @@ def _resampled(x: np.ndarray, up: int, down: int, out: np.ndarray) -> None:
     neighbours, so the blocks join seamlessly): a long file never needs a whole float64 copy at 48 kHz."""
     from scipy.signal import resample_poly
 
-    rate = 16000 * down  # input samples per second: 16 kHz up, 48 kHz down
+    rate = ANALYSIS_RATE if up > down else RATE  # the input's samples per second
     block, margin = int(BLOCK_S * rate), int(MARGIN_S * rate)
     for a in range(0, len(x), block):
         b = min(a + block, len(x))

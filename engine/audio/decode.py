@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import AudioReadError
+from engine.errors import AudioReadError, reason
 
 ANALYSIS_RATE = 16_000
 SILENCE_DBFS = -60.0
@@ -36,25 +36,27 @@ def cancelling_channel(samples: np.ndarray) -> int | None:
     return int(np.argmax(power))
 
 
-def analysis_mix(samples: np.ndarray) -> np.ndarray:
-    """(N,) the channels' mean; where they cancel in it (one phase-inverted), the loudest channel alone."""
-    k = cancelling_channel(samples)
-    return samples.mean(axis=1) if k is None else np.ascontiguousarray(samples[:, k])
-
-
 @dataclass
 class AudioClip:
     samples: np.ndarray  # (N, C) float32 in [-1, 1] at `rate`: the original, for muxing
     rate: int
     source: str = ""
     mono16k: np.ndarray = field(default=None, repr=False)  # (M,) float32 at 16 kHz for analysis
+    # the channel analysed alone because the channels cancel in the mix (one phase-inverted), else None
+    lone_channel: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         if self.samples.ndim == 1:
             self.samples = self.samples[:, None]
         if self.mono16k is None:
             # 16 kHz mono audio (speech recordings often are) is analysed as it is, not copied: a view shares it
-            mono = self.samples[:, 0] if self.samples.shape[1] == 1 else analysis_mix(self.samples)
+            self.lone_channel = cancelling_channel(self.samples)
+            if self.samples.shape[1] == 1:
+                mono = self.samples[:, 0]
+            elif self.lone_channel is not None:
+                mono = np.ascontiguousarray(self.samples[:, self.lone_channel])
+            else:
+                mono = self.samples.mean(axis=1)
             self.mono16k = mono if self.rate == ANALYSIS_RATE and mono.dtype == np.float32 \
                 else resample(mono, self.rate, ANALYSIS_RATE)
 
@@ -109,8 +111,7 @@ def load_audio(path: str | os.PathLike, *, analysed: bool = True) -> AudioClip:
     try:
         container = av.open(path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        why = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's reason without its errno and the path again
-        raise AudioReadError(f"cannot read {path}: not a recognised audio or video file ({why})") from None
+        raise AudioReadError(f"cannot read {path}: not a recognised audio or video file ({reason(exc)})") from None
     with container:
         if not container.streams.audio:
             raise AudioReadError(f"{path} has no audio stream")
@@ -146,10 +147,10 @@ def load_audio(path: str | os.PathLike, *, analysed: bool = True) -> AudioClip:
         warnings.warn(f"{path} is cut short: its header says {clip.duration / max(share, 1e-9):.1f} s of audio, the "
                       f"file holds {clip.duration:.1f} s (an interrupted copy or recording?); using what is there",
                       stacklevel=2)
-    k = cancelling_channel(samples) if analysed else None
-    if k is not None:
+    if analysed and clip.lone_channel is not None:
         warnings.warn(f"the channels of {path} cancel each other when mixed (one is phase-inverted, as from a "
-                      f"miswired microphone): the lip sync follows channel {k + 1} alone", stacklevel=2)
+                      f"miswired microphone): the lip sync follows channel {clip.lone_channel + 1} alone",
+                      stacklevel=2)
     if analysed and clip.peak_dbfs() < SILENCE_DBFS:
         warnings.warn(f"{path} is silent (peak {clip.peak_dbfs():.0f} dBFS): the mouth will stay closed", stacklevel=2)
     return clip

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.errors import VideoReadError
+from engine.errors import VideoReadError, reason
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,7 @@ def open_video(path: str | os.PathLike):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        why = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's reason without its errno and the path again
-        raise VideoReadError(f"cannot read {path}: not a recognised video file ({why})") from None
+        raise VideoReadError(f"cannot read {path}: not a recognised video file ({reason(exc)})") from None
     if not container.streams.video:
         container.close()
         raise VideoReadError(f"{path} has no video stream")
