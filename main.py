@@ -574,25 +574,35 @@ def cmd_dub(args) -> int:
     project = create_project(request)
     job = RenderJob.for_project(project, _render_settings(args, args.output))
     if args.keep_source_audio > 0:
-        job.audio = _mixed(project.audio, args.video, args.keep_source_audio)
+        job.audio = _mixed(project.audio, _source_bed(project.source), args.keep_source_audio)
     for path in _run_job(job):
         print(path)
     _save_project(project, args.save_project)  # after the render: a failed or cancelled one leaves the old file
     return 0
 
 
-def _mixed(speech, video: str, gain: float):
-    """The new speech with the source video's sound under it at `gain` (the source's length; silence after), at
-    the higher of the two sample rates (a 16 kHz voice-over kept a 48 kHz bed at 16 kHz)."""
-    import numpy as np
-
-    from engine.audio.decode import AudioClip, load_audio, resample
+def _source_bed(video):
+    """The dub's source sound (`video`: its VideoSource) laid under the picture as it plays (a ping-pong loop plays
+    its sound backwards, a held frame is silent, from the first picture on), or None with a warning."""
+    from engine.audio.decode import AudioClip, load_audio
     from engine.errors import AudioReadError
 
     try:
-        bed = load_audio(video, analysed=False)
+        bed = load_audio(video.path, analysed=False)
     except AudioReadError:
-        warnings.warn(f"{video} has no usable sound to keep: the new audio alone is used")
+        warnings.warn(f"{video.path} has no usable sound to keep: the new audio alone is used")
+        return None
+    return AudioClip(samples=video.sound_under_output(bed.samples, bed.rate), rate=bed.rate, source=bed.source)
+
+
+def _mixed(speech, bed, gain: float):
+    """The new speech with `bed` (an AudioClip, or None: the speech alone) under it at `gain`, at the higher of
+    the two sample rates (a 16 kHz voice-over kept a 48 kHz bed at 16 kHz)."""
+    import numpy as np
+
+    from engine.audio.decode import AudioClip, resample
+
+    if bed is None:
         return speech
     rate = max(speech.rate, bed.rate)
 

@@ -1,6 +1,6 @@
 """Inspector: a slider per pose channel and rig control showing the RESULT at the playhead (base layer after gains
-+ edit layer): dragging a slider sets the result, and the key stores what it takes (result - base), so an
-over-open mouth is reduced right here. Left/right controls (smile, frown, stretch, ...) move together, each
++ edit layer): dragging a slider or typing a value into its box sets the result, and the key stores what it
+takes (result - base), so an over-open mouth is reduced right here. Left/right controls (smile, frown, stretch, ...) move together, each
 keeping its offset from the other; hold Alt while pressing a slider to move one side alone. The check box
 selects the channel for the graph editor, the dope sheet and the set-key shortcut. Below: the global gains,
 scaling a channel group over a range, and the Audio2Lmk backend with its settings (a form generated from the
@@ -47,6 +47,30 @@ def partner(name: str) -> str | None:
     return None
 
 
+class ValueBox(QDoubleSpinBox):
+    """A channel's result, shown and typed (3 decimals). The value counts when entered (Return, leaving the box),
+    not per keystroke; the mouse wheel scrolls the inspector unless the box has the keyboard focus."""
+
+    def __init__(self, lo: float, hi: float):
+        super().__init__()
+        # wider than the slider: a result scaled by the gains (up to MAX_INTENSITY) must show as it is, not
+        # clamped, and a typed value may go past the slider's reach (a 40 degree turn)
+        reach = MAX_INTENSITY * max(abs(lo), abs(hi))
+        self.setRange(-reach, reach)
+        self.setDecimals(3)
+        self.setButtonSymbols(QDoubleSpinBox.NoButtons)
+        self.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.setKeyboardTracking(False)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setMinimumWidth(60)
+
+    def wheelEvent(self, event) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
 class ChannelRow:
     """Check box (selection), slider (the result), result readout, base readout and key mark for one channel."""
 
@@ -59,10 +83,9 @@ class ChannelRow:
         self.slider.setToolTip(f"{name} at the playhead (base + edit). Drag to set it: a key stores the edit "
                                "that gives this value" + (". Its other side follows; hold Alt to move one side"
                                                            if partner(name) else ""))
-        self.readout = QLabel("")
-        self.readout.setMinimumWidth(52)
-        self.readout.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        self.readout.setToolTip("the value at the playhead: base layer + edit")
+        self.readout = ValueBox(lo, hi)
+        self.readout.setToolTip("the value at the playhead: base layer + edit. Type a value and press Enter to "
+                                "key it exactly")
         self.key_mark = QLabel("")
         self.key_mark.setFixedWidth(12)
         self.key_mark.setStyleSheet("color: #e0a040;")
@@ -87,7 +110,8 @@ class ChannelRow:
         self._shown = shown
         with QSignalBlocker(self.slider):
             self.slider.setValue(self.to_slider(result))
-        self.readout.setText(f"{result:.3f}")
+        with QSignalBlocker(self.readout):
+            self.readout.setValue(result)
         self.key_mark.setText(mark)
         self.base_readout.setText("" if base is None else f"b {base:.2f}")
 
@@ -143,6 +167,7 @@ class Inspector(QWidget):
             row.slider.sliderPressed.connect(lambda row=row: self._begin_drag(row))
             row.slider.sliderReleased.connect(self._end_drag)
             row.slider.valueChanged.connect(lambda pos, row=row: self._on_slider(row, pos))
+            row.readout.valueChanged.connect(lambda value, row=row: self._on_typed(row, value))
         grid.setColumnStretch(2, 1)
 
         self.gain_boxes: dict[str, QDoubleSpinBox] = {}
@@ -300,13 +325,23 @@ class Inspector(QWidget):
         targets = {row.name: result}
         if drag is not None and drag["partner"]:
             targets[drag["partner"]] = drag["partner_start"] + (result - drag["start"])
-        elif drag is None and partner(row.name) and not (self._press_modifiers & UNLINK_MODIFIER):
-            # a click on the groove or a wheel step: the other side follows by the same amount
-            values = channel_readout(self.session.project, self.session.frame)
-            other = partner(row.name)
-            targets[other] = values[other][2] + (result - values[row.name][2])
+        elif drag is None and not (self._press_modifiers & UNLINK_MODIFIER):
+            targets = self._with_partner(row.name, result)  # a click on the groove or a wheel step
         self.set_results(targets, merge_id=("inspector", row.name, drag["id"]) if drag else None)
-        row.readout.setText(f"{result:.3f}")
+        with QSignalBlocker(row.readout):
+            row.readout.setValue(result)
+
+    def _on_typed(self, row: ChannelRow, value: float) -> None:
+        self.set_results(self._with_partner(row.name, value))
+
+    def _with_partner(self, name: str, result: float) -> dict[str, float]:
+        """`name` set to `result`, and its other side (if any) moved by the same amount."""
+        targets = {name: result}
+        other = partner(name)
+        if other:
+            values = channel_readout(self.session.project, self.session.frame)
+            targets[other] = values[other][2] + (result - values[name][2])
+        return targets
 
     def set_results(self, targets: dict[str, float], merge_id=None) -> None:
         """Key each channel at the playhead so that its result (base + edit) is the given value."""

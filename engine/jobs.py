@@ -338,8 +338,8 @@ class RenderJob:
         if settings.renderer is None:
             settings.renderer = project.renderer
         whole = start <= 0 and (stop is None or stop >= project.frame_count)
-        return cls(project.source, MotionChunks.of_project(project, start, stop), project.audio, settings,
-                   audio_offset=project.time_of(max(0, start)), whole=whole)
+        return cls(project.source.from_frame(start), MotionChunks.of_project(project, start, stop), project.audio,
+                   settings, audio_offset=project.time_of(max(0, start)), whole=whole)
 
     def _check_memory(self) -> None:
         """Refuses a render the machine cannot hold, before any work, naming the frame size that fits."""

@@ -152,13 +152,13 @@ def test_the_kept_source_sound_keeps_its_sample_rate(tmp_path):
     sys.path.insert(0, str(ROOT))
     from main import _mixed
 
-    from engine.audio.decode import AudioClip
+    from engine.audio.decode import AudioClip, load_audio
 
     t = np.arange(48000) / 48000
     soundfile.write(tmp_path / "bed.wav", (0.3 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32), 48000)
     voice = AudioClip(samples=(0.3 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000))[:, None].astype(np.float32),
                       rate=16000)
-    mix = _mixed(voice, str(tmp_path / "bed.wav"), 0.5)
+    mix = _mixed(voice, load_audio(tmp_path / "bed.wav", analysed=False), 0.5)
     assert mix.rate == 48000 and mix.duration == pytest.approx(1.0)
     spectrum = np.abs(np.fft.rfft(mix.samples[:, 0]))
     assert spectrum[12000] > 0.4 * spectrum[200]  # (0.5 x its level) the bed's 12 kHz tone is there beside the voice

@@ -89,6 +89,43 @@ def test_inspector_reads_and_sets_results_with_linked_sides(make_main_window, de
     assert channel_readout(project, frame)["mouthSmileRight"][2] == pytest.approx(after["mouthSmileRight"][2])
 
 
+def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file, qtbot):
+    """Type a result into a channel's box: Enter keys it exactly (one undo step, the other side follows by the
+    same amount); keystrokes alone key nothing; a pose past the slider's +-30 degrees can be typed."""
+    from engine.document.readout import channel_readout
+
+    window = make_main_window(demo_project_file)
+    project, rows, session = window.project, window.inspector.rows, window.session
+    frame = int(np.argmax(project.base.weights["jawOpen"]))
+    session.set_frame(frame)
+    before = channel_readout(project, frame)
+
+    box = rows["mouthSmileLeft"].readout
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "0.625")
+    assert session.undo_stack.count() == 0  # typing alone keys nothing
+    qtbot.keyClick(box, Qt.Key_Return)
+    after = channel_readout(project, frame)
+    assert after["mouthSmileLeft"][2] == pytest.approx(0.625, abs=1e-9)
+    moved = 0.625 - before["mouthSmileLeft"][2]
+    assert after["mouthSmileRight"][2] == pytest.approx(before["mouthSmileRight"][2] + moved, abs=1e-9)
+    assert session.undo_stack.count() == 1 and rows["mouthSmileLeft"].key_mark.text() == "◆"
+
+    yaw = rows["ry"].readout
+    yaw.setFocus()
+    yaw.selectAll()
+    qtbot.keyClicks(yaw, "42.5")
+    qtbot.keyClick(yaw, Qt.Key_Return)
+    assert channel_readout(project, frame)["ry"][2] == pytest.approx(42.5, abs=1e-9)
+    assert yaw.text() == "42.500"
+
+    window.actions_by_id["undo"].trigger()
+    window.actions_by_id["undo"].trigger()
+    assert rows["mouthSmileLeft"].readout.text() == f"{before['mouthSmileLeft'][2]:.3f}"
+    assert len(project.channels["ry"]) == len(project.channels["mouthSmileLeft"]) == 0
+
+
 # --- dope sheet --------------------------------------------------------------------------------------
 def _dope_pos(dope, channel, index) -> QPoint:
     return dope.plot.mapFromScene(dope.key_scene_pos(channel, index))

@@ -311,6 +311,55 @@ def test_a_dub_project_saves_and_reopens_without_tracking_again(dub, tmp_path, m
     assert image.shape[0] == image.shape[1] == again.source.window(10).side
 
 
+def test_a_range_of_a_dub_project_renders_the_video_frames_under_that_range(dub, tmp_path):
+    """`render dub.talkline --range 30 40` (and the editor's in/out render) showed video frames 0-9 under the mouth
+    of frames 30-39: the new mouth warped onto a head in another pose."""
+    import cv2
+
+    from engine.jobs import RenderJob, RenderSettings
+
+    def render(start: int, stop: int) -> list[np.ndarray]:
+        folder = tmp_path / f"{start}-{stop}"
+        for _ in RenderJob.for_project(dub[0], RenderSettings(frames_dir=str(folder)), start, stop).run():
+            pass
+        return [cv2.imread(str(png)) for png in sorted(folder.glob("frame_*.png"))]
+
+    ranged, from_start = render(30, 40), render(0, 40)
+    assert len(ranged) == 10
+    for k in range(10):
+        np.testing.assert_array_equal(ranged[k], from_start[30 + k])
+
+
+def test_another_video_put_at_a_dub_projects_path_is_refused_not_rendered(dub, tmp_path):
+    """A project's video replaced by another file of the same size (60 fps instead of 25): `render dub.talkline`
+    put the saved 25 fps face track on the other video's frames, exit 0. Now: a clear error, and relinking to it
+    is refused too; the same video copied elsewhere relinks."""
+    import shutil
+
+    from engine.document.project_io import load_project, relink_source, save_project
+    from engine.errors import VideoReadError
+    from engine.jobs import RenderJob, RenderSettings
+
+    project = dub[0]
+    video = tmp_path / "take.mp4"
+    shutil.copy(VIDEO, video)
+    project.source.relink(str(video))
+    save_project(project, tmp_path / "dub.talkline")
+    project.source.relink(VIDEO)
+    frames = [f for _, f in iter_video_frames(VIDEO)][:40]
+    write_video(video, frames, fps=60)  # the same picture size, another take
+    again = load_project(tmp_path / "dub.talkline")
+    job = RenderJob.for_project(again, RenderSettings(frames_dir=str(tmp_path / "out")), 0, 5)
+    with pytest.raises(VideoReadError, match="take.mp4 is not the video this project tracked: .* at 60 fps"):
+        for _ in job.run():
+            pass
+    with pytest.raises(VideoReadError, match="not the video this project tracked"):
+        relink_source(again, "video", video)
+    shutil.copy(VIDEO, tmp_path / "moved.mp4")
+    relink_source(again, "video", tmp_path / "moved.mp4")
+    assert again.source.full_frame(3).shape == frames[0].shape
+
+
 def test_a_performance_on_video_imports_as_editable_keys_the_mouth_follows(track):
     """A filmed performance becomes ordinary keys (jaw, smile, ... and head rotation) over a portrait's project:
     the animated mouth then opens with the performer's."""
@@ -562,6 +611,50 @@ def _with_sound(path, frames, sound: np.ndarray, fps=25, rate=16000) -> str:
             c.mux(a.encode(frame))
         c.mux(a.encode(None))
     return str(path)
+
+
+def test_the_kept_source_sound_follows_the_picture_and_its_start(tmp_path):
+    """dub --keep-source-audio: the source's sound was laid once from its first sample, so (1) in a ping-pong loop
+    the room tone stopped dead when the video ran out while its picture played on backwards, and (2) a video
+    whose picture starts 0.48 s after its sound (a camera's or an editor's stream offset) had its sound 0.48 s
+    early. Now the sound under each output frame is the sound of the source frame shown, from the first picture."""
+    from engine.sources.video import VideoSource
+
+    rate, fps, delay = 16000, 25, 12  # the picture starts 12 frames (0.48 s) after the sound
+    frames = [f for _, f in iter_video_frames(VIDEO)][:25]
+    t = np.arange(int(1.6 * rate)) / rate
+    sound = (0.3 * np.sin(2 * np.pi * (200 * t + 600 * t**2))).astype(np.float32)  # a rising chirp
+    path = tmp_path / "late_picture.mp4"
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        a = c.add_stream("aac", rate=rate, layout="mono")
+        for i, f in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts = i + delay
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+        for k in range(0, len(sound), 1024):
+            chunk = np.zeros((1, 1024), np.float32)
+            chunk[0, :len(sound[k:k + 1024])] = sound[k:k + 1024]
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, k
+            c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    with pytest.warns(UserWarning, match="plays forwards and backwards"):
+        source = VideoSource.open(path, 45, "pingpong")
+    laid = source.sound_under_output(sound, rate)
+    per = rate // fps
+    lead = delay * per
+    corr = lambda x, y: float(np.corrcoef(x, y)[0, 1])  # noqa: E731
+    # frames 0-24: the sound from the first picture on, not from the file's first sample
+    assert corr(laid[:24 * per], sound[lead:lead + 24 * per]) > 0.99
+    # frames 25-44 play source frames 23..4 backwards, and so does their sound (the room tone does not stop)
+    for k in (25, 30, 40):
+        shown = int(source.frame_map[k])
+        np.testing.assert_allclose(laid[k * per:(k + 1) * per], sound[lead + shown * per:lead + (shown + 1) * per][::-1],
+                                   atol=1e-6)
+    assert np.abs(laid[25 * per:]).mean() > 0.1
 
 
 def test_a_reenactment_lasts_as_long_as_the_drivers_picture_not_its_sound(tmp_path):

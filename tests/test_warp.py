@@ -189,6 +189,35 @@ def test_blink_covers_the_eyes(olsen):
     assert 0 < np.abs(half[region].astype(int) - ref.image[region].astype(int)).mean() < change
 
 
+@pytest.mark.parametrize("name", ["portraits/hallo__6.jpg", "portraits/LivePortrait__s1.jpg"])
+def test_a_shut_eye_shows_no_eyeball_along_the_lash_line(name):
+    """The eyeballs painted pure green in the portrait: with the face's own eyeBlink = 1 (its lids meet) no green
+    is left. Before, the warp's grid smeared the squeezed eyeball into a band along the lash line (a third of the
+    eye's green stayed) and the eyeball layer painted itself into the closed lids' last pixel."""
+    import dataclasses
+
+    from engine.geometry import project
+    from engine.rig import fit_to_face
+
+    ref = analyze_portrait(media(name))
+    image = ref.image.copy()
+    for eye in EYES:
+        cv2.fillPoly(image, [np.round(ref.landmarks_px[list(eye_polygon(eye))]).astype(np.int32)], (0, 255, 0))
+    ref = dataclasses.replace(ref, image=image)
+    rig, renderer = fit_to_face(ref.mesh), WarpRenderer(ref)
+
+    def green(blink: float) -> int:
+        mesh = ref.mesh + rig.offsets_frame({"eyeBlinkLeft": blink, "eyeBlinkRight": blink}).astype(np.float64)
+        out = renderer.render(project(mesh, ref.transform, None, ref.width, ref.height)).astype(int)
+        return int((out[..., 1] - np.maximum(out[..., 0], out[..., 2]) > 60).sum())
+
+    painted = int((image == (0, 255, 0)).all(axis=-1).sum())
+    open_eyes, half, shut = green(0.0), green(0.5), green(1.0)
+    assert open_eyes > 0.9 * painted > 0
+    assert 0.3 * open_eyes < half < 0.9 * open_eyes  # half shut: the lower half of the eyeball still shows
+    assert shut < 0.1 * open_eyes, (open_eyes, half, shut)
+
+
 @pytest.mark.parametrize("kind", ["ah", "oh_funnel", "eh_smile", "jaw_wide", "head_turn", "blink"])
 def test_landmarker_finds_the_target_landmarks(olsen, kind):
     """The face landmarker, run on rendered rig expressions, finds the target landmarks, lips included."""

@@ -27,7 +27,7 @@ from engine.document import project_reader as reader
 from engine.document.curves import Curve
 from engine.document.project_reader import ARRAYS_MEMBER, IMAGE_MEMBER, JSON_MEMBER
 from engine.document.project import Gains, Project
-from engine.errors import ProjectFileError, TalklineError, VideoReadError
+from engine.errors import ProjectFileError, TalklineError
 from engine.export.atomic import remove_quietly, replacing
 from engine.face.reference import ReferenceFace
 from engine.plugins import A2L_BACKENDS, RENDERERS, choice_from_json
@@ -353,13 +353,9 @@ def relink_source(project: Project, kind: str, new_path: str | os.PathLike) -> N
         load_image(new_path)  # raises ImageReadError if it is not a readable image
         project.source.path = new_path
     elif kind == "video" == project.source.kind:
-        from engine.media.video_read import probe_video
+        from engine.sources.video import check_same_video
 
-        info = probe_video(new_path)  # raises VideoReadError if it is not a readable video
-        track = project.source.track
-        if (info.width, info.height) != (track.width, track.height):
-            raise VideoReadError(f"{new_path} is {info.width}x{info.height}, the tracked video {track.width}x"
-                                 f"{track.height}: relink the same video")
+        check_same_video(new_path, project.source.track)  # VideoReadError if unreadable or another video
         project.source.relink(new_path)
     else:
         raise ValueError(f"cannot relink a {kind!r} source of a project whose face source is a {project.source.kind}")

@@ -120,6 +120,19 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         return VideoInfo(w, h, fps, int(count), duration, bool(container.streams.audio), rotation, still)
 
 
+def sound_lead(path: str | os.PathLike) -> float:
+    """Seconds of the file's sound before its first picture (the streams' start times: a camera or an editor may
+    start one before the other); 0 when it has no sound or a stream has no start time."""
+    with open_video(path) as container:
+        video = video_stream(container)
+        if not container.streams.audio:
+            return 0.0
+        audio = container.streams.audio[0]
+        if video.start_time is None or audio.start_time is None:
+            return 0.0
+        return float(video.start_time * video.time_base - audio.start_time * audio.time_base)
+
+
 def variable_rate_note(path: str | os.PathLike) -> str | None:
     """What to tell the user when the video's frames stray from a steady rate by more than half a frame (a phone's
     variable frame rate): Talkline shows frame i at i / fps, so its head motion and blinks shift against the

@@ -24,7 +24,7 @@ import numpy as np
 from engine.easing import smoothstep
 from engine.face.contours import (LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER,
                                   inner_lip_polygon, mouth_opening)
-from engine.render.paint import blend_patch, padded_box, polygon_mask
+from engine.render.paint import ContourFrame, blend_patch, padded_box, polygon_mask
 from engine.render.photo import PhotoLook, luma, sample
 
 # Tooth crowns as seen from the front, midline outwards (central incisor, lateral, canine, two premolars),
@@ -195,41 +195,13 @@ def _grain_noise(shape: tuple[int, int]) -> np.ndarray:
     return noise
 
 
-class _MouthFrame:
+class _MouthFrame(ContourFrame):
     """A mouth's own frame: u along the inner corners (78 -> 308), v across (down on an upright face), the
     inner-lip contours as functions of u and the midline between the central lip points."""
 
     def __init__(self, px: np.ndarray):
-        self.c0 = px[78].astype(np.float64)
-        d = px[308] - px[78]
-        self.axis = d / max(float(np.linalg.norm(d)), 1e-6)
-        self.normal = np.array([-self.axis[1], self.axis[0]])
+        super().__init__(px, 78, 308, LIPS_INNER_UPPER, LIPS_INNER_LOWER)
         self.mid = float(((px[13] + px[14]) / 2 - self.c0) @ self.axis)
-        self._up = self._contour(px, LIPS_INNER_UPPER)
-        self._lo = self._contour(px, LIPS_INNER_LOWER)
-
-    def _contour(self, px, idx):
-        p = px[list(idx)] - self.c0
-        pu, pv = p @ self.axis, p @ self.normal
-        order = np.argsort(pu)
-        return pu[order], pv[order]
-
-    def uv(self, xs, ys):
-        rx, ry = xs - self.c0[0], ys - self.c0[1]
-        return rx * self.axis[0] + ry * self.axis[1], rx * self.normal[0] + ry * self.normal[1]
-
-    def point(self, u, v) -> np.ndarray:
-        return self.c0 + u * self.axis + v * self.normal
-
-    def upper(self, u):
-        return np.interp(u, *self._up)
-
-    def along(self, px: np.ndarray, idx, u):
-        """v of the contour through landmarks `idx` of `px` at u (e.g. an outer lip edge)."""
-        return np.interp(u, *self._contour(px, idx))
-
-    def lower(self, u):
-        return np.interp(u, *self._lo)
 
 
 def _teeth_colour(img: np.ndarray, px: np.ndarray, look: PhotoLook, real: bool) -> np.ndarray:

@@ -30,3 +30,42 @@ def blend_patch(frame: np.ndarray, box: tuple[int, int, int, int], layer: np.nda
     x0, y0, x1, y1 = box
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + layer * alpha + 0.5, 0, 255).astype(np.uint8)
+
+
+class ContourFrame:
+    """A feature's own frame between two corner landmarks: u along the corners (from `start`, the corner on the
+    subject's right), v across (down on an upright face, whatever its roll); the `upper` and `lower` contours as
+    functions of u. The lips and the eyelids use it to move pixels across a contour instead of through the warp's
+    grid."""
+
+    def __init__(self, px: np.ndarray, start: int, end: int, upper, lower):
+        self.c0 = px[start].astype(np.float64)
+        d = px[end] - px[start]
+        self.axis = d / max(float(np.linalg.norm(d)), 1e-6)
+        self.normal = np.array([-self.axis[1], self.axis[0]])
+        self.width = float(np.linalg.norm(d))
+        self._up = self._contour(px, upper)
+        self._lo = self._contour(px, lower)
+
+    def _contour(self, px, idx):
+        p = px[list(idx)] - self.c0
+        pu, pv = p @ self.axis, p @ self.normal
+        order = np.argsort(pu)
+        return pu[order], pv[order]
+
+    def uv(self, xs, ys):
+        rx, ry = xs - self.c0[0], ys - self.c0[1]
+        return rx * self.axis[0] + ry * self.axis[1], rx * self.normal[0] + ry * self.normal[1]
+
+    def point(self, u, v) -> np.ndarray:
+        return self.c0 + u * self.axis + v * self.normal
+
+    def upper(self, u):
+        return np.interp(u, *self._up)
+
+    def lower(self, u):
+        return np.interp(u, *self._lo)
+
+    def along(self, px: np.ndarray, idx, u):
+        """v of the contour through landmarks `idx` of `px` at u (e.g. an outer lip edge)."""
+        return np.interp(u, *self._contour(px, idx))

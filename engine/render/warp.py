@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.errors import RenderCancelled
 from engine.face.reference import ReferenceFace
-from engine.render.eyes import paint_eyes
+from engine.render.eyes import paint_eyes, seal_lids
 from engine.render.mouth import MouthStyle, paint_mouth, seal_lips
 from engine.render.person_mask import person_mask
 from engine.render.renderer import Cancel, Progress, Region, RendererCapabilities
@@ -24,8 +24,8 @@ from engine.render.warp_field import WarpField
 from engine.sources.base import FaceSource
 
 DEFAULT_GRID_STEP = 4  # px between nodes of the displacement grid
-# Lips the target closes are re-sampled this many grid steps either side of the lip line: the bilinear map
-# between grid nodes smears a squeezed mouth's interior over up to a step each side.
+# Lips and eyelids the target closes are re-sampled this many grid steps either side of the lip or lid line: the
+# bilinear map between grid nodes smears a squeezed mouth's interior (or eyeball) over up to a step each side.
 SEAL_REACH_STEPS = 1.5
 
 
@@ -98,6 +98,7 @@ class WarpRenderer:
             out[y0:y1, x0:x1] = warped
         head = field.rigid_matrix(target)
         seal_lips(out, image, px, target, head, SEAL_REACH_STEPS * self.grid_step)
+        seal_lids(out, image, px, target, head, SEAL_REACH_STEPS * self.grid_step)
         paint_eyes(out, image, px, target)
         paint_mouth(out, target, mouth, head)
         return out, grid

@@ -50,3 +50,5 @@ class FaceSource(Protocol):
     def animate(self, base): ...  # the part of a predicted BaseLayer this source takes (a dub: the lower face)
 
     def resized(self, size: int) -> "FaceSource": ...
+
+    def from_frame(self, start: int) -> "FaceSource": ...  # output frame `start` as frame 0 (a range render)

@@ -65,6 +65,9 @@ class PortraitSource:
         """A still: the rest mesh at every frame, no head motion of its own."""
         return np.broadcast_to(self.fitted.rest_mesh, (max(0, stop - start), 468, 3)), None
 
+    def from_frame(self, start: int) -> "PortraitSource":
+        return self  # a still looks the same at every frame
+
     def resized(self, size: int) -> "PortraitSource":
         reference = self.reference.resized(size)
         if reference is self.reference:

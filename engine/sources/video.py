@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from engine.errors import VideoReadError
 from engine.face.reference import ReferenceFace
 from engine.face.track import FaceTrack
 from engine.sources.base import FittedFace
@@ -87,11 +88,32 @@ def windows_for(centres: np.ndarray, face_side: float) -> list[Window]:
     return [Window(int(round(cx - side / 2)), int(round(cy - side / 2)), side) for cx, cy in centres]
 
 
-class VideoFrames:
-    """Random access to a video's displayed frames: sequential reads decode on, others seek to a keyframe."""
+# How far a video's frame count may stray from its track's and still be the same file: a container without a frame
+# count (MPEG-TS, WebM) gives an estimate from its duration, a frame or two off, or more over a long stream.
+SAME_VIDEO_COUNT_SLACK = (2, 0.02)  # frames, share of the count
 
-    def __init__(self, path: str, fps: float):
-        self.path, self.fps = path, fps
+
+def check_same_video(path: str, track: FaceTrack) -> None:
+    """VideoReadError unless the video at `path` is the one `track` was made from by its picture size, frame rate
+    and (about) its frame count: another file put at a project's path would get this track's faces."""
+    from engine.media.video_read import probe_video
+
+    info = probe_video(path)
+    frames, share = SAME_VIDEO_COUNT_SLACK
+    if ((info.width, info.height) != (track.width, track.height) or abs(info.fps - track.fps) > 1e-3 * track.fps
+            or abs(info.frame_count - track.frame_count) > frames + share * track.frame_count):
+        raise VideoReadError(f"{path} is not the video this project tracked: it is {info.width}x{info.height} at "
+                             f"{info.fps:.4g} fps with {info.frame_count} frames, the tracked one {track.width}x"
+                             f"{track.height} at {track.fps:.4g} fps with {track.frame_count} frames (relink the same "
+                             "video)")
+
+
+class VideoFrames:
+    """Random access to a video's displayed frames: sequential reads decode on, others seek to a keyframe. With a
+    `track`, the file is checked to be the tracked video when first opened."""
+
+    def __init__(self, path: str, fps: float, track: FaceTrack | None = None):
+        self.path, self.fps, self._expect = path, fps, track
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._container = self._stream = self._decoder = None
         self._next = 0
@@ -111,6 +133,9 @@ class VideoFrames:
         if index == 0:  # from the start: reopened, not sought (seeking a container without an index can overshoot)
             self.close()
         if self._container is None:
+            if self._expect is not None:
+                check_same_video(self.path, self._expect)
+                self._expect = None
             self._container = open_video(self.path)
             self._stream = video_stream(self._container)
             self._stream.thread_type = "AUTO"
@@ -177,7 +202,7 @@ class VideoSource:
         self.track = track
         self.frame_map = np.asarray(frame_map, dtype=np.int64)  # output frame -> source frame
         self.fit, self.face_index = fit, face_index  # how it was made (kept in the project file)
-        self._frames = VideoFrames(path, track.fps)
+        self._frames = VideoFrames(path, track.fps, track)
         k = track.neutral_index()
         if reference is None:  # a saved project brings its own (the video may have moved)
             reference = ReferenceFace(image=self._frames[k], landmarks=track.landmarks[k], mesh=track.meshes[k],
@@ -268,23 +293,37 @@ class VideoSource:
 
     @cached_property
     def sound(self) -> np.ndarray | None:
-        """The video's own sound (16 kHz mono) laid under the output frames as the picture plays it (see
-        engine.video.lengths.sound_under_frames), or None when the video has none: what the editor shows, muted,
-        beside the new audio."""
+        """The video's own sound (16 kHz mono) laid under the output frames as the picture plays it, or None when
+        the video has none: what the editor shows, muted, beside the new audio."""
         from engine.audio.decode import ANALYSIS_RATE, load_audio
         from engine.errors import AudioReadError
-        from engine.video.lengths import sound_under_frames
 
         try:
             clip = load_audio(self.path, analysed=False)
         except AudioReadError:
             return None
-        return sound_under_frames(clip.mono16k, ANALYSIS_RATE, self.track.fps, self.frame_map)
+        return self.sound_under_output(clip.mono16k, ANALYSIS_RATE)
+
+    def sound_under_output(self, samples: np.ndarray, rate: float) -> np.ndarray:
+        """(N,) or (N, C) samples of this video's own sound, laid under the output frames as the picture plays
+        them (engine.video.lengths.sound_under_frames: backwards in a ping-pong loop, silent on a held frame),
+        from its first picture on."""
+        from engine.media.video_read import sound_lead
+        from engine.video.lengths import sound_under_frames
+
+        lead = sound_lead(self.path)
+
+        def lay(mono: np.ndarray) -> np.ndarray:
+            return sound_under_frames(mono, rate, self.track.fps, self.frame_map, lead)
+
+        if samples.ndim == 1:
+            return lay(samples)
+        return np.stack([lay(samples[:, c]) for c in range(samples.shape[1])], axis=1)
 
     def relink(self, path: str) -> None:
         """The same video found elsewhere: frames are read from there from now on."""
         self._frames.close()
-        self.path, self._frames = path, VideoFrames(path, self.track.fps)
+        self.path, self._frames = path, VideoFrames(path, self.track.fps, self.track)
         self.__dict__.pop("sound", None)  # read again from the new file when asked
 
     def animate(self, base):
@@ -296,6 +335,16 @@ class VideoSource:
         keep = {n: t for n, t in base.weights.items() if n in LOWER_FACE_CONTROLS}
         return dataclasses.replace(base, offsets=(base.offsets * w).astype(np.float32), pose=np.zeros_like(base.pose),
                                    weights=keep, blinks=[])
+
+    def from_frame(self, start: int) -> "VideoSource":
+        """The same dub with output frame `start` as its frame 0: a render of a range of the project shows the
+        video frames under that range (the motion of the range is evaluated against the whole source)."""
+        if start <= 0:
+            return self
+        view = VideoSource(self.path, self.track, self.frame_map[start:], fit=self.fit, face_index=self.face_index,
+                           reference=self.reference)
+        view.fitted = self.fitted
+        return view
 
     def resized(self, size: int) -> "VideoSource":
         if size == max(self.reference.width, self.reference.height):

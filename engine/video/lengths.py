@@ -25,10 +25,12 @@ def source_frames(source_count: int, audio_frames: int, fit: str = DEFAULT_FIT) 
     return np.where(k < source_count, k, period - k)
 
 
-def sound_under_frames(samples: np.ndarray, rate: float, fps: float, frame_map: np.ndarray) -> np.ndarray:
+def sound_under_frames(samples: np.ndarray, rate: float, fps: float, frame_map: np.ndarray,
+                       lead: float = 0.0) -> np.ndarray:
     """A source's (N,) mono sound laid under the output frames of `frame_map` (output frame -> source frame): each
     output frame gets its source frame's stretch of sound, reversed where the video plays backwards (a ping-pong
-    loop) and silent where it stands still (a held last frame) or runs past the sound's end."""
+    loop) and silent where it stands still (a held last frame) or runs past the sound's end. `lead`: seconds of
+    the sound before the source's first frame (its streams' start times; negative when the picture starts first)."""
     frame_map = np.asarray(frame_map, dtype=np.int64)
     per_frame = rate / fps  # samples a frame
     j = np.arange(int(round(len(frame_map) * per_frame)))
@@ -36,7 +38,7 @@ def sound_under_frames(samples: np.ndarray, rate: float, fps: float, frame_map: 
     offset = j - out_frame * per_frame  # samples into its frame
     step_in = np.diff(frame_map, prepend=frame_map[0] - 1)  # how the video reached each frame: +1 forwards,
     step = step_in[out_frame]  # -1 backwards, 0 held (the first frame plays forwards)
-    start = frame_map[out_frame] * per_frame
+    start = frame_map[out_frame] * per_frame + lead * rate
     index = np.round(np.where(step < 0, start + per_frame - 1 - offset, start + offset)).astype(np.int64)
     out = np.zeros(len(j), np.float32)
     ok = (step != 0) & (index >= 0) & (index < len(samples))
