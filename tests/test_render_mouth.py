@@ -143,3 +143,37 @@ def test_painted_teeth_are_lit_like_real_teeth():
     skin_luma = float(np.dot(look.skin, [0.299, 0.587, 0.114]))
     assert float(np.dot(teeth, [0.299, 0.587, 0.114])) > 0.92 * skin_luma, (teeth, look.skin)  # (shaded a little)
     assert abs(teeth[2] / teeth[1] - look.white[2] / look.white[1]) < 0.03, (teeth, look.white)  # not yellowed
+
+
+def test_a_video_frames_own_interior_is_left_to_the_warp_up_to_its_opening():
+    """Over a dub's video frame (the actor smiling with teeth), a target mouth between a slit and the frame's own
+    opening keeps the warp's moved interior: the interior layers, anchored for a still's whole clip, painted a band
+    of cavity under the upper lip and a dark line across the teeth there. Wider than the frame's opening they
+    extend it; a still's own interior stays rigid (its layers) at every opening; below a slit the lips seal."""
+    from engine.face.contours import mouth_opening
+    from engine.media.video_read import iter_video_frames
+    from engine.render.mouth import MouthStyle, paint_mouth, seal_lips
+
+    image = next(f for i, (_, f) in enumerate(iter_video_frames(
+        media("talking_videos/SadTalker__WDA_KatieHill_000.mp4"))) if i == 23)  # a wide smile, teeth showing
+    px = analyze_portrait(image).landmarks_px
+    style, head = MouthStyle.of(image, px), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    opening = mouth_opening(px)
+    assert style.real and opening > 20
+
+    def target(share: float) -> np.ndarray:  # the lower lip moved so that the opening is `share` of the frame's
+        t = px.copy()
+        t[list(LIPS_INNER_LOWER[1:-1]), 1] -= (1.0 - share) * opening
+        return t
+
+    def changed(paint, share: float, **kw) -> float:
+        frame = image.copy()
+        paint(frame, target(share), **kw)
+        return float(np.abs(frame.astype(int) - image).sum())
+
+    for share in (0.5, 0.9):
+        assert changed(lambda f, t: paint_mouth(f, t, style, head, moving_source=True), share) == 0
+        assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0), share) == 0
+        assert changed(lambda f, t: paint_mouth(f, t, style, head), share) > 0  # a still: its rigid layers
+    assert changed(lambda f, t: paint_mouth(f, t, style, head, moving_source=True), 1.4) > 0
+    assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0), 0.05) > 0

@@ -9,7 +9,8 @@ output frame like the anatomy they stand for:
 When the source frame already shows its mouth interior (open lips, usually teeth), the atlas layers ARE its
 pixels (split between the upper and lower layer at the bite line) with painted teeth only where the source
 shows lips, so every opening uses the real, moved teeth and extends them: there is nothing to switch to
-and nothing pops. Otherwise the teeth are painted: sized from the face's metric scale, coloured from the
+and nothing pops. (A dub's video frame is a new source every frame: there the layers only extend an opening
+wider than the frame's own; up to it the warp moves the frame's own interior with its lips.) Otherwise the teeth are painted: sized from the face's metric scale, coloured from the
 photo's own white (the eye whites) and skin light, blurred to the photo's softness, with its grain
 (engine.render.photo). The layers are composited inside the target inner-lip polygon with a soft edge (no
 dark ring); a moustache that hangs over the upper lip stays in front of the interior.
@@ -84,10 +85,11 @@ UPPER_LIP_SHADOW_CM = 0.2
 REAL_INTERIOR_OPENING = 0.06
 REAL_DILATE_PX = 2  # source pixels kept around the inner-lip polygon, so the layers meet the lips seamlessly
 BITE_CONTRAST = 25.0  # grey levels between the interior's bright and dark rows below which it shows no teeth
-OPEN_RATIO_FULL = 0.06  # painted interior: (opening - source opening) / width at which it is fully shown
-# The source's own interior is shown in full once the target's lips part by this share of the mouth's width, and
-# fades out below it: a slit that narrow shows the lips' edges and shadow, not the teeth (the same ramp as above).
-REAL_SLIT_FULL = OPEN_RATIO_FULL
+OPEN_RATIO_FULL = 0.06  # interior layers: (opening - source opening) / width at which they are fully shown
+# A target opening under this share of the mouth's width is a slit: it shows the lips' edges and shadow, not the
+# teeth. Lips the target closes below the source's opening are sealed there (seal_lips), fading out up to it, and a
+# still's own interior fades in over it (the same ramp as above).
+SEAL_SLIT = OPEN_RATIO_FULL
 FEATHER_SIGMA_PX = 0.8  # the inner-lip edge's softness on a sharp photo
 # ... plus this share of the photo's own blur: the warped lips bring their softness; a fully photo-soft edge
 # cost the landmarker 0.015 px on the lips (bench_warp --fidelity) for no visible gain.
@@ -355,17 +357,23 @@ def head_similarity(source_px: np.ndarray, target_px: np.ndarray) -> np.ndarray:
     return np.hstack([m, (qm - m @ pm)[:, None]])
 
 
-def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, head: np.ndarray | None = None) -> None:
+def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, head: np.ndarray | None = None,
+                moving_source: bool = False) -> None:
     """Paints the interior into `frame` (H, W, 3 uint8, modified in place) inside the target's inner lips.
-    `head`: the (2, 3) similarity source -> target of the head (the warp field's), else fitted here."""
+    `head`: the (2, 3) similarity source -> target of the head (the warp field's), else fitted here.
+    `moving_source`: the source is this output frame's own video frame (a dub), not a still."""
     import cv2
 
+    scale = float(np.hypot(head[0, 0], head[1, 0])) if head is not None else 1.0
     opening = mouth_opening(target_px)
-    if style.real:  # the source's own interior, fading out as the target's lips close to a slit (seal_lips)
-        scale = float(np.hypot(head[0, 0], head[1, 0])) if head is not None else 1.0
-        strength = float(smoothstep(opening / max(style.width_px * scale, 1.0) / REAL_SLIT_FULL))
+    if style.real and not moving_source:  # a still's own interior, fading out as the lips close to a slit
+        strength = float(smoothstep(opening / max(style.width_px * scale, 1.0) / SEAL_SLIT))
     else:
-        extra = (opening - style.opening_px) / max(style.width_px, 1.0)
+        # Only where the target opens wider than the source. A video frame's interior is what the actor did at
+        # that moment: up to its own opening the warp moves it with the lips (teeth squeezed with the jaw read as
+        # a closer bite), while the layers, anchored for a still's whole clip, left a band of painted cavity
+        # under the lip and a dark line across the teeth.
+        extra = (opening - style.opening_px * scale) / max(style.width_px * scale, 1.0)
         strength = float(smoothstep(extra / OPEN_RATIO_FULL))
     if strength <= 0.0:
         return
@@ -455,8 +463,10 @@ def seal_lips(frame: np.ndarray, source: np.ndarray, source_px: np.ndarray, targ
     import cv2
 
     scale = max(float(np.hypot(head[0, 0], head[1, 0])), 1e-6)
-    squeeze = mouth_opening(source_px) * scale - mouth_opening(target_px)
-    strength = float(smoothstep(squeeze / max(reach_px, 1.0)))
+    opening = mouth_opening(target_px)
+    squeeze = mouth_opening(source_px) * scale - opening
+    slit = 1.0 - smoothstep(opening / max(float(np.linalg.norm(target_px[308] - target_px[78])) * SEAL_SLIT, 1.0))
+    strength = float(smoothstep(squeeze / max(reach_px, 1.0)) * slit)
     if strength <= 0.0:
         return
     h, w = frame.shape[:2]

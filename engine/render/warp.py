@@ -100,7 +100,7 @@ class WarpRenderer:
         seal_lips(out, image, px, target, head, SEAL_REACH_STEPS * self.grid_step)
         seal_lids(out, image, px, target, head, SEAL_REACH_STEPS * self.grid_step)
         paint_eyes(out, image, px, target)
-        paint_mouth(out, target, mouth, head)
+        paint_mouth(out, target, mouth, head, moving_source=source is not None)
         return out, grid
 
 
