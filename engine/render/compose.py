@@ -171,4 +171,7 @@ def compose_frame(source, index: int, rendered: np.ndarray, target_window_px: np
     box = _mask_box(points, window.side, source.face_side)  # the mask is built and searched there only
     if box is None:
         return full
-    return blend_back(full, window, rendered, lower_face_mask(points, window.side, source.face_side, box), box)
+    out = blend_back(full, window, rendered, lower_face_mask(points, window.side, source.face_side, box), box)
+    x0, y0, x1, y1 = source.picture  # letterbox or pillarbox bars stay as they are
+    out[:y0], out[y1:], out[:, :x0], out[:, x1:] = full[:y0], full[y1:], full[:, :x0], full[:, x1:]
+    return out

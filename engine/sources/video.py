@@ -108,6 +108,13 @@ def check_same_video(path: str, track: FaceTrack) -> None:
                              "video)")
 
 
+# Letterbox / pillarbox bars: black decodes to 0-12 levels in 8-bit video (coding noise around studio black); a row
+# or column that dark across its whole length in every sampled frame holds no face and no scene. Samples spread
+# over the video so a dark opening shot is not taken for a bar.
+BAR_LEVEL = 20
+BAR_SAMPLES = 8
+
+
 class VideoFrames:
     """Random access to a video's displayed frames: sequential reads decode on, others seek to a keyframe. With a
     `track`, the file is checked to be the tracked video when first opened."""
@@ -227,6 +234,21 @@ class VideoSource:
         face_side = float(np.max(np.maximum(boxes[usable, 2] - boxes[usable, 0], boxes[usable, 3] - boxes[usable, 1])))
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
         return face_side, windows_for(centres, face_side)
+
+    @cached_property
+    def picture(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) of the picture inside the frame's black letterbox or pillarbox bars (the whole frame
+        when it has none): rows and columns from the edges that are black in every one of BAR_SAMPLES frames
+        spread over the video. A dub leaves the bars as they are (a chin under the bottom bar was warped into it)."""
+        count = self.track.frame_count
+        picks = sorted({int(round(k * (count - 1) / max(BAR_SAMPLES - 1, 1))) for k in range(BAR_SAMPLES)})
+        brightest = np.max([self._frames[i].max(axis=2) for i in picks], axis=0)  # (H, W) over the samples
+        rows = np.flatnonzero(brightest.max(axis=1) > BAR_LEVEL)
+        cols = np.flatnonzero(brightest.max(axis=0) > BAR_LEVEL)
+        h, w = brightest.shape
+        if not len(rows) or not len(cols):  # an all-black video: no picture to find bars around
+            return 0, 0, w, h
+        return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
     @property
     def face_side(self) -> float:
