@@ -163,6 +163,26 @@ def test_a_face_cut_off_by_the_picture_edge_is_said_to_be(tmp_path):
         analyze_portrait(tmp_path / "half.png")
 
 
+def test_a_face_near_the_edge_and_an_odd_full_frame_size_are_said_to_be(tmp_path):
+    """A face near the photo's left edge: the crop's left 13 % was filled with a blurred extension in silence. An
+    odd --size with --full-frame gave a 256 px frame for 255 without a word."""
+    import warnings
+
+    import cv2
+
+    image = cv2.imread(media("portraits/LivePortrait__s1.jpg"))
+    h, w = image.shape[:2]
+    cv2.imwrite(str(tmp_path / "edge.png"), image[int(0.05 * h):int(0.75 * h), int(0.30 * w):int(0.95 * w)])
+    with pytest.warns(UserWarning, match=r"near the picture's left edge: the frame's left \d+ % lies past the photo"):
+        analyze_portrait(tmp_path / "edge.png", size=256)
+    with pytest.warns(UserWarning, match=r"the full frame at 255 px is \d+x256: H.264 needs even sides"):
+        analyze_portrait(media("portraits/hallo__6.jpg"), size=255, crop=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a face with room around it, an even size: nothing to say
+        analyze_portrait(media("portraits/LivePortrait__s1.jpg"), size=256)
+        analyze_portrait(media("portraits/hallo__6.jpg"), size=256, crop=False)
+
+
 def test_a_face_a_tenth_of_a_wide_photo_is_found_and_framed_or_named_too_small(aragaki):
     import cv2
 

@@ -39,6 +39,9 @@ EXTENSION_BLUR_LEVELS = (0.006, 0.02, 0.05, 0.1, 0.2)
 EXTENSION_EDGE_STRIP = 0.03
 EXTENSION_FADE_MAX = 0.6
 EXTENSION_FADE_AT = 0.25
+# A crop reaching this share of its side past the photo says so: a blurred band that wide is seen (5 %: 26 px of a
+# 512 px frame; narrower strips read as soft shadow at the frame's edge).
+EXTENSION_WARN = 0.05
 EXTENSION_SEED = 7  # the grain is deterministic: the same portrait frames to the same image
 # The face found again in the framed image lies within this (normalized) distance of where the crop put it;
 # landmark means sit within ~0.05 of the face box centre, another face in the frame is much further away.
@@ -378,12 +381,21 @@ def analyze_portrait(
                           f"{source_px:.0f} px keeps the photo's detail)", stacklevel=2)
         if crop:
             left, top, side = crop_rect((x0, y0, x1, y1), crop_expand, w, h)
+            past = {"left": -left, "top": -top, "right": left + side - w, "bottom": top + side - h}
+            edge, reach = max(past.items(), key=lambda kv: kv[1])
+            if reach > EXTENSION_WARN * side and cut <= FACE_CUT_WARN:
+                warnings.warn(f"the face in {what} is near the picture's {edge} edge: the frame's {edge} "
+                              f"{100 * reach / side:.0f} % lies past the photo and is filled in, blurred (a photo with "
+                              "more room around the face, or --full-frame, shows only real pixels)", stacklevel=2)
             framed = crop_with_extension(image, left, top, side)
             interp = cv2.INTER_AREA if framed.shape[0] > size else cv2.INTER_CUBIC
             framed = cv2.resize(framed, (size, size), interpolation=interp)
             centre = np.array([((x0 + x1) / 2.0 - left) / side, ((y0 + y1) / 2.0 - top) / side])
         else:
             framed = fit_even(image, size)
+            if max(framed.shape[:2]) != size:
+                warnings.warn(f"the full frame at {size} px is {framed.shape[1]}x{framed.shape[0]}: H.264 needs even "
+                              "sides", stacklevel=2)
             centre = np.array([(x0 + x1) / 2.0 / w, (y0 + y1) / 2.0 / h])
         # Detect again in the output frame, since landmarks there are what the renderer must match. The same
         # session serves (a second landmarker costs ~0.7 s to start); the face is known to be there, so a
