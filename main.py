@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "the default: the shot stays alive), hold its last frame, or trim the output to the video; "
                          "a longer video is always cut to the audio")
     du.add_argument("--keep-source-audio", type=_ranged(float, 0.0, 1.0), metavar="MIX", default=0.0,
-                    help="mix the source's own sound under the new audio at this gain (0-1; default 0: new audio only)")
+                    help="mix the source's own sound under the new audio at this gain (0-1; default 0: new audio only), "
+                         "laid under the picture as it plays (backwards in a ping-pong loop, silent on a held frame)")
     du.add_argument("--face-index", type=_ranged(int, 0, 63),
                     help="which face to dub when the video shows several (0 = leftmost; default the largest)")
     _add_motion_options(du, video=True)
