@@ -54,10 +54,11 @@ class ValueBox(QDoubleSpinBox):
     def __init__(self, lo: float, hi: float):
         super().__init__()
         # wider than the slider: a result scaled by the gains (up to MAX_INTENSITY) must show as it is, not
-        # clamped, and a typed value may go past the slider's reach (a 40 degree turn)
+        # clamped, and a typed value may go past the slider's reach (a 40 degree turn); a weight never below 0
         reach = MAX_INTENSITY * max(abs(lo), abs(hi))
-        self.setRange(-reach, reach)
+        self.setRange(lo if lo >= 0.0 else -reach, reach)
         self.setDecimals(3)
+        self.setSingleStep((hi - lo) / 100.0)  # Up/Down and the wheel: a hundredth of the slider's range
         self.setButtonSymbols(QDoubleSpinBox.NoButtons)
         self.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.setKeyboardTracking(False)
@@ -280,8 +281,8 @@ class Inspector(QWidget):
         values = channel_readout(project, self.session.frame)
         t = self.session.time
         for name, row in self.rows.items():
-            if row.slider.isSliderDown():
-                continue
+            if row.slider.isSliderDown() or (row.readout.hasFocus() and row.readout.lineEdit().isModified()):
+                continue  # being dragged or typed into: the user's value stays until it is entered
             base, _edit, result = values[name]
             curve = project.channels[name]
             mark = "◆" if curve.find(t) is not None else ("◇" if len(curve) else "")

@@ -105,6 +105,9 @@ def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file
     box.selectAll()
     qtbot.keyClicks(box, "0.625")
     assert session.undo_stack.count() == 0  # typing alone keys nothing
+    session.set_frame(frame + 1)
+    session.set_frame(frame)  # the playhead moving (playback) leaves the text being typed alone
+    assert box.text() == "0.625"
     qtbot.keyClick(box, Qt.Key_Return)
     after = channel_readout(project, frame)
     assert after["mouthSmileLeft"][2] == pytest.approx(0.625, abs=1e-9)
@@ -119,6 +122,9 @@ def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file
     qtbot.keyClick(yaw, Qt.Key_Return)
     assert channel_readout(project, frame)["ry"][2] == pytest.approx(42.5, abs=1e-9)
     assert yaw.text() == "42.500"
+    qtbot.keyClick(yaw, Qt.Key_Up)  # a step is a hundredth of the slider's range (0.6 degrees), one more key
+    assert channel_readout(project, frame)["ry"][2] == pytest.approx(43.1, abs=1e-9)
+    window.actions_by_id["undo"].trigger()
 
     window.actions_by_id["undo"].trigger()
     window.actions_by_id["undo"].trigger()

@@ -173,7 +173,8 @@ def test_a_video_frames_own_interior_is_left_to_the_warp_up_to_its_opening():
 
     for share in (0.5, 0.9):
         assert changed(lambda f, t: paint_mouth(f, t, style, head, moving_source=True), share) == 0
-        assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0), share) == 0
+        assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0, moving_source=True), share) == 0
         assert changed(lambda f, t: paint_mouth(f, t, style, head), share) > 0  # a still: its rigid layers
     assert changed(lambda f, t: paint_mouth(f, t, style, head, moving_source=True), 1.4) > 0
-    assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0), 0.05) > 0
+    assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0, moving_source=True), 0.05) > 0
+    assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0), 0.5) > 0  # a still: sealed under its layers

@@ -353,10 +353,7 @@ def relink_source(project: Project, kind: str, new_path: str | os.PathLike) -> N
         load_image(new_path)  # raises ImageReadError if it is not a readable image
         project.source.path = new_path
     elif kind == "video" == project.source.kind:
-        from engine.sources.video import check_same_video
-
-        check_same_video(new_path, project.source.track)  # VideoReadError if unreadable or another video
-        project.source.relink(new_path)
+        project.source.relink(new_path)  # VideoReadError if unreadable or another video
     else:
         raise ValueError(f"cannot relink a {kind!r} source of a project whose face source is a {project.source.kind}")
     project.notify(Change(ChangeKind.SOURCES))

@@ -35,6 +35,12 @@ def eye_opening(px: np.ndarray, eye) -> float:
     return float(np.maximum(frame.lower(u) - frame.upper(u), 0.0).mean())
 
 
+def _eyeball_shows(ratio: float) -> float:
+    """How much eyeball an eye opened to `ratio` of the source's opening shows: none below the two lid margins
+    (they meet: seal_lids draws them), all of it from twice their width."""
+    return float(smoothstep(ratio / (2.0 * LID_EDGE_INSET)))
+
+
 def _lid_frame(px: np.ndarray, eye) -> ContourFrame:
     """The eye's frame, u from the corner on the subject's right (the mouth's 78 -> 308 direction), v down."""
     upper, lower, _ = eye
@@ -57,8 +63,10 @@ def seal_lids(frame: np.ndarray, source: np.ndarray, source_px: np.ndarray, targ
     scale = max(float(np.hypot(head[0, 0], head[1, 0])), 1e-6)
     h, w = frame.shape[:2]
     for eye in EYES:
-        open_s = eye_opening(source_px, eye)
-        squeeze = open_s * scale - eye_opening(target_px, eye)
+        open_s, open_t = eye_opening(source_px, eye), eye_opening(target_px, eye)
+        if open_s < 1.0:
+            continue
+        squeeze = open_s * scale - open_t
         strength = float(smoothstep(squeeze / max(reach_px, 1.0)))
         if strength <= 0.0:
             continue
@@ -84,7 +92,11 @@ def seal_lids(frame: np.ndarray, source: np.ndarray, source_px: np.ndarray, targ
         beyond = past_up + (past_lo - past_up) * lower[..., 0]
         feather = max(1.0, 0.5 * reach_px)
         along = np.minimum(u, tf.width - u)  # inside the corners
-        alpha = (1.0 - smoothstep(beyond / max(reach_px, 1.0))) * smoothstep(along / feather) * strength
+        # between the target lids only as far as no eyeball shows there (paint_eyes' own fade): a light squint's
+        # opening keeps its eyeball, a shut one gets the lash line
+        between = np.clip(np.minimum(v - up_t, lo_t - v) + 0.5, 0.0, 1.0) * _eyeball_shows(open_t / open_s / scale)
+        alpha = ((1.0 - smoothstep(beyond / max(reach_px, 1.0))) * (1.0 - between) * smoothstep(along / feather)
+                 * strength)
         blend_patch(frame, box, layer, alpha[..., None].astype(np.float32))
 
 
@@ -98,8 +110,7 @@ def paint_eyes(frame: np.ndarray, source: np.ndarray, source_px: np.ndarray, tar
         if open_s < 1.0:
             continue
         ratio = eye_opening(target_px, eye) / open_s
-        # an opening narrower than the two lid margins shows no eyeball: the margins meet (seal_lids drew them)
-        strength = float(smoothstep((1.0 - ratio) / CLOSING_FULL) * smoothstep(ratio / (2.0 * LID_EDGE_INSET)))
+        strength = float(smoothstep((1.0 - ratio) / CLOSING_FULL) * _eyeball_shows(ratio))
         if strength <= 0.0:
             continue
         upper, lower, iris = eye

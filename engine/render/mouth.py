@@ -10,7 +10,8 @@ When the source frame already shows its mouth interior (open lips, usually teeth
 pixels (split between the upper and lower layer at the bite line) with painted teeth only where the source
 shows lips, so every opening uses the real, moved teeth and extends them: there is nothing to switch to
 and nothing pops. (A dub's video frame is a new source every frame: there the layers only extend an opening
-wider than the frame's own; up to it the warp moves the frame's own interior with its lips.) Otherwise the teeth are painted: sized from the face's metric scale, coloured from the
+wider than the frame's own; up to it the warp moves the frame's own interior with its lips.)
+Otherwise the teeth are painted: sized from the face's metric scale, coloured from the
 photo's own white (the eye whites) and skin light, blurred to the photo's softness, with its grain
 (engine.render.photo). The layers are composited inside the target inner-lip polygon with a soft edge (no
 dark ring); a moustache that hangs over the upper lip stays in front of the interior.
@@ -451,7 +452,7 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, hea
 
 
 def seal_lips(frame: np.ndarray, source: np.ndarray, source_px: np.ndarray, target_px: np.ndarray,
-              head: np.ndarray, reach_px: float) -> None:
+              head: np.ndarray, reach_px: float, moving_source: bool = False) -> None:
     """Where the target closes the lips more than the source frame has them (a dub's silence over a speaking
     actor), a backward warp squeezes the source's open mouth into the lip line and its teeth stay visible there
     as a band as wide as the warp's grid. The lips are instead drawn from the source's lips: each pixel of a
@@ -465,7 +466,10 @@ def seal_lips(frame: np.ndarray, source: np.ndarray, source_px: np.ndarray, targ
     scale = max(float(np.hypot(head[0, 0], head[1, 0])), 1e-6)
     opening = mouth_opening(target_px)
     squeeze = mouth_opening(source_px) * scale - opening
-    slit = 1.0 - smoothstep(opening / max(float(np.linalg.norm(target_px[308] - target_px[78])) * SEAL_SLIT, 1.0))
+    # over a video frame (moving_source) only a slit is sealed: wider, the warp's moved interior shows (paint_mouth);
+    # a still's interior layers cover whatever the seal leaves inside the lips
+    width = max(float(np.linalg.norm(target_px[308] - target_px[78])), 1.0)
+    slit = 1.0 - smoothstep(opening / (width * SEAL_SLIT)) if moving_source else 1.0
     strength = float(smoothstep(squeeze / max(reach_px, 1.0)) * slit)
     if strength <= 0.0:
         return

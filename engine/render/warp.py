@@ -97,7 +97,7 @@ class WarpRenderer:
             out = image.copy()
             out[y0:y1, x0:x1] = warped
         head = field.rigid_matrix(target)
-        seal_lips(out, image, px, target, head, SEAL_REACH_STEPS * self.grid_step)
+        seal_lips(out, image, px, target, head, SEAL_REACH_STEPS * self.grid_step, moving_source=source is not None)
         seal_lids(out, image, px, target, head, SEAL_REACH_STEPS * self.grid_step)
         paint_eyes(out, image, px, target)
         paint_mouth(out, target, mouth, head, moving_source=source is not None)

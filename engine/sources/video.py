@@ -88,24 +88,10 @@ def windows_for(centres: np.ndarray, face_side: float) -> list[Window]:
     return [Window(int(round(cx - side / 2)), int(round(cy - side / 2)), side) for cx, cy in centres]
 
 
-# How far a video's frame count may stray from its track's and still be the same file: a container without a frame
-# count (MPEG-TS, WebM) gives an estimate from its duration, a frame or two off, or more over a long stream.
-SAME_VIDEO_COUNT_SLACK = (2, 0.02)  # frames, share of the count
-
-
-def check_same_video(path: str, track: FaceTrack) -> None:
-    """VideoReadError unless the video at `path` is the one `track` was made from by its picture size, frame rate
-    and (about) its frame count: another file put at a project's path would get this track's faces."""
-    from engine.media.video_read import probe_video
-
-    info = probe_video(path)
-    frames, share = SAME_VIDEO_COUNT_SLACK
-    if ((info.width, info.height) != (track.width, track.height) or abs(info.fps - track.fps) > 1e-3 * track.fps
-            or abs(info.frame_count - track.frame_count) > frames + share * track.frame_count):
-        raise VideoReadError(f"{path} is not the video this project tracked: it is {info.width}x{info.height} at "
-                             f"{info.fps:.4g} fps with {info.frame_count} frames, the tracked one {track.width}x"
-                             f"{track.height} at {track.fps:.4g} fps with {track.frame_count} frames (relink the same "
-                             "video)")
+# A saved dub's video is the tracked one when its picture size and frame rate match and its tracked reference frame
+# decodes to the project's copy of it within this mean difference (grey levels): the same file decodes
+# identically, a re-encoded copy of it differs by 1-3; another take differs by far more wherever anyone moves.
+SAME_FRAME_MAD = 6.0
 
 
 # Letterbox / pillarbox bars: black decodes to 0-12 levels in 8-bit video (coding noise around studio black); a row
@@ -113,14 +99,14 @@ def check_same_video(path: str, track: FaceTrack) -> None:
 # over the video so a dark opening shot is not taken for a bar.
 BAR_LEVEL = 20
 BAR_SAMPLES = 8
+BAR_ASYMMETRY = 0.01  # share of the frame by which a pair of bars may differ (coding blurs each edge by a row)
 
 
 class VideoFrames:
-    """Random access to a video's displayed frames: sequential reads decode on, others seek to a keyframe. With a
-    `track`, the file is checked to be the tracked video when first opened."""
+    """Random access to a video's displayed frames: sequential reads decode on, others seek to a keyframe."""
 
-    def __init__(self, path: str, fps: float, track: FaceTrack | None = None):
-        self.path, self.fps, self._expect = path, fps, track
+    def __init__(self, path: str, fps: float):
+        self.path, self.fps = path, fps
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._container = self._stream = self._decoder = None
         self._next = 0
@@ -140,9 +126,6 @@ class VideoFrames:
         if index == 0:  # from the start: reopened, not sought (seeking a container without an index can overshoot)
             self.close()
         if self._container is None:
-            if self._expect is not None:
-                check_same_video(self.path, self._expect)
-                self._expect = None
             self._container = open_video(self.path)
             self._stream = video_stream(self._container)
             self._stream.thread_type = "AUTO"
@@ -209,8 +192,9 @@ class VideoSource:
         self.track = track
         self.frame_map = np.asarray(frame_map, dtype=np.int64)  # output frame -> source frame
         self.fit, self.face_index = fit, face_index  # how it was made (kept in the project file)
-        self._frames = VideoFrames(path, track.fps, track)
+        self._frames = VideoFrames(path, track.fps)
         k = track.neutral_index()
+        self._unchecked = reference is not None  # a saved project's video: checked when first read
         if reference is None:  # a saved project brings its own (the video may have moved)
             reference = ReferenceFace(image=self._frames[k], landmarks=track.landmarks[k], mesh=track.meshes[k],
                                       transform=track.transforms[k],
@@ -239,16 +223,23 @@ class VideoSource:
     def picture(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) of the picture inside the frame's black letterbox or pillarbox bars (the whole frame
         when it has none): rows and columns from the edges that are black in every one of BAR_SAMPLES frames
-        spread over the video. A dub leaves the bars as they are (a chin under the bottom bar was warped into it)."""
+        spread over the video, in centred pairs. A dub leaves the bars as they are (a chin under the bottom bar was
+        warped into it)."""
         count = self.track.frame_count
         picks = sorted({int(round(k * (count - 1) / max(BAR_SAMPLES - 1, 1))) for k in range(BAR_SAMPLES)})
-        brightest = np.max([self._frames[i].max(axis=2) for i in picks], axis=0)  # (H, W) over the samples
+        brightest = np.max([self._video()[i].max(axis=2) for i in picks], axis=0)  # (H, W) over the samples
         rows = np.flatnonzero(brightest.max(axis=1) > BAR_LEVEL)
         cols = np.flatnonzero(brightest.max(axis=0) > BAR_LEVEL)
         h, w = brightest.shape
         if not len(rows) or not len(cols):  # an all-black video: no picture to find bars around
             return 0, 0, w, h
-        return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+        x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+        # bars come in centred pairs; a dark strip on one side only (a black suit, a dark floor) is picture
+        if abs(y0 - (h - y1)) > max(2, BAR_ASYMMETRY * h):
+            y0, y1 = 0, h
+        if abs(x0 - (w - x1)) > max(2, BAR_ASYMMETRY * w):
+            x0, x1 = 0, w
+        return x0, y0, x1, y1
 
     @property
     def face_side(self) -> float:
@@ -269,14 +260,14 @@ class VideoSource:
 
     def frame(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The window of output frame `index` and the tracked landmarks in it."""
-        return self.window(index).cut(self._frames[self._source_index(index)]), self.window_landmarks(index)
+        return self.window(index).cut(self._video()[self._source_index(index)]), self.window_landmarks(index)
 
     def window_landmarks(self, index: int) -> np.ndarray:
         """The tracked landmarks of output frame `index` in its window's pixels (without cutting the window)."""
         return self.to_window(index, self.track.landmarks_px(self._source_index(index)))
 
     def full_frame(self, index: int) -> np.ndarray:
-        return self._frames[self._source_index(index)]
+        return self._video()[self._source_index(index)]
 
     def usable(self, index: int) -> bool:
         """False inside a long gap without a face: renderers pass the source frame through."""
@@ -333,20 +324,43 @@ class VideoSource:
         from engine.media.video_read import sound_lead
         from engine.video.lengths import sound_under_frames
 
-        lead = sound_lead(self.path)
-
-        def lay(mono: np.ndarray) -> np.ndarray:
-            return sound_under_frames(mono, rate, self.track.fps, self.frame_map, lead)
-
-        if samples.ndim == 1:
-            return lay(samples)
-        return np.stack([lay(samples[:, c]) for c in range(samples.shape[1])], axis=1)
+        return sound_under_frames(samples, rate, self.track.fps, self.frame_map, sound_lead(self.path))
 
     def relink(self, path: str) -> None:
-        """The same video found elsewhere: frames are read from there from now on."""
+        """The same video found elsewhere: frames are read from there from now on (VideoReadError, and nothing
+        changed, when the file is another video)."""
+        frames = VideoFrames(path, self.track.fps)
+        try:
+            self._check(frames)
+        except VideoReadError:
+            frames.close()
+            raise
         self._frames.close()
-        self.path, self._frames = path, VideoFrames(path, self.track.fps, self.track)
+        self.path, self._frames, self._unchecked = path, frames, False
         self.__dict__.pop("sound", None)  # read again from the new file when asked
+
+    def _video(self) -> VideoFrames:
+        if self._unchecked:
+            self._check(self._frames)
+            self._unchecked = False
+        return self._frames
+
+    def _check(self, frames: VideoFrames) -> None:
+        """VideoReadError unless `frames` are of the tracked video (see SAME_FRAME_MAD): another file put at a
+        project's path would get this track's faces."""
+        from engine.media.video_read import probe_video
+
+        info, track = probe_video(frames.path), self.track
+        if (info.width, info.height) != (track.width, track.height) or abs(info.fps - track.fps) > 1e-3 * track.fps:
+            other = f"this one is {info.width}x{info.height} at {info.fps:.4g} fps"
+        else:
+            frame = frames[track.neutral_index()]
+            if frame.shape == self.reference.image.shape and float(
+                    np.abs(frame.astype(np.int16) - self.reference.image).mean()) <= SAME_FRAME_MAD:
+                return
+            other = "this one shows another picture"
+        raise VideoReadError(f"{frames.path} is not the video this project tracked ({track.width}x{track.height} at "
+                             f"{track.fps:.4g} fps; {other}): relink the same video")
 
     def animate(self, base):
         """What of a predicted base layer a dub uses: the lower face's motion only (the video keeps its own head
@@ -365,7 +379,12 @@ class VideoSource:
             return self
         view = VideoSource(self.path, self.track, self.frame_map[start:], fit=self.fit, face_index=self.face_index,
                            reference=self.reference)
-        view.fitted = self.fitted
+        # the same file, face and measures (all by source frame): one decoder and cache, nothing measured twice
+        view._frames.close()
+        view._frames, view._unchecked, view.fitted = self._frames, self._unchecked, self.fitted
+        for name in ("_windows", "picture", "lower_points"):
+            if name in self.__dict__:
+                view.__dict__[name] = self.__dict__[name]
         return view
 
     def resized(self, size: int) -> "VideoSource":
