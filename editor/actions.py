@@ -24,6 +24,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("save", "&File", "&Save", "Ctrl+S", "save"),
     ActionSpec("save_as", "&File", "Save &As…", "Ctrl+Shift+S", "save_as"),
     ActionSpec("relink_audio", "&File", "Relink &Audio…", None, "relink_audio"),
+    ActionSpec("relink_video", "&File", "Relink &Video…", None, "relink_video",
+               tip="A dub's video moved: locate it (it must be the video the project tracked)"),
     ActionSpec("replace_portrait", "&File", "&Replace Portrait…", None, "replace_portrait",
                tip="Animate another face with this project's motion and keys (found and framed as the first one "
                    "was; one undo step)"),

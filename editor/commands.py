@@ -9,6 +9,7 @@ from typing import Callable
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.a2l.base_layer import BaseLayer
+from engine.document.changes import Change, ChangeKind
 from engine.document.project_io import set_audio_source
 from engine.document.curves import Curve
 from engine.document.project import Gains, Project
@@ -142,6 +143,26 @@ class AudioSourceCommand(QUndoCommand):
 
     def undo(self) -> None:
         set_audio_source(self.project, self.before)
+
+
+class VideoRelinkCommand(QUndoCommand):
+    """A dub's video found elsewhere (already relinked and checked to be the tracked video when pushed); undo
+    points the project back at the old path."""
+
+    def __init__(self, project: Project, before: str):
+        super().__init__(f"Relink video: {Path(project.source.path).name}")
+        self.project, self.before, self.after = project, before, project.source.path
+
+    def _point(self, path: str) -> None:
+        if self.project.source.path != path:
+            self.project.source.relink(path, check=False)  # the old path may be gone: checked when read
+        self.project.notify(Change(ChangeKind.SOURCES))
+
+    def redo(self) -> None:
+        self._point(self.after)
+
+    def undo(self) -> None:
+        self._point(self.before)
 
 
 class FaceSourceCommand(QUndoCommand):

@@ -17,6 +17,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")  # a face s
 FACE_SOURCE_FILTER = ("Portraits and videos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff "
                       + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)")
 AUDIO_FILTER = "Audio (*.wav *.mp3 *.ogg *.flac *.m4a *.aac *.mp4);;All files (*)"
+VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in VIDEO_EXTENSIONS) + ");;All files (*)"
 PROJECT_FILTER = "Talkline project (*.talkline)"
 POSE_TEMPLATE_FILTER = "AniPortrait pose template (*.npy);;All files (*)"
 
@@ -181,5 +182,5 @@ def ask_relink(parent: QWidget | None, kind: str, missing: str) -> str | None:
     QMessageBox.warning(parent, "Source file missing",
                         f"The {kind} file of this project was not found:\n{missing}\n\nPlease locate it.")
     path, _ = QFileDialog.getOpenFileName(parent, f"Locate the {kind}", str(Path(missing).parent),
-                                          AUDIO_FILTER if kind == "audio" else IMAGE_FILTER)
+                                          {"audio": AUDIO_FILTER, "video": VIDEO_FILTER}.get(kind, IMAGE_FILTER))
     return path or None

@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QPushButton, QScrollArea, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from editor.commands import GainsCommand, edit_curves
@@ -48,8 +49,9 @@ def partner(name: str) -> str | None:
 
 
 class ValueBox(QDoubleSpinBox):
-    """A channel's result, shown and typed (3 decimals). The value counts when entered (Return, leaving the box),
-    not per keystroke; the mouse wheel scrolls the inspector unless the box has the keyboard focus."""
+    """A channel's result, shown and typed (3 decimals; a decimal comma is read as a point; a value past the range
+    is clamped to it). The value counts when entered (Return, leaving the box), not per keystroke; the mouse
+    wheel scrolls the inspector unless the box has the keyboard focus."""
 
     def __init__(self, lo: float, hi: float):
         super().__init__()
@@ -62,8 +64,25 @@ class ValueBox(QDoubleSpinBox):
         self.setButtonSymbols(QDoubleSpinBox.NoButtons)
         self.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.setKeyboardTracking(False)
+        self.setCorrectionMode(QDoubleSpinBox.CorrectToNearestValue)
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMinimumWidth(60)
+
+    def validate(self, text: str, pos: int):
+        state, text, pos = super().validate(text.replace(",", "."), pos)
+        if state == QValidator.State.Invalid:
+            try:
+                float(text)
+            except ValueError:
+                return state, text, pos
+            return QValidator.State.Acceptable, text, pos  # a number past the range: clamped to it (setValue)
+        return state, text, pos
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return min(max(float(text.replace(",", ".")), self.minimum()), self.maximum())
+        except ValueError:
+            return self.value()
 
     def wheelEvent(self, event) -> None:
         if self.hasFocus():
@@ -169,6 +188,7 @@ class Inspector(QWidget):
             row.slider.sliderReleased.connect(self._end_drag)
             row.slider.valueChanged.connect(lambda pos, row=row: self._on_slider(row, pos))
             row.readout.valueChanged.connect(lambda value, row=row: self._on_typed(row, value))
+            row.readout.lineEdit().returnPressed.connect(lambda row=row: self._on_entered(row))
         grid.setColumnStretch(2, 1)
 
         self.gain_boxes: dict[str, QDoubleSpinBox] = {}
@@ -334,6 +354,16 @@ class Inspector(QWidget):
 
     def _on_typed(self, row: ChannelRow, value: float) -> None:
         self.set_results(self._with_partner(row.name, value))
+
+    def _on_entered(self, row: ChannelRow) -> None:
+        """Return in a value box: the value is keyed even when it is the one shown (holding a value is a key too;
+        the box only signals a change), and the keyboard goes back to the editor's shortcuts."""
+        project = self.session.project
+        value = row.readout.value()
+        if project.channels[row.name].find(self.session.time) is None or \
+                abs(channel_readout(project, self.session.frame)[row.name][2] - value) > 1e-9:
+            self._on_typed(row, value)
+        row.readout.clearFocus()
 
     def _with_partner(self, name: str, result: float) -> dict[str, float]:
         """`name` set to `result`, and its other side (if any) moved by the same amount."""

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QInputDialog, Q
 from editor.actions import ACTIONS, ActionSpec
 from editor import key_edits
 from editor.commands import (AudioSourceCommand, BaseEditCommand, CurvesCommand, FaceSourceCommand, InOutCommand,
-                             RegenerateCommand, edit_curves, lane_edits_since_prediction)
-from editor.dialogs import (AUDIO_FILTER, IMAGE_FILTER, PROJECT_FILTER, VIDEO_EXTENSIONS, NewProjectDialog, ask_recover,
-                            ask_relink, show_error)
+                             RegenerateCommand, VideoRelinkCommand, edit_curves, lane_edits_since_prediction)
+from editor.dialogs import (AUDIO_FILTER, IMAGE_FILTER, PROJECT_FILTER, VIDEO_EXTENSIONS, VIDEO_FILTER, NewProjectDialog,
+                            ask_recover, ask_relink, show_error)
 from editor.graph_editor import GraphEditor
 from editor.inspector import Inspector
 from editor.playback import PlaybackController
@@ -316,7 +316,15 @@ class MainWindow(QMainWindow):
         return [n for n, c in self.project.channels.items() if len(c)]
 
     def _offer_relink(self) -> None:
-        if "audio" in missing_sources(self.project):
+        missing = missing_sources(self.project)
+        if "video" in missing:
+            path = ask_relink(self, "video", self.project.source.path)
+            if path:
+                self._relink("video", path)
+            else:
+                self.statusBar().showMessage("Video missing: the preview and renders need it (File > Relink Video)",
+                                             10_000)
+        if "audio" in missing:
             path = ask_relink(self, "audio", self.project.audio_source.path)
             if path:
                 self._relink("audio", path)
@@ -324,10 +332,15 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("Audio missing: playback is silent and regeneration is off", 10_000)
 
     def _relink(self, kind: str, path: str) -> None:
+        # each an undo step that marks the project modified (a relink was lost on close)
         try:
-            if kind == "audio":  # one undo step that marks the project modified (a relink was lost on close)
+            if kind == "audio":
                 self.session.undo_stack.push(AudioSourceCommand(self.project, audio_source_at(path)))
                 self._offer_regenerate_for_new_audio()
+            elif kind == "video":
+                before = self.project.source.path
+                relink_source(self.project, "video", path)  # VideoReadError, nothing changed: another video
+                self.session.undo_stack.push(VideoRelinkCommand(self.project, before))
             else:
                 relink_source(self.project, kind, path)
         except Exception as exc:  # noqa: BLE001
@@ -438,6 +451,20 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getOpenFileName(self, "Replace the audio", str(Path(current).parent), AUDIO_FILTER)
         if path:
             self._relink("audio", path)
+
+    def relink_video(self, path: str | None = None) -> None:
+        """Locate a dub's moved video (asked for when `path` is None); it must be the tracked video."""
+        if self.project is None:
+            return
+        if self.project.source.kind != "video":
+            self.statusBar().showMessage("This project animates a portrait, not a video (File > Replace Portrait "
+                                         "gives it another face)", 8_000)
+            return
+        current = self.project.source.path
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Locate the video", str(Path(current).parent), VIDEO_FILTER)
+        if path:
+            self._relink("video", path)
 
     def replace_portrait(self, path: str | None = None, face_index: int | None = None) -> None:
         """Another portrait for the project (asked for when `path` is None): found on a worker and framed at the

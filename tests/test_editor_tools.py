@@ -131,6 +131,22 @@ def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file
     assert rows["mouthSmileLeft"].readout.text() == f"{before['mouthSmileLeft'][2]:.3f}"
     assert len(project.channels["ry"]) == len(project.channels["mouthSmileLeft"]) == 0
 
+    def enter(name: str, text: str) -> None:
+        box = rows[name].readout
+        box.setFocus()
+        box.selectAll()
+        qtbot.keyClicks(box, text)
+        qtbot.keyClick(box, Qt.Key_Return)
+
+    shown = rows["jawOpen"].readout.text()  # Enter on the value shown holds it: a key (the box saw no change)
+    enter("jawOpen", shown)
+    assert len(project.channels["jawOpen"]) == 1 and rows["jawOpen"].key_mark.text() == "◆"
+    assert not rows["jawOpen"].readout.hasFocus()  # the keys are the editor's shortcuts again
+    enter("jawOpen", "0,5")  # a decimal comma
+    assert channel_readout(project, frame)["jawOpen"][2] == pytest.approx(0.5, abs=1e-9)
+    enter("jawOpen", "7")  # past the range: clamped to it, not dropped
+    assert channel_readout(project, frame)["jawOpen"][2] == pytest.approx(rows["jawOpen"].readout.maximum())
+
 
 # --- dope sheet --------------------------------------------------------------------------------------
 def _dope_pos(dope, channel, index) -> QPoint:

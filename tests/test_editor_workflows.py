@@ -678,3 +678,36 @@ def test_replace_portrait_keeps_the_motion_and_is_undoable(make_main_window, dem
                           check_params_cb=lambda c: c.kind is ChangeKind.FACE):
         window.replace_portrait(str(tmp_path / "pair.png"))
     assert "shows 2 faces" in asked[0] and project.source.framing.face_index == 1
+
+
+def test_a_dub_whose_video_moved_asks_for_it_and_relinks_as_an_undo_step(make_main_window, dialogs, tmp_path):
+    """A dub project whose video had moved opened on a black preview with no way to point it at the video (only
+    audio was offered, and File had no Relink Video). Now it asks, checks the file is the tracked video, and the
+    relink is one undo step; another video is refused with the reason."""
+    import shutil
+
+    from engine.document.project_io import save_project
+    from engine.pipeline import ProjectRequest, create_project
+    from tests.media import media
+
+    video = tmp_path / "take.mp4"
+    shutil.copy(media("talking_videos/Talking-Face_PC-AVS__00015.mp4"), video)
+    project = create_project(ProjectRequest(portrait=None, audio=media("speech/Real3DPortrait__Obama_5s.wav"),
+                                            video=str(video)))
+    save_project(project, tmp_path / "dub.talkline")
+    moved = tmp_path / "moved" / "take.mp4"
+    moved.parent.mkdir()
+    shutil.move(video, moved)
+    dialogs.open_path = str(moved)
+    window = make_main_window(tmp_path / "dub.talkline")
+    assert any("video file of this project was not found" in t for kind, t in dialogs.messages if kind == "warning")
+    assert window.project.source.path == str(moved) and window.session.undo_stack.count() == 1
+    assert "*" in window.windowTitle()
+    assert window.project.source.full_frame(0).shape == (224, 224, 3)
+    window.session.undo_stack.undo()
+    assert window.project.source.path == str(video)
+
+    dialogs.open_path = media("talking_videos/Talking-Face_PC-AVS__00473.mp4")  # another video
+    window.actions_by_id["relink_video"].trigger()
+    assert any("not the video this project tracked" in t for kind, t in dialogs.messages if kind == "critical")
+    assert window.project.source.path == str(video)

@@ -338,6 +338,10 @@ def test_a_range_of_a_dub_project_renders_the_video_frames_under_that_range(dub,
 
     ranged, from_start = render(30, 40), render(0, 40)
     assert len(ranged) == 10
+    # a render reads the video with a decoder of its own: sharing the editor preview's crashed the process
+    for start in (0, 30):
+        job = RenderJob.for_project(dub[0], RenderSettings(frames_dir=str(tmp_path / "x")), start, 40)
+        assert job.source._frames is not dub[0].source._frames
     for k in range(10):
         np.testing.assert_array_equal(ranged[k], from_start[30 + k])
 

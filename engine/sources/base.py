@@ -51,4 +51,4 @@ class FaceSource(Protocol):
 
     def resized(self, size: int) -> "FaceSource": ...
 
-    def from_frame(self, start: int) -> "FaceSource": ...  # output frame `start` as frame 0 (a range render)
+    def from_frame(self, start: int) -> "FaceSource": ...  # for a render: output frame `start` as frame 0

@@ -326,17 +326,19 @@ class VideoSource:
 
         return sound_under_frames(samples, rate, self.track.fps, self.frame_map, sound_lead(self.path))
 
-    def relink(self, path: str) -> None:
+    def relink(self, path: str, check: bool = True) -> None:
         """The same video found elsewhere: frames are read from there from now on (VideoReadError, and nothing
-        changed, when the file is another video)."""
+        changed, when the file is another video). `check=False` (undoing a relink to a file since gone): checked
+        when first read, as a saved project's video is."""
         frames = VideoFrames(path, self.track.fps)
-        try:
-            self._check(frames)
-        except VideoReadError:
-            frames.close()
-            raise
+        if check:
+            try:
+                self._check(frames)
+            except VideoReadError:
+                frames.close()
+                raise
         self._frames.close()
-        self.path, self._frames, self._unchecked = path, frames, False
+        self.path, self._frames, self._unchecked = path, frames, not check
         self.__dict__.pop("sound", None)  # read again from the new file when asked
 
     def _video(self) -> VideoFrames:
@@ -373,16 +375,13 @@ class VideoSource:
                                    weights=keep, blinks=[])
 
     def from_frame(self, start: int) -> "VideoSource":
-        """The same dub with output frame `start` as its frame 0: a render of a range of the project shows the
-        video frames under that range (the motion of the range is evaluated against the whole source)."""
-        if start <= 0:
-            return self
-        view = VideoSource(self.path, self.track, self.frame_map[start:], fit=self.fit, face_index=self.face_index,
-                           reference=self.reference)
-        # the same file, face and measures (all by source frame): one decoder and cache, nothing measured twice
-        view._frames.close()
-        view._frames, view._unchecked, view.fitted = self._frames, self._unchecked, self.fitted
-        for name in ("_windows", "picture", "lower_points"):
+        """The same dub with output frame `start` as its frame 0, for a render (of a range of the project: the
+        video frames under that range; the motion is evaluated against the whole source). It reads the video with
+        a decoder of its own: a render thread sharing the editor preview's decoder crashed the process."""
+        view = VideoSource(self.path, self.track, self.frame_map[max(start, 0):], fit=self.fit,
+                           face_index=self.face_index, reference=self.reference)
+        view._unchecked, view.fitted = self._unchecked, self.fitted
+        for name in ("_windows", "picture", "lower_points"):  # measured by source frame: the same for the view
             if name in self.__dict__:
                 view.__dict__[name] = self.__dict__[name]
         return view
