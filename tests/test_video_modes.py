@@ -647,14 +647,17 @@ def test_frames_of_an_mpeg_ts_with_one_keyframe_are_found_forwards_and_backwards
     video.close()
 
 
-def _with_sound(path, frames, sound: np.ndarray, fps=25, rate=16000) -> str:
-    """An H.264 + AAC file whose sound track lasts as long as `sound`, whatever the picture's length."""
+def _with_sound(path, frames, sound: np.ndarray, fps=25, rate=16000, picture_delay: int = 0) -> str:
+    """An H.264 + AAC file whose sound track lasts as long as `sound`, whatever the picture's length; its picture
+    starts `picture_delay` frames after its sound."""
     with av.open(str(path), "w") as c:
         v = c.add_stream("libx264", rate=fps)
         v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         a = c.add_stream("aac", rate=rate, layout="mono")
-        for f in frames:
-            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        for i, f in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts = i + picture_delay
+            c.mux(v.encode(frame))
         c.mux(v.encode(None))
         for k in range(0, len(sound), 1024):
             chunk = np.zeros((1, 1024), np.float32)
@@ -677,23 +680,7 @@ def test_the_kept_source_sound_follows_the_picture_and_its_start(tmp_path):
     frames = [f for _, f in iter_video_frames(VIDEO)][:25]
     t = np.arange(int(1.6 * rate)) / rate
     sound = (0.3 * np.sin(2 * np.pi * (200 * t + 600 * t**2))).astype(np.float32)  # a rising chirp
-    path = tmp_path / "late_picture.mp4"
-    with av.open(str(path), "w") as c:
-        v = c.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        a = c.add_stream("aac", rate=rate, layout="mono")
-        for i, f in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
-            frame.pts = i + delay
-            c.mux(v.encode(frame))
-        c.mux(v.encode(None))
-        for k in range(0, len(sound), 1024):
-            chunk = np.zeros((1, 1024), np.float32)
-            chunk[0, :len(sound[k:k + 1024])] = sound[k:k + 1024]
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = rate, k
-            c.mux(a.encode(frame))
-        c.mux(a.encode(None))
+    path = _with_sound(tmp_path / "late_picture.mp4", frames, sound, fps, rate, picture_delay=delay)
     with pytest.warns(UserWarning, match="plays forwards and backwards"):
         source = VideoSource.open(path, 45, "pingpong")
     laid = source.sound_under_output(sound, rate)
