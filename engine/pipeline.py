@@ -125,7 +125,7 @@ def _sound(request: ProjectRequest) -> AudioClip:
         if info.has_audio or info.still or info.duration <= 0:
             raise
         rate = 48000
-        return AudioClip(samples=np.zeros((int(round(info.duration * rate)), 1), np.float32), rate=rate,
+        return AudioClip(samples=np.zeros((int(info.duration * rate), 1), np.float32), rate=rate,
                          source=os.fspath(request.audio))
     picture = info.frame_count / info.fps if info.frame_count else info.duration
     # shorter by under a frame: the last frame covers it; longer by any amount (an AAC encoder's padding) is cut
@@ -137,8 +137,9 @@ def _sound(request: ProjectRequest) -> AudioClip:
                                                                            "padded with silence"), stacklevel=3)
     from engine.audio.decode import ANALYSIS_RATE
 
-    return AudioClip(samples=_fitted(clip.samples, int(round(picture * clip.rate))), rate=clip.rate,
-                     source=clip.source, mono16k=_fitted(clip.mono16k, int(round(picture * ANALYSIS_RATE))))
+    # whole samples within the picture (rounding up made a 29.97 fps driver's 180 frames need a 181st)
+    return AudioClip(samples=_fitted(clip.samples, int(picture * clip.rate)), rate=clip.rate,
+                     source=clip.source, mono16k=_fitted(clip.mono16k, int(picture * ANALYSIS_RATE)))
 
 
 def _fitted(samples: np.ndarray, n: int) -> np.ndarray:

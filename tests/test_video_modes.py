@@ -235,6 +235,29 @@ def test_reenactment_follows_the_driver(tmp_path):
     assert set(project.base.weights) >= {"jawOpen", "mouthSmileLeft"}  # fitted, for the lanes and inspector
 
 
+def test_the_drivers_blink_shuts_the_portraits_eyes(tmp_path):
+    """A driver's blink was transferred as lid motion: a portrait with wider eyes than the driver's stayed 70-90 %
+    open at the driver's shut eyes. Blinks now go through the rig's blink, fitted to the portrait."""
+    from engine.a2l.performance import PerformanceConfig
+    from engine.face.contours import EYES
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.plugins import Choice
+    from engine.render.eyes import eye_opening
+    from engine.sources.portrait import Framing
+
+    frames = [f for i, (_, f) in enumerate(iter_video_frames(media("driving_videos/LivePortrait__d10.mp4")))
+              if 200 <= i < 240]  # the driver shuts both eyes at frame 223
+    driver = write_video(tmp_path / "blink.mp4", frames, fps=30)
+    project = create_project(ProjectRequest(
+        portrait=media("portraits/AniPortrait__Aragaki.png"), audio=driver, fps=30.0, framing=Framing(256),
+        a2l=Choice("performance", PerformanceConfig(video=driver))))
+    ref = project.reference
+    landmarks = project.evaluate_motion().landmarks_px(ref.transform, ref.width, ref.height)
+    opening = np.array([[eye_opening(px, eye) for eye in EYES] for px in landmarks])
+    assert opening[23].max() < 0.15 * np.median(opening, axis=0).min(), (opening[23], np.median(opening, axis=0))
+    assert opening[:15].min() > 0.6 * np.median(opening, axis=0).min()  # open before it
+
+
 def test_where_the_driver_leaves_the_frame_the_portrait_rests(tmp_path):
     """A second without the driver's face: reenactment says where, and the portrait eases back to its own
     expression and pose there (it froze in the last tracked frame's expression and head tilt)."""
@@ -254,6 +277,29 @@ def test_where_the_driver_leaves_the_frame_the_portrait_rests(tmp_path):
     assert np.abs(base.offsets[:25]).max() > 0.1 and np.abs(base.pose[:25, :3]).max() > 0.5  # driven elsewhere
     step = np.abs(np.diff(base.pose[20:80, :3], axis=0)).max()
     assert step < 2.5  # eased over REST_EASE_S, not cut (degrees per frame)
+
+
+def test_a_driver_sliding_out_of_the_picture_does_not_drag_the_portrait_away(tmp_path):
+    """A driver whose face slides out of the picture (a camera panning away): the half-visible face's pose slid the
+    portrait 8 cm and tore it from its hair. A face mostly outside the picture counts as gone (the portrait eases to
+    rest) and the head's shift across the picture is soft-limited."""
+    from engine.a2l.performance import MAX_HEAD_SHIFT_CM, PerformanceBackend, PerformanceConfig
+    from engine.audio.decode import AudioClip
+
+    frames = [f for _, f in iter_video_frames(VIDEO)][:90]
+    for i in range(30, 90):  # from frame 30 the picture slides left, 6 px a frame, black behind it
+        shift = min(6 * (i - 29), 224)
+        moved = np.zeros_like(frames[i])
+        moved[:, :224 - shift] = frames[i][:, shift:]
+        frames[i] = moved
+    sliding = write_video(tmp_path / "sliding.mp4", frames)
+    audio = AudioClip(np.zeros((int(3.6 * 16000), 1), np.float32), 16000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the stretch without a face is said; not what is tested here
+        base = PerformanceBackend().predict(audio, 25.0, PerformanceConfig(video=str(sliding)))
+    shift_cm = np.linalg.norm(base.pose[:, 3:5], axis=1)
+    assert shift_cm.max() < MAX_HEAD_SHIFT_CM
+    assert shift_cm[75:].max() < 0.05  # gone: at rest
 
 
 def test_a_driving_video_without_sound_reenacts_in_silence(tmp_path):
@@ -714,6 +760,26 @@ def test_a_reenactment_lasts_as_long_as_the_drivers_picture_not_its_sound(tmp_pa
                 portrait=media("portraits/hallo__6.jpg"), audio=video, fps=25.0, framing=Framing(128),
                 a2l=Choice("performance", PerformanceConfig(video=video))))
         assert project.frame_count == 50 and abs(project.audio.duration - 2.0) < 1e-3
+
+
+def test_a_ntsc_drivers_sound_is_fitted_to_its_frames_exactly(tmp_path):
+    """A 29.97 fps driver of 180 frames gave 181 output frames: its sound, fitted to the picture, was rounded up to
+    264865 samples at 44.1 kHz (180 frames are 264864.6), which needs a 181st frame."""
+    from fractions import Fraction
+
+    from engine.a2l.performance import PerformanceConfig
+    from engine.pipeline import ProjectRequest, _sound
+    from engine.plugins import Choice
+
+    fps = Fraction(30000, 1001)
+    frames = [np.full((32, 32, 3), 8 * (i % 30), np.uint8) for i in range(180)]
+    video = _with_sound(tmp_path / "ntsc.mp4", frames, np.zeros(int(6.5 * 44100), np.float32), fps=fps, rate=44100)
+    request = ProjectRequest(portrait=media("portraits/hallo__6.jpg"), audio=video,
+                             a2l=Choice("performance", PerformanceConfig(video=video)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sound is cut to the picture: said, not what is tested here
+        clip = _sound(request)
+    assert clip.frame_count(float(fps)) == 180
 
 
 def test_a_performance_with_a_voice_of_its_own_keeps_that_voice(tmp_path):

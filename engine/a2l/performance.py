@@ -1,6 +1,7 @@
 """The `performance` Audio2Lmk backend (reenactment): the motion comes from a tracked driving video instead of
 the audio. Expression = the driver's canonical mesh relative to its most neutral frame, applied to the
-portrait's neutral mesh; head pose = the driver's relative to its first frame. The result is an ordinary base
+portrait's neutral mesh, except the lids: blinks go through the rig's blink (fitted to the portrait); head pose =
+the driver's relative to its first frame. The result is an ordinary base
 layer (keys, gains and every renderer apply), with rig weights fitted to it so the lanes and the inspector
 show what the performer did."""
 from __future__ import annotations
@@ -15,9 +16,9 @@ from engine.a2l.backend import A2LCapabilities, Cancel, Progress, stage_reporter
 from engine.a2l.base_layer import BaseLayer
 from engine.audio.decode import AudioClip
 from engine.errors import ConfigError
+from engine.face.contours import EYE_LEFT_LOWER, EYE_LEFT_UPPER, EYE_RIGHT_LOWER, EYE_RIGHT_UPPER
 
-# Rig controls the fitted weights are reported for (the eyes are left to the transferred mesh: a blink fitted
-# and re-applied through the rig would be counted twice).
+# Rig controls the fitted weights are reported for (the blinks are measured from the lids: blink_weights).
 FITTED_CONTROLS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthSmileRight",
                    "mouthStretchLeft", "mouthStretchRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
@@ -66,22 +67,66 @@ def toward_rest(values: np.ndarray, usable: np.ndarray, fps: float) -> np.ndarra
     return values[nearest] * share.reshape((-1,) + (1,) * (values.ndim - 1))
 
 
+# A driver's blink transferred as mesh motion closes the portrait's eyes only as far as the driver's lids travel:
+# a portrait with wider eyes than the driver's never shut them (70-90 % open at the driver's blinks). The lids go
+# through the rig's blink instead, which closes any face's eyes exactly (the project fits it to the portrait): the
+# driver's lid gap against its open-eye gap, the OPEN_EYE_PERCENTILE-th of its frames (eyes are open most of the
+# time: blinks take ~10 % of it), the driver's own lid motion left out where the blink moves the mesh (its share
+# of the blink's largest displacement, saturating at LID_MASK_SATURATION).
+OPEN_EYE_PERCENTILE = 80
+LID_MASK_SATURATION = 0.25
+# A face this far out of the picture (its share of landmarks outside the frame) is lost: a half-visible face's pose
+# is wrong (a 16 cm slide and 10 degrees of pitch on a driver leaving the frame tore the portrait apart), so the
+# portrait rests there as where the face is gone. A chin cut by the frame's edge is not that.
+EDGE_LOST_SHARE = 0.1
+# The portrait's head shift across the picture is soft-limited to this (tanh): a still's warp bends the hair beyond
+# ~3 cm and tore the face from it at 7.9 cm (a driver whose camera panned); 1.5 cm keeps 93 % of itself.
+MAX_HEAD_SHIFT_CM = 3.0
+BLINKS = (("eyeBlinkLeft", EYE_LEFT_UPPER, EYE_LEFT_LOWER), ("eyeBlinkRight", EYE_RIGHT_UPPER, EYE_RIGHT_LOWER))
+
+
+def blink_weights(meshes: np.ndarray, usable: np.ndarray) -> dict[str, np.ndarray]:
+    """Per frame of (T, 468, 3) canonical meshes, each eye's blink (0 open .. 1 shut) from its lid gap."""
+    out = {}
+    for name, upper, lower in BLINKS:
+        gap = (meshes[:, list(upper[1:-1]), 1] - meshes[:, list(lower[1:-1]), 1]).mean(axis=1)
+        open_gap = float(np.percentile(gap[usable] if usable.any() else gap, OPEN_EYE_PERCENTILE))
+        out[name] = np.clip(1.0 - gap / max(open_gap, 1e-6), 0.0, 1.0)
+    return out
+
+
+def in_picture(track) -> np.ndarray:
+    """(T,) bool: the face is tracked and (nearly all) inside the picture."""
+    xy = np.asarray(track.landmarks)[..., :2]
+    outside = ((xy < 0.0) | (xy > 1.0)).any(axis=-1).mean(axis=1)
+    return np.asarray(track.usable, bool) & (outside <= EDGE_LOST_SHARE)
+
+
 def performance_base(track, fps: float, frames: int, head_translation: float = 1.0) -> BaseLayer:
     """The track's motion at `fps` over `frames` frames (the last frame held past the video's end; the rest pose
-    where the face was lost for long)."""
+    where the face was lost for long or left the picture)."""
     from engine.geometry import relative_pose
     from engine.rig import load_rig
     from engine.timing import resample_frames
 
+    rig = load_rig()
     pose, scale = relative_pose(track.transforms[0], track.transforms)
     meshes = track.meshes * scale[:, None, None]
     neutral = track.meshes[track.neutral_index()]
-    usable = np.asarray(track.usable, bool)
-    offsets = resample_frames(toward_rest(meshes - neutral[None], usable, track.fps), track.fps, fps, frames)
-    offsets = offsets.astype(np.float32)
+    usable = in_picture(track)
+    lids = np.max([np.linalg.norm(rig.basis[rig.index(name)], axis=1) for name, _, _ in BLINKS], axis=0)
+    keep = 1.0 - np.clip(lids / (LID_MASK_SATURATION * lids.max()), 0.0, 1.0)  # (468,)
+    expression = (meshes - neutral[None]) * keep[None, :, None]
+    expression = resample_frames(toward_rest(expression, usable, track.fps), track.fps, fps, frames).astype(np.float32)
+    blinks = {name: resample_frames(toward_rest(w, usable, track.fps), track.fps, fps, frames).astype(np.float32)
+              for name, w in blink_weights(meshes, usable).items()}
+    offsets = expression + rig.offsets(blinks)  # the canonical rig's blinks: the project swaps in the face's own
     pose = resample_frames(toward_rest(pose, usable, track.fps), track.fps, fps, frames)
     pose[:, 3:] *= head_translation
-    return BaseLayer(fps=float(fps), offsets=offsets, pose=pose, weights=fit_weights(offsets, load_rig()))
+    shift = np.linalg.norm(pose[:, 3:5], axis=1, keepdims=True)  # across the picture, soft-limited
+    pose[:, 3:5] *= MAX_HEAD_SHIFT_CM * np.tanh(shift / MAX_HEAD_SHIFT_CM) / np.maximum(shift, 1e-9)
+    return BaseLayer(fps=float(fps), offsets=offsets.astype(np.float32), pose=pose,
+                     weights={**fit_weights(expression, rig), **blinks})
 
 
 class PerformanceBackend:
