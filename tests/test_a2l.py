@@ -254,6 +254,22 @@ def test_mouth_cues_describe_the_animated_mouth_where_the_phones_do_not():
     assert cues == [(0.0, 0.33, "X"), (0.33, 0.67, "C"), (0.67, 1.0, "D"), (1.0, 1.6, "X"), (1.6, 2.0, "A")]
 
 
+def test_a_closed_lips_cue_only_where_the_animated_lips_close():
+    """Recognised bilabials only narrow the mouth (their closure is trusted by half), yet the cues said A (lips
+    pressed) over an open mouth; an aligned bilabial, which seals the lips, keeps A."""
+    from engine.a2l.base_layer import BaseLayer
+    from engine.a2l.mouth_cues import mouth_cues
+
+    fps, n = 30.0, 30
+    jaw, close = np.full(n, 0.5, np.float32), np.zeros(n, np.float32)
+    close[:15] = 0.25  # a recognised "M": half closed, the lips 0.25 apart
+    close[15:] = 0.5  # an aligned "M": sealed
+    base = BaseLayer(fps=fps, offsets=np.zeros((n, 468, 3), np.float32), pose=np.zeros((n, 6)),
+                     weights={"jawOpen": jaw, "mouthClose": close}, visemes=[Segment(0.0, 1.0, "PP")])
+    cues = [(round(a, 2), round(b, 2), v) for a, b, v in mouth_cues(base)]
+    assert cues == [(0.0, 0.5, "B"), (0.5, 1.0, "A")]
+
+
 @pytest.mark.slow
 def test_ten_minutes_of_speech(speech):
     with warnings.catch_warnings():

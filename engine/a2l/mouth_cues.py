@@ -44,6 +44,12 @@ def _frame_shapes(base: BaseLayer) -> list[str]:
         silent = shapes == "X"
         shapes[silent] = by_jaw[silent]
         shapes[at_rest] = "X"
+        # A (lips pressed) only where the animated lips do close: a recognised bilabial only narrows the mouth
+        # (the closure is trusted by half), and the jaw less mouthClose is how far the lips stay apart there
+        close = base.weights.get("mouthClose")
+        gap = jaw[:n] - (close[:n] if close is not None else 0.0)
+        parted = (shapes == "A") & (gap >= limits[0])
+        shapes[parted] = np.array(names, dtype=object)[np.searchsorted(limits, gap[parted], side="right")]
     return shapes.tolist()
 
 
