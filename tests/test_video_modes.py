@@ -453,9 +453,9 @@ def test_a_letterboxed_videos_bars_stay_black(tmp_path):
     assert np.abs(frame[100:y1].astype(int) - source[100:y1]).max() > 10  # the mouth above the bar does change
     one_sided = project.source.from_frame(0)
     one_sided.__dict__.pop("picture")
-    one_sided._frames = type(one_sided._frames)(write_video(tmp_path / "dark_floor.mp4",
-                                                            [np.concatenate([f[28:], np.zeros_like(f[:28])]) for f in frames]),
-                                                one_sided.track.fps)
+    one_sided.relink(write_video(tmp_path / "dark_floor.mp4",
+                                 [np.concatenate([f[28:], np.zeros_like(f[:28])]) for f in frames]), check=False)
+    one_sided._unchecked = False  # (another picture on purpose)
     assert one_sided.picture == (0, 0, 224, 224)
 
 

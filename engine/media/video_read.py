@@ -120,6 +120,27 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         return VideoInfo(w, h, fps, int(count), duration, bool(container.streams.audio), rotation, still)
 
 
+def frames_spread(path: str | os.PathLike, count: int) -> list[np.ndarray]:
+    """About `count` RGB frames spread over the video, as displayed: the keyframe at or before each of `count`
+    evenly spaced times (one decode each, however far apart the keyframes are)."""
+    import av
+
+    out = []
+    with open_video(path) as container:
+        stream = video_stream(container)
+        duration = float(stream.duration * stream.time_base) if stream.duration else float(container.duration or 0) / 1e6
+        for k in range(count):
+            t = duration * k / max(count, 1)
+            try:
+                container.seek(int(t / stream.time_base) + (stream.start_time or 0), stream=stream, backward=True)
+                frame = next(container.decode(stream), None)
+            except av.error.FFmpegError:
+                frame = None
+            if frame is not None:
+                out.append(upright(rgb_of(frame), getattr(frame, "rotation", 0) or 0))
+    return out
+
+
 def sound_lead(path: str | os.PathLike) -> float:
     """Seconds of the file's sound before its first picture (the streams' start times: a camera or an editor may
     start one before the other); 0 when it has no sound or a stream has no start time."""

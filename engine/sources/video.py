@@ -223,11 +223,13 @@ class VideoSource:
     def picture(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) of the picture inside the frame's black letterbox or pillarbox bars (the whole frame
         when it has none): rows and columns from the edges that are black in every one of BAR_SAMPLES frames
-        spread over the video, in centred pairs. A dub leaves the bars as they are (a chin under the bottom bar was
+        spread over the video (keyframes: one decode each), in centred pairs. A dub leaves the bars as they are (a chin under the bottom bar was
         warped into it)."""
-        count = self.track.frame_count
-        picks = sorted({int(round(k * (count - 1) / max(BAR_SAMPLES - 1, 1))) for k in range(BAR_SAMPLES)})
-        brightest = np.max([self._video()[i].max(axis=2) for i in picks], axis=0)  # (H, W) over the samples
+        from engine.media.video_read import frames_spread
+
+        self._video()  # (a saved project's file checked first)
+        samples = frames_spread(self.path, BAR_SAMPLES) or [self._video()[0]]
+        brightest = np.max([f.max(axis=2) for f in samples], axis=0)  # (H, W) over the samples
         rows = np.flatnonzero(brightest.max(axis=1) > BAR_LEVEL)
         cols = np.flatnonzero(brightest.max(axis=0) > BAR_LEVEL)
         h, w = brightest.shape
