@@ -575,25 +575,14 @@ def cmd_dub(args) -> int:
     project = create_project(request)
     job = RenderJob.for_project(project, _render_settings(args, args.output))
     if args.keep_source_audio > 0:
-        job.audio = _mixed(project.audio, _source_bed(project.source), args.keep_source_audio)
+        bed = project.source.kept_sound()
+        if bed is None:
+            warnings.warn(f"{args.video} has no usable sound to keep: the new audio alone is used")
+        job.audio = _mixed(project.audio, bed, args.keep_source_audio)
     for path in _run_job(job):
         print(path)
     _save_project(project, args.save_project)  # after the render: a failed or cancelled one leaves the old file
     return 0
-
-
-def _source_bed(video):
-    """The dub's source sound (`video`: its VideoSource) laid under the picture as it plays (a ping-pong loop plays
-    its sound backwards, a held frame is silent, from the first picture on), or None with a warning."""
-    from engine.audio.decode import AudioClip, load_audio
-    from engine.errors import AudioReadError
-
-    try:
-        bed = load_audio(video.path, analysed=False)
-    except AudioReadError:
-        warnings.warn(f"{video.path} has no usable sound to keep: the new audio alone is used")
-        return None
-    return AudioClip(samples=video.sound_under_output(bed.samples, bed.rate), rate=bed.rate, source=bed.source)
 
 
 def _mixed(speech, bed, gain: float):

@@ -1,7 +1,7 @@
 """Inspector: a slider per pose channel and rig control showing the RESULT at the playhead (base layer after gains
 + edit layer): dragging a slider or typing a value into its box sets the result, and the key stores what it
-takes (result - base), so an over-open mouth is reduced right here. Left/right controls (smile, frown, stretch, ...) move together, each
-keeping its offset from the other; hold Alt while pressing a slider to move one side alone. The check box
+takes (result - base), so an over-open mouth is reduced right here. Left/right controls (smile, frown, stretch,
+...) move together, each keeping its offset from the other; hold Alt while pressing a slider to move one side alone. The check box
 selects the channel for the graph editor, the dope sheet and the set-key shortcut. Below: the global gains,
 scaling a channel group over a range, and the Audio2Lmk backend with its settings (a form generated from the
 backend's config) and a regenerate button.

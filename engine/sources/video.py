@@ -193,7 +193,7 @@ class VideoSource:
         self.frame_map = np.asarray(frame_map, dtype=np.int64)  # output frame -> source frame
         self.fit, self.face_index = fit, face_index  # how it was made (kept in the project file)
         self._frames = VideoFrames(path, track.fps)
-        k = track.neutral_index()
+        self._neutral = k = track.neutral_index()
         self._unchecked = reference is not None  # a saved project's video: checked when first read
         if reference is None:  # a saved project brings its own (the video may have moved)
             reference = ReferenceFace(image=self._frames[k], landmarks=track.landmarks[k], mesh=track.meshes[k],
@@ -223,8 +223,8 @@ class VideoSource:
     def picture(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) of the picture inside the frame's black letterbox or pillarbox bars (the whole frame
         when it has none): rows and columns from the edges that are black in every one of BAR_SAMPLES frames
-        spread over the video (keyframes: one decode each), in centred pairs. A dub leaves the bars as they are (a chin under the bottom bar was
-        warped into it)."""
+        spread over the video (keyframes: one decode each), in centred pairs. A dub leaves the bars as they are
+        (a chin under the bottom bar was warped into it)."""
         from engine.media.video_read import frames_spread
 
         self._video()  # (a saved project's file checked first)
@@ -310,19 +310,34 @@ class VideoSource:
     def sound(self) -> np.ndarray | None:
         """The video's own sound (16 kHz mono) laid under the output frames as the picture plays it, or None when
         the video has none: what the editor shows, muted, beside the new audio."""
-        from engine.audio.decode import ANALYSIS_RATE, load_audio
+        from engine.audio.decode import ANALYSIS_RATE
+
+        clip = self._own_sound()
+        return None if clip is None else self.sound_under_output(clip.mono16k, ANALYSIS_RATE)
+
+    def kept_sound(self):
+        """The video's own sound at its own rate and channels (an AudioClip), laid under the output frames as the
+        picture plays them: the bed `dub --keep-source-audio` mixes under the new speech; None without one."""
+        from engine.audio.decode import AudioClip
+
+        clip = self._own_sound()
+        if clip is None:
+            return None
+        return AudioClip(samples=self.sound_under_output(clip.samples, clip.rate), rate=clip.rate, source=clip.source)
+
+    def _own_sound(self):
+        from engine.audio.decode import load_audio
         from engine.errors import AudioReadError
 
         try:
-            clip = load_audio(self.path, analysed=False)
+            return load_audio(self.path, analysed=False)
         except AudioReadError:
             return None
-        return self.sound_under_output(clip.mono16k, ANALYSIS_RATE)
 
     def sound_under_output(self, samples: np.ndarray, rate: float) -> np.ndarray:
-        """(N,) or (N, C) samples of this video's own sound, laid under the output frames as the picture plays
-        them (engine.video.lengths.sound_under_frames: backwards in a ping-pong loop, silent on a held frame),
-        from its first picture on."""
+        """(N,) or (N, C) samples of this video's own sound under the output frames as the picture plays them
+        (engine.video.lengths.sound_under_frames: backwards in a ping-pong loop, silent on a held frame), from its
+        first picture on."""
         from engine.media.video_read import sound_lead
         from engine.video.lengths import sound_under_frames
 
@@ -358,7 +373,7 @@ class VideoSource:
         if (info.width, info.height) != (track.width, track.height) or abs(info.fps - track.fps) > 1e-3 * track.fps:
             other = f"this one is {info.width}x{info.height} at {info.fps:.4g} fps"
         else:
-            frame = frames[track.neutral_index()]
+            frame = frames[self._neutral]
             if frame.shape == self.reference.image.shape and float(
                     np.abs(frame.astype(np.int16) - self.reference.image).mean()) <= SAME_FRAME_MAD:
                 return

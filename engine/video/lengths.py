@@ -42,9 +42,11 @@ def sound_under_frames(samples: np.ndarray, rate: float, fps: float, frame_map: 
     per_frame = rate / fps  # samples a frame
     total = int(round(len(frame_map) * per_frame))
     out = np.zeros((total,) + samples.shape[1:], np.float32)
-    step_in = np.diff(frame_map, prepend=frame_map[0] - 1)  # how the video reached each frame: +1 forwards,
-    for a in range(0, total, int(SOUND_BLOCK_FRAMES * per_frame)):  # -1 backwards, 0 held (the first: forwards)
-        j = np.arange(a, min(a + int(SOUND_BLOCK_FRAMES * per_frame), total))
+    # how the video reached each frame: +1 forwards, -1 backwards, 0 held (the first plays forwards)
+    step_in = np.diff(frame_map, prepend=frame_map[0] - 1)
+    block = int(SOUND_BLOCK_FRAMES * per_frame)
+    for a in range(0, total, block):
+        j = np.arange(a, min(a + block, total))
         out_frame = np.minimum(((j + 0.5) / per_frame).astype(np.int64), len(frame_map) - 1)  # by the sample's centre
         offset = j - out_frame * per_frame  # samples into its frame
         step = step_in[out_frame]
