@@ -6,6 +6,7 @@ so scrubbing and playback never queue up stale work."""
 from __future__ import annotations
 
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from editor.session import MOTION_CHANGES, EditorSession
 from engine.document.changes import Change, ChangeKind
+from engine.motion import Motion
 from engine.plugins import RENDERERS, Choice
 from engine.render.compose import render_one
 from engine.render.pose_image import pose_image_rgb
@@ -57,6 +59,7 @@ class PreviewRenderer(QObject):
         self._busy = False
         self._target: tuple[FaceSource, Choice] | None = None
         self._built: tuple[tuple[FaceSource, Choice], object] | None = None  # worker thread only
+        self._turn_limited = False  # the last frame rendered was turned past the renderer's limit (worker only)
 
     def set_target(self, source: FaceSource | None, renderer: Choice | None) -> None:
         """The source and renderer choice to preview (the renderer is built on the worker, on first use)."""
@@ -96,7 +99,26 @@ class PreviewRenderer(QObject):
             cls, config = preview_renderer(choice)
             self._built = ((source, choice), cls(source, config))
         # over a video (dubbing): the window rendered and its lower face composed into the source frame
-        return render_one(source, self._built[1], request.landmarks_px, request.frame)
+        return render_one(source, self._built[1], self._shown_landmarks(request, source), request.frame)
+
+    def _shown_landmarks(self, request: PreviewRequest, source: FaceSource) -> np.ndarray:
+        """The request's landmarks as the render gives them to this renderer: a turn past what it can show is
+        soft-limited (engine.render.turn_limit), and the first such frame says so in the status bar."""
+        limit = type(self._built[1]).capabilities.turn_limit
+        state = request.state
+        if limit is None or state is None:
+            return request.landmarks_px
+        own = source.geometry(request.frame, request.frame + 1)[1]
+        past = bool(limit.past(state.pose[None], own).any())
+        if past and not self._turn_limited:
+            warnings.warn(f"the head is turned further than the {type(self._built[1]).name} renderer can show: the "
+                          "preview and the render show it turned less (the pose values keep the turn)", stacklevel=2)
+        self._turn_limited = past
+        if not past:
+            return request.landmarks_px
+        ref = source.reference
+        return Motion(0.0, state.mesh[None], limit.shown(state.pose[None], own)).landmarks_px(
+            ref.transform, ref.width, ref.height)[0]
 
     def shutdown(self) -> None:
         with self._lock:

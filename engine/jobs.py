@@ -29,6 +29,7 @@ from engine.motion import Motion
 from engine.plugins import RENDERERS, Choice, default_choice
 from engine.render.compose import render_clip
 from engine.render.pose_image import CANVAS, pose_image_rgb
+from engine.render.turn_limit import AXES, TurnLimit
 from engine.sources.base import FaceSource
 
 if TYPE_CHECKING:
@@ -125,6 +126,21 @@ class MotionChunks:
 
     def chunk(self, start: int, stop: int) -> Motion:
         return self.evaluate(max(0, start), min(stop, self.frame_count))
+
+    def turn_limited(self, limit: TurnLimit, source: FaceSource, turned: dict[int, np.ndarray]) -> "MotionChunks":
+        """The motion as a renderer with `limit` shows it (frame i turned away from `source`'s frame i); the frames
+        of each evaluated chunk that turn further than it shows are noted in `turned` ({frame: (3,) degrees of
+        the turn as animated, 0 on the axes shown as they are})."""
+        def evaluate(a: int, b: int) -> Motion:
+            motion = self.chunk(a, b)
+            own = source.geometry(a, b)[1]
+            shown = limit.shown(motion.pose, own)
+            gone = limit.past(motion.pose, own)
+            turn = np.abs(motion.pose[:, :3] - (0.0 if own is None else own[:, :3]))
+            turned.update((a + int(i), np.where(gone[i], turn[i], 0.0)) for i in np.flatnonzero(gone.any(axis=1)))
+            return Motion(motion.fps, motion.mesh, shown)
+
+        return MotionChunks(self.fps, self.frame_count, evaluate, self.duration)
 
     def resampled(self, fps: float) -> "MotionChunks":
         """The same motion at another frame rate, chunk by chunk exactly as Motion.resampled does it."""
@@ -314,8 +330,14 @@ class RenderJob:
         self.audio = audio
         self.settings = settings
         self.renderer = settings.renderer or default_choice(RENDERERS)
+        # what the renderer is given: the motion with turns it cannot show soft-limited (the exports keep them)
+        self.shown, self._turned, self._limited_fps = self.motion, {}, chunks.fps
         if settings.wants_frames():
             RENDERERS.require(self.renderer.name, self.renderer.config)  # fail now, not on the render thread
+            self._limit = RENDERERS.get(self.renderer.name).capabilities.turn_limit
+            if self._limit is not None:
+                shown = chunks.turn_limited(self._limit, self.source, self._turned)
+                self.shown = shown.resampled(settings.fps) if settings.fps else shown
         self._check_memory()
         self.audio_offset = audio_offset
         self.whole = whole  # the whole clip, not a range of it (an image sequence then replaces a longer one)
@@ -419,7 +441,8 @@ class RenderJob:
 
             if s.wants_frames():
                 renderer = RENDERERS.get(self.renderer.name)(self.source, self.renderer.config)
-                rendered = render_clip(self.source, renderer, landmarks, cancel=self._cancel.is_set)
+                shown = landmarks if self.shown is motion else LandmarkSequence(self.shown, ref.transform, w, h)
+                rendered = render_clip(self.source, renderer, shown, cancel=self._cancel.is_set)
             else:
                 rendered = (None for _ in range(total))
             export = _LandmarkExport(total) if s.landmarks else None
@@ -447,12 +470,28 @@ class RenderJob:
                 self.outputs.extend(writer.close())
             if export is not None:
                 self.outputs.append(s.landmarks)
+            self._warn_turns_past_limit()
         except BaseException:
             if writer_thread is not None:
                 writer_thread.stop()
             for writer in writers:
                 writer.abort()
             raise
+
+
+    def _warn_turns_past_limit(self) -> None:
+        """Says where the head turned further than the renderer shows (once per render, its furthest axis)."""
+        if not self._turned:
+            return
+        import warnings
+
+        frames = sorted(self._turned)
+        furthest = np.max([self._turned[f] for f in frames], axis=0)
+        axis = int(np.argmax(furthest))
+        t0, t1 = (self.audio_offset + f / self._limited_fps for f in (frames[0], frames[-1] + 1))
+        warnings.warn(f"the head turns further than the {self.renderer.name} renderer can show between {t0:.1f} and "
+                      f"{t1:.1f} s ({AXES[axis]} up to {furthest[axis]:.0f} degrees): shown turned at most "
+                      f"{self._limit.most[axis]:.0f} degrees from the picture's own pose", stacklevel=2)
 
 
 class _LandmarkExport:

@@ -810,3 +810,46 @@ def test_ctrl_c_in_the_terminal_closes_the_editor(make_main_window, demo_project
         qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_the_preview_shows_a_turn_past_the_warps_reach_as_the_render_does(qtbot, monkeypatch, tmp_path):
+    """A typed 80 degree turn: the preview shows the furthest turn the warp can show (as the render does, not a
+    torn face) and says so once; the frame's pose keeps the 80 degrees."""
+    import dataclasses
+    import warnings
+
+    from editor.preview2d import PreviewRenderer, PreviewRequest
+    from engine.motion import Motion
+    from engine.pipeline import ProjectRequest, create_project
+    from engine.render.warp import WarpBackend
+    from tests.media import espeak_wav, media
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = create_project(ProjectRequest(portrait=media("portraits/hallo__6.jpg"),
+                                            audio=espeak_wav("Turn around", tmp_path / "s.wav")))
+    ref = project.reference
+    state = project.evaluate(5)
+    pose = state.pose.copy()
+    pose[1] = 80.0
+    turned = dataclasses.replace(state, pose=pose, landmarks_px=Motion(30.0, state.mesh[None], pose[None])
+                                 .landmarks_px(ref.transform, ref.width, ref.height)[0])
+    preview = PreviewRenderer()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = preview.render(PreviewRequest(1, 5, "render", turned.landmarks_px, turned), project.source,
+                                   project.renderer)
+            again = preview.render(PreviewRequest(2, 5, "render", turned.landmarks_px, turned), project.source,
+                                   project.renderer)
+        assert [str(w.message) for w in caught] == [
+            "the head is turned further than the warp renderer can show: the preview and the render show it turned "
+            "less (the pose values keep the turn)"]
+        shown = WarpBackend.capabilities.turn_limit.shown(pose[None])
+        assert 30.0 < shown[0, 1] < 40.0 and turned.pose[1] == 80.0
+        warp = WarpBackend(project.source)
+        expected = warp.preview(Motion(30.0, state.mesh[None], shown).landmarks_px(ref.transform, ref.width,
+                                                                                   ref.height)[0])
+        assert np.abs(image.astype(int) - expected).mean() < 0.05  # (each warp segments the background anew)
+        np.testing.assert_array_equal(again, image)
+    finally:
+        preview.shutdown()

@@ -319,3 +319,48 @@ def test_a_project_rendered_at_another_rate_covers_its_audio(tmp_path):
 
     settings = RenderSettings(frames_dir=str(tmp_path / "f"))
     assert RenderJob.for_project(project, settings).whole and not RenderJob.for_project(project, settings, 0, 10).whole
+
+
+def test_a_turn_past_what_the_warp_can_show_is_rendered_at_its_limit(tmp_path, inputs):
+    """A typed 90 degree turn tore the face (the warp cannot show the far side of a head): the warp renders the
+    furthest turn it can show instead and the render says where; the landmark export keeps the turn."""
+    from engine.render.warp import WarpBackend
+
+    source, _, _ = inputs
+    pose = np.zeros((6, 6))
+    pose[:, 1] = [0.0, 10.0, 20.0, 40.0, 90.0, 90.0]
+    pose[5, 0] = 40.0  # a nod on top of the turn
+    motion = Motion(30.0, np.repeat(source.fitted.rest_mesh[None], 6, 0), pose)
+    job = RenderJob(source, motion, None, RenderSettings(frames_dir=str(tmp_path / "f"),
+                                                          landmarks=str(tmp_path / "lm.npz")))
+    with pytest.warns(UserWarning, match=r"further than the warp renderer can show between 0\.1 and 0\.2 s "
+                                         r"\(yaw up to 90 degrees\)"):
+        list(job.run())
+    np.testing.assert_allclose(np.load(tmp_path / "lm.npz")["pose"], pose, atol=1e-4)
+
+    limit = WarpBackend.capabilities.turn_limit
+    shown = limit.shown(pose)
+    np.testing.assert_array_equal(shown[:3], pose[:3])  # speech-sized and moderate turns as animated
+    assert 30.0 < shown[4, 1] < 40.0 and shown[5, 1] < shown[4, 1] and 0.0 < shown[5, 0] < 25.0
+
+    import cv2
+
+    # the frames are those of the same warp without a limit, animated at the shown turns
+    import dataclasses
+
+    from engine.plugins import RENDERERS
+
+    class UnlimitedWarp(WarpBackend):
+        name = "unlimited_warp"
+        capabilities = dataclasses.replace(WarpBackend.capabilities, turn_limit=None)
+
+    RENDERERS.register(UnlimitedWarp.name, UnlimitedWarp)
+    try:
+        list(RenderJob(source, Motion(30.0, motion.mesh, shown), None, RenderSettings(
+            frames_dir=str(tmp_path / "g"), renderer=Choice(UnlimitedWarp.name, UnlimitedWarp.Config()))).run())
+    finally:
+        RENDERERS.unregister(UnlimitedWarp.name)
+    for i in range(6):
+        rendered, expected = (cv2.imread(str(tmp_path / d / f"frame_{i + 1:06d}.png")) for d in ("f", "g"))
+        # (a few pixels of the hair's edge differ: each renderer segments the portrait's background anew)
+        assert np.abs(rendered.astype(int) - expected).mean() < 0.05

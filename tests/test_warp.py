@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from engine.face.landmarker import FaceLandmarkerSession
 from engine.face.reference import analyze_portrait
@@ -264,3 +265,24 @@ def test_a_sequence_warm_starts_each_backward_map_and_matches_single_renders(ols
     for frame, target in zip(warm, targets):
         diff = np.abs(frame.astype(int) - renderer.render(target).astype(int))
         assert diff.mean() < 0.08 and np.percentile(diff, 99.9) <= 6
+
+
+@given(st.lists(st.floats(-180.0, 180.0), min_size=3, max_size=3), st.floats(1.0, 3.0))
+def test_a_turn_limit_keeps_small_turns_and_bounds_large_ones_along_their_direction(turn, scale):
+    from engine.render.turn_limit import TurnLimit
+
+    limit = TurnLimit(most=(25.0, 40.0, 25.0), knee=0.6)
+    own = np.array([[5.0, -30.0, 2.0, 1.0, 2.0, 3.0]])  # a video frame's own pose: the limit is about it
+    pose = own.copy()
+    pose[0, :3] += turn
+    shown = limit.shown(pose, own)
+    np.testing.assert_array_equal(shown[0, 3:], pose[0, 3:])  # translations untouched
+    length = lambda p: np.linalg.norm((p[0, :3] - own[0, :3]) / limit.most)  # noqa: E731
+    assert length(shown) <= 1.0 + 1e-9
+    if length(pose) <= limit.knee:
+        np.testing.assert_allclose(shown, pose)
+        assert not limit.past(pose, own).any()
+    further = own.copy()
+    further[0, :3] += scale * np.asarray(turn)
+    assert length(limit.shown(further, own)) >= length(shown) - 1e-9  # turning further never shows less
+    np.testing.assert_allclose(np.cross(shown[0, :3] - own[0, :3], turn), 0.0, atol=1e-6)  # same direction

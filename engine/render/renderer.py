@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from engine.render.turn_limit import TurnLimit
 from engine.sources.base import FaceSource
 
 Progress = Callable[[float], None]  # 0..1 of the renderer's own work (e.g. denoising steps)
@@ -25,6 +26,8 @@ class RendererCapabilities:
     # frames()/preview() take `regions`/`region`: the part of each frame the caller uses (a dub blends back only
     # the lower face); pixels outside it may be left as the source's
     regions: bool = False
+    # how far it can turn the head away from the source picture's own pose (engine.render.turn_limit); None: any
+    turn_limit: TurnLimit | None = None
 
 
 class Renderer(Protocol):

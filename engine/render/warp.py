@@ -20,6 +20,7 @@ from engine.render.eyes import paint_eyes, seal_lids
 from engine.render.mouth import MouthStyle, paint_mouth, seal_lips
 from engine.render.person_mask import person_mask
 from engine.render.renderer import Cancel, Progress, Region, RendererCapabilities
+from engine.render.turn_limit import TurnLimit
 from engine.render.warp_field import WarpField
 from engine.sources.base import FaceSource
 
@@ -27,6 +28,14 @@ DEFAULT_GRID_STEP = 4  # px between nodes of the displacement grid
 # Lips and eyelids the target closes are re-sampled this many grid steps either side of the lip or lid line: the
 # bilinear map between grid nodes smears a squeezed mouth's interior (or eyeball) over up to a step each side.
 SEAL_REACH_STEPS = 1.5
+# The turns a warp of one picture shows without folding, from renders of turns ramped to 90 degrees (hallo__6,
+# s12, the statue, Moore 4, Eric Bana): yaw alone is clean at 30 degrees, squeezes the near cheek at 40 and breaks
+# the face's edge into grid steps at 50; a nod folds sooner (the chin 30 degrees down, the nostrils 30 up), and a
+# tilt past 25 detaches the face from the hair, which does not turn with it; a turn and a nod together fold the
+# nose over the cheek sooner than either alone (hence one length over the axes). The knee (0.6 of the most: 24
+# degrees of yaw alone, 15 of a nod) leaves speech's own motion (within 10 degrees) and typed poses up to it
+# exactly as animated.
+WARP_TURN_LIMIT = TurnLimit(most=(25.0, 40.0, 25.0), knee=0.6)
 
 
 def _landmarks(px, name: str) -> np.ndarray:
@@ -125,7 +134,8 @@ class WarpBackend:
     name: ClassVar[str] = "warp"
     title: ClassVar[str] = "Warp (CPU, real time)"
     Config: ClassVar[type] = WarpConfig
-    capabilities: ClassVar[RendererCapabilities] = RendererCapabilities(realtime_preview=True, regions=True)
+    capabilities: ClassVar[RendererCapabilities] = RendererCapabilities(realtime_preview=True, regions=True,
+                                                                                 turn_limit=WARP_TURN_LIMIT)
 
     @classmethod
     def available(cls, config: WarpConfig) -> tuple[bool, str]:
