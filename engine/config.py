@@ -105,6 +105,9 @@ def parse_setting(cls, name: str, text: str):
             raise ConfigError(f"setting {name!r} must be true or false, got {text!r}")
         return text.lower() in ("1", "true", "yes", "on")
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise ConfigError(f"setting {name!r} must be {kind.__name__}, got {text!r}") from None
+    if kind is float and not math.isfinite(value):  # "nan", "inf": what a project file may not hold either
+        raise ConfigError(f"setting {name!r} must be a finite number, got {text!r}")
+    return value

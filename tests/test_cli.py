@@ -192,6 +192,11 @@ def test_backends_lists_every_backend_and_why_one_cannot_run(capsys, fake_backen
     (("--renderer", "nope"), "unknown renderer 'nope'"),
     (("--a2l-set", "lead=4"), "unknown setting 'lead'"),
     (("--renderer-set", "grid_step=x"), "setting 'grid_step' must be int, got 'x'"),
+    # a NaN gain ran the prediction and crashed the render with a traceback; an infinite one saved a project
+    # that could not be opened again
+    (("--a2l-set", "brow_intensity=nan"), "setting 'brow_intensity' must be a finite number, got 'nan'"),
+    (("--a2l-set", "blink_rate=inf"), "setting 'blink_rate' must be a finite number, got 'inf'"),
+    (("--a2l-set", "seed=-1"), "seed must be 0 .. 2^32-1, got -1"),
     (("--weights", "/w"), "--weights: none of the chosen backends (embedded, warp) takes a weights folder"),
 ])
 def test_unknown_or_unavailable_backends_exit_2_with_one_line(tmp_path, capsys, fake_backends, extra, message):

@@ -161,6 +161,25 @@ def test_a_take_says_what_it_lacks_ignores_and_assumes(tmp_path):
         warnings.simplefilter("error")
         assert read_livelink_csv(write("short.csv", HEADER, 10), 60.0).fps == 60.0  # given: nothing to say
         assert read_livelink_csv(write("long.csv", HEADER, 90)).fps == 60.0
+        # any rate, not the next common one (a 15 fps take read as 24 was squeezed in time)
+        assert read_livelink_csv(write("15.csv", HEADER, 40, fps=15)).fps == 15.0
+    damaged = write("damaged.csv", HEADER, 150)
+    lines = damaged.read_text().splitlines()
+    lines[70] = lines[70].replace("00:00:01:09.000", "00:00:01:99.000")  # one damaged frame field
+    damaged.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"1 row\(s\) have a frame field past the take's 60 fps"):
+        take = read_livelink_csv(damaged)
+    assert take.fps == 60.0 and take.times[-1] == pytest.approx(149 / 60)  # was read as 100 fps, 1.5 s long
+
+    degrees = write("degrees.csv", HEADER, 90)  # a head turned 100 "radians" (degrees written as radians)
+    lines = degrees.read_text().splitlines()
+    lines[5] = ",".join(lines[5].split(",")[:-9] + ["100"] + lines[5].split(",")[-8:])
+    degrees.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"head rotations past 90 degrees .* were clipped"):
+        take = read_livelink_csv(degrees)
+    assert np.abs(take.head).max() == pytest.approx(np.pi / 2)
+    with pytest.raises(ValueError, match="no blendshape or head rotation columns: nothing to import"):
+        read_livelink_csv(write("timecodes.csv", ["Timecode"], 90))
     header = [h for h in HEADER if h != "JawOpen"] + ["Confidence"]
     with pytest.warns(UserWarning) as said:
         take = read_livelink_csv(write("odd.csv", header, 90))

@@ -251,6 +251,12 @@ def test_missing_file():
         load_project("/nonexistent/x.talkline")
 
 
+def test_a_folder_named_like_a_project_is_one_line(tmp_path):
+    (tmp_path / "take.talkline").mkdir()  # was an IsADirectoryError traceback
+    with pytest.raises(ProjectFileError, match=r"take\.talkline is a folder, not a Talkline project file"):
+        load_project(tmp_path / "take.talkline")
+
+
 def test_moved_sources_still_open_and_relink(parts, tmp_path):
     media_dir = tmp_path / "media"
     media_dir.mkdir()

@@ -98,6 +98,8 @@ class EmbeddedConfig:
     denoise: bool = False
 
     def validate(self) -> None:
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be 0 .. 2^32-1, got {self.seed}")
         if self.min_hold_frames < 1:
             raise ValueError(f"min_hold_frames must be at least 1, got {self.min_hold_frames}")
         for name in ("blink_rate", "loudness_influence", "brow_intensity"):

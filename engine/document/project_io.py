@@ -173,6 +173,8 @@ def _read_members(path: str) -> tuple[dict, bytes, bytes]:
     """project.json (migrated to the current schema and validated), and the raw npz and PNG members."""
     if not os.path.exists(path):
         raise ProjectFileError(f"project file not found: {path}")
+    if os.path.isdir(path):
+        raise ProjectFileError(f"{path} is a folder, not a Talkline project file")
     if os.path.getsize(path) == 0:
         raise ProjectFileError(f"project file {path} is empty")
     if not zipfile.is_zipfile(path):

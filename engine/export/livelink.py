@@ -26,6 +26,9 @@ ROTATIONS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "
              "RightEyePitch", "RightEyeRoll")
 BLENDSHAPE_COUNT = 61
 COMMON_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
+# Head rotations (radians) a take may hold: a head turns about 80-90 degrees at most on its neck; a larger value is
+# a damaged file or another unit (degrees written as radians turned the head thousands of degrees).
+MAX_HEAD_RAD = np.pi / 2
 
 
 def pascal(name: str) -> str:
@@ -85,7 +88,7 @@ def write_livelink_csv(path: str | os.PathLike, fps: float, shapes: dict[str, np
 
 def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> LiveLinkTake:
     """Reads a Live Link Face CSV (columns by name, any order; missing ones absent). `fps` of the timecodes; by
-    default the common rate that the largest frame field fits (captures are usually 60)."""
+    default read from them (take_rate)."""
     try:
         with open(os.fspath(path), newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
@@ -110,11 +113,14 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
             raise ValueError(f"{path}: row {line}: {code!r} is not a timecode (HH:MM:SS:FF.fff)")
     notes = []  # said once the take has read: a file that fails says only why
     if fps is None:
-        top = max(_frame_field(c) for c in codes) + 1
-        fps = next((r for r in COMMON_RATES if r >= top), float(top))
-        if len({c.rsplit(":", 1)[0] for c in codes}) == 1:  # one second's frame fields say little of the rate
+        fps, assumed = take_rate(codes)
+        if assumed:
             notes.append(f"a take under a second does not show its frame rate: {fps:g} fps assumed (--take-fps "
                          "sets it)")
+    past = sum(_frame_field(c) >= fps for c in codes)
+    if past:
+        notes.append(f"{past} row(s) have a frame field past the take's {fps:g} fps (damaged timecodes): their frames "
+                     "are placed by row")
     t = np.array([parse_timecode(c, fps) for c in codes])
     t -= t[0]
     if np.any(np.diff(t) <= 0):  # timecodes that do not advance (e.g. dropped sub-frames): use the row rate
@@ -136,6 +142,12 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
         if names:
             notes.append(f"{what} " + ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else ""))
     head = (np.stack([column(n) for n in ROTATIONS[:3]], axis=1) if all(n in col for n in ROTATIONS[:3]) else None)
+    if not shapes and head is None:
+        raise ValueError(f"{path}: no blendshape or head rotation columns: nothing to import")
+    if head is not None and np.any(np.abs(head) > MAX_HEAD_RAD):
+        warnings.warn(f"{path}: head rotations past {np.degrees(MAX_HEAD_RAD):.0f} degrees (no neck turns that far; "
+                      f"up to {np.degrees(np.abs(head).max()):.0f} in the file) were clipped", stacklevel=2)
+        head = np.clip(head, -MAX_HEAD_RAD, MAX_HEAD_RAD)
     outside = sorted(pascal(n) for n, v in shapes.items() if np.any((v < 0.0) | (v > 1.0)))
     if outside:  # ARKit weights are 0..1; a rig driven past them tears the face
         warnings.warn(f"{path}: values of {', '.join(outside)} outside 0..1 (the blendshape range) were clipped",
@@ -144,6 +156,23 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
     for note in notes:
         warnings.warn(f"{path}: {note}", stacklevel=2)
     return LiveLinkTake(float(fps), t, shapes, head)
+
+
+def take_rate(codes: list[str]) -> tuple[float, bool]:
+    """The frame rate of a take's timecodes, and whether it is only assumed. Every second the take goes on past
+    counts its frame fields up to rate - 1, wherever the take started within it: the most common top over those
+    seconds, the lower one on a tie (a damaged row does not change it; 15 fps reads as 15). Within one second the
+    fields say little: the smallest common rate they fit."""
+    tops: dict[str, int] = {}
+    for code in codes:
+        second = code.rsplit(":", 1)[0]
+        tops[second] = max(tops.get(second, 0), _frame_field(code))
+    whole = list(tops.values())[:-1]  # the last second may end anywhere
+    if whole:
+        values, counts = np.unique(whole, return_counts=True)
+        return float(values[np.argmax(counts)] + 1), False
+    top = max(tops.values()) + 1
+    return next((r for r in COMMON_RATES if r >= top), float(top)), True
 
 
 def _frame_field(text: str) -> int:
