@@ -43,6 +43,7 @@ from engine.document.project_io import (EXTENSION, DamagedAutosaveWarning, audio
 from engine.errors import ConfigError, MultipleFacesError
 from engine.face.images import IMAGE_SUFFIXES
 from engine.plugins import A2L_BACKENDS, Choice, default_choice
+from engine.sources.audio import AudioSource
 from engine.sources.portrait import Framing, PortraitSource
 
 # The saved dock layout's version: a layout saved by an editor with other docks is not restored.
@@ -330,6 +331,11 @@ class MainWindow(QMainWindow):
                 self._relink("audio", path)
             else:
                 self.statusBar().showMessage("Audio missing: playback is silent and regeneration is off", 10_000)
+        changed = self.project.audio_source.changed(self.project.fps)
+        if changed:  # another file put at the audio's path: this one is the project's audio from now on
+            source = self.project.audio_source
+            self.session.undo_stack.push(AudioSourceCommand(self.project, AudioSource(source.path, source.clip)))
+            self._offer_regenerate_for_new_audio(changed)
 
     def _relink(self, kind: str, path: str) -> None:
         # each an undo step that marks the project modified (a relink was lost on close)
@@ -346,21 +352,24 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001
             show_error(self, exc)
 
-    def _offer_regenerate_for_new_audio(self) -> None:
-        """Audio of another length than the animation (a new take, not the moved file): offer to animate it."""
+    def _offer_regenerate_for_new_audio(self, changed: str | None = None) -> None:
+        """Audio of another length than the animation (a new take, not the moved file), or another recording
+        `changed` (how the file at a saved project's path differs from the one it was animated to): offer to
+        animate it."""
         project = self.project
         clip = project.audio
-        if clip is None or abs(clip.duration - project.duration) < 1.0 / project.fps:
+        longer = clip is not None and abs(clip.duration - project.duration) >= 1.0 / project.fps
+        if clip is None or not (longer or changed):
             return
-        if project.source.kind == "video":  # its frames are the tracked video's, laid out for the first audio
+        if project.source.kind == "video" and longer:  # its frames are the tracked video's, laid out for the first audio
             self.statusBar().showMessage("The new audio is of another length: a dub keeps its video's frames, so "
                                          "make a new dub for it", 15_000)
             return
+        what = (f"The audio file has changed since the project was saved: it is {changed}." if changed else
+                f"The new audio is {clip.duration:.2f} s long, the animation {project.duration:.2f} s.")
         answer = QMessageBox.question(
-            self, "Audio of another length",
-            f"The new audio is {clip.duration:.2f} s long, the animation {project.duration:.2f} s. Regenerate the "
-            "animation from the new audio now? (Your keys are kept; Undo brings the old animation back.)",
-            QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+            self, "New audio", f"{what} Regenerate the animation from the new audio now? (Your keys are kept; Undo "
+            "brings the old animation back.)", QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
         if answer == QMessageBox.Yes:
             self.regenerate(project.a2l, confirmed=True)  # (lane edits of the old audio mean nothing now)
 

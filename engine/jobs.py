@@ -356,6 +356,14 @@ class RenderJob:
             # a video of a talking head without its voice is never what was meant: say so, before any work
             raise AudioReadError(f"the project's audio {project.audio_source.path} is missing: relink it first "
                                  "(the editor's File > Relink Audio), or write landmarks or frames only")
+        changed = project.audio_source.changed(project.fps)
+        if changed and (settings.output or settings.frames_dir):
+            from engine.errors import AudioReadError
+
+            # another file put at the audio's path (a new take) would be laid under the old lip sync
+            raise AudioReadError(f"the audio at {project.audio_source.path} is not the recording this project was "
+                                 f"animated to ({changed}): put that recording back, or open the project in the "
+                                 "editor to animate this one")
         _refuse_writing_over_sources(project, settings)
         if settings.renderer is None:
             settings.renderer = project.renderer

@@ -455,6 +455,40 @@ def test_replacing_the_audio_is_an_undo_step_and_offers_to_animate_a_new_length(
     dialogs.question_answer = QMessageBox.Discard
 
 
+def test_a_project_whose_audio_file_was_replaced_offers_to_animate_the_new_one(make_main_window, demo_project_file,
+                                                                              dialogs, tmp_path):
+    """Another recording put at a saved project's audio path played and rendered under the old lip sync, silently.
+    Opening it now says so and offers to regenerate; kept as it is, the file becomes the project's audio (an undo
+    step) and renders."""
+    import soundfile as sf
+    from PySide6.QtWidgets import QMessageBox
+
+    from engine.document.project_io import load_project, relink_source, save_project
+    from engine.errors import AudioReadError
+    from engine.jobs import RenderJob, RenderSettings
+
+    project = load_project(demo_project_file)
+    audio = tmp_path / "line.wav"
+    samples, rate = sf.read(project.audio_source.path, dtype="float32")
+    sf.write(audio, samples, rate)
+    relink_source(project, "audio", audio)
+    save_project(project, tmp_path / "take.talkline")
+    sf.write(audio, samples[::-1], rate)  # another take of the same length: its pauses elsewhere
+
+    dialogs.question_answer = QMessageBox.No
+    window = make_main_window(tmp_path / "take.talkline")
+    asked = _questions(dialogs)
+    assert len(asked) == 1 and "has changed since the project was saved: it is another recording of the same " \
+        "length" in asked[0]
+    settings = RenderSettings(output=str(tmp_path / "x.mp4"))
+    RenderJob.for_project(window.project, settings)  # this file is the project's audio now
+    assert window.session.undo_stack.count() == 1 and "*" in window.windowTitle()
+    window.session.undo_stack.undo()
+    with pytest.raises(AudioReadError, match="not the recording this project was animated to"):
+        RenderJob.for_project(window.project, settings)
+    dialogs.question_answer = QMessageBox.Discard
+
+
 def test_keys_dragged_past_the_clip_end_stop_at_its_last_frame(make_main_window, demo_project_file):
     """A dope-sheet drag clamped keys at 0 s but let them past the end, where they were invisible and did nothing."""
     from editor import key_edits

@@ -359,3 +359,46 @@ def test_schema_1_file_migrates_with_identical_motion(tmp_path):
     with zipfile.ZipFile(path) as zf:
         assert json.loads(zf.read("project.json"))["schema_version"] == 2
     np.testing.assert_array_equal(load_project(path).evaluate_motion().mesh, motion.mesh)
+
+
+def test_another_recording_at_the_audios_path_is_told_from_a_copy_of_the_same(parts, tmp_path):
+    """A render of a saved project laid whatever audio was now at its path under the old lip sync, silently: a
+    file of another length or another recording of the same length is refused (exit 2 on the command line); the
+    same take re-encoded or at another level renders; projects saved before prints render as before."""
+    import soundfile as sf
+
+    from engine.errors import AudioReadError
+    from engine.jobs import RenderJob, RenderSettings
+
+    audio = tmp_path / "voice.wav"
+    shutil.copy(media(AUDIO), audio)
+    path = tmp_path / "p.talkline"
+    save_project(make_project(parts, audio=str(audio)), path)
+    samples, rate = sf.read(media(AUDIO), dtype="float32")
+    settings = RenderSettings(output=str(tmp_path / "x.mp4"))
+
+    def render_with(data, rate_=rate, fmt="WAV"):
+        sf.write(audio, data, rate_, format=fmt)
+        return RenderJob.for_project(load_project(path), settings)
+
+    render_with(samples * 0.5)  # the same take, 6 dB down
+    from scipy.signal import resample_poly
+
+    render_with(resample_poly(samples, 3, 2, axis=0).astype(np.float32), rate * 3 // 2)  # resampled, same sound
+    with pytest.raises(AudioReadError, match=r"voice\.wav is not the recording this project was animated to "
+                                             r"\(5\.51 s long where the animated recording was 5\.01 s\)"):
+        render_with(samples, rate * 10 // 11)  # 10 % longer (a slower take)
+    with pytest.raises(AudioReadError, match="another recording of the same length"):
+        render_with(samples[::-1].copy())  # its loud and quiet parts elsewhere
+    RenderJob.for_project(load_project(path), RenderSettings(landmarks=str(tmp_path / "x.npz")))  # needs no sound
+
+    legacy = members_of(path)  # a project saved before prints: nothing to tell, rendered as before
+    doc = json.loads(legacy["project.json"])
+    for entry in doc["sources"]:
+        entry.pop("print", None)
+    write_zip(tmp_path / "old.talkline", {**legacy, "project.json": json.dumps(doc).encode()})
+    RenderJob.for_project(load_project(tmp_path / "old.talkline"), settings)
+    bad = {**legacy, "project.json": legacy["project.json"].replace(b'"levels": [', b'"levels": [1e999, ')}
+    write_zip(tmp_path / "bad.talkline", bad)
+    with pytest.raises(ProjectFileError):
+        load_project(tmp_path / "bad.talkline")

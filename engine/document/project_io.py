@@ -31,7 +31,7 @@ from engine.errors import ProjectFileError, TalklineError
 from engine.export.atomic import remove_quietly, replacing
 from engine.face.reference import ReferenceFace
 from engine.plugins import A2L_BACKENDS, RENDERERS, choice_from_json
-from engine.sources.audio import AudioSource
+from engine.sources.audio import AudioPrint, AudioSource
 from engine.face.track import FaceTrack
 from engine.sources.base import FaceSource
 from engine.sources.portrait import Framing, PortraitSource
@@ -66,13 +66,18 @@ def _face_source_entry(source, folder: Path) -> dict:
     return _source_entry("portrait", source.path, folder, framing=source.framing.to_json())
 
 
+def _audio_entry(source: AudioSource, folder: Path) -> dict:
+    recording = source.print()  # how a later read tells another file put at the path (AudioSource.changed)
+    return _source_entry("audio", source.path, folder, **({"print": recording.to_json()} if recording else {}))
+
+
 def _document(project: Project, folder: Path, autosave_of: str | None) -> dict:
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "sources": [
             _face_source_entry(project.source, folder),
-            _source_entry("audio", project.audio_source.path, folder),
+            _audio_entry(project.audio_source, folder),
         ],
         "fps": project.fps,
         "frame_count": project.frame_count,
@@ -278,12 +283,16 @@ def _sources(doc: dict, arrays: dict, reference: ReferenceFace, folder: Path) ->
     else:
         face = PortraitSource(_existing_source(by_kind["portrait"], folder), reference,
                               Framing.from_json(by_kind["portrait"].get("framing", {})))
+    try:
+        animated = AudioPrint.from_json(by_kind["audio"]["print"]) if "print" in by_kind["audio"] else None
+    except ValueError as exc:
+        raise ProjectFileError(f"{JSON_MEMBER}: {exc}") from None
     audio_path = _existing_source(by_kind["audio"], folder)
     try:
         clip = load_audio(audio_path) if os.path.exists(audio_path) else None
     except AudioReadError:
         clip = None  # unreadable now: the user relinks it, as for a missing file
-    return face, AudioSource(audio_path, clip)
+    return face, AudioSource(audio_path, clip, animated)
 
 
 def load_project(path: str | os.PathLike) -> Project:
