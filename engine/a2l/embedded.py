@@ -67,6 +67,7 @@ SINGING_PHONE_DAMP = 1.0
 # vowel: an open vowel (acoustic openness 1) opens fully, a close one ("oo", "ee") to this fraction.
 CLOSE_VOWEL_NOTE = 0.45
 STYLES = ("speech", "singing", "auto")
+HEAD_RATE = 100.0  # Hz at which head motion is made (the analysis rate), then sampled at the frames
 ENGLISH = ("en", "en-us", "en-gb", "en-029", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
            "en-gb-x-rp", "en-us-nyc")
 
@@ -291,14 +292,20 @@ def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis
     blink, blinks = blink_track(blink_times(n / fps, _rng(s.seed, "blinks"), s.blink_rate,
                                             features.activity < 0.05, fps), n, fps)
     weights["eyeBlinkLeft"] = weights["eyeBlinkRight"] = blink
-    peaks, strength = stress_peaks(features, fps)
+    # Head motion and brow accents are made at a fixed rate and sampled at the frames: the stressed syllables
+    # found and the seeded draws for them were the frame rate's (the same clip nodded up to 2 degrees apart at 30
+    # and 60 fps).
+    m = int(np.ceil(n / fps * HEAD_RATE)) + 1
+    head_features = audio_features(mono16k, HEAD_RATE, m, analysis)
+    peaks, strength = stress_peaks(head_features, HEAD_RATE)
     accents = np.zeros(n)
-    accents[peaks] = strength
+    np.maximum.at(accents, np.minimum(np.round(peaks / HEAD_RATE * fps).astype(int), n - 1), strength)
     bump = np.hanning(max(3, int(0.5 * fps)))
     brows = np.clip(convolve_same(accents, bump) * BROW_ACCENT * s.brow_intensity, 0, 1)
     weights["browInnerUp"] = brows.astype(np.float32)
     weights["browOuterUpLeft"] = weights["browOuterUpRight"] = (0.6 * brows).astype(np.float32)
-    pose = head_pose(features, fps, _rng(s.seed, "head"), (peaks, strength), s.head_style)
+    pose_at_rate = head_pose(head_features, HEAD_RATE, _rng(s.seed, "head"), (peaks, strength), s.head_style)
+    pose = np.stack([np.interp(times, np.arange(m) / HEAD_RATE, c) for c in pose_at_rate.T], axis=1)
     report(0.9)
 
     rig = load_rig()
