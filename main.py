@@ -548,15 +548,14 @@ def cmd_predict(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from engine.demo import demo_request
+    from engine.demo import create_demo_project, demo_request
     from engine.jobs import RenderJob, RenderSettings
-    from engine.pipeline import create_project
 
     _check_outputs(args)
     out = Path(args.output)
     with tempfile.TemporaryDirectory() as tmp:
         request = demo_request(tmp, args.text, audio=args.audio, fps=args.fps, seed=args.seed)
-        project = create_project(request)
+        project = create_demo_project(request)
         settings = RenderSettings(output=str(out), side_by_side=args.side_by_side)
         for path in _run_job(RenderJob.for_project(project, settings)):
             print(path)

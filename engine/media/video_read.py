@@ -184,4 +184,4 @@ def iter_video_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarr
                 t = float(frame.pts * stream.time_base) if frame.pts is not None else float(frame.time or 0.0)
                 yield t, upright(rgb_of(frame), getattr(frame, "rotation", 0) or 0)
         except av.error.FFmpegError as exc:
-            raise VideoReadError(f"cannot decode {path}: {exc}") from None
+            raise VideoReadError(f"cannot decode {path}: {reason(exc)} (the file is damaged or cut short)") from None
