@@ -106,6 +106,43 @@ def canonical_mesh_of(detection: FaceDetection, width: int, height: int) -> np.n
 TURNS = {1: "90 degrees counter-clockwise", 3: "90 degrees clockwise", 2: "upside down (180 degrees)"}
 
 
+# MediaPipe's face detector is trained on upright faces: a head tilted 15-20 degrees in a photo (a selfie) scores
+# 0.5-0.7, under PORTRAIT_MIN_CONFIDENCE. Where no upright face is found, the picture is looked at turned back by
+# these angles (degrees counter-clockwise), 15 and 30 both ways: each covers about +-10 degrees around it.
+TILTS = (15.0, -15.0, 30.0, -30.0)
+# A face whose eye line lies steeper than this in the picture is a picture lying on its side (the detector finds
+# faces 60 degrees from upright), not a tilted head: a neck tilts a head ~40 degrees at most.
+MAX_TILT_DEG = 45.0
+
+
+def _tilted_faces(session: FaceLandmarkerSession, image: np.ndarray) -> list[FaceDetection]:
+    """The faces of a picture whose heads are tilted, found in it turned (on a canvas that holds all of it) and
+    mapped back into it, left to right; their transforms are the turned picture's, only good for locating."""
+    import cv2
+
+    h, w = image.shape[:2]
+    for angle in TILTS:
+        turn = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+        cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+        tw, th = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
+        turn[:, 2] += ((tw - w) / 2.0, (th - h) / 2.0)
+        turned = cv2.warpAffine(image, turn, (tw, th), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        faces = session.detect(turned)
+        if not faces:
+            continue
+        back = cv2.invertAffineTransform(turn)
+        out = []
+        for face in faces:
+            px = face.landmarks[:, :2] * (tw, th) @ back[:, :2].T + back[:, 2]
+            (x0, y0), (x1, y1) = px[33], px[263]  # the eyes' outer corners
+            if abs(np.degrees(np.arctan2(y1 - y0, x1 - x0))) <= MAX_TILT_DEG:
+                out.append(FaceDetection(np.column_stack([px[:, 0] / w, px[:, 1] / h, face.landmarks[:, 2] * tw / w]),
+                                         face.transform, face.blendshapes))
+        if out:
+            return sorted(out, key=lambda f: f.landmarks[:, 0].mean())
+    return []
+
+
 def _refuse_a_turned_picture(session: FaceLandmarkerSession, image: np.ndarray, what: str) -> None:
     """Where no upright face is found, the picture turned by quarter turns is looked at (a phone photo whose EXIF
     orientation was stripped lies on its side): a face found so is a NoFaceError saying how to turn it."""
@@ -352,6 +389,8 @@ def analyze_portrait(
     what = what or "the image"
     with FaceLandmarkerSession(max_faces=MAX_FACES, min_confidence=min_confidence) as session:
         faces, small = detect_faces(session, image)
+        if not faces:
+            faces = _tilted_faces(session, image)
         if not faces:
             _refuse_a_turned_picture(session, image, what)
         face = pick_face(faces, face_index, what)
