@@ -286,3 +286,22 @@ def test_a_turn_limit_keeps_small_turns_and_bounds_large_ones_along_their_direct
     further[0, :3] += scale * np.asarray(turn)
     assert length(limit.shown(further, own)) >= length(shown) - 1e-9  # turning further never shows less
     np.testing.assert_allclose(np.cross(shown[0, :3] - own[0, :3], turn), 0.0, atol=1e-6)  # same direction
+
+
+def test_a_face_at_the_top_edge_moved_down_shows_no_streaks_above_it():
+    """Full frame with the forehead at the picture's top edge: a head moving down pulled its top rows from past the
+    edge, which repeated the edge row into vertical streaks of hair; the picture is mirrored there instead."""
+    from engine.face.images import load_image
+    from engine.face.reference import analyze_portrait
+
+    image = load_image(media("portraits/hallo__6.jpg"))
+    top = int(analyze_portrait(image, crop=False).landmarks_px[:, 1].min())
+    cut = np.ascontiguousarray(image[top - 10:])
+    ref = analyze_portrait(cut, crop=False, size=max(cut.shape[:2]))
+    out = WarpRenderer(ref).render(ref.landmarks_px + (0.0, 20.0))
+    x0, x1 = int(ref.landmarks_px[:, 0].min()), int(ref.landmarks_px[:, 0].max())
+
+    def vertical_detail(picture):  # mean step between neighbouring rows along the top 12 rows above the face
+        return np.abs(np.diff(picture[:12, x0:x1].astype(int), axis=0)).mean()
+
+    assert vertical_detail(out) > 0.6 * vertical_detail(cut)  # repeated rows: 0.4 of the photo's own detail

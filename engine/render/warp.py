@@ -98,7 +98,7 @@ class WarpRenderer:
             field = WarpField(px, image.shape[1], image.shape[0], self.grid_step, region)
             mouth = MouthStyle.of(image, px, self._mouth.look)  # a video's frames share its look
         grid = field.backward_grid(target, start)
-        warped = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if region is None:
             out = warped
         else:
