@@ -124,6 +124,18 @@ def test_person_mask_separates_the_person_from_the_wall():
     assert 0.3 < mask.mean() < 0.8
 
 
+def test_a_logo_beside_the_hair_is_not_the_person():
+    """A broadcaster's logo in the hair's colours, cut out as foreground apart from the person, moved with the head
+    (JoyVASA's Eric Bana frame): the person is the one piece joined to the face."""
+    from engine.render.person_mask import person_mask
+
+    ref = analyze_portrait(media("portraits/JoyVASA__joyvasa_005.png"))
+    mask = person_mask(ref.image, ref.landmarks_px)
+    logo = (ref.image[15:100, 430:500].astype(int).sum(axis=2) > 300)  # its light grey strokes on the dark wall
+    assert logo.sum() > 500 and mask[15:100, 430:500][logo].mean() < 0.05
+    assert mask[ref.landmarks_px[:, 1].astype(int), ref.landmarks_px[:, 0].astype(int)].all()
+
+
 def test_the_wall_behind_a_turning_head_stays_still():
     """A head turn and nod: beyond the person's silhouette (more than SILHOUETTE_FALLOFF face radii from it) the
     wall is the photo itself; without the segmentation the whole field around the head bent it (mean change 20

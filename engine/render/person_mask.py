@@ -54,8 +54,14 @@ def person_mask(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         cv2.grabCut(np.ascontiguousarray(small), seeds, None, *models, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # a degenerate colour model (a flat image): no silhouette, the whole field moves as before
         return np.ones((h, w), bool)
-    person = cv2.resize(np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8), (w, h),
-                        interpolation=cv2.INTER_NEAREST)
+    cut = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    # The person is one piece joined to the face: a logo, a lamp or a picture on the wall whose colours match the
+    # hair's, cut out as foreground apart from it, stays background (an SBS logo beside the hair moved with it).
+    count, labels = cv2.connectedComponents(cut, connectivity=8)
+    if count > 2:
+        joined = np.unique(labels[seeds == cv2.GC_FGD])
+        cut = np.isin(labels, joined[joined > 0]).astype(np.uint8)
+    person = cv2.resize(cut, (w, h), interpolation=cv2.INTER_NEAREST)
     face = np.round(cv2.convexHull((oval / scale).astype(np.float32))).astype(np.int32)
     cv2.fillPoly(person, [face], 1)  # the face at full resolution (the cut's pixels are coarser)
     return person.astype(bool)
