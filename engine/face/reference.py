@@ -352,12 +352,13 @@ def extend_border(image: np.ndarray, top: int, bottom: int, left: int, right: in
 
 
 def fit_even(image: np.ndarray, size: int) -> np.ndarray:
-    """Full-frame mode: scale so the longer side is `size`, both sides even (H.264 needs it)."""
+    """Full-frame mode: scale so the longer side is `size`, both sides even (H.264 needs it): an odd side is one
+    pixel smaller, never larger than asked (--size 1147 gave 1148)."""
     import cv2
 
     h, w = image.shape[:2]
     s = size / max(h, w)
-    nw, nh = max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
+    nw, nh = (max(2, int(np.floor(side * s / 2 + 1e-6)) * 2) for side in (w, h))
     return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
