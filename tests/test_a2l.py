@@ -196,6 +196,21 @@ def test_unalignable_transcript_falls_back_to_recognition(bob):
     # a transcript in another language, typed without its language code, says what to do about it
     with pytest.warns(UserWarning, match=r"does not look English: set its language code, e\.g\. fr"):
         predict_embedded(clip, 30.0, EmbeddedConfig(transcript="Ça va très bien, je suis allée à l'école."))
+    assert not [w for w in caught if "noisy" in str(w.message)]  # a clean recording is not called noisy
+
+
+def test_a_transcript_lost_in_noise_suggests_denoising(tmp_path):
+    """Speech 5 dB over white noise: forced alignment fails (RNNoise lets it align), and the warning said nothing
+    of the noise."""
+    text = "Peter Piper picked a peck of pickled peppers"
+    x, rate = soundfile.read(espeak_wav(text, tmp_path / "clean.wav"), dtype="float32")
+    level = np.sqrt(np.mean(x[np.abs(x) > 0.01] ** 2))
+    noisy = x + np.random.default_rng(0).normal(0.0, level / 10 ** (5 / 20), x.shape).astype(np.float32)
+    soundfile.write(tmp_path / "noisy.wav", noisy, rate)
+    clip = load_audio(tmp_path / "noisy.wav")
+    with pytest.warns(UserWarning, match=r"could not be aligned .* \(the recording is noisy: the denoise setting, "
+                                         r"--denoise, may let it align\)"):
+        predict_embedded(clip, 30.0, EmbeddedConfig(transcript=text))
 
 
 def test_out_of_dictionary_words_without_espeak(monkeypatch):

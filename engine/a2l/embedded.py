@@ -26,8 +26,9 @@ from engine.a2l.coarticulation import CoarticulationParams, bilabial_frames, coa
 from engine.a2l.denoise import analysis_audio
 from engine.a2l.head_pose import HEAD_STYLES, head_pose, stress_peaks
 from engine.a2l.loudness import audio_features, convolve_same, smooth, to_frames
-from engine.a2l.openness import jaw_measures, lip_shape, speech_gate, vowel_classes
+from engine.a2l.openness import F1_MIN_SPAN_DB, jaw_measures, lip_shape, speech_gate, vowel_classes
 from engine.a2l.phonemes import phones_for
+from engine.a2l.vad import speech_span_db
 from engine.a2l.visemes import mouth_controls, viseme_segments
 from engine.audio.decode import AudioClip
 
@@ -164,6 +165,9 @@ def acoustic_phones(analysis: Analysis, opening: np.ndarray, min_s: float = 0.04
     return out
 
 
+# Speech standing less than this above the recording's noise floor is noisy: forced alignment fails there (at 5 dB
+# and 0 dB SNR in a new user's pass, while RNNoise let both align). The span at which Praat's F1 is left out too.
+NOISY_SPAN_DB = F1_MIN_SPAN_DB
 # An aligned transcript's words span about the whole time a voice sounds (pauses are silence in both); when
 # they span less than half of it, words are missing (a partial or another take's transcript) and forced
 # alignment stretches the few words there are while the rest of the speech gets no phones at all.
@@ -179,7 +183,8 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
     words) or "acoustic" (language-neutral labels from the sound; no words)."""
     if is_english(s.language):
         speech = analysis.presence > 0.5
-        phones, words, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones, speech)
+        noisy = not s.denoise and speech_span_db(analysis.level, analysis.floor_db) < NOISY_SPAN_DB
+        phones, words, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones, speech, noisy)
         if aligned:
             spoken = sum(p.end - p.start for p in phones if p.label != "SIL")
             voice = float(speech.sum()) / 100.0

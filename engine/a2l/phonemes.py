@@ -303,9 +303,10 @@ def looks_english(text: str) -> bool:
 
 
 def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None, accurate: bool = False,
-               speech: np.ndarray | None = None) -> tuple[list[Segment], list[Segment], bool]:
+               speech: np.ndarray | None = None, noisy: bool = False) -> tuple[list[Segment], list[Segment], bool]:
     """Phones and words of the clip and whether they came from the transcript (forced alignment). Without one,
-    the recognised words and their phones (`accurate`, `speech`: see recognize)."""
+    the recognised words and their phones (`accurate`, `speech`: see recognize). `noisy`: the voice stands little
+    above the recording's noise (a failed alignment then suggests denoising)."""
     if transcript and transcript.strip():
         aligned = align_transcript(mono16k, transcript)
         if aligned is not None:
@@ -313,8 +314,9 @@ def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None, accur
                 progress(1.0)
             return *aligned, True
         if len(mono16k) <= MAX_ALIGN_S * ANALYSIS_RATE:
-            hint = "" if looks_english(transcript) else (
-                " (the transcript does not look English: set its language code, e.g. fr)")
+            hint = (" (the transcript does not look English: set its language code, e.g. fr)"
+                    if not looks_english(transcript) else
+                    " (the recording is noisy: the denoise setting, --denoise, may let it align)" if noisy else "")
             warnings.warn(f"the transcript could not be aligned to the audio; phones are recognised without it{hint}",
                           stacklevel=2)
     return *recognize(mono16k, progress, accurate, speech), False
