@@ -197,6 +197,13 @@ def test_a_face_near_the_edge_and_an_odd_full_frame_size_are_said_to_be(tmp_path
     cv2.imwrite(str(tmp_path / "edge.png"), image[int(0.05 * h):int(0.75 * h), int(0.30 * w):int(0.95 * w)])
     with pytest.warns(UserWarning, match=r"near the picture's left edge: the frame's left \d+ % lies past the photo"):
         analyze_portrait(tmp_path / "edge.png", size=256)
+    # a photo the face fills: every side of the frame is filled in (it named the bottom alone)
+    full = cv2.imread(media("portraits/hallo__6.jpg"))
+    h, w = full.shape[:2]
+    cv2.imwrite(str(tmp_path / "close.png"), full[int(0.16 * h):int(0.8 * h), int(0.18 * w):int(0.82 * w)])
+    with pytest.warns(UserWarning, match=r"near the picture's \w+, \w+, \w+ and \w+ edges: the frame's \w+ \d+ %, "
+                                         r"\w+ \d+ %, \w+ \d+ % and \w+ \d+ % lie past the photo and are filled in"):
+        analyze_portrait(tmp_path / "close.png", size=256)
     with pytest.warns(UserWarning, match=r"the full frame at 255 px is 254x254: H.264 needs even sides"):
         analyze_portrait(media("portraits/hallo__6.jpg"), size=255, crop=False)  # (was 256: larger than asked)
     with warnings.catch_warnings():

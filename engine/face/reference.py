@@ -351,6 +351,11 @@ def extend_border(image: np.ndarray, top: int, bottom: int, left: int, right: in
     return np.where(inside, out, np.clip(filled + 0.5, 0, 255).astype(np.uint8))
 
 
+def _listed(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def fit_even(image: np.ndarray, size: int) -> np.ndarray:
     """Full-frame mode: scale so the longer side is `size`, both sides even (H.264 needs it): an odd side is one
     pixel smaller, never larger than asked (--size 1147 gave 1148)."""
@@ -422,11 +427,13 @@ def analyze_portrait(
         if crop:
             left, top, side = crop_rect((x0, y0, x1, y1), crop_expand, w, h)
             past = {"left": -left, "top": -top, "right": left + side - w, "bottom": top + side - h}
-            edge, reach = max(past.items(), key=lambda kv: kv[1])
-            if reach > EXTENSION_WARN * side and cut <= FACE_CUT_WARN:
-                warnings.warn(f"the face in {what} is near the picture's {edge} edge: the frame's {edge} "
-                              f"{100 * reach / side:.0f} % lies past the photo and is filled in, blurred (a photo with "
-                              "more room around the face, or --full-frame, shows only real pixels)", stacklevel=2)
+            edges = sorted((e for e in past if past[e] > EXTENSION_WARN * side), key=lambda e: -past[e])
+            if edges and cut <= FACE_CUT_WARN:  # every side that is filled in (a close photo: all four)
+                warnings.warn(f"the face in {what} is near the picture's {_listed(edges)} edge{'s' * (len(edges) > 1)}: "
+                              f"the frame's {_listed([f'{e} {100 * past[e] / side:.0f} %' for e in edges])} "
+                              f"{'lies' if len(edges) == 1 else 'lie'} past the photo and {'is' if len(edges) == 1 else 'are'} "
+                              "filled in, blurred (a photo with more room around the face, or --full-frame, shows only "
+                              "real pixels)", stacklevel=2)
             framed = crop_with_extension(image, left, top, side)
             interp = cv2.INTER_AREA if framed.shape[0] > size else cv2.INTER_CUBIC
             framed = cv2.resize(framed, (size, size), interpolation=interp)
