@@ -1,5 +1,8 @@
-"""AniPortrait head-pose templates (pose_temp.npy): (N, 6) float64 [rx, ry, rz deg, tx, ty, tz] at 30 fps,
-relative to the first frame's pose. Reading loops them ping-pong as the reference audio2vid does."""
+"""AniPortrait head-pose templates (pose_temp.npy): (N, 6) float64 [rx, ry, rz deg, tx, ty, tz] at 30 fps, each row
+the head's pose relative to the reference picture's, applied on top of its head transform (as the reference
+audio2vid applies a template, and Talkline's pose is). The reference's generate_ref_pose takes a driving video's
+first frame as that reference (its first row is near 0, before smoothing); a template Talkline writes starts where
+its animation starts. Reading loops them ping-pong as the reference audio2vid does."""
 from __future__ import annotations
 
 import os
