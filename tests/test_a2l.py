@@ -300,6 +300,24 @@ def test_a_closed_lips_cue_only_where_the_animated_lips_close():
     assert cues == [(0.0, 0.5, "B"), (0.5, 1.0, "A")]
 
 
+def test_no_mouth_shape_flickers_for_a_single_frame_but_a_closure():
+    """The jaw crossing a shape's boundary for one frame gave a one-frame cue (at 60 fps a 17 ms B): it joins the
+    cue before it; a one-frame closure (A) stays."""
+    from engine.a2l.base_layer import BaseLayer
+    from engine.a2l.mouth_cues import mouth_cues
+
+    fps, n = 60.0, 60
+    jaw = np.full(n, 0.45, np.float32)  # C
+    jaw[20] = 0.2  # one frame of B
+    jaw[40] = 0.0  # one frame of lips pressed (A under a bilabial)
+    close = np.zeros(n, np.float32)
+    base = BaseLayer(fps=fps, offsets=np.zeros((n, 468, 3), np.float32), pose=np.zeros((n, 6)),
+                     weights={"jawOpen": jaw, "mouthClose": close},
+                     visemes=[Segment(0.0, 40 / fps, "sil"), Segment(40 / fps, 41 / fps, "PP"), Segment(41 / fps, 1.0, "sil")])
+    cues = [(round(a, 3), round(b, 3), v) for a, b, v in mouth_cues(base)]
+    assert cues == [(0.0, 0.667, "C"), (0.667, 0.683, "A"), (0.683, 1.0, "C")]
+
+
 @pytest.mark.slow
 def test_ten_minutes_of_speech(speech):
     with warnings.catch_warnings():

@@ -53,11 +53,32 @@ def _frame_shapes(base: BaseLayer) -> list[str]:
     return shapes.tolist()
 
 
+# A mouth shape held for one frame reads as a flicker in a drawn mouth (the jaw crossing a shape's boundary for a
+# frame, at 60 fps a 17 ms "B"): it joins the cue before it. Lips pressed (A) stay: a closure must show.
+MIN_CUE_FRAMES = 2
+
+
+def _steady(shapes: list[str]) -> list[str]:
+    """`shapes` with runs shorter than MIN_CUE_FRAMES (other than A) taken by the run before them (the first by
+    the one after it)."""
+    runs: list[list] = []  # [shape, frames]
+    for shape in shapes:
+        if runs and runs[-1][0] == shape:
+            runs[-1][1] += 1
+        else:
+            runs.append([shape, 1])
+    for i, (shape, length) in enumerate(runs):
+        if length < MIN_CUE_FRAMES and shape != "A" and len(runs) > 1:
+            runs[i][0] = runs[i - 1][0] if i > 0 else runs[i + 1][0]
+    return [shape for shape, length in runs for _ in range(length)]
+
+
 def mouth_cues(base: BaseLayer, duration: float | None = None) -> list[tuple[float, float, str]]:
     """(start, end, shape) covering 0..duration (the sound's, as Rhubarb gives it; the animation's whole frames
-    by default) at the animation's frames; neighbouring frames of the same shape are one cue."""
+    by default) at the animation's frames; neighbouring frames of the same shape are one cue, and none is held for
+    less than MIN_CUE_FRAMES but lips pressed."""
     duration = base.duration if duration is None else min(duration, base.duration)
-    shapes = _frame_shapes(base) or ["X"]
+    shapes = _steady(_frame_shapes(base)) or ["X"]
     cues: list[tuple[float, float, str]] = []
     for i, shape in enumerate(shapes):
         start = i / base.fps
