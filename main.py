@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", help="output video, H.264 + AAC in an MP4 container (.mp4, .m4v or .mov; "
                                           "optional for a project when another output is given)")
     r.add_argument("--range", nargs=2, type=_ranged(int, 0, 10**9), metavar=("START", "END"),
-                   help="project renders: frames START to END-1 (0-based; the audio follows)")
+                   help="project renders: the project's frames START to END-1 (0-based, counted at the project's "
+                        "frame rate even with --fps; the audio follows)")
     _add_portrait_options(r, project=True)
     _add_motion_options(r, project=True)
     _add_backend_options(r)
