@@ -698,7 +698,10 @@ def cmd_backends(args) -> int:
                 print(f"  {name:<12} not available: {exc}")
                 continue
             ok, reason = registry.availability(name, config)
-            print(f"  {name:<12} {'available' if ok else 'not available: ' + reason}  ({title})")
+            # availability looks at the weights folder's files; their contents are what `models check` reads
+            checked = " (its weights' files are there: `models check DIR` reads their contents)" \
+                if ok and cls.capabilities.needs_weights else ""
+            print(f"  {name:<12} {'available' + checked if ok else 'not available: ' + reason}  ({title})")
     return 0
 
 

@@ -190,6 +190,9 @@ def test_backends_lists_every_backend_and_why_one_cannot_run(capsys, fake_backen
     assert main.main(["backends", "--weights", "/some/folder"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert "not available" not in lines["needs_weights"]  # the folder is what it lacked
+    # ... its files are there; whether they hold the right weights is what `models check` says (it said available
+    # of a folder whose files held the wrong keys, and the render failed later)
+    assert "`models check DIR` reads their contents" in lines["needs_weights"]
 
 
 @pytest.mark.parametrize("extra, message", [
