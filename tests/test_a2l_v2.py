@@ -459,3 +459,14 @@ def test_denoising_a_block_at_a_time_joins_seamlessly(monkeypatch):
     blocks = denoise.denoise_16k(x, calls.append)
     assert len(blocks) == len(x) and np.abs(blocks - whole).max() < 1e-4 * np.abs(whole).max()
     assert calls and calls == sorted(calls) and 0 < calls[-1] < 1  # progress as it goes
+
+
+def test_a_whisper_moves_the_mouth(tmp_path):
+    """Whispered speech has no voicing, and the acoustic openness was read in voiced frames only: a whisper in
+    another language left the mouth shut (and in English only the phones moved it, to a third of speech's)."""
+    wav = espeak_wav("Peter Piper picked a peck of pickled peppers, and then he went home to rest.",
+                     tmp_path / "whisper.wav", "-v", "en+whisper")
+    clip = load_audio(wav)
+    sound_alone = predict_embedded(clip, 30.0, EmbeddedConfig(language="de"))  # no phones: the acoustic path
+    assert np.percentile(sound_alone.weights["jawOpen"], 90) > 0.2
+    assert np.percentile(predict_embedded(clip, 30.0).weights["jawOpen"], 90) > 0.25
