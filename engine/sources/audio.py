@@ -26,8 +26,9 @@ class AudioPrint:
 
     @classmethod
     def of(cls, clip: AudioClip) -> "AudioPrint":
-        parts = np.array_split(clip.mono16k.astype(np.float64), PRINT_PARTS) if len(clip.mono16k) else []
-        levels = [max(10.0 * math.log10(float(np.mean(p ** 2)) + 1e-20), LEVEL_FLOOR_DB) if len(p) else
+        # views of the samples (a float64 copy of a 2-hour clip would be ~1 GB at every autosave)
+        parts = np.array_split(clip.mono16k, PRINT_PARTS)  # (empty parts of a clip under 16 samples: the floor)
+        levels = [max(10.0 * math.log10(float(np.dot(p, p)) / len(p) + 1e-20), LEVEL_FLOOR_DB) if len(p) else
                   LEVEL_FLOOR_DB for p in parts]
         return cls(round(clip.duration, 6), tuple(round(v, 2) for v in levels))
 
