@@ -62,6 +62,7 @@ class ValueBox(QDoubleSpinBox):
         self.setDecimals(3)
         self.setSingleStep((hi - lo) / 100.0)  # Up/Down and the wheel: a hundredth of the slider's range
         self.setButtonSymbols(QDoubleSpinBox.NoButtons)
+        self.setObjectName("valueBox")  # the style sheet's rule for a spin box without buttons (editor.style)
         self.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.setKeyboardTracking(False)
         self.setCorrectionMode(QDoubleSpinBox.CorrectToNearestValue)

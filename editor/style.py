@@ -12,7 +12,14 @@ QAbstractSpinBox::up-arrow {{ image: url("{(RESOURCES / "arrow_up.svg").as_posix
 QAbstractSpinBox::down-arrow {{ image: url("{(RESOURCES / "arrow_down.svg").as_posix()}"); width: 8px; height: 5px; }}
 """
 
-EXTRA_QSS = SPIN_ARROWS + """
+# A spin box without buttons (the inspector's typed values) under the rules above got a text field 1 px wide: its
+# (absent) buttons must be given no width explicitly.
+NO_BUTTONS = """
+QDoubleSpinBox#valueBox::up-button, QDoubleSpinBox#valueBox::down-button {
+  subcontrol-origin: border; width: 0px; border: none; }
+"""
+
+EXTRA_QSS = SPIN_ARROWS + NO_BUTTONS + """
 QLabel#section { color: #c8a060; font-weight: bold; padding-top: 6px; }
 QLabel#warning { color: #e0a060; }
 QWidget#welcome { background: #1b1d1f; }

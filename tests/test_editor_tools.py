@@ -101,6 +101,8 @@ def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file
     before = channel_readout(project, frame)
 
     box = rows["mouthSmileLeft"].readout
+    # the text field fills the box: under the editor's style sheet it was 1 px wide and the boxes showed blank
+    assert box.lineEdit().width() > 0.7 * box.width() > 20
     box.setFocus()
     box.selectAll()
     qtbot.keyClicks(box, "0.625")
