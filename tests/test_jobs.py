@@ -362,5 +362,4 @@ def test_a_turn_past_what_the_warp_can_show_is_rendered_at_its_limit(tmp_path, i
         RENDERERS.unregister(UnlimitedWarp.name)
     for i in range(6):
         rendered, expected = (cv2.imread(str(tmp_path / d / f"frame_{i + 1:06d}.png")) for d in ("f", "g"))
-        # (a few pixels of the hair's edge differ: each renderer segments the portrait's background anew)
-        assert np.abs(rendered.astype(int) - expected).mean() < 0.05
+        assert np.abs(rendered.astype(int) - expected).max() <= 1  # the pose's float rounding at most

@@ -317,3 +317,13 @@ def test_a_face_at_the_top_edge_moved_down_shows_no_streaks_above_it():
         return np.abs(np.diff(picture[:12, x0:x1].astype(int), axis=0)).mean()
 
     assert vertical_detail(out) > 0.6 * vertical_detail(cut)  # repeated rows: 0.4 of the photo's own detail
+
+
+def test_the_person_mask_is_the_same_every_time():
+    """GrabCut starts from OpenCV's random generator: a second render in the same process segmented the portrait
+    differently (784 pixels), so an editor's second render differed from its first by up to 10 grey levels."""
+    from engine.render.person_mask import person_mask
+
+    ref = analyze_portrait(media("portraits/hallo__6.jpg"))
+    first = person_mask(ref.image, ref.landmarks_px)
+    np.testing.assert_array_equal(person_mask(ref.image, ref.landmarks_px), first)

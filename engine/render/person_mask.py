@@ -24,6 +24,7 @@ HEAD_RAISE = 0.25  # its centre sits this many face radii above the face's centr
 NECK_HALF_WIDTH = 0.7  # probable foreground: a column this wide (face radii) from the face centre downwards
 BACKGROUND_RADII = (2.4, 2.6)  # sure background beyond this ellipse, above the chin (1 face radius below centre)
 GRABCUT_ITERATIONS = 5
+GRABCUT_SEED = 7  # any fixed seed: the same portrait is segmented the same way in every render
 
 
 def person_mask(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
@@ -50,6 +51,9 @@ def person_mask(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     if not (seeds == cv2.GC_BGD).any() and not (seeds == cv2.GC_PR_BGD).any():
         return np.ones((h, w), bool)  # the face fills the frame: no background to keep
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut's colour models start from k-means on OpenCV's random generator, which carries on per thread: a
+    # second render in the editor segmented the portrait differently (up to 10 grey levels by the hair's edge)
+    cv2.setRNGSeed(GRABCUT_SEED)
     try:
         cv2.grabCut(np.ascontiguousarray(small), seeds, None, *models, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # a degenerate colour model (a flat image): no silhouette, the whole field moves as before
