@@ -540,7 +540,22 @@ class MainWindow(QMainWindow):
                                           framing=Framing(size, full_frame, face_index), a2l=a2l,
                                           pose_template=pose_template, video=video)
         return self._run("Creating project…", _create_on_worker, request,
-                         on_done=lambda p: self.set_project(p, modified=True), on_error=on_error)
+                         on_done=self._replacing("the new project", lambda p: self.set_project(p, modified=True)),
+                         on_error=on_error)
+
+    def _replacing(self, what: str, open_it):
+        """`open_it` for a project made on a worker, asking again about unsaved edits first if the open project was
+        edited while it was made (the window stays responsive: those edits were replaced without a word)."""
+        asked = (self.project, self.session.undo_stack.index())
+
+        def done(project) -> None:
+            edited = (self.project, self.session.undo_stack.index()) != asked
+            if edited and not self.confirm_discard(f"opening {what}"):
+                self.statusBar().showMessage(f"Kept the open project's edits: {what} was not opened", 10_000)
+                return
+            open_it(project)
+
+        return done
 
     def open_demo(self) -> None:
         """Builds the demo in a scratch folder; saving it copies its sources beside the project file."""
@@ -554,7 +569,8 @@ class MainWindow(QMainWindow):
             self.set_project(project, modified=True)
             self._scratch[id(project)] = folder
 
-        self._run("Building the demo (astronaut + espeak-ng)…", build_demo_project, folder, on_done=done)
+        self._run("Building the demo (astronaut + espeak-ng)…", build_demo_project, folder,
+                  on_done=self._replacing("the demo", done))
 
     def _run(self, message: str, fn, *args, on_done, on_error=None, report_errors: bool = True, **kwargs):
         """fn on a worker with the status bar's progress; on_done(result), or the error shown (unless

@@ -426,6 +426,29 @@ def test_recovered_work_is_backed_up_at_once(make_main_window, demo_project_file
     dialogs.question_answer = QMessageBox.Discard
 
 
+def test_edits_made_while_a_new_project_is_built_are_asked_about_before_it_opens(make_main_window,
+                                                                                 demo_project_file, dialogs, qtbot):
+    """The window stays responsive while the demo or a new project is made on a worker; edits made meanwhile were
+    replaced by it without a question (and their autosave deleted)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_main_window(demo_project_file)
+    project = window.project
+    dialogs.question_answer = QMessageBox.Cancel
+    window.actions_by_id["open_demo"].trigger()  # clean: no question now
+    assert not _questions(dialogs) and window.busy
+    _set_key(window, "jawOpen", 0.5, 0.3)  # edited while the demo is built
+    qtbot.waitUntil(lambda: not window.busy, timeout=120_000)
+    assert len(_questions(dialogs)) == 1 and "unsaved changes" in _questions(dialogs)[0]
+    assert window.project is project and len(project.channels["jawOpen"]) == 1  # kept, with its edit
+
+    dialogs.question_answer = QMessageBox.Discard  # asked again at the start; no edits since: opened unasked
+    window.actions_by_id["open_demo"].trigger()
+    qtbot.waitUntil(lambda: not window.busy, timeout=120_000)
+    assert len(_questions(dialogs)) == 2 and window.project is not project
+    dialogs.question_answer = QMessageBox.Discard
+
+
 def test_replacing_the_audio_is_an_undo_step_and_offers_to_animate_a_new_length(make_main_window, demo_project_file,
                                                                                  dialogs, qtbot):
     """Relink Audio said "not found" of a file that was there, kept the old animation's length for a take of
