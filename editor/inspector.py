@@ -48,10 +48,24 @@ def partner(name: str) -> str | None:
     return None
 
 
-class ValueBox(QDoubleSpinBox):
+class FocusedSpinBox(QDoubleSpinBox):
+    """A spin box the mouse wheel changes only once it has the keyboard focus (clicked or tabbed into): over an
+    unfocused box the wheel scrolls the inspector (scrolling past the lip gain changed it, rescaling the clip)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFocusPolicy(Qt.StrongFocus)
+
+    def wheelEvent(self, event) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
+class ValueBox(FocusedSpinBox):
     """A channel's result, shown and typed (3 decimals; a decimal comma is read as a point; a value past the range
-    is clamped to it). The value counts when entered (Return, leaving the box), not per keystroke; the mouse
-    wheel scrolls the inspector unless the box has the keyboard focus."""
+    is clamped to it). The value counts when entered (Return, leaving the box), not per keystroke."""
 
     def __init__(self, lo: float, hi: float):
         super().__init__()
@@ -66,7 +80,6 @@ class ValueBox(QDoubleSpinBox):
         self.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.setKeyboardTracking(False)
         self.setCorrectionMode(QDoubleSpinBox.CorrectToNearestValue)
-        self.setFocusPolicy(Qt.StrongFocus)
         self.setMinimumWidth(60)
 
     def validate(self, text: str, pos: int):
@@ -85,12 +98,6 @@ class ValueBox(QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def wheelEvent(self, event) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
 
 class ChannelRow:
     """Check box (selection), slider (the result), result readout, base readout and key mark for one channel."""
@@ -101,6 +108,8 @@ class ChannelRow:
         self.check.setToolTip(f"Select {name}: the graph editor shows it, S keys it")
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
+        # mouse only: a slider kept the keyboard after a drag, and End or PgUp then set and keyed the channel
+        self.slider.setFocusPolicy(Qt.NoFocus)
         self.slider.setToolTip(f"{name} at the playhead (base + edit). Drag to set it: a key stores the edit "
                                "that gives this value" + (". Its other side follows; hold Alt to move one side"
                                                            if partner(name) else ""))
@@ -197,7 +206,7 @@ class Inspector(QWidget):
         gains_form = QFormLayout(gains_box)
         defaults = Gains()
         for field, (lo, hi, step, tip) in GAIN_SPECS.items():
-            box = QDoubleSpinBox()
+            box = FocusedSpinBox()
             box.setRange(lo, hi)
             box.setSingleStep(step)
             box.setDecimals(2)

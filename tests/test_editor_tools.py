@@ -150,6 +150,32 @@ def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file
     assert channel_readout(project, frame)["jawOpen"][2] == pytest.approx(rows["jawOpen"].readout.maximum())
 
 
+def test_the_wheel_and_keys_do_not_edit_what_the_pointer_merely_passes(make_main_window, demo_project_file, qtbot):
+    """Scrolling the inspector over the lip gain changed it (a whole-clip rescale); a slider kept the keyboard after
+    it was used, and End then set the channel to its maximum and keyed it."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_main_window(demo_project_file)
+    project, inspector = window.project, window.inspector
+    lip = inspector.gain_boxes["lip"]
+    before = project.gains.lip
+    centre = QPointF(lip.width() / 2, lip.height() / 2)
+    wheel = QWheelEvent(centre, lip.mapToGlobal(centre), QPoint(0, 0), QPoint(0, -120), Qt.NoButton, Qt.NoModifier,
+                        Qt.NoScrollPhase, False)
+    QApplication.sendEvent(lip, wheel)
+    assert project.gains.lip == before and window.session.undo_stack.count() == 0
+
+    window.activateWindow()  # (under Xvfb a window is not active until asked: no widget would take the focus)
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    slider = inspector.rows["mouthFunnel"].slider
+    qtbot.mouseClick(slider, Qt.LeftButton, pos=QPoint(slider.width() // 4, slider.height() // 2))
+    keyed = [(k.time, k.value) for k in project.channels["mouthFunnel"].keys]
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key_End)
+    assert [(k.time, k.value) for k in project.channels["mouthFunnel"].keys] == keyed
+
+
 # --- dope sheet --------------------------------------------------------------------------------------
 def _dope_pos(dope, channel, index) -> QPoint:
     return dope.plot.mapFromScene(dope.key_scene_pos(channel, index))
