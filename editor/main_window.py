@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         s.frame_changed.connect(self._on_frame)
         self._frame_label_follower = FrameFollower(s, self._update_frame_label, 200, self)
         s.undo_stack.cleanChanged.connect(self._update_title)
+        s.undo_stack.cleanChanged.connect(self._on_clean)
         s.undo_stack.canUndoChanged.connect(self.actions_by_id["undo"].setEnabled)
         s.undo_stack.canRedoChanged.connect(self.actions_by_id["redo"].setEnabled)
         # the Edit menu names what undo and redo will do ("Undo Move 3 keys")
@@ -722,6 +723,12 @@ class MainWindow(QMainWindow):
                 self._own_autosaves.add(write_autosave(self.project))
             except Exception as exc:  # noqa: BLE001  (a failed autosave must not interrupt editing)
                 self.statusBar().showMessage(f"Autosave failed: {exc}", 10_000)
+
+    def _on_clean(self, clean: bool) -> None:
+        """Undone back to the saved state: the autosave of the undone edits is not work to recover (a crash then
+        offered edits the user had taken back)."""
+        if clean and self.project is not None:
+            self._discard_own_autosave(self.project)
 
     def _discard_own_autosave(self, project: Project) -> None:
         path = autosave_path(project.path)

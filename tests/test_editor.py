@@ -485,6 +485,21 @@ def test_autosave_recovery_after_crash(make_main_window, demo_project_file, dial
     dialogs.question_answer = QMessageBox.Discard
 
 
+def test_edits_undone_back_to_the_saved_state_are_not_offered_after_a_crash(make_main_window, demo_project_file,
+                                                                            dialogs):
+    from engine.document.project_io import autosave_path, find_recoverable
+
+    window = make_main_window(demo_project_file)
+    _set_key(window, "mouthPucker", 0.6, 0.9)
+    window.autosave()
+    assert autosave_path(window.project.path).exists()
+    window.session.undo_stack.undo()  # back to the file as saved: nothing to recover (the crash offered the key)
+    assert not autosave_path(window.project.path).exists() and find_recoverable() == []
+    window.session.undo_stack.redo()  # edited again: saved again on the next autosave
+    window.autosave()
+    assert autosave_path(window.project.path).exists()
+
+
 def test_render_to_mp4_decodes_and_cancel_leaves_no_file(make_main_window, demo_project_file, qtbot, tmp_path,
                                                           dialogs):
     import av
