@@ -193,7 +193,7 @@ class RenderDock(QWidget):
             self._set_default_stem()
 
     def _on_project_changed(self, change: Change) -> None:
-        if change.kind in (ChangeKind.IN_OUT, ChangeKind.FPS):
+        if change.kind in (ChangeKind.IN_OUT, ChangeKind.FPS, ChangeKind.BASE):  # (a new base: a new length)
             self._refresh_format()
         elif change.kind is ChangeKind.RENDERER:
             self.renderer_form.set_choice(self.session.project.renderer)
@@ -202,8 +202,8 @@ class RenderDock(QWidget):
         project = self.session.project
         ref = project.reference
         self.format_label.setText(f"{ref.width}x{ref.height} px, {project.fps:g} fps")
-        self.range_box.model().item(1).setEnabled(project.in_out is not None)
-        if project.in_out is None:
+        self.range_box.model().item(1).setEnabled(project.in_out_range() is not None)
+        if project.in_out_range() is None:
             self.range_box.setCurrentIndex(0)
 
     def _update_buttons(self) -> None:
@@ -226,8 +226,8 @@ class RenderDock(QWidget):
         """[start, stop) frames: the in/out range is [in, out) in seconds, the out point being the end of the
         last frame the user marked (MainWindow.set_out_point), so the marked frame is the last one rendered."""
         project = self.session.project
-        if self.range_box.currentIndex() == 1 and project.in_out is not None:
-            a, b = project.in_out
+        if self.range_box.currentIndex() == 1 and project.in_out_range() is not None:
+            a, b = project.in_out_range()
             start = project.frame_of(a)
             return start, min(max(round(b * project.fps), start + 1), project.frame_count)
         return 0, project.frame_count

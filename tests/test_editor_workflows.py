@@ -110,6 +110,17 @@ def test_each_render_writes_its_own_file_and_open_result_opens_it(make_main_wind
     for job_id, outputs in ((whole_id, whole), (part_id, part), (again_id, again)):
         assert Path(outputs[0]).name in dock.items[job_id].text() and "done" in dock.items[job_id].text()
 
+    # a range left past the end (a shorter take animated since: here the base cut to 8 frames) is no range: the
+    # dock offered it and rendered the last frame alone
+    project = window.project
+    project.set_base(project.base.resampled(project.fps, 8), project.a2l)
+    assert project.in_out_range() is None and dock.range_box.currentIndex() == 0
+    assert not dock.range_box.model().item(1).isEnabled() and dock.frame_range() == (0, project.frame_count)
+    project.set_base(project.base.resampled(project.fps, 15), project.a2l)  # partly within: cut at the end
+    assert dock.range_box.model().item(1).isEnabled()
+    dock.range_box.setCurrentIndex(1)
+    assert dock.frame_range() == (10, 15)
+
     opened = []
     monkeypatch.setattr("editor.render_dock.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile())
                         or True)

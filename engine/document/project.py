@@ -211,6 +211,13 @@ class Project:
         self.in_out = in_out
         self.notify(Change(ChangeKind.IN_OUT))
 
+    def in_out_range(self) -> tuple[float, float] | None:
+        """The in/out range as far as it lies within the animation, or None where none of it does (a shorter take
+        animated after the range was marked leaves it past the end: a render of it gave the last frame alone)."""
+        if self.in_out is None or self.in_out[0] >= self.duration:
+            return None
+        return self.in_out[0], min(self.in_out[1], self.duration)
+
     def set_fps(self, fps: float) -> None:
         """Changes the frame rate; keys are in seconds and stay put, the base layer is resampled."""
         if not fps > 0:
