@@ -362,7 +362,7 @@ class MainWindow(QMainWindow):
         longer = clip is not None and abs(clip.duration - project.duration) >= 1.0 / project.fps
         if clip is None or not (longer or changed):
             return
-        if project.source.kind == "video" and longer:  # its frames are the tracked video's, laid out for the first audio
+        if project.source.kind == "video" and longer:  # its frames are the tracked video's, laid out for the 1st audio
             self.statusBar().showMessage("The new audio is of another length: a dub keeps its video's frames, so "
                                          "make a new dub for it", 15_000)
             return

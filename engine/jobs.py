@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import queue
 import threading
 import time
@@ -497,9 +498,11 @@ class RenderJob:
         furthest = np.max([self._turned[f] for f in frames], axis=0)
         axis = int(np.argmax(furthest))
         t0, t1 = (self.audio_offset + f / self._limited_fps for f in (frames[0], frames[-1] + 1))
-        warnings.warn(f"the head turns further than the {self.renderer.name} renderer can show between {t0:.1f} and "
-                      f"{t1:.1f} s ({AXES[axis]} up to {furthest[axis]:.0f} degrees): shown turned at most "
-                      f"{self._limit.most[axis]:.0f} degrees from the picture's own pose", stacklevel=2)
+        # named by its output: the editor shows it in whichever project is open when the render ends
+        output = os.path.basename(os.path.normpath(self.settings.output or self.settings.frames_dir or ""))
+        warnings.warn(f"{output}: the head turns further than the {self.renderer.name} renderer can show between "
+                      f"{t0:.1f} and {t1:.1f} s ({AXES[axis]} up to {furthest[axis]:.0f} degrees): shown turned at "
+                      f"most {self._limit.most[axis]:.0f} degrees from the picture's own pose", stacklevel=2)
 
 
 class _LandmarkExport:
