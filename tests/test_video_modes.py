@@ -818,3 +818,21 @@ def test_a_far_frame_of_an_indexed_video_is_reached_by_seeking_not_decoding_from
         assert abs(float(video[index].mean()) - index) < 3
         assert len(decoded) < 40, (index, len(decoded))  # a keyframe's worth back, not the whole file
     video.close()
+
+
+def test_a_zoom_in_the_video_is_said_to_put_the_mouth_at_risk(tmp_path):
+    """A punch-in (1.6x) half way: the dub fits one neutral face to the whole clip, and the mouth came out crooked
+    and too wide on the other framing without a word. It is said; a steady shot says nothing."""
+    import cv2
+
+    from engine.face.track import FRAMING_ZOOM, size_spread, track_video
+    from engine.sources.video import VideoSource
+
+    frames = [rgb for _, (_, rgb) in zip(range(40), iter_video_frames(VIDEO))]
+    h, w = frames[0].shape[:2]
+    y, x = int(h * 0.2), int(w * 0.2)
+    zoomed = frames[:20] + [cv2.resize(f[y:h - y, x:w - x], (w, h), interpolation=cv2.INTER_CUBIC) for f in frames[20:]]
+    steady, punched = write_video(tmp_path / "steady.mp4", frames), write_video(tmp_path / "zoom.mp4", zoomed)
+    assert size_spread(track_video(steady)) < 1.15 < FRAMING_ZOOM < size_spread(track_video(punched))
+    with pytest.warns(UserWarning, match=r"zoom\.mp4: the face's size changes 1\.\dx over the clip \(a zoom or a cut\)"):
+        VideoSource.open(punched, 40, "pingpong")
