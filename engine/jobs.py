@@ -131,14 +131,14 @@ class MotionChunks:
     def turn_limited(self, limit: TurnLimit, source: FaceSource, turned: dict[int, np.ndarray]) -> "MotionChunks":
         """The motion as a renderer with `limit` shows it (frame i turned away from `source`'s frame i); the frames
         of each evaluated chunk that turn further than it shows are noted in `turned` ({frame: (3,) degrees of
-        the turn as animated, 0 on the axes shown as they are})."""
+        the turn as animated})."""
         def evaluate(a: int, b: int) -> Motion:
             motion = self.chunk(a, b)
             own = source.geometry(a, b)[1]
             shown = limit.shown(motion.pose, own)
-            gone = limit.past(motion.pose, own)
+            gone = limit.past(motion.pose, own).any(axis=1)
             turn = np.abs(motion.pose[:, :3] - (0.0 if own is None else own[:, :3]))
-            turned.update((a + int(i), np.where(gone[i], turn[i], 0.0)) for i in np.flatnonzero(gone.any(axis=1)))
+            turned.update((a + int(i), turn[i]) for i in np.flatnonzero(gone))
             return Motion(motion.fps, motion.mesh, shown)
 
         return MotionChunks(self.fps, self.frame_count, evaluate, self.duration)
@@ -489,20 +489,22 @@ class RenderJob:
 
 
     def _warn_turns_past_limit(self) -> None:
-        """Says where the head turned further than the renderer shows (once per render, its furthest axis)."""
+        """Says where the head turned further than the renderer shows (once per render, with its furthest turn)."""
         if not self._turned:
             return
         import warnings
 
         frames = sorted(self._turned)
-        furthest = np.max([self._turned[f] for f in frames], axis=0)
-        axis = int(np.argmax(furthest))
+        most = np.asarray(self._limit.most)
+        furthest = max((self._turned[f] for f in frames), key=lambda turn: float(np.linalg.norm(turn / most)))
         t0, t1 = (self.audio_offset + f / self._limited_fps for f in (frames[0], frames[-1] + 1))
         # named by its output: the editor shows it in whichever project is open when the render ends
         output = os.path.basename(os.path.normpath(self.settings.output or self.settings.frames_dir or ""))
+        turn = ", ".join(f"{name} {deg:.0f}" for name, deg in zip(AXES, furthest) if deg >= 0.5)
         warnings.warn(f"{output}: the head turns further than the {self.renderer.name} renderer can show between "
-                      f"{t0:.1f} and {t1:.1f} s ({AXES[axis]} up to {furthest[axis]:.0f} degrees): shown turned at "
-                      f"most {self._limit.most[axis]:.0f} degrees from the picture's own pose", stacklevel=2)
+                      f"{t0:.1f} and {t1:.1f} s ({turn} degrees at most, from the picture's own pose): shown turned "
+                      f"less (it shows up to {most[1]:.0f} degrees of turn or {most[0]:.0f} of nod alone, less of "
+                      "them together)", stacklevel=2)
 
 
 class _LandmarkExport:

@@ -334,8 +334,8 @@ def test_a_turn_past_what_the_warp_can_show_is_rendered_at_its_limit(tmp_path, i
     job = RenderJob(source, motion, None, RenderSettings(frames_dir=str(tmp_path / "f"),
                                                           landmarks=str(tmp_path / "lm.npz")))
     with pytest.warns(UserWarning, match=r"^f: the head turns further than the warp renderer can show between 0\.1 "
-                                         r"and 0\.2 s "
-                                         r"\(yaw up to 90 degrees\)"):
+                                         r"and 0\.2 s \(pitch 40, yaw 90 degrees at most, from the picture's own "
+                                         r"pose\): shown turned less"):
         list(job.run())
     np.testing.assert_allclose(np.load(tmp_path / "lm.npz")["pose"], pose, atol=1e-4)
 
