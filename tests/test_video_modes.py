@@ -820,7 +820,7 @@ def test_a_far_frame_of_an_indexed_video_is_reached_by_seeking_not_decoding_from
     video.close()
 
 
-def test_a_zoom_in_the_video_is_said_to_put_the_mouth_at_risk(tmp_path):
+def test_a_zoom_or_a_sideways_face_in_the_video_is_said_to_put_the_mouth_at_risk(tmp_path):
     """A punch-in (1.6x) half way: the dub fits one neutral face to the whole clip, and the mouth came out crooked
     and too wide on the other framing without a word. It is said; a steady shot says nothing."""
     import cv2
@@ -836,3 +836,8 @@ def test_a_zoom_in_the_video_is_said_to_put_the_mouth_at_risk(tmp_path):
     assert size_spread(track_video(steady)) < 1.15 < FRAMING_ZOOM < size_spread(track_video(punched))
     with pytest.warns(UserWarning, match=r"zoom\.mp4: the face's size changes 1\.\dx over the clip \(a zoom or a cut\)"):
         VideoSource.open(punched, 40, "pingpong")
+    # a phone video stored on its side without its rotation tag was dubbed without a word (the mouth's seal runs
+    # across an upright face: it stayed open)
+    sideways = write_video(tmp_path / "side.mp4", [np.ascontiguousarray(np.rot90(f)) for f in frames])
+    with pytest.warns(UserWarning, match=r"side\.mp4: the face lies on its side in the picture \(-?\d+ degrees"):
+        VideoSource.open(sideways, 40, "pingpong")

@@ -276,6 +276,16 @@ def warn_track_problems(track: FaceTrack, path: str | os.PathLike, in_gaps: str)
 FRAMING_ZOOM = 1.3
 
 
+def eye_line_deg(track: FaceTrack) -> float:
+    """The median angle (degrees, image axes) of the line from the right eye's outer corner to the left's over
+    the usable frames: 0 for an upright face, about +-90 for one lying on its side."""
+    idx = np.flatnonzero(track.usable)
+    if not len(idx):
+        return 0.0
+    d = track.landmarks_px(idx)[:, 263] - track.landmarks_px(idx)[:, 33]
+    return float(np.degrees(np.arctan2(np.median(d[:, 1]), np.median(d[:, 0]))))
+
+
 def size_spread(track: FaceTrack) -> float:
     """The face's size over the usable frames of the clip, 90th / 10th percentile (1.0: one framing)."""
     idx = np.flatnonzero(track.usable)
@@ -284,6 +294,24 @@ def size_spread(track: FaceTrack) -> float:
     px = track.landmarks_px(idx)
     lo, hi = np.percentile(np.linalg.norm(px[:, 263] - px[:, 33], axis=1), [10, 90])
     return float(hi / max(lo, 1e-6))
+
+
+def warn_framing(track: FaceTrack, path: str | os.PathLike) -> None:
+    """A dub's warnings about how the video frames the face: lying on its side, or zoomed (see FRAMING_ZOOM)."""
+    import warnings
+
+    from engine.face.reference import MAX_TILT_DEG
+
+    tilt = eye_line_deg(track)
+    if abs(tilt) > MAX_TILT_DEG:  # the lip and lid seals run across the mouth and eyes of an upright face
+        warnings.warn(f"{os.fspath(path)}: the face lies on its side in the picture ({tilt:.0f} degrees; the video's "
+                      "rotation tag may be missing): turn the video upright first, or the mouth may not close right",
+                      stacklevel=3)
+    zoom = size_spread(track)
+    if zoom > FRAMING_ZOOM:
+        warnings.warn(f"{os.fspath(path)}: the face's size changes {zoom:.1f}x over the clip (a zoom or a cut): the dub "
+                      "fits one face to the whole clip, so the new mouth may sit crooked or too wide on part of it; "
+                      "dub each framing on its own", stacklevel=3)
 
 
 def track_cache_path(video: str | os.PathLike, face_index: int | None) -> Path:

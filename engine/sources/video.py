@@ -416,16 +416,12 @@ class VideoSource:
              progress=None, cancel=None) -> "VideoSource":
         import warnings
 
-        from engine.face.track import FRAMING_ZOOM, cached_track, size_spread, warn_track_problems
+        from engine.face.track import cached_track, warn_framing, warn_track_problems
         from engine.video.lengths import source_frames
 
         track = cached_track(path, face_index=face_index, progress=progress, cancel=cancel)
         warn_track_problems(track, path, "those frames are shown as they are, without the new mouth")
-        zoom = size_spread(track)
-        if zoom > FRAMING_ZOOM:
-            warnings.warn(f"{path}: the face's size changes {zoom:.1f}x over the clip (a zoom or a cut): the dub fits "
-                          "one face to the whole clip, so the new mouth may sit crooked or too wide on part of it; "
-                          "dub each framing on its own", stacklevel=2)
+        warn_framing(track, path)
         # Audio that runs into one frame more than the video (an AAC encoder's padding: the video's own sound is
         # a few ms longer than its picture) holds the last frame there, without a word: it is no loop.
         overhang = output_frames - track.frame_count
