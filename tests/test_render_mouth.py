@@ -178,30 +178,3 @@ def test_a_video_frames_own_interior_is_left_to_the_warp_up_to_its_opening():
     assert changed(lambda f, t: paint_mouth(f, t, style, head, moving_source=True), 1.4) > 0
     assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0, moving_source=True), 0.05) > 0
     assert changed(lambda f, t: seal_lips(f, image, px, t, head, 6.0), 0.5) > 0  # a still: sealed under its layers
-
-
-def test_a_dubbed_mouth_opened_wider_than_the_actors_shows_the_actors_dark_cavity():
-    """Where the new audio opens the mouth wider than the actor did, the painted extension used a still's cavity
-    (from the lip colour, lit along the lips, with a tongue hump): a lighter pink or grey block beside the actor's
-    own dark interior. It takes the frame's own cavity, unlit."""
-    from engine.face.contours import LIPS_INNER_LOWER, inner_lip_polygon, mouth_opening
-    from engine.media.video_read import iter_video_frames
-    from engine.render.mouth import MouthStyle, paint_mouth
-    from engine.render.paint import polygon_mask
-    from engine.render.photo import luma
-
-    image = next(f for i, (_, f) in enumerate(iter_video_frames(
-        media("talking_videos/Talking-Face_PC-AVS__00473.mp4"))) if i == 51)  # open, upper teeth showing
-    px = analyze_portrait(image, crop=False, size=max(image.shape[:2])).landmarks_px
-    style = MouthStyle.of(image, px, own_cavity=True)
-    assert style.real
-    target = px.copy()
-    target[list(LIPS_INNER_LOWER[1:-1]), 1] += 0.8 * mouth_opening(px) + 4  # the jaw opened further
-    frame = image.copy()
-    paint_mouth(frame, target, style, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), moving_source=True)
-    inside = lambda pts, cut: polygon_mask(image.shape[:2], pts[list(inner_lip_polygon())]) > cut  # noqa: E731
-    extension = inside(target, 0.5) & ~inside(px, 0.01)  # inside the new opening, outside the actor's
-    own = luma(image[inside(px, 0.5)].astype(np.float32))
-    assert extension.sum() > 100
-    # as dark as the actor's cavity (the darkest quarter of the interior); it was as light as the interior's median
-    assert luma(frame[extension].astype(np.float32)).mean() < 1.25 * np.quantile(own, 0.25)

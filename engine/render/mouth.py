@@ -130,14 +130,11 @@ class MouthStyle:
     hair: np.ndarray | None  # (h, w, 4) premultiplied: moustache hanging from the upper lip, or None
     grain: np.ndarray  # (h, w) float32 static noise of the photo's grain strength
     source_px: np.ndarray  # (N, 2) source landmarks
-    own_cavity: bool = False  # `cavity` is the colour the source's own open mouth shows (OWN_CAVITY_SHARE)
 
     @staticmethod
-    def of(image: np.ndarray, px: np.ndarray, look: PhotoLook | None = None, own_cavity: bool = False) -> "MouthStyle":
+    def of(image: np.ndarray, px: np.ndarray, look: PhotoLook | None = None) -> "MouthStyle":
         """The style of `image` with landmarks `px`; `look`: the photo's measured look when already known (the
-        frames of one video share their reference frame's). `own_cavity`: an open mouth's cavity is coloured as
-        its own shows, unlit and without a painted tongue (a video frame, whose wider opening is painted around
-        its real interior); a closed one keeps the painted, lit cavity."""
+        frames of one video share their reference frame's)."""
         from engine.face.canonical import load_canonical_model
 
         img = np.ascontiguousarray(image[..., :3])
@@ -151,9 +148,6 @@ class MouthStyle:
         teeth = _teeth_colour(img, px, look, real)
         black, lip = look.black, look.lip
         cavity = black + (lip - black) * CAVITY_OF_LIP
-        own_cavity = own_cavity and real
-        if own_cavity:
-            cavity = _own_cavity(img, px, cavity)
         tongue = black + (lip - black) * TONGUE_OF_LIP
         gum = black + (lip - black) * GUM_OF_LIP
         frame = _MouthFrame(px)
@@ -193,7 +187,7 @@ class MouthStyle:
             _overlay_source(upper, lower, img, px, origin, v, split)
         hair = _moustache(img, px, look, frame, origin, u, v, ppc)
         return MouthStyle(look, teeth, cavity, tongue, width, opening, ppc, real, origin, upper, lower, hair,
-                          noise * np.float32(grain_amp), np.asarray(px, dtype=np.float64), own_cavity)
+                          noise * np.float32(grain_amp), np.asarray(px, dtype=np.float64))
 
 
 @lru_cache(maxsize=8)  # a video's mouth atlas keeps a few sizes for many frames; a still has one
@@ -300,32 +294,6 @@ def _teeth_layer(x, v, edge, widths_cm, heights_cm, direction, ppc, half_w, teet
     layer[band, :3] = colour * tooth_a[..., None] + gum_c * gum_a[..., None]
     layer[band, 3] = np.clip(tooth_a + gum_a, 0.0, 1.0)
     return layer
-
-
-# A video frame's open mouth shows its own cavity: the darkest quarter of the pixels inside its inner lips (teeth,
-# tongue and lips are lighter), at their median colour. The cavity derived from the lips (CAVITY_OF_LIP) and lit
-# along them (CAVITY_LIT) suits a still's painted mouth; around a dubbed actor's real dark interior it read as a
-# pink or grey block (a bright lipstick made it pink), and a painted tongue hump as a lighter band in it.
-OWN_CAVITY_SHARE = 0.25
-
-
-def _own_cavity(img: np.ndarray, px: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """The colour of the cavity `img` shows inside the inner lips at `px` (OWN_CAVITY_SHARE), or `fallback` where
-    too little of it shows."""
-    import cv2
-
-    poly = px[list(inner_lip_polygon())]
-    x0, y0 = np.floor(poly.min(0)).astype(int)
-    x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, img.shape[1]), min(y1, img.shape[0])
-    if x1 - x0 < 3 or y1 - y0 < 3:
-        return fallback
-    inside = cv2.erode(polygon_mask((y1 - y0, x1 - x0), poly - [x0, y0]), np.ones((3, 3), np.uint8)) > 0.5
-    pixels = img[y0:y1, x0:x1][inside].astype(np.float32)
-    if len(pixels) < 8:
-        return fallback
-    dark = pixels[luma(pixels) <= np.quantile(luma(pixels), OWN_CAVITY_SHARE)]
-    return np.median(dark, axis=0).astype(np.float32)
 
 
 def _overlay_source(upper, lower, img, px, origin, v, split) -> None:
@@ -454,13 +422,11 @@ def paint_mouth(frame: np.ndarray, target_px: np.ndarray, style: MouthStyle, hea
     depth = np.clip(np.minimum(v - v_up, v_lo - v) / (0.5 * gap), 0.0, 1.0)
     half_w = 0.5 * max(float(np.linalg.norm(target_px[308] - target_px[78])), 1.0)
     corner = np.clip(np.abs(x) / half_w, 0.0, 1.0) ** 2
-    lit = 1.0 if style.own_cavity else CAVITY_LIT  # the frame's own cavity is already lit as it shows
-    colour = style.cavity[None, None, :] * ((lit - (lit - CAVITY_DEEP) * depth)
+    colour = style.cavity[None, None, :] * ((CAVITY_LIT - (CAVITY_LIT - CAVITY_DEEP) * depth)
                                             * (1.0 - CAVITY_CORNER_DARK * corner))[..., None]
     # Tongue hint: a hump behind the lower teeth, riding on the jaw, for wide openings.
     gap_mid_cm = float(tf.lower(tf.mid) - tf.upper(tf.mid)) / max(ppc, 1e-6)
-    show = 0.0 if style.own_cavity else float(smoothstep((gap_mid_cm - TONGUE_FROM_CM) /  # (OWN_CAVITY_SHARE)
-                                                         (TONGUE_FULL_CM - TONGUE_FROM_CM)))
+    show = float(smoothstep((gap_mid_cm - TONGUE_FROM_CM) / (TONGUE_FULL_CM - TONGUE_FROM_CM)))
     if show > 0.0:
         src_frame = _MouthFrame(style.source_px)
         stomion = 0.5 * (src_frame.upper(src_frame.mid) + src_frame.lower(src_frame.mid))

@@ -96,7 +96,7 @@ class WarpRenderer:
                 m = 2 * self.grid_step
                 region = (max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, image.shape[1]), min(y1 + m, image.shape[0]))
             field = WarpField(px, image.shape[1], image.shape[0], self.grid_step, region)
-            mouth = MouthStyle.of(image, px, self._mouth.look, own_cavity=True)  # a video's frames share its look
+            mouth = MouthStyle.of(image, px, self._mouth.look)  # a video's frames share its look
         grid = field.backward_grid(target, start)
         warped = cv2.remap(image, field.map_of_grid(grid), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if region is None:
