@@ -310,6 +310,23 @@ class _WriterThread:
         self._thread.join()
 
 
+def _check_project_audio(project: "Project", settings: RenderSettings) -> None:
+    """AudioReadError, before any work, where the render's sound would be wrong: missing for a video, or another
+    recording than the one the project was animated to for a video or frames."""
+    from engine.errors import AudioReadError
+
+    path = project.audio_source.path
+    if project.audio is None and settings.output:
+        # a video of a talking head without its voice is never what was meant
+        raise AudioReadError(f"the project's audio {path} is missing: relink it first (the editor's File > Relink "
+                             "Audio), or write landmarks or frames only")
+    changed = project.audio_source.changed(project.fps)
+    if changed and (settings.output or settings.frames_dir):
+        # another file put at the audio's path (a new take) would be laid under the old lip sync
+        raise AudioReadError(f"the audio at {path} is not the recording this project was animated to ({changed}): "
+                             "put that recording back, or open the project in the editor to animate this one")
+
+
 def _refuse_writing_over_sources(project: "Project", settings: RenderSettings) -> None:
     """`render dub.talkline -o take.mp4` replaced the dub's own source video with the dub."""
     from engine.errors import UsageError
@@ -332,7 +349,7 @@ class RenderJob:
         self.settings = settings
         self.renderer = settings.renderer or default_choice(RENDERERS)
         # what the renderer is given: the motion with turns it cannot show soft-limited (the exports keep them)
-        self.shown, self._turned, self._limited_fps = self.motion, {}, chunks.fps
+        self.shown, self._turned, self._limited_fps, self._limit = self.motion, {}, chunks.fps, None
         if settings.wants_frames():
             RENDERERS.require(self.renderer.name, self.renderer.config)  # fail now, not on the render thread
             self._limit = RENDERERS.get(self.renderer.name).capabilities.turn_limit
@@ -351,20 +368,7 @@ class RenderJob:
         """Frames [start, stop) of the project with all its edits as they are now (later edits don't leak in),
         evaluated chunk by chunk as the render reaches them, with the project's renderer unless the settings
         name another."""
-        if project.audio is None and settings.output:
-            from engine.errors import AudioReadError
-
-            # a video of a talking head without its voice is never what was meant: say so, before any work
-            raise AudioReadError(f"the project's audio {project.audio_source.path} is missing: relink it first "
-                                 "(the editor's File > Relink Audio), or write landmarks or frames only")
-        changed = project.audio_source.changed(project.fps)
-        if changed and (settings.output or settings.frames_dir):
-            from engine.errors import AudioReadError
-
-            # another file put at the audio's path (a new take) would be laid under the old lip sync
-            raise AudioReadError(f"the audio at {project.audio_source.path} is not the recording this project was "
-                                 f"animated to ({changed}): put that recording back, or open the project in the "
-                                 "editor to animate this one")
+        _check_project_audio(project, settings)
         _refuse_writing_over_sources(project, settings)
         if settings.renderer is None:
             settings.renderer = project.renderer
@@ -486,7 +490,6 @@ class RenderJob:
             for writer in writers:
                 writer.abort()
             raise
-
 
     def _warn_turns_past_limit(self) -> None:
         """Says where the head turned further than the renderer shows (once per render, with its furthest turn)."""

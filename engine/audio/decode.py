@@ -134,7 +134,8 @@ def load_audio(path: str | os.PathLike, *, analysed: bool = True) -> AudioClip:
                 chunks += [_samples(f) for f in downmix.resample(None)]
         except av.error.FFmpegError as exc:
             if not chunks:
-                raise AudioReadError(f"cannot decode the audio of {path}: {reason(exc)} (the file is damaged or cut short)") from None
+                raise AudioReadError(f"cannot decode the audio of {path}: {reason(exc)} (the file is damaged or cut "
+                                     "short)") from None
             warnings.warn(f"{path}: audio decoding stopped early ({reason(exc)}); using what was decoded", stacklevel=2)
     if not chunks or rate is None or sum(c.shape[0] for c in chunks) == 0:
         raise AudioReadError(f"{path} contains no audio samples (zero length, or the file is cut short)")

@@ -20,6 +20,21 @@ EYE_RIGHT_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
 EYE_LEFT_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
 EYE_LEFT_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
 
+# The eyes' outer corners, right then left: the line between them gives a face's size and tilt in the picture.
+EYE_OUTER_CORNERS = (EYE_RIGHT_UPPER[0], EYE_LEFT_UPPER[0])
+
+
+def eye_line(px: np.ndarray) -> np.ndarray:
+    """(..., 2) vector from the right eye's outer corner to the left's, of (..., N, 2) landmarks."""
+    px = np.asarray(px, dtype=np.float64)
+    return px[..., EYE_OUTER_CORNERS[1], :] - px[..., EYE_OUTER_CORNERS[0], :]
+
+
+def tilt_deg(line: np.ndarray) -> np.ndarray:
+    """The angle (degrees, image axes: y down) of an eye line from the horizontal."""
+    return np.degrees(np.arctan2(line[..., 1], line[..., 0]))
+
+
 # Brow loops from the outer end to the inner end.
 BROW_RIGHT_UPPER = (70, 63, 105, 66, 107)
 BROW_RIGHT_LOWER = (46, 53, 52, 65, 55)

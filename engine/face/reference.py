@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.errors import FaceTooSmallError, MultipleFacesError, NoFaceError
 from engine.face.canonical import load_canonical_model
+from engine.face.contours import eye_line, tilt_deg
 from engine.face.images import load_image
 from engine.face.landmarker import FaceDetection, FaceLandmarkerSession
 from engine.geometry import canonical_from_metric, screen_to_metric
@@ -134,8 +135,7 @@ def _tilted_faces(session: FaceLandmarkerSession, image: np.ndarray) -> list[Fac
         out = []
         for face in faces:
             px = face.landmarks[:, :2] * (tw, th) @ back[:, :2].T + back[:, 2]
-            (x0, y0), (x1, y1) = px[33], px[263]  # the eyes' outer corners
-            if abs(np.degrees(np.arctan2(y1 - y0, x1 - x0))) <= MAX_TILT_DEG:
+            if abs(tilt_deg(eye_line(px))) <= MAX_TILT_DEG:
                 out.append(FaceDetection(np.column_stack([px[:, 0] / w, px[:, 1] / h, face.landmarks[:, 2] * tw / w]),
                                          face.transform, face.blendshapes))
         if out:
@@ -429,11 +429,12 @@ def analyze_portrait(
             past = {"left": -left, "top": -top, "right": left + side - w, "bottom": top + side - h}
             edges = sorted((e for e in past if past[e] > EXTENSION_WARN * side), key=lambda e: -past[e])
             if edges and cut <= FACE_CUT_WARN:  # every side that is filled in (a close photo: all four)
-                warnings.warn(f"the face in {what} is near the picture's {_listed(edges)} edge{'s' * (len(edges) > 1)}: "
-                              f"the frame's {_listed([f'{e} {100 * past[e] / side:.0f} %' for e in edges])} "
-                              f"{'lies' if len(edges) == 1 else 'lie'} past the photo and {'is' if len(edges) == 1 else 'are'} "
-                              "filled in, blurred (a photo with more room around the face, or --full-frame, shows only "
-                              "real pixels)", stacklevel=2)
+                shares = _listed([f"{e} {100 * past[e] / side:.0f} %" for e in edges])
+                one = len(edges) == 1
+                warnings.warn(f"the face in {what} is near the picture's {_listed(edges)} edge{'' if one else 's'}: "
+                              f"the frame's {shares} {'lies' if one else 'lie'} past the photo and "
+                              f"{'is' if one else 'are'} filled in, blurred (a photo with more room around the face, "
+                              "or --full-frame, shows only real pixels)", stacklevel=2)
             framed = crop_with_extension(image, left, top, side)
             interp = cv2.INTER_AREA if framed.shape[0] > size else cv2.INTER_CUBIC
             framed = cv2.resize(framed, (size, size), interpolation=interp)

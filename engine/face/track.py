@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import Cancelled, NoFaceError, VideoReadError
+from engine.face.contours import eye_line, tilt_deg
 
 # Gaps up to this long (s) are interpolated: blinks of the detector on motion blur or a hand passing by.
 # Longer ones are a cut-away or the person leaving the shot: reported, never invented.
@@ -282,8 +283,7 @@ def eye_line_deg(track: FaceTrack) -> float:
     idx = np.flatnonzero(track.usable)
     if not len(idx):
         return 0.0
-    d = track.landmarks_px(idx)[:, 263] - track.landmarks_px(idx)[:, 33]
-    return float(np.degrees(np.arctan2(np.median(d[:, 1]), np.median(d[:, 0]))))
+    return float(tilt_deg(np.median(eye_line(track.landmarks_px(idx)), axis=0)))
 
 
 def size_spread(track: FaceTrack) -> float:
@@ -291,8 +291,7 @@ def size_spread(track: FaceTrack) -> float:
     idx = np.flatnonzero(track.usable)
     if len(idx) < 2:
         return 1.0
-    px = track.landmarks_px(idx)
-    lo, hi = np.percentile(np.linalg.norm(px[:, 263] - px[:, 33], axis=1), [10, 90])
+    lo, hi = np.percentile(np.linalg.norm(eye_line(track.landmarks_px(idx)), axis=1), [10, 90])
     return float(hi / max(lo, 1e-6))
 
 
@@ -309,9 +308,9 @@ def warn_framing(track: FaceTrack, path: str | os.PathLike) -> None:
                       stacklevel=3)
     zoom = size_spread(track)
     if zoom > FRAMING_ZOOM:
-        warnings.warn(f"{os.fspath(path)}: the face's size changes {zoom:.1f}x over the clip (a zoom or a cut): the dub "
-                      "fits one face to the whole clip, so the new mouth may sit crooked or too wide on part of it; "
-                      "dub each framing on its own", stacklevel=3)
+        warnings.warn(f"{os.fspath(path)}: the face's size changes {zoom:.1f}x over the clip (a zoom or a cut): the "
+                      "dub fits one face to the whole clip, so the new mouth may sit crooked or too wide on part of "
+                      "it; dub each framing on its own", stacklevel=3)
 
 
 def track_cache_path(video: str | os.PathLike, face_index: int | None) -> Path:
