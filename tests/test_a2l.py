@@ -187,6 +187,52 @@ def test_synthesized_sentences_align_to_their_last_word(tmp_path, sentence):
     assert all(a.end <= b.start + 1e-9 for a, b in zip(words, words[1:]))
 
 
+def test_a_real_interview_aligns_with_its_transcript():
+    """A real interview (PC-AVS 796100172) with its words as a recogniser heard them: pocketsphinx's default
+    beams pruned the one path through the text (0 of 29 words); the retry with wide beams aligns every word, in
+    order, inside the clip."""
+    from engine.a2l.phonemes import align_transcript, transcript_words
+
+    text = ("in Denmark first. I did this song with a couple of guys over there, enrolled the song, and then just "
+            "basically sent it to the dean. You know, send")
+    clip = load_audio(media("talking_videos/Talking-Face_PC-AVS__796100172.mp4"))
+    aligned = align_transcript(clip.mono16k, text)
+    assert aligned is not None
+    phones, words = aligned
+    assert [w.label for w in words] == transcript_words(text)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(words, words[1:]))
+    assert words[-1].end <= clip.duration + 1e-9
+    assert sum(p.end - p.start for p in phones if p.label != "SIL") > 0.5 * clip.duration
+
+
+def test_a_take_cut_inside_its_transcript_aligns_the_words_it_holds(tmp_path):
+    """A take that ends before its script's last word, or starts after its first: the words it holds are
+    aligned where they are in the whole take (before: the whole transcript was dropped for recognition), and the
+    warning names the word it did not find."""
+    from engine.a2l.phonemes import align_transcript
+
+    text = "We will meet at the old station near the river before the evening train leaves for Boston"
+    x = load_audio(espeak_wav(text, tmp_path / "s.wav")).mono16k
+    whole = align_transcript(x, text)
+    assert whole is not None
+    timed = whole[1]
+    with pytest.warns(UserWarning, match=r'last 1 word \("boston"\) was not found in the audio'):
+        aligned = align_transcript(x[: int(timed[-1].start * 16000)], text)  # up to where "boston" begins
+    assert aligned is not None
+    assert [w.label for w in aligned[1]] == [w.label for w in timed[:-1]]
+    for a, b in zip(aligned[1], timed):
+        assert a.start == pytest.approx(b.start, abs=0.05)
+    start = timed[1].start + 0.7 * (timed[1].end - timed[1].start)  # inside "will"
+    with pytest.warns(UserWarning, match=r'first 1 word \("we"\) was not found in the audio'):
+        aligned = align_transcript(x[int(start * 16000):], text)
+    assert aligned is not None
+    assert [w.label for w in aligned[1]] == [w.label for w in timed[1:]]
+    for a, b in zip(aligned[1][1:], timed[2:]):
+        assert a.start + start == pytest.approx(b.start, abs=0.05)
+    # a take that lacks half its script is not aligned at all (the text and the take differ)
+    assert align_transcript(x[: int(timed[8].start * 16000)], text) is None
+
+
 def test_unalignable_transcript_falls_back_to_recognition(bob):
     clip, _ = bob
     with pytest.warns(UserWarning, match="could not be aligned") as caught:
@@ -200,17 +246,19 @@ def test_unalignable_transcript_falls_back_to_recognition(bob):
 
 
 def test_a_transcript_lost_in_noise_suggests_denoising(tmp_path):
-    """Speech 5 dB over white noise: forced alignment fails (RNNoise lets it align), and the warning said nothing
-    of the noise."""
+    """Speech 5 dB over white noise: forced alignment loses the last word, at 0 dB all of them (RNNoise lets
+    them align); the warnings name the noise (they said nothing of it once)."""
     text = "Peter Piper picked a peck of pickled peppers"
     x, rate = soundfile.read(espeak_wav(text, tmp_path / "clean.wav"), dtype="float32")
     level = np.sqrt(np.mean(x[np.abs(x) > 0.01] ** 2))
-    noisy = x + np.random.default_rng(0).normal(0.0, level / 10 ** (5 / 20), x.shape).astype(np.float32)
-    soundfile.write(tmp_path / "noisy.wav", noisy, rate)
-    clip = load_audio(tmp_path / "noisy.wav")
-    with pytest.warns(UserWarning, match=r"could not be aligned .* \(the recording is noisy: the denoise setting, "
-                                         r"--denoise, may let it align\)"):
-        predict_embedded(clip, 30.0, EmbeddedConfig(transcript=text))
+    for snr, warning in ((5, r'last 1 word \("peppers"\) was not found in the audio \(cut from the take, or lost in '
+                              r'noise\): the other words are aligned'), (0, "could not be aligned .*")):
+        noise = np.random.default_rng(0).normal(0.0, level / 10 ** (snr / 20), x.shape).astype(np.float32)
+        soundfile.write(tmp_path / "noisy.wav", x + noise, rate)
+        clip = load_audio(tmp_path / "noisy.wav")
+        with pytest.warns(UserWarning, match=warning + r" \(the recording is noisy: the denoise setting, --denoise, "
+                                                       r"may let it align\)"):
+            predict_embedded(clip, 30.0, EmbeddedConfig(transcript=text))
 
 
 def test_out_of_dictionary_words_without_espeak(monkeypatch):

@@ -40,6 +40,19 @@ NOISE_FLOOR = 1e-4
 # word of 6 in 30 synthesized sentences (the README demo's among them). Recognition keeps the lower floor:
 # this much noise hurts it on real speech (bench_lipsync 0.46 -> 0.43), while real speech aligns at either.
 ALIGN_NOISE_FLOOR = 3e-3
+# Forced alignment follows one path through the transcript, and pocketsphinx's default beams (1e-48 and 7e-29
+# for words) can prune it where a speaker's pronunciation strays from the dictionary's: a real interview
+# aligned 0 of its 29 words, all 29 with these (1e-56 still lost it). A first pass that loses words is retried
+# with them (0.05-0.15 s per second of audio, more on longer takes: 63 s aligned in 11 s in all).
+WIDE_ALIGN_BEAMS = dict(beam=1e-64, wbeam=1e-44, pbeam=1e-64)
+# A take trimmed inside its transcript's first or last words aligns only the words it holds: they are kept
+# where they are at least this share of the transcript (two words of a ten-word sentence); fewer means the text
+# and the take differ (another take, a missing passage), and the words are recognised instead.
+ALIGN_MIN_SHARE = 0.8
+# Where the whole text does not align at all, the take may be cut inside its script's first or last words
+# (pocketsphinx then times none of them): up to this many are left out at either end, one at a time, each try a
+# pass with the wide beams (a transcript that does not align at all costs 6 passes instead of 2).
+TRIMMED_WORDS = 2
 # pocketsphinx's fast-decoding settings (downsampled frames, tight per-frame limits, no second passes), and its
 # phone-loop lookahead over 5 frames, which prunes words whose phones the coming frames rule out: ~10% faster,
 # and the same lip sync on every clip of bench_lipsync and the driving clips.
@@ -246,11 +259,50 @@ def transcript_words(text: str) -> list[str]:
     return [w.strip("'") for w in re.findall(r"[a-z0-9']+", text.lower()) if w.strip("'")]
 
 
-def align_transcript(mono16k: np.ndarray, transcript: str) -> Recognition | None:
-    """Forced alignment of `transcript` (phone level): its phones and words timed on the clip. None when
-    alignment fails or is not applicable."""
+def _forced_alignment(hmm: str, dictionary: str, words: list[str], pcm: bytes, beams: dict):
+    """A decoder that has aligned `words` to `pcm` with `beams`, and the words it timed (a prefix of them where
+    it did not reach the end); None when it failed outright."""
     import pocketsphinx as ps
 
+    decoder = ps.Decoder(hmm=hmm, dict=dictionary, lm=None, loglevel="FATAL", **beams)
+    for word in set(words):
+        if decoder.lookup_word(word) is None:
+            decoder.add_word(word, " ".join(pronounce(word)), True)
+    try:
+        decoder.set_align_text(" ".join(words))
+        _utterance(decoder, pcm)
+    except RuntimeError:
+        return None
+    return decoder, _words(decoder)
+
+
+def _align_words(hmm: str, dictionary: str, words: list[str], pcm: bytes, tries=({}, WIDE_ALIGN_BEAMS)):
+    """(decoder, timed words) of the fullest alignment of `words`: pocketsphinx's default beams, then, where
+    they lose words, WIDE_ALIGN_BEAMS. None when neither timed a word."""
+    best = None
+    for beams in tries:
+        got = _forced_alignment(hmm, dictionary, words, pcm, beams)
+        if got is not None and got[1] and (best is None or len(got[1]) > len(best[1])):
+            best = got
+        if best is not None and len(best[1]) == len(words):
+            break
+    return best
+
+
+def _trimmed_takes(words: list[str]):
+    """(first, end) word ranges to try where the whole text does not align: a take trimmed inside its script's
+    last or first words (up to TRIMMED_WORDS of them), the end first."""
+    for k in range(1, TRIMMED_WORDS + 1):
+        if len(words) - k >= ALIGN_MIN_SHARE * len(words):
+            yield 0, len(words) - k
+            yield k, len(words)
+
+
+def align_transcript(mono16k: np.ndarray, transcript: str, noisy: bool = False) -> Recognition | None:
+    """Forced alignment of `transcript` (phone level): its phones and words timed on the clip. None when
+    alignment fails or is not applicable. Where the first or last words are not found (a take cut inside its
+    script, or a word lost in noise), the others are aligned, with a warning naming them (`noisy`: see
+    phones_for)."""
     words = transcript_words(transcript)
     if not words:
         return None
@@ -259,20 +311,25 @@ def align_transcript(mono16k: np.ndarray, transcript: str) -> Recognition | None
                       "phones are recognised without it", stacklevel=3)
         return None
     hmm, _, dictionary = _model_paths()
-    decoder = ps.Decoder(hmm=hmm, dict=dictionary, lm=None, loglevel="FATAL")
-    for word in set(words):
-        if decoder.lookup_word(word) is None:
-            decoder.add_word(word, " ".join(pronounce(word)), True)
     pcm = _pcm(mono16k, ALIGN_NOISE_FLOOR)
-    try:
-        decoder.set_align_text(" ".join(words))
-        _utterance(decoder, pcm)
-    except RuntimeError:
+    first, best = 0, _align_words(hmm, dictionary, words, pcm)
+    if best is None or len(best[1]) < len(words):
+        for lo, hi in _trimmed_takes(words):
+            got = _align_words(hmm, dictionary, words[lo:hi], pcm, (WIDE_ALIGN_BEAMS,))
+            if got is not None and len(got[1]) == hi - lo:
+                first, best = lo, got
+                break
+    if best is None or len(best[1]) < ALIGN_MIN_SHARE * len(words):  # the text and the take differ
         return None
-    timed = _words(decoder)
-    if len(timed) < len(words):  # a partial path: the decoder gave up
-        return None
-    phones = _phone_alignment(decoder, pcm, len(words))
+    decoder, timed = best
+    missing = words[:first] + words[first + len(timed):]
+    if missing:
+        where = "first" if first else "last"
+        warnings.warn(f"the transcript's {where} {len(missing)} word{'s' * (len(missing) > 1)} "
+                      f"(\"{' '.join(missing)}\") {'were' if len(missing) > 1 else 'was'} not found in the audio (cut "
+                      f"from the take, or lost in noise): the other words are aligned{_hint(transcript, noisy)}",
+                      stacklevel=3)
+    phones = _phone_alignment(decoder, pcm, len(timed))
     duration = len(mono16k) / ANALYSIS_RATE
     return merge_silence(_segments(phones, 0.0, duration)), _segments(timed, 0.0, duration, clean=False)
 
@@ -302,21 +359,25 @@ def looks_english(text: str) -> bool:
     return not letters or sum(not c.isascii() for c in letters) < FOREIGN_LETTER_SHARE * len(letters)
 
 
+def _hint(transcript: str, noisy: bool) -> str:
+    """What may let a transcript that did not (fully) align do so."""
+    if not looks_english(transcript):
+        return " (the transcript does not look English: set its language code, e.g. fr)"
+    return " (the recording is noisy: the denoise setting, --denoise, may let it align)" if noisy else ""
+
+
 def phones_for(mono16k: np.ndarray, transcript: str | None, progress=None, accurate: bool = False,
                speech: np.ndarray | None = None, noisy: bool = False) -> tuple[list[Segment], list[Segment], bool]:
     """Phones and words of the clip and whether they came from the transcript (forced alignment). Without one,
     the recognised words and their phones (`accurate`, `speech`: see recognize). `noisy`: the voice stands little
     above the recording's noise (a failed alignment then suggests denoising)."""
     if transcript and transcript.strip():
-        aligned = align_transcript(mono16k, transcript)
+        aligned = align_transcript(mono16k, transcript, noisy)
         if aligned is not None:
             if progress:
                 progress(1.0)
             return *aligned, True
         if len(mono16k) <= MAX_ALIGN_S * ANALYSIS_RATE:
-            hint = (" (the transcript does not look English: set its language code, e.g. fr)"
-                    if not looks_english(transcript) else
-                    " (the recording is noisy: the denoise setting, --denoise, may let it align)" if noisy else "")
-            warnings.warn(f"the transcript could not be aligned to the audio; phones are recognised without it{hint}",
-                          stacklevel=2)
+            warnings.warn("the transcript could not be aligned to the audio; phones are recognised without it"
+                          f"{_hint(transcript, noisy)}", stacklevel=2)
     return *recognize(mono16k, progress, accurate, speech), False
