@@ -315,6 +315,22 @@ def test_mouth_cues_export(bob):
     assert all(c["end"] > c["start"] for c in json.loads(cues)["mouthCues"])
 
 
+def test_written_mouth_cues_show_each_frames_shape_at_its_time(bob):
+    """A player looks the written cue up at every frame's time (30 fps: 0.6667 s ...) and finds that frame's
+    shape: the hundredths a cue is written in never put its start after its frame (0.67 did)."""
+    from engine.a2l.mouth_cues import mouth_cues
+
+    _, base = bob
+    exact = mouth_cues(base)
+    rows = [line.split("\t") for line in mouth_cues_tsv(base).splitlines()]
+    starts, shapes = np.array([float(t) for t, _ in rows]), [v for _, v in rows]
+    assert len(exact) >= 10
+    for frame in range(base.frame_count):
+        t = frame / base.fps
+        want = next(v for a, b, v in exact if a <= t + 1e-9 < b)
+        assert shapes[int(np.searchsorted(starts, t + 1e-9, side="right")) - 1] == want, frame
+
+
 def test_mouth_cues_describe_the_animated_mouth_where_the_phones_do_not():
     """The recogniser missed words (its phones say silence) while the voice goes on and the jaw moves: the cues
     follow the jaw there; phones heard in music, under a mouth the speech gate keeps shut, give the rest X."""

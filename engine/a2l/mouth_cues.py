@@ -7,6 +7,7 @@ last line at the end of the recording with the closed mouth X.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -92,15 +93,26 @@ def mouth_cues(base: BaseLayer, duration: float | None = None) -> list[tuple[flo
     return cues
 
 
+def _written(cues: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """The cues with their times in Rhubarb's hundredths: a cue that starts on a frame is written at or just
+    before that frame's time, never after it (rounded, frame 20 at 30 fps, 0.6667 s, became 0.67, and a player
+    looking the cue up at the frame's time showed the one before for a frame); the sound's end is rounded."""
+    def down(t: float) -> float:
+        return math.floor(t * 100.0 + 1e-6) / 100.0
+
+    out = [(down(a), down(b), v) for a, b, v in cues]
+    out[-1] = (out[-1][0], round(cues[-1][1], 2), out[-1][2])
+    return out
+
+
 def mouth_cues_json(base: BaseLayer, sound_file: str, duration: float | None = None) -> str:
-    cues = mouth_cues(base, duration)
-    return json.dumps({"metadata": {"soundFile": sound_file, "duration": round(cues[-1][1], 2)},
-                       "mouthCues": [{"start": round(a, 2), "end": round(b, 2), "value": v} for a, b, v in cues]},
-                      indent=2)
+    cues = _written(mouth_cues(base, duration))
+    return json.dumps({"metadata": {"soundFile": sound_file, "duration": cues[-1][1]},
+                       "mouthCues": [{"start": a, "end": b, "value": v} for a, b, v in cues]}, indent=2)
 
 
 def mouth_cues_tsv(base: BaseLayer, duration: float | None = None) -> str:
-    cues = mouth_cues(base, duration)
+    cues = _written(mouth_cues(base, duration))
     lines = [f"{a:.2f}\t{v}" for a, _b, v in cues]
     lines.append(f"{cues[-1][1]:.2f}\tX")
     return "\n".join(lines) + "\n"
