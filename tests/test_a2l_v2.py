@@ -461,6 +461,24 @@ def test_denoising_a_block_at_a_time_joins_seamlessly(monkeypatch):
     assert calls and calls == sorted(calls) and 0 < calls[-1] < 1  # progress as it goes
 
 
+@pytest.mark.parametrize("transcript", [None, "Be quiet, Bob. My puppy might be sleeping by the map."])
+def test_a_whispered_sentence_is_voice_all_through(tmp_path, transcript):
+    """The voice detector heard little of a whisper, and voicing (the other sign of a voice) has none: the
+    speech gate shut the mouth over 1.4 s of audible whispering (frames 20-63 here), transcript or not. Now
+    the mouth is open in most frames within 15 dB of the loud parts (before: 57-62 %)."""
+    from engine.a2l.loudness import level_100hz
+
+    wav = espeak_wav("Be quiet, Bob. My puppy might be sleeping by the map.", tmp_path / "w.wav", "-v", "en-us+whisper")
+    clip = load_audio(wav)
+    jaw = predict_embedded(clip, 30.0, EmbeddedConfig(transcript=transcript)).weights["jawOpen"]
+    level = level_100hz(clip.mono16k)
+    at_frames = level[np.minimum((np.arange(len(jaw)) / 30.0 * 100).astype(int), len(level) - 1)]
+    loud = at_frames > np.percentile(level, 90) - 15.0
+    assert loud.sum() > 40
+    assert (jaw[loud] > 0.05).mean() > 0.8
+    assert jaw[-8:].max() < 0.02  # and it closes after the last word
+
+
 def test_a_whisper_moves_the_mouth(tmp_path):
     """Whispered speech has no voicing, and the acoustic openness was read in voiced frames only: a whisper in
     another language left the mouth shut (and in English only the phones moved it, to a third of speech's)."""

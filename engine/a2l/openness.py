@@ -128,11 +128,6 @@ MIN_RANGE_CENTROID_HZ = 120.0
 MIN_RANGE_SHARE_DB = 3.0
 
 
-# Speech with voicing in less than this share of its frames is whispered: the band measures are read over all of it
-# (a whispered vowel has its formants in the breath noise). Speech and song are voiced in 19-77 % of their speech
-# frames on the 24 voices of ../shared/media, 12-80 % under bench_lipsync_robust's noise, music, reverb and
-# clipping, espeak-ng's whisper in 1 %: the share only tells the two apart (about their geometric middle).
-WHISPERED_VOICING = 0.05
 # Voiced frames this close (10 ms frames) to an unvoiced one are not read: Praat's formant window (50 ms
 # Gaussian) and the 25 ms band window reach into the neighbouring frication or burst there.
 EDGE_FRAMES = 2
@@ -157,7 +152,7 @@ def jaw_measures(analysis, mono16k: np.ndarray) -> np.ndarray:
     f1c, env, level = f1c[:n], env[:n], level[:n]
     speech = analysis.presence > 0.5
     voiced = _inner(analysis.voiced) & speech
-    if voiced.sum() < WHISPERED_VOICING * speech.sum():  # a whisper: its vowels' formants shape the noise instead
+    if analysis.whispered:  # its vowels' formants shape the breath noise: the band measures are read over all of it
         voiced = speech
     measures = [_norm_voiced(f1c, voiced, speech, MIN_RANGE_CENTROID_HZ),
                 _norm_voiced(env - level, voiced, speech, MIN_RANGE_SHARE_DB)]
