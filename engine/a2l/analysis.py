@@ -27,7 +27,7 @@ VOICED_SHARE = 2 * vad.MARGIN_SHARE
 # Unvoiced gaps shorter than this between voiced frames are consonants of the same stretch of voice.
 VOICED_BRIDGE_S = 0.15
 NUMPY_VOICED = 0.45  # the numpy autocorrelation's voicing threshold (its peak is a normalised correlation)
-# A clip voiced in less than this share of its sound (the frames above the noise floor) is whispered. Speech and
+# A clip voiced in less than this share of its clear sound (VOICED_OVER_FLOOR_DB over the floor) is whispered. Speech and
 # song are voiced in 35-90 % of it on the clips of ../shared/media (noisy, telephone-band and reverberant copies
 # included), espeak-ng's whisper in 1 %: the share only tells the two apart (about their geometric middle). A
 # whisper's breath noise is then its voice (Silero hears little of it), and its vowels are read in that noise.
@@ -49,7 +49,7 @@ class Analysis:
     f2: np.ndarray
     has_vad: bool
     has_praat: bool
-    whispered: bool = False  # voiced in under WHISPERED_VOICING of its sound
+    whispered: bool = False  # voiced in under WHISPERED_VOICING of its clear sound
 
     @property
     def frames(self) -> int:
@@ -103,12 +103,13 @@ def analyse(mono16k: np.ndarray) -> Analysis:
     floor = vad.noise_floor_db(level, region if prob is not None else None)
     above = vad.level_gate(level, floor)
     voiced = (f0 > 0) & (above > 0)
-    sound = above > 0.5
+    # clear sound: a whisper must stand VOICED_OVER_FLOOR_DB over the floor (room tone alone never does)
+    sound = level > floor + VOICED_OVER_FLOOR_DB
     whispered = bool(sound.sum() >= 10 and voiced.sum() < WHISPERED_VOICING * sound.sum())
     # Voice: the VAD's speech, or clearly voiced sound well above the floor (bridged over consonants); in a
-    # whisper, any sound well above the floor.
+    # whisper, its clear sound.
     over = min(VOICED_OVER_FLOOR_DB, VOICED_SHARE * vad.speech_span_db(level, floor))
-    strong = (sound if whispered else voiced) & (level > floor + over)
+    strong = sound if whispered else voiced & (level > floor + over)
     voice = region | _bridge(strong, int(round(VOICED_BRIDGE_S * 100)))
     if prob is None:  # no VAD: the floor and voicing alone (unvoiced sound near voiced sound included)
         voice = vad.dilate(_bridge(strong, int(round(VOICED_BRIDGE_S * 100))), int(round(vad.VAD_PAD_S * 100)))
