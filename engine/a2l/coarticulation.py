@@ -60,15 +60,19 @@ def coarticulate(phones: list[Segment], times: np.ndarray, controls: tuple[str, 
     return out.astype(np.float32)
 
 
-def bilabial_frames(phones: list[Segment], fps: float, lead_s: float, frame_count: int) -> np.ndarray:
-    """Indices of the frames that must show closed lips: the frame nearest each P/B/M centre, and every
-    frame inside a long one."""
+def bilabial_frames(phones: list[Segment], fps: float, lead_s: float, frame_count: int,
+                    min_frames: int = 1) -> np.ndarray:
+    """Indices of the frames that must show closed lips: every frame inside a P/B/M (shifted `lead_s` earlier),
+    and at least the `min_frames` frames nearest its centre (a seal of one frame between open ones pops)."""
     frames: list[int] = []
     for p in phones:
         if viseme_of(p.label) != "PP":
             continue
         a, b = (p.start - lead_s) * fps, (p.end - lead_s) * fps
         inside = list(range(int(np.ceil(a)), int(np.floor(b)) + 1))
-        frames += inside or [int(round((a + b) / 2))]
-    # a closure cut by the clip's edge still shows on the first/last frame
+        if len(inside) < min_frames:
+            centre = (a + b) / 2.0
+            near = range(int(np.floor(centre)) - min_frames, int(np.ceil(centre)) + min_frames + 1)
+            inside = sorted(near, key=lambda f: (abs(f - centre), f))[:min_frames]
+        frames += inside
     return np.unique(np.clip(np.asarray(frames, np.int64), 0, frame_count - 1))

@@ -79,7 +79,7 @@ class EmbeddedConfig:
     seed: int = 0
     transcript: str | None = None
     blink_rate: float = 1.0  # scale of the natural ~17 blinks per minute
-    min_hold_frames: int = 2  # a mouth shape lasts at least this many frames (viseme track and smoothing)
+    min_hold_frames: int = 2  # a mouth shape lasts at least this many frames (visemes, smoothing, lip seals)
     lead_ms: float = 50.0  # the mouth anticipates the sound (phones and acoustic openness; tuned on bench_lipsync)
     loudness_influence: float = 1.0  # 0: opening from phones only; 1: the acoustic openness blended in
     brow_intensity: float = 1.0
@@ -279,7 +279,7 @@ def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis
                 mouth[:, col[c]] = (1.0 - formant_weight) * mouth[:, col[c]] + formant_weight * full * target
     mouth = mouth * gate[:, None]  # lip shaping follows speech activity so the mouth rests in pauses
     mouth[:, col["jawOpen"]] = jaw * gate
-    closed = bilabial_frames(phones, fps, lead, n)
+    closed = bilabial_frames(phones, fps, lead, n, s.min_hold_frames)  # a one-frame seal pops
     # Aligned bilabials really close the lips; recognised ones are often wrong (M/N, B/D confusions),
     # so they only narrow the mouth (and hardly at all in song, where recognition is poorer still).
     c = np.full(n, 1.0 if source == "aligned" else RECOGNISED_CLOSURE if source == "recognised" else 0.0)
