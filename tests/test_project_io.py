@@ -215,7 +215,25 @@ CORRUPT = {
     "unknown channel": (lambda m: with_json(m, channels={"wiggle": {"keys": []}}), "unknown channel"),
     "missing field": (lambda m: _drop(m, "gains"), "project.json: field 'gains' is missing"),
     "bad image": (lambda m: {**m, "reference.png": b"nope"}, "reference.png: the image is not a readable PNG image"),
+    "float128": (lambda m: with_array(m, "base/offsets", np.zeros((151, 468, 3), np.longdouble)),
+                 "array 'base/offsets' has dtype float128, wider than 64 bits"),
+    "labels for times": (lambda m: with_array(m, "base/phonemes/labels", np.array(["AA"] * 5000)),
+                         "array 'base/phonemes/labels' has 5000 labels for"),
 }
+
+
+def test_a_portrait_projects_arrays_leave_a_video_track_unread(saved, tmp_path, monkeypatch):
+    """A still portrait's project carrying a video's face track (a crafted file: 216000 frames of zeros
+    compressed to a few hundred KB took 2.7 GB to open) opens without reading it."""
+    from engine.document import project_reader
+
+    path = tmp_path / "extra.talkline"
+    write_zip(path, with_array(members_of(saved), "track/landmarks", np.zeros((50, 478, 3))))
+    read = []
+    real = project_reader.np.lib.format.read_array
+    monkeypatch.setattr(project_reader.np.lib.format, "read_array", lambda fh, **kw: read.append(fh.name) or real(fh, **kw))
+    assert load_project(path).frame_count == 151
+    assert read and not [name for name in read if name.startswith("track/")]
 
 
 def members_json(members) -> bytes:

@@ -298,12 +298,17 @@ def _sources(doc: dict, arrays: dict, reference: ReferenceFace, folder: Path) ->
     return face, AudioSource(audio_path, clip, animated)
 
 
+def _has_video(doc: dict) -> bool:
+    """The project's face comes from a video (its arrays then hold the video's face track)."""
+    return any(isinstance(e, dict) and e.get("kind") == "video" for e in doc.get("sources", []))
+
+
 def load_project(path: str | os.PathLike) -> Project:
     """Reads, migrates and validates a project file; raises ProjectFileError with what is wrong."""
     path = os.path.abspath(os.fspath(path))
     doc, raw_npz, raw_png = _read_members(path)
     try:
-        arrays = reader.read_arrays(raw_npz, doc["frame_count"])
+        arrays = reader.read_arrays(raw_npz, doc["frame_count"], _has_video(doc))
         reference = _reference(doc, arrays, raw_png)
         base = _base(doc, arrays)
         source, audio = _sources(doc, arrays, reference, Path(path).parent)
@@ -462,7 +467,7 @@ def _recoverable(auto: Path) -> bool:
         return False
     try:
         doc, raw_npz, _ = _read_members(str(auto))
-        reader.read_arrays(raw_npz, doc["frame_count"])
+        reader.read_arrays(raw_npz, doc["frame_count"], _has_video(doc))
     except ProjectFileError as exc:
         _set_aside(auto, str(exc))
         return False

@@ -128,6 +128,8 @@ def _check_header(name: str, shape: tuple, dtype: np.dtype, frames: int) -> None
         raise fail(ARRAYS_MEMBER, f"array {name!r}", "holds Python objects (which Talkline never loads)")
     if dtype.kind not in kinds:
         raise fail(ARRAYS_MEMBER, f"array {name!r}", f"has dtype {dtype}, expected kind {kinds!r}")
+    if dtype.kind in "fi" and dtype.itemsize > 8:  # float128 holds nothing a project writes, at twice the memory
+        raise fail(ARRAYS_MEMBER, f"array {name!r}", f"has dtype {dtype}, wider than 64 bits")
     max_chars = _MAX_CHARS.get(name, MAX_LABEL_CHARS)
     if dtype.kind == "U" and dtype.itemsize > 4 * max_chars:  # numpy stores 4 bytes a character
         raise fail(ARRAYS_MEMBER, f"array {name!r}", f"holds strings of {dtype.itemsize // 4} characters, "
@@ -144,14 +146,24 @@ def _check_header(name: str, shape: tuple, dtype: np.dtype, frames: int) -> None
         raise fail(ARRAYS_MEMBER, f"array {name!r}", f"has shape {shape}, expected {expected}")
 
 
-def read_arrays(raw_npz: bytes, frames: int) -> dict[str, np.ndarray]:
-    """The arrays of arrays.npz whose headers fit the schema (others are left unread), loaded without pickle."""
+def _check_pairs(shapes: dict[str, tuple]) -> None:
+    """Each segment track's labels are as many as its times (before either is loaded)."""
+    for kind in ("phonemes", "visemes", "blinks", "words"):
+        times, labels = shapes.get(f"base/{kind}/times"), shapes.get(f"base/{kind}/labels")
+        if times is not None and labels is not None and times[0] != labels[0]:
+            raise fail(ARRAYS_MEMBER, f"array 'base/{kind}/labels'", f"has {labels[0]} labels for {times[0]} times")
+
+
+def read_arrays(raw_npz: bytes, frames: int, video: bool = True) -> dict[str, np.ndarray]:
+    """The arrays of arrays.npz whose headers fit the schema (others, and a video's face track in a project of a
+    still portrait, are left unread), loaded without pickle once every header has been checked."""
     out = {}
     try:
         with zipfile.ZipFile(io.BytesIO(raw_npz)) as zf:
+            wanted, shapes = [], {}
             for info in zf.infolist():
                 name = info.filename.removesuffix(".npy")
-                if _spec(name) is None:
+                if _spec(name) is None or (not video and name.startswith(("track/", "source/"))):
                     continue
                 with zf.open(info) as fh:
                     version = np.lib.format.read_magic(fh)
@@ -162,6 +174,10 @@ def read_arrays(raw_npz: bytes, frames: int) -> dict[str, np.ndarray]:
                     need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                     if info.file_size < need:
                         raise fail(ARRAYS_MEMBER, f"array {name!r}", "is truncated")
+                wanted.append((name, info))
+                shapes[name] = shape
+            _check_pairs(shapes)
+            for name, info in wanted:
                 with zf.open(info) as fh:
                     out[name] = np.lib.format.read_array(fh, allow_pickle=False)
     except ProjectFileError:
