@@ -389,6 +389,25 @@ def test_pose_template_resampling_and_round_trip(tmp_path):
         load_pose_template(tmp_path / "notes.txt", 10, 30)
 
 
+def test_a_pose_template_is_checked_before_it_is_read(tmp_path):
+    """A bare .npy header declaring 2^40 rows made numpy allocate 48 TiB (a traceback); complex numbers and 1e300
+    rendered with overflow warnings. Each is now one error naming the file's fault."""
+    giga = tmp_path / "giga.npy"
+    with open(giga, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": (2**40, 6)})
+    with pytest.raises(LandmarkFileError, match="not a valid .npy array"):
+        load_pose_template(giga, 10, 30)
+    long = tmp_path / "long.npy"
+    np.save(long, np.zeros((10**6, 6), np.float32))
+    with pytest.raises(LandmarkFileError, match="1000000 rows is longer than"):
+        load_pose_template(long, 10, 30)
+    for name, values, message in (("complex", np.ones((5, 6), complex), "real numbers, got complex128"),
+                                  ("huge", np.full((5, 6), 1e300), "finite numbers within")):
+        np.save(tmp_path / f"{name}.npy", values)
+        with pytest.raises(LandmarkFileError, match=message):
+            load_pose_template(tmp_path / f"{name}.npy", 10, 30)
+
+
 def test_png_sequence_with_audio(tmp_path, lyl):
     folder = tmp_path / "frames"
     folder.mkdir()

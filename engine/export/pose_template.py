@@ -12,6 +12,7 @@ import numpy as np
 from engine.errors import ExportError
 from engine.export.atomic import replacing
 from engine.export.landmarks import LandmarkFileError
+from engine.limits import MAX_FRAMES
 
 TEMPLATE_FPS = 30.0
 
@@ -48,6 +49,10 @@ def save_pose_template(path: str | os.PathLike, pose, fps: float) -> str:
     return os.path.abspath(os.fspath(path))
 
 
+# Rotations in degrees and translations: a head turned past 360 degrees or moved this far is no pose.
+MAX_TEMPLATE_VALUE = 1e4
+
+
 def read_pose_template(path: str | os.PathLike) -> np.ndarray:
     """The (N, 6) float64 template at 30 fps, validated."""
     path = os.fspath(path)
@@ -59,14 +64,22 @@ def read_pose_template(path: str | os.PathLike) -> np.ndarray:
         if magic != b"\x93NUMPY":  # np.load would try anything else as a pickle and say so
             raise LandmarkFileError(f"cannot read {path}: not a NumPy .npy array file (AniPortrait's pose_temp.npy "
                                     "is one)")
-        seq = np.load(path, allow_pickle=False)
+        # mapped, not read: the header's shape is checked against the file and the limits before any allocation
+        seq = np.load(path, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError) as exc:
         raise LandmarkFileError(f"cannot read {path}: not a valid .npy array ({exc})") from None
     if not isinstance(seq, np.ndarray) or seq.ndim != 2 or seq.shape[1] != 6 or seq.shape[0] == 0:
         raise LandmarkFileError(f"{path}: a pose template must be an (N, 6) array, got {getattr(seq, 'shape', '?')}")
-    if not np.issubdtype(seq.dtype, np.number) or not np.isfinite(seq).all():
-        raise LandmarkFileError(f"{path}: a pose template must hold finite numbers")
-    return seq.astype(np.float64)
+    if seq.shape[0] > MAX_FRAMES:
+        raise LandmarkFileError(f"{path}: a pose template of {seq.shape[0]} rows is longer than the "
+                                f"{MAX_FRAMES} frames a take may have")
+    if seq.dtype.kind not in "fiu":
+        raise LandmarkFileError(f"{path}: a pose template must hold real numbers, got {seq.dtype}")
+    seq = np.array(seq, np.float64)
+    if not np.isfinite(seq).all() or np.abs(seq).max() > MAX_TEMPLATE_VALUE:
+        raise LandmarkFileError(f"{path}: a pose template must hold finite numbers within +-{MAX_TEMPLATE_VALUE:g} "
+                                "(degrees and translations)")
+    return seq
 
 
 def fit_pose_template(template: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
