@@ -1,5 +1,6 @@
 """The headless main job end to end, as a user runs it: real portrait, espeak-ng speech, MP4 decoded back."""
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,10 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
      "argument --language: espeak-ng knows no language 'french'"),  # (not "the backend cannot run here")
     (("dub", "CUTVIDEO", "AUDIO", "-o", "x.mp4"),  # said "[Errno 1094995529] ... 'avcodec_receive_frame()'"
      "cut.mp4: Invalid data found when processing input (the file is damaged or cut short)"),
+    (("render", "FIFO", "AUDIO", "-o", "x.mp4"), "is not a file but a pipe or a device"),  # hung
+    (("render", "SVG", "AUDIO", "-o", "x.mp4"), "cannot read image"),  # AttributeError in the video probe
+    (("dub", "SVG", "AUDIO", "-o", "x.mp4"), "FFmpeg has no decoder here for its pictures"),
+    (("render", "STRIP", "AUDIO", "-o", "x.mp4"), "no face found"),  # 100000 x 4 px: a cv2.resize error
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
     bad_audio = tmp_path / "bad.wav"
@@ -117,6 +122,15 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
         elif a == "CUTVIDEO":  # its first 20 kB: the header and a few broken frames
             a = tmp_path / "cut.mp4"
             a.write_bytes(Path(media("talking_videos/Thin-Plate-Spline-Motion-Model__driving.mp4")).read_bytes()[:20000])
+        elif a == "FIFO":
+            a = tmp_path / "face.png"
+            os.mkfifo(a)
+        elif a == "SVG":
+            a = tmp_path / "face.svg"
+            a.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="99" height="99"><circle r="40"/></svg>')
+        elif a == "STRIP":
+            a = tmp_path / "strip.png"
+            Image.fromarray(np.full((4, 100000, 3), 128, np.uint8)).save(a)
         elif a == "TYPO":
             a = tmp_path / "transcrpit.txt"
         elif a == "TYPO_SPACED":

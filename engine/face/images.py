@@ -3,6 +3,7 @@ palette and 16-bit files, very large photos."""
 from __future__ import annotations
 
 import os
+import stat
 
 import numpy as np
 
@@ -18,6 +19,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # the check below, from the header, says what to do in Talkline's words
+    if os.path.exists(path) and not os.path.isdir(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise ImageReadError(f"{path} is not a file but a pipe or a device: save the image to a file")  # (it hung)
     try:
         with Image.open(path) as im:  # reads the header only
             w, h = im.size
@@ -70,5 +73,6 @@ def to_rgb8(im) -> np.ndarray:
         import cv2
 
         s = MAX_SIDE / max(h, w)
-        arr = cv2.resize(arr, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        # (a strip thousands of pixels long and a few wide keeps at least one)
+        arr = cv2.resize(arr, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(arr)

@@ -109,6 +109,8 @@ def _rotation(container, stream) -> int:
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     with open_video(path) as container:
         stream = video_stream(container)
+        if stream.codec_context is None:  # a format FFmpeg demuxes but has no decoder for here (an SVG)
+            raise VideoReadError(f"cannot read {path}: FFmpeg has no decoder here for its pictures")
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         duration = float(stream.duration * stream.time_base) if stream.duration else float(container.duration or 0) / 1e6
         count = stream.frames or int(round(duration * fps))
@@ -160,6 +162,8 @@ def variable_rate_note(path: str | os.PathLike) -> str | None:
     original timeline. None for a steady video. Reads the packets' times only (no decoding)."""
     with open_video(path) as container:
         stream = video_stream(container)
+        if stream.codec_context is None:  # a format FFmpeg demuxes but has no decoder for here (an SVG)
+            raise VideoReadError(f"cannot read {path}: FFmpeg has no decoder here for its pictures")
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         times = np.sort([float(p.pts * stream.time_base) for p in container.demux(stream)
                          if p.pts is not None and p.size])
