@@ -254,6 +254,17 @@ def test_a_take_cut_inside_its_transcript_aligns_the_words_it_holds(tmp_path):
     assert align_transcript(x[: int(timed[8].start * 16000)], text) is None
 
 
+def test_a_transcript_far_too_long_for_the_audio_is_not_aligned(bob):
+    """A 20000-character transcript with a 1.6 s clip took 9 s to fail (960000 characters never ended); it is now
+    put aside at once, with a warning that says why."""
+    clip, _ = bob
+    text = "Bob bought a big map and we will visit the moon in June. " * 350
+    with pytest.warns(UserWarning, match=r"the transcript has 19950 characters for \d\.\d s of audio, far more than can "
+                                         "be spoken in it"):
+        base = predict_embedded(clip, 30.0, EmbeddedConfig(transcript=text))
+    assert base.frame_count == clip.frame_count(30.0) and len(base.phonemes) > 3
+
+
 def test_unalignable_transcript_falls_back_to_recognition(bob):
     clip, _ = bob
     with pytest.warns(UserWarning, match="could not be aligned") as caught:

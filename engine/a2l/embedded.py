@@ -172,6 +172,10 @@ NOISY_SPAN_DB = F1_MIN_SPAN_DB
 # they span less than half of it, words are missing (a partial or another take's transcript) and forced
 # alignment stretches the few words there are while the rest of the speech gets no phones at all.
 TRANSCRIPT_MIN_COVER = 0.5
+# A transcript longer than this many characters a second of audio (four times a fast speaker's ~15, in any
+# script: Japanese and Chinese write fewer characters a second) plus a sentence or two cannot be this recording's.
+TRANSCRIPT_CHARS_PER_S = 60.0
+TRANSCRIPT_SLACK_CHARS = 200
 # A voiced frame whose acoustic openness (0..1 between the clip's 10th and 90th percentiles) reaches this is a
 # vowel nucleus for the acoustic labels: the middle of the range (vowels are the open half of speech).
 ACOUSTIC_VOWEL_OPENING = 0.4
@@ -181,10 +185,17 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
             report) -> tuple[list[Segment], list[Segment], str]:
     """The phone track, the words and where they came from: "aligned" (a transcript), "recognised" (English
     words) or "acoustic" (language-neutral labels from the sound; no words)."""
+    transcript = s.transcript
+    duration = len(mono16k) / 16000.0
+    if transcript and len(transcript) > TRANSCRIPT_CHARS_PER_S * duration + TRANSCRIPT_SLACK_CHARS:
+        # aligning it would take minutes (20k characters on 2 s took 9 s, 960k never ended) to fail anyway
+        warnings.warn(f"the transcript has {len(transcript)} characters for {duration:.1f} s of audio, far more than "
+                      "can be spoken in it: it is not this recording's, so it is not used", stacklevel=3)
+        transcript = None
     if is_english(s.language):
         speech = analysis.presence > 0.5
         noisy = not s.denoise and speech_span_db(analysis.level, analysis.floor_db) < NOISY_SPAN_DB
-        phones, words, aligned = phones_for(mono16k, s.transcript, report, s.accurate_phones, speech, noisy)
+        phones, words, aligned = phones_for(mono16k, transcript, report, s.accurate_phones, speech, noisy)
         if aligned:
             spoken = sum(p.end - p.start for p in phones if p.label != "SIL")
             voice = float(speech.sum()) / 100.0
@@ -193,13 +204,13 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
                               "are missing, so the phones are recognised instead", stacklevel=3)
                 phones, words, aligned = phones_for(mono16k, None, report, s.accurate_phones, speech)
         return phones, words, "aligned" if aligned else "recognised"
-    if s.transcript and s.transcript.strip():
+    if transcript and transcript.strip():
         from engine.a2l.espeak_align import align_with_espeak
 
         present = np.flatnonzero(analysis.presence > 0.5)
         span = (present[0] / 100.0, (present[-1] + 1) / 100.0) if len(present) else None
         try:
-            phones, words = align_with_espeak(mono16k, s.transcript, s.language, span)
+            phones, words = align_with_espeak(mono16k, transcript, s.language, span)
             report(1.0)
             return phones, words, "aligned"
         except (RuntimeError, ValueError) as exc:
