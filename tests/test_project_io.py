@@ -215,6 +215,8 @@ CORRUPT = {
     "unknown channel": (lambda m: with_json(m, channels={"wiggle": {"keys": []}}), "unknown channel"),
     "missing field": (lambda m: _drop(m, "gains"), "project.json: field 'gains' is missing"),
     "bad image": (lambda m: {**m, "reference.png": b"nope"}, "reference.png: the image is not a readable PNG image"),
+    "zero transform": (lambda m: with_array(m, "reference/transform", np.zeros((4, 4))),
+                       "array 'reference/transform' is not a face pose"),
     "float128": (lambda m: with_array(m, "base/offsets", np.zeros((151, 468, 3), np.longdouble)),
                  "array 'base/offsets' has dtype float128, wider than 64 bits"),
     "labels for times": (lambda m: with_array(m, "base/phonemes/labels", np.array(["AA"] * 5000)),

@@ -227,6 +227,11 @@ def _reference(doc: dict, arrays: dict[str, np.ndarray], raw_png: bytes) -> Refe
     for name in _REFERENCE_ARRAYS:
         if name not in arrays:
             raise ProjectFileError(f"{ARRAYS_MEMBER} lacks the array {name}")
+    transform = arrays["reference/transform"]
+    if not np.allclose(transform[3], (0.0, 0.0, 0.0, 1.0)) or abs(np.linalg.det(transform[:3, :3])) < 1e-9:
+        # (an all-zero matrix rendered NaN landmarks: a traceback from the warp)
+        raise ProjectFileError(f"{ARRAYS_MEMBER}: array 'reference/transform' is not a face pose (a rotation, scale "
+                               "and shift)")
     meta = doc["reference"]
     return ReferenceFace(
         image=reader.decode_png(raw_png, meta["width"], meta["height"]),
