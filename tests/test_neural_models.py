@@ -79,6 +79,24 @@ def test_models_check_accepts_the_tiny_folder_and_names_what_is_wrong(weights, c
     assert out.count("UNREADABLE") == 1  # the good checkpoint reads
 
 
+@pytest.mark.parametrize("overrides, problem", [
+    ("[" * 100_000 + "]" * 100_000, "not readable JSON (nested too deeply)"),  # a RecursionError traceback
+    ('{"motion_module": {"norm_num_groups": 0}}', "the configs cannot build the models"),  # ZeroDivisionError
+    ('{"pose_guider": "x"}', "section 'pose_guider' must be an object of settings, got str"),  # "unknown section"
+])
+def test_models_check_names_a_broken_aniportrait_json(weights, tmp_path, capsys, overrides, problem):
+    import shutil
+
+    import main
+
+    folder = tmp_path / "w"
+    shutil.copytree(weights, folder)
+    (folder / "aniportrait.json").write_text(overrides)
+    assert main.main(["models", "check", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT OK" in out and problem in out, out
+
+
 def test_renderer_availability_reasons(weights, tmp_path):
     from engine.render.aniportrait import AniPortraitRenderer, AniPortraitRendererConfig
 

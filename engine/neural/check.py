@@ -164,7 +164,7 @@ def check_folder(folder: str | Path) -> dict:
         report["problems"].append(f"missing {', '.join(gone)}; {layout.LAYOUT_TEXT}")
     try:
         models = _folder_models(root)
-    except (ValueError, TypeError, CheckpointError) as exc:
+    except (ValueError, TypeError, ZeroDivisionError, CheckpointError) as exc:  # (a group count of 0 in torch)
         models = {}
         report["problems"].append(f"the configs cannot build the models: {exc}")
     for name, (net, keys) in models.items():

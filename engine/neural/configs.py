@@ -86,8 +86,11 @@ def overrides(extra: dict | None = None) -> dict:
     """The hard-coded parts, with a folder's aniportrait.json merged over them (unknown keys refused)."""
     out = copy.deepcopy(REFERENCE_OVERRIDES)
     for section, values in (extra or {}).items():
-        if section not in out or not isinstance(values, dict):
+        if section not in out:
             raise ValueError(f"aniportrait.json: unknown section {section!r}; known: {', '.join(out)}")
+        if not isinstance(values, dict):
+            raise ValueError(f"aniportrait.json: section {section!r} must be an object of settings, got "
+                             f"{type(values).__name__}")
         unknown = sorted(set(values) - set(out[section]))
         if unknown:
             raise ValueError(f"aniportrait.json: unknown {section} setting(s) {', '.join(unknown)}")

@@ -117,6 +117,8 @@ def read_json(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path} is not readable JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path} is not readable JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object")
     return data

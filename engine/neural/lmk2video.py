@@ -199,7 +199,7 @@ def load_models(folder: str | Path, device: str | torch.device = "cpu", dtype: t
     try:
         unet_cfg, vae_cfg, clip_cfg, extra = read_configs(root)
         nets = build_models(unet_cfg, vae_cfg, clip_cfg, extra, meta=True)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ZeroDivisionError) as exc:
         raise CheckpointError(f"the configs in {root} cannot build the models: {exc}") from None
     device = torch.device(device)
     steps = [
