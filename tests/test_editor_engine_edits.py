@@ -188,6 +188,26 @@ def test_a_take_says_what_it_lacks_ignores_and_assumes(tmp_path):
     assert "jawOpen" not in take.shapes and len(take.shapes) == 51
 
 
+def test_a_take_too_large_or_with_no_rate_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """A million-row take took 98 s and 5 GB to import into a 2 s project; timecodes counting frames to 5.9
+    million were read as a 5.9e6 fps take. Both are refused with what to do."""
+    from engine.export import livelink
+    from engine.export.livelink import HEADER, read_livelink_csv, timecode
+
+    rows = [",".join(HEADER)] + [",".join([timecode(i, 60)] + ["0.1"] * (len(HEADER) - 1)) for i in range(90)]
+    take = tmp_path / "take.csv"
+    take.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    monkeypatch.setattr(livelink, "MAX_TAKE_BYTES", take.stat().st_size - 1)
+    with pytest.raises(ValueError, match=r"more than a Live Link take of two hours at 60 fps .* cut the take"):
+        read_livelink_csv(take)
+    monkeypatch.undo()
+    lines = [rows[0]] + [f"00:00:{s:02d}:{f:07d}.000," + r.split(",", 1)[1] for s in range(3) for f, r in
+                         zip(range(0, 5_900_000, 100_000), rows[1:60])]
+    take.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"frame fields count to 5\.8e\+06, past any take's rate \(at most 120 fps\)"):
+        read_livelink_csv(take)
+
+
 def test_a_take_next_to_a_kept_key_adds_no_second_key_there(tmp_path):
     """Live Link import one frame after an edit key: the key stays alone at its time (one key per time) and the
     result before it is unchanged."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.limits import MAX_FPS
+
 ARKIT_SHAPES = (
     "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
     "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
@@ -29,6 +31,8 @@ COMMON_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
 # Head rotations (radians) a take may hold: a head turns about 80-90 degrees at most on its neck; a larger value is
 # a damaged file or another unit (degrees written as radians turned the head thousands of degrees).
 MAX_HEAD_RAD = np.pi / 2
+# A take's CSV (about 600 bytes a row) of two hours at 60 fps; the file is read whole, ~8 bytes of memory a byte.
+MAX_TAKE_BYTES = 300 * 2**20
 
 
 def pascal(name: str) -> str:
@@ -89,6 +93,10 @@ def write_livelink_csv(path: str | os.PathLike, fps: float, shapes: dict[str, np
 def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> LiveLinkTake:
     """Reads a Live Link Face CSV (columns by name, any order; missing ones absent). `fps` of the timecodes; by
     default read from them (take_rate)."""
+    size = os.path.getsize(path) if os.path.isfile(path) else 0
+    if size > MAX_TAKE_BYTES:  # read whole, a million rows took 5 GB
+        raise ValueError(f"{path}: {size / 2**20:.0f} MB is more than a Live Link take of two hours at 60 fps "
+                         f"(about {MAX_TAKE_BYTES // 2**20} MB): cut the take to the part you need")
     try:
         with open(os.fspath(path), newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
@@ -114,6 +122,9 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
     notes = []  # said once the take has read: a file that fails says only why
     if fps is None:
         fps, assumed = take_rate(codes)
+        if fps > MAX_FPS:
+            raise ValueError(f"{path}: the timecodes' frame fields count to {fps - 1:g}, past any take's rate (at "
+                             f"most {MAX_FPS:g} fps): damaged timecodes (--take-fps sets the rate)")
         if assumed:
             notes.append(f"a take under a second does not show its frame rate: {fps:g} fps assumed (--take-fps "
                          "sets it)")
