@@ -313,12 +313,19 @@ class _WriterThread:
 def _check_project_audio(project: "Project", settings: RenderSettings) -> None:
     """AudioReadError, before any work, where the render's sound would be wrong: missing for a video, or another
     recording than the one the project was animated to for a video or frames."""
+    from engine.audio.decode import load_audio
     from engine.errors import AudioReadError
 
     path = project.audio_source.path
     if project.audio is None and settings.output:
         # a video of a talking head without its voice is never what was meant
-        raise AudioReadError(f"the project's audio {path} is missing: relink it first (the editor's File > Relink "
+        state = "is missing"
+        if os.path.exists(path):  # there, but no audio (another file put at its path, a device): say why
+            try:
+                load_audio(path, analysed=False)
+            except AudioReadError as exc:
+                state = f"cannot be read ({exc})"
+        raise AudioReadError(f"the project's audio {path} {state}: relink it first (the editor's File > Relink "
                              "Audio), or write landmarks or frames only")
     changed = project.audio_source.changed(project.fps)
     if changed and (settings.output or settings.frames_dir):

@@ -101,6 +101,8 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     (("dub", "CUTVIDEO", "AUDIO", "-o", "x.mp4"),  # said "[Errno 1094995529] ... 'avcodec_receive_frame()'"
      "cut.mp4: Invalid data found when processing input (the file is damaged or cut short)"),
     (("render", "FIFO", "AUDIO", "-o", "x.mp4"), "is not a file but a pipe or a device"),  # hung
+    (("render", "portraits/hallo__6.jpg", "/dev/zero", "-o", "x.mp4"),
+     "/dev/zero is not a file but a pipe or a device: save the audio"),  # said "empty (0 bytes)"
     (("render", "SVG", "AUDIO", "-o", "x.mp4"), "cannot read image"),  # AttributeError in the video probe
     (("dub", "SVG", "AUDIO", "-o", "x.mp4"), "FFmpeg has no decoder here for its pictures"),
     (("render", "STRIP", "AUDIO", "-o", "x.mp4"), "no face found"),  # 100000 x 4 px: a cv2.resize error
@@ -135,7 +137,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
             a = tmp_path / "transcrpit.txt"
         elif a == "TYPO_SPACED":
             a = tmp_path / "my takes" / "transcrpit.txt"
-        elif "/" in a and not a.startswith("-"):
+        elif "/" in a and not a.startswith(("-", "/dev/")):
             a = media(a)
         resolved.append(a)
     result = run_cli(*resolved[:-1], tmp_path / "x.mp4")

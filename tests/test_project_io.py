@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -299,6 +300,10 @@ def test_moved_sources_still_open_and_relink(parts, tmp_path):
 
     with pytest.raises(AudioReadError, match="voice.wav is missing: relink it first"):
         RenderJob.for_project(q, RenderSettings(output=str(tmp_path / "x.mp4")))
+    Path(audio).write_text("not audio")  # another file at its path was called "missing" too
+    with pytest.raises(AudioReadError, match=r"voice.wav cannot be read \(.*\): relink it first"):
+        RenderJob.for_project(load_project(path), RenderSettings(output=str(tmp_path / "x.mp4")))
+    os.remove(audio)
     RenderJob.for_project(q, RenderSettings(landmarks=str(tmp_path / "x.npz")))
     RenderJob.for_project(q, RenderSettings(frames_dir=str(tmp_path / "frames")))  # frames need no sound
     seen = []
