@@ -97,11 +97,12 @@ def _transcript(value: str | None) -> str | None:
             raise UsageError(f"the transcript file {value} is too large for a transcript")
         data = path.read_bytes()
         try:
-            value = data.decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise UsageError(f"the transcript file {value} is not UTF-8 text") from None
-        if "\x00" in value:
+        if "\x00" in text:  # (the message named the file's text, NUL and all, for its path)
             raise UsageError(f"the transcript file {value} is not a text file")
+        value = text
     if len(value) > MAX_TRANSCRIPT_CHARS:
         raise UsageError(f"the transcript is longer than {MAX_TRANSCRIPT_CHARS} characters")
     return value.strip() or None

@@ -101,6 +101,8 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     (("dub", "CUTVIDEO", "AUDIO", "-o", "x.mp4"),  # said "[Errno 1094995529] ... 'avcodec_receive_frame()'"
      "cut.mp4: Invalid data found when processing input (the file is damaged or cut short)"),
     (("render", "FIFO", "AUDIO", "-o", "x.mp4"), "is not a file but a pipe or a device"),  # hung
+    (("render", "portraits/hallo__6.jpg", "AUDIO", "--transcript", "NULTEXT", "-o", "x.mp4"),
+     "NULTEXT.txt is not a text file"),  # named the file's text, NUL and all
     (("render", "portraits/hallo__6.jpg", "/dev/zero", "-o", "x.mp4"),
      "/dev/zero is not a file but a pipe or a device: save the audio"),  # said "empty (0 bytes)"
     (("render", "SVG", "AUDIO", "-o", "x.mp4"), "cannot read image"),  # AttributeError in the video probe
@@ -124,6 +126,9 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, speech, args, message):
         elif a == "CUTVIDEO":  # its first 20 kB: the header and a few broken frames
             a = tmp_path / "cut.mp4"
             a.write_bytes(Path(media("talking_videos/Thin-Plate-Spline-Motion-Model__driving.mp4")).read_bytes()[:20000])
+        elif a == "NULTEXT":
+            a = tmp_path / "NULTEXT.txt"
+            a.write_bytes(b"hello\x00world")
         elif a == "FIFO":
             a = tmp_path / "face.png"
             os.mkfifo(a)
