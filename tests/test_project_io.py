@@ -216,6 +216,13 @@ CORRUPT = {
     "unknown channel": (lambda m: with_json(m, channels={"wiggle": {"keys": []}}), "unknown channel"),
     "missing field": (lambda m: _drop(m, "gains"), "project.json: field 'gains' is missing"),
     "bad image": (lambda m: {**m, "reference.png": b"nope"}, "reference.png: the image is not a readable PNG image"),
+    "huge integer": (lambda m: {**m, "project.json": members_json(m).replace(b'"frame_count": 151',
+                                                                              b'"frame_count": ' + b"9" * 5000)},
+                     "project.json holds a number of thousands of digits"),
+    "unknown channel name": (lambda m: with_json(m, channels={"wiggle": {"keys": []}}),
+                             "is invalid: unknown channel(s) ['wiggle']"),  # was ValueError("unknown ...")
+    "migration": (lambda m: with_json(m, schema_version=1),
+                  "(schema 1) cannot be migrated: the field 'a2l_settings' is missing"),  # was "KeyError('...')"
     "zero transform": (lambda m: with_array(m, "reference/transform", np.zeros((4, 4))),
                        "array 'reference/transform' is not a face pose"),
     "float128": (lambda m: with_array(m, "base/offsets", np.zeros((151, 468, 3), np.longdouble)),

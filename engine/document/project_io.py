@@ -208,7 +208,7 @@ def _read_members(path: str) -> tuple[dict, bytes, bytes]:
                 while doc["schema_version"] < SCHEMA_VERSION:
                     doc = MIGRATIONS[doc["schema_version"]](doc)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise ProjectFileError(f"{JSON_MEMBER} (schema {version}) cannot be migrated: {exc!r:.200}") from None
+                raise ProjectFileError(f"{JSON_MEMBER} (schema {version}) cannot be migrated: {_said(exc)}") from None
             reader.validate_document(doc)
             frames = doc["frame_count"]
             # Everything a project stores per frame, with room for segments and the reference arrays.
@@ -303,6 +303,13 @@ def _sources(doc: dict, arrays: dict, reference: ReferenceFace, folder: Path) ->
     return face, AudioSource(audio_path, clip, animated)
 
 
+def _said(exc: Exception) -> str:
+    """An error of a malformed document in words (a KeyError's repr was "KeyError('a2l_settings')")."""
+    if isinstance(exc, KeyError):
+        return f"the field {exc.args[0]!r} is missing" if exc.args else "a field is missing"
+    return f"{str(exc) or type(exc).__name__:.200}"
+
+
 def _has_video(doc: dict) -> bool:
     """The project's face comes from a video (its arrays then hold the video's face track)."""
     return any(isinstance(e, dict) and e.get("kind") == "video" for e in doc.get("sources", []))
@@ -335,7 +342,7 @@ def load_project(path: str | os.PathLike) -> Project:
     except TalklineError as exc:  # a config or backend entry that does not validate
         raise ProjectFileError(f"{path}: {JSON_MEMBER}: {exc}") from None
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
-        raise ProjectFileError(f"{path}: {JSON_MEMBER} is invalid: {exc!r:.200}") from None
+        raise ProjectFileError(f"{path}: {JSON_MEMBER} is invalid: {_said(exc)}") from None
 
 
 # --- moved sources -------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ def parse_json(raw: bytes) -> dict:
     try:
         doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        if "integer string conversion" in str(exc):  # (Python's advice to raise its digit limit is not for users)
+            raise ProjectFileError(f"{JSON_MEMBER} holds a number of thousands of digits") from None
         raise ProjectFileError(f"{JSON_MEMBER} is not valid JSON: {exc}") from None
     except RecursionError:
         raise ProjectFileError(f"{JSON_MEMBER} is nested too deeply to be a project") from None
