@@ -223,6 +223,10 @@ CORRUPT = {
                              "is invalid: unknown channel(s) ['wiggle']"),  # was ValueError("unknown ...")
     "migration": (lambda m: with_json(m, schema_version=1),
                   "(schema 1) cannot be migrated: the field 'a2l_settings' is missing"),  # was "KeyError('...')"
+    "huge offsets": (lambda m: with_array(m, "base/offsets", np.full((151, 468, 3), 1e30, np.float32)),
+                     "mesh offsets or pose are far outside a face's"),
+    "backwards span": (lambda m: with_array(m, "base/phonemes/times", np.tile([[3.0, 1.0]], (len(np.load(
+        io.BytesIO(m["arrays.npz"]))["base/phonemes/labels"]), 1))), "phonemes hold a span that is not within"),
     "zero transform": (lambda m: with_array(m, "reference/transform", np.zeros((4, 4))),
                        "array 'reference/transform' is not a face pose"),
     "float128": (lambda m: with_array(m, "base/offsets", np.zeros((151, 468, 3), np.longdouble)),

@@ -251,6 +251,16 @@ def _base(doc: dict, arrays: dict[str, np.ndarray]) -> BaseLayer:
         raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer is malformed: {exc}") from None
     if abs(base.fps - doc["fps"]) > 1e-9:
         raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer is at {base.fps} fps, the project at {doc['fps']} fps")
+    # values no backend writes, which rendered with overflow warnings or drew nothing sensible
+    if np.abs(base.offsets).max(initial=0.0) > MAX_OFFSET_CM or np.abs(base.pose).max(initial=0.0) > MAX_POSE_VALUE:
+        raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer's mesh offsets or pose are far outside a face's "
+                               f"(over {MAX_OFFSET_CM:g} cm or {MAX_POSE_VALUE:g})")
+    end = base.frame_count / base.fps + 1.0
+    for kind in ("phonemes", "visemes", "blinks", "words"):
+        bad = [x for x in getattr(base, kind) if not 0.0 <= x.start <= x.end <= end]
+        if bad:
+            raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer's {kind} hold a span that is not within the "
+                                   f"project's {end - 1.0:.2f} s ({bad[0].start:g} to {bad[0].end:g} s)")
     return base
 
 
@@ -301,6 +311,12 @@ def _sources(doc: dict, arrays: dict, reference: ReferenceFace, folder: Path) ->
     except AudioReadError:
         clip = None  # unreadable now: the user relinks it, as for a missing file
     return face, AudioSource(audio_path, clip, animated)
+
+
+# Bounds of a base layer's values: a mouth or brow moves a vertex a few cm, a head turns within +-180 degrees
+# and shifts within tens of cm.
+MAX_OFFSET_CM = 100.0
+MAX_POSE_VALUE = 1000.0
 
 
 def _said(exc: Exception) -> str:
