@@ -312,6 +312,8 @@ def test_config_json_round_trip_and_strictness():
         config_from_json(EmbeddedConfig, {"seed": "3"})
     with pytest.raises(ConfigError, match="min_hold_frames must be at least 1"):
         config_from_json(EmbeddedConfig, {"min_hold_frames": 0})
+    with pytest.raises(ConfigError, match="and at most 30"):
+        config_from_json(EmbeddedConfig, {"min_hold_frames": 1_000_000})
     with pytest.raises(ConfigError, match="version 2, this Talkline reads up to version 1"):
         config_from_json(EmbeddedConfig, {"version": 2})
 

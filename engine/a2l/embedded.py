@@ -73,6 +73,9 @@ ENGLISH = ("en", "en-us", "en-gb", "en-029", "en-gb-scotland", "en-gb-x-gbclan",
            "en-gb-x-rp", "en-us-nyc")
 
 
+MAX_HOLD_FRAMES = 30  # (a million was taken: every shape merged into one)
+
+
 @dataclass
 class EmbeddedConfig:
     VERSION: ClassVar[int] = 1
@@ -102,8 +105,9 @@ class EmbeddedConfig:
     def validate(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be 0 .. 2^32-1, got {self.seed}")
-        if self.min_hold_frames < 1:
-            raise ValueError(f"min_hold_frames must be at least 1, got {self.min_hold_frames}")
+        if not 1 <= self.min_hold_frames <= MAX_HOLD_FRAMES:
+            raise ValueError(f"min_hold_frames must be at least 1 and at most {MAX_HOLD_FRAMES} (a mouth shape held "
+                             f"half a second at 60 fps), got {self.min_hold_frames}")
         for name in ("blink_rate", "loudness_influence", "brow_intensity"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
