@@ -538,8 +538,9 @@ def cmd_predict(args) -> int:
 
         base = project.base
         duration = project.audio.duration
-        text = (mouth_cues_tsv(base, duration) if args.mouth_cues.lower().endswith(".tsv")
-                else mouth_cues_json(base, args.audio, duration))
+        lead = getattr(project.a2l.config, "lead_ms", 0.0) / 1000.0  # the cues show the mouth as animated
+        text = (mouth_cues_tsv(base, duration, lead) if args.mouth_cues.lower().endswith(".tsv")
+                else mouth_cues_json(base, args.audio, duration, lead))
         with replacing(args.mouth_cues) as tmp:
             Path(tmp).write_text(text, encoding="utf-8")
         print(args.mouth_cues)

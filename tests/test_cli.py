@@ -74,6 +74,17 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     assert tuple(data["image_size"]) == (512, 512)
     lines = (tmp_path / "cues.tsv").read_text().strip().splitlines()
     assert lines[0].startswith("0.00") and lines[-1].endswith("X")
+    # the cues show the mouth on its own frames: they lagged the animated mouth (led 50 ms) by a frame
+    from engine.face.contours import lip_gap_ratio
+
+    gap = lip_gap_ratio(data["mesh"])
+    starts = np.array([float(line.split("\t")[0]) for line in lines])
+    opening = {"A": 0.0, "B": 0.2, "C": 0.5, "D": 0.9, "E": 0.5, "F": 0.3, "G": 0.1, "H": 0.4, "X": 0.0}
+    cue = np.array([opening[lines[np.searchsorted(starts, i / 30 + 1e-9, side="right") - 1].split("\t")[1]]
+                    for i in range(len(gap))])
+    r = {shift: np.corrcoef(gap[max(0, -shift):len(gap) - max(0, shift)],
+                            cue[max(0, shift):len(cue) - max(0, -shift)])[0, 1] for shift in (-1, 0, 1)}
+    assert r[0] > max(r[-1], r[1]) and r[0] > 0.5, r
     template = np.load(tmp_path / "pose_temp.npy", allow_pickle=False)
     assert template.dtype == np.float64 and template.shape[1] == 6
 

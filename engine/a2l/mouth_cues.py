@@ -25,11 +25,11 @@ REST_JAW = 0.02
 CLOSED_SHAPES = ("A", "G", "X")
 
 
-def _frame_shapes(base: BaseLayer) -> list[str]:
-    """The Rhubarb shape of every frame: its viseme's, or the animated jaw's where the phones say silence or
-    the mouth is at rest."""
+def _frame_shapes(base: BaseLayer, lead_s: float = 0.0) -> list[str]:
+    """The Rhubarb shape of every frame: its viseme's (`lead_s` ahead, as the backend animates the mouth
+    ahead of the sound), or the animated jaw's where the phones say silence or the mouth is at rest."""
     n = base.frame_count
-    times = np.arange(n) / base.fps
+    times = np.arange(n) / base.fps + lead_s
     segs = [s for s in base.visemes if s.end > s.start]
     shapes = np.full(n, "X", dtype=object)
     if segs:
@@ -74,12 +74,12 @@ def _steady(shapes: list[str]) -> list[str]:
     return [shape for shape, length in runs for _ in range(length)]
 
 
-def mouth_cues(base: BaseLayer, duration: float | None = None) -> list[tuple[float, float, str]]:
+def mouth_cues(base: BaseLayer, duration: float | None = None, lead_s: float = 0.0) -> list[tuple[float, float, str]]:
     """(start, end, shape) covering 0..duration (the sound's, as Rhubarb gives it; the animation's whole frames
     by default) at the animation's frames; neighbouring frames of the same shape are one cue, and none is held for
     less than MIN_CUE_FRAMES but lips pressed."""
     duration = base.duration if duration is None else min(duration, base.duration)
-    shapes = _steady(_frame_shapes(base)) or ["X"]
+    shapes = _steady(_frame_shapes(base, lead_s)) or ["X"]
     cues: list[tuple[float, float, str]] = []
     for i, shape in enumerate(shapes):
         start = i / base.fps
@@ -105,14 +105,14 @@ def _written(cues: list[tuple[float, float, str]]) -> list[tuple[float, float, s
     return out
 
 
-def mouth_cues_json(base: BaseLayer, sound_file: str, duration: float | None = None) -> str:
-    cues = _written(mouth_cues(base, duration))
+def mouth_cues_json(base: BaseLayer, sound_file: str, duration: float | None = None, lead_s: float = 0.0) -> str:
+    cues = _written(mouth_cues(base, duration, lead_s))
     return json.dumps({"metadata": {"soundFile": sound_file, "duration": cues[-1][1]},
                        "mouthCues": [{"start": a, "end": b, "value": v} for a, b, v in cues]}, indent=2)
 
 
-def mouth_cues_tsv(base: BaseLayer, duration: float | None = None) -> str:
-    cues = _written(mouth_cues(base, duration))
+def mouth_cues_tsv(base: BaseLayer, duration: float | None = None, lead_s: float = 0.0) -> str:
+    cues = _written(mouth_cues(base, duration, lead_s))
     lines = [f"{a:.2f}\t{v}" for a, _b, v in cues]
     lines.append(f"{cues[-1][1]:.2f}\tX")
     return "\n".join(lines) + "\n"
