@@ -208,6 +208,21 @@ def test_a_take_too_large_or_with_no_rate_is_refused_before_it_is_read(tmp_path,
         read_livelink_csv(take)
 
 
+def test_a_head_turned_1e308_radians_is_said_without_overflow(tmp_path):
+    from engine.export.livelink import HEADER, read_livelink_csv, timecode
+
+    rows = [",".join(HEADER)] + [",".join([timecode(i, 60)] + ["0.1"] * (len(HEADER) - 1)) for i in range(90)]
+    fields = rows[5].split(",")
+    fields[HEADER.index("HeadYaw")] = "1e308"
+    rows[5] = ",".join(fields)
+    (tmp_path / "h.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        read_livelink_csv(tmp_path / "h.csv")  # said "up to inf", after numpy's overflow warning
+    assert [str(w.message) for w in said if "up to 1e+308 radians in the file) were clipped" in str(w.message)]
+    assert not [w for w in said if issubclass(w.category, RuntimeWarning)]
+
+
 def test_a_take_next_to_a_kept_key_adds_no_second_key_there(tmp_path):
     """Live Link import one frame after an edit key: the key stays alone at its time (one key per time) and the
     result before it is unchanged."""

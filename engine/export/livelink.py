@@ -156,8 +156,10 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Live
     if not shapes and head is None:
         raise ValueError(f"{path}: no blendshape or head rotation columns: nothing to import")
     if head is not None and np.any(np.abs(head) > MAX_HEAD_RAD):
+        furthest = float(np.abs(head).max())  # (1e308 radians overflowed to "up to inf" degrees)
+        said = f"{math.degrees(furthest):.0f}" if furthest < 1e6 else f"{furthest:.3g} radians"
         warnings.warn(f"{path}: head rotations past {np.degrees(MAX_HEAD_RAD):.0f} degrees (no neck turns that far; "
-                      f"up to {np.degrees(np.abs(head).max()):.0f} in the file) were clipped", stacklevel=2)
+                      f"up to {said} in the file) were clipped", stacklevel=2)
         head = np.clip(head, -MAX_HEAD_RAD, MAX_HEAD_RAD)
     outside = sorted(pascal(n) for n, v in shapes.items() if np.any((v < 0.0) | (v > 1.0)))
     if outside:  # ARKit weights are 0..1; a rig driven past them tears the face
