@@ -27,10 +27,11 @@ VOICED_SHARE = 2 * vad.MARGIN_SHARE
 # Unvoiced gaps shorter than this between voiced frames are consonants of the same stretch of voice.
 VOICED_BRIDGE_S = 0.15
 NUMPY_VOICED = 0.45  # the numpy autocorrelation's voicing threshold (its peak is a normalised correlation)
-# A clip voiced in less than this share of its clear sound (VOICED_OVER_FLOOR_DB over the floor) is whispered. Speech and
-# song are voiced in 35-90 % of it on the clips of ../shared/media (noisy, telephone-band and reverberant copies
-# included), espeak-ng's whisper in 1 %: the share only tells the two apart (about their geometric middle). A
-# whisper's breath noise is then its voice (Silero hears little of it), and its vowels are read in that noise.
+# A clip voiced in less than this share of its clear sound (VOICED_OVER_FLOOR_DB over the floor) is whispered.
+# Speech and song are voiced in 35-90 % of it on the clips of ../shared/media (noisy, telephone-band and
+# reverberant copies included), espeak-ng's whisper in 1 %: the share only tells the two apart (about their
+# geometric middle). A whisper's breath noise is then its voice (Silero hears little of it), and its vowels are
+# read in that noise.
 WHISPERED_VOICING = 0.05
 
 

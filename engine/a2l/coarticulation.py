@@ -75,4 +75,5 @@ def bilabial_frames(phones: list[Segment], fps: float, lead_s: float, frame_coun
             near = range(int(np.floor(centre)) - min_frames, int(np.ceil(centre)) + min_frames + 1)
             inside = sorted(near, key=lambda f: (abs(f - centre), f))[:min_frames]
         frames += inside
+    # a closure cut by the clip's edge still shows on the first/last frame
     return np.unique(np.clip(np.asarray(frames, np.int64), 0, frame_count - 1))

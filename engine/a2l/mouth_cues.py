@@ -102,7 +102,7 @@ def _written(cues: list[tuple[float, float, str]]) -> list[tuple[float, float, s
 
     out = [(down(a), down(b), v) for a, b, v in cues]
     out[-1] = (out[-1][0], round(cues[-1][1], 2), out[-1][2])
-    return out
+    return [c for c in out if c[1] > c[0]]  # (a one-frame A at 120 fps can fall within one hundredth)
 
 
 def mouth_cues_json(base: BaseLayer, sound_file: str, duration: float | None = None, lead_s: float = 0.0) -> str:
