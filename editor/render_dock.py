@@ -202,8 +202,9 @@ class RenderDock(QWidget):
         project = self.session.project
         ref = project.reference
         self.format_label.setText(f"{ref.width}x{ref.height} px, {project.fps:g} fps")
-        self.range_box.model().item(1).setEnabled(project.in_out_range() is not None)
-        if project.in_out_range() is None:
+        marked = project.in_out_range() is not None
+        self.range_box.model().item(1).setEnabled(marked)
+        if not marked:
             self.range_box.setCurrentIndex(0)
 
     def _update_buttons(self) -> None:
@@ -226,8 +227,9 @@ class RenderDock(QWidget):
         """[start, stop) frames: the in/out range is [in, out) in seconds, the out point being the end of the
         last frame the user marked (MainWindow.set_out_point), so the marked frame is the last one rendered."""
         project = self.session.project
-        if self.range_box.currentIndex() == 1 and project.in_out_range() is not None:
-            a, b = project.in_out_range()
+        span = project.in_out_range()
+        if self.range_box.currentIndex() == 1 and span is not None:
+            a, b = span
             start = project.frame_of(a)
             return start, min(max(round(b * project.fps), start + 1), project.frame_count)
         return 0, project.frame_count

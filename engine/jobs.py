@@ -327,8 +327,7 @@ def _check_project_audio(project: "Project", settings: RenderSettings) -> None:
                 state = f"cannot be read ({exc})"
         raise AudioReadError(f"the project's audio {path} {state}: relink it first (the editor's File > Relink "
                              "Audio), or write landmarks or frames only")
-    changed = project.audio_source.changed(project.fps)
-    if changed and (settings.output or settings.frames_dir):
+    if (settings.output or settings.frames_dir) and (changed := project.audio_source.changed(project.fps)):
         # another file put at the audio's path (a new take) would be laid under the old lip sync
         raise AudioReadError(f"the audio at {path} is not the recording this project was animated to ({changed}): "
                              "put that recording back, or open the project in the editor to animate this one")

@@ -30,7 +30,7 @@ from engine.a2l.openness import F1_MIN_SPAN_DB, jaw_measures, lip_shape, speech_
 from engine.a2l.phonemes import phones_for
 from engine.a2l.vad import speech_span_db
 from engine.a2l.visemes import mouth_controls, viseme_segments
-from engine.audio.decode import AudioClip
+from engine.audio.decode import ANALYSIS_RATE, AudioClip
 
 # jawOpen = ACOUSTIC_JAW x acoustic openness + PHONE_JAW x the coarticulated phone-class opening. The
 # acoustic part carries much of the weight: recognised phones are often wrong and English-only, while the
@@ -190,7 +190,7 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
     """The phone track, the words and where they came from: "aligned" (a transcript), "recognised" (English
     words) or "acoustic" (language-neutral labels from the sound; no words)."""
     transcript = s.transcript
-    duration = len(mono16k) / 16000.0
+    duration = len(mono16k) / ANALYSIS_RATE
     if transcript and len(transcript) > TRANSCRIPT_CHARS_PER_S * duration + TRANSCRIPT_SLACK_CHARS:
         # aligning it would take minutes (20k characters on 2 s took 9 s, 960k never ended) to fail anyway
         warnings.warn(f"the transcript has {len(transcript)} characters for {duration:.1f} s of audio, far more than "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import warnings
 from dataclasses import dataclass, field
 
@@ -107,7 +106,7 @@ def load_audio(path: str | os.PathLike, *, analysed: bool = True) -> AudioClip:
     path = str(path)
     if not os.path.exists(path):
         raise AudioReadError(f"audio file not found: {path}")
-    if not os.path.isdir(path) and not stat.S_ISREG(os.stat(path).st_mode):  # (said "empty (0 bytes)")
+    if not os.path.isdir(path) and not os.path.isfile(path):  # (said "empty (0 bytes)")
         raise AudioReadError(f"{path} is not a file but a pipe or a device: save the audio to a file")
     if os.path.getsize(path) == 0:
         raise AudioReadError(f"audio file is empty (0 bytes): {path}")

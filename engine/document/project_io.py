@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.a2l.base_layer import BaseLayer
+from engine.a2l.base_layer import SEGMENT_KINDS, BaseLayer
 from engine.config import config_from_json, config_to_json
 from engine.document import project_reader as reader
 from engine.document.curves import Curve
@@ -256,7 +256,7 @@ def _base(doc: dict, arrays: dict[str, np.ndarray]) -> BaseLayer:
         raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer's mesh offsets or pose are far outside a face's "
                                f"(over {MAX_OFFSET_CM:g} cm or {MAX_POSE_VALUE:g})")
     end = base.frame_count / base.fps + 1.0
-    for kind in ("phonemes", "visemes", "blinks", "words"):
+    for kind in SEGMENT_KINDS:
         bad = [x for x in getattr(base, kind) if not 0.0 <= x.start <= x.end <= end]
         if bad:
             raise ProjectFileError(f"{ARRAYS_MEMBER}: the base layer's {kind} hold a span that is not within the "

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.a2l.base_layer import SEGMENT_KINDS
 from engine.errors import ProjectFileError
 from engine.limits import MAX_FPS, MAX_FRAMES, MAX_IMAGE_PIXELS, MAX_KEY_VALUE, MIN_FPS
 
@@ -150,7 +151,7 @@ def _check_header(name: str, shape: tuple, dtype: np.dtype, frames: int) -> None
 
 def _check_pairs(shapes: dict[str, tuple]) -> None:
     """Each segment track's labels are as many as its times (before either is loaded)."""
-    for kind in ("phonemes", "visemes", "blinks", "words"):
+    for kind in SEGMENT_KINDS:
         times, labels = shapes.get(f"base/{kind}/times"), shapes.get(f"base/{kind}/labels")
         if times is not None and labels is not None and times[0] != labels[0]:
             raise fail(ARRAYS_MEMBER, f"array 'base/{kind}/labels'", f"has {labels[0]} labels for {times[0]} times")

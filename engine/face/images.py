@@ -3,7 +3,6 @@ palette and 16-bit files, very large photos."""
 from __future__ import annotations
 
 import os
-import stat
 
 import numpy as np
 
@@ -19,7 +18,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # the check below, from the header, says what to do in Talkline's words
-    if os.path.exists(path) and not os.path.isdir(path) and not stat.S_ISREG(os.stat(path).st_mode):
+    if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
         raise ImageReadError(f"{path} is not a file but a pipe or a device: save the image to a file")  # (it hung)
     try:
         with Image.open(path) as im:  # reads the header only

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import Cancelled, NoFaceError, VideoReadError
-from engine.face.contours import eye_line, tilt_deg
+from engine.face.contours import EYE_OUTER_CORNERS, tilt_deg
 
 # Gaps up to this long (s) are interpolated: blinks of the detector on motion blur or a hand passing by.
 # Longer ones are a cut-away or the person leaving the shot: reported, never invented.
@@ -277,21 +277,28 @@ def warn_track_problems(track: FaceTrack, path: str | os.PathLike, in_gaps: str)
 FRAMING_ZOOM = 1.3
 
 
-def eye_line_deg(track: FaceTrack) -> float:
+def _eye_lines(track: FaceTrack) -> np.ndarray:
+    """(usable frames, 2) contours.eye_line in pixels, from the two corners alone (not a copy of all 478 points)."""
+    corners = track.landmarks[np.flatnonzero(track.usable)][:, EYE_OUTER_CORNERS, :2] * np.array([track.width,
+                                                                                                 track.height])
+    return corners[:, 1] - corners[:, 0]
+
+
+def eye_line_deg(track: FaceTrack, lines: np.ndarray | None = None) -> float:
     """The median angle (degrees, image axes) of the line from the right eye's outer corner to the left's over
-    the usable frames: 0 for an upright face, about +-90 for one lying on its side."""
-    idx = np.flatnonzero(track.usable)
-    if not len(idx):
+    the usable frames (`lines`: _eye_lines, when known): 0 for an upright face, about +-90 for one on its side."""
+    lines = _eye_lines(track) if lines is None else lines
+    if not len(lines):
         return 0.0
-    return float(tilt_deg(np.median(eye_line(track.landmarks_px(idx)), axis=0)))
+    return float(tilt_deg(np.median(lines, axis=0)))
 
 
-def size_spread(track: FaceTrack) -> float:
+def size_spread(track: FaceTrack, lines: np.ndarray | None = None) -> float:
     """The face's size over the usable frames of the clip, 90th / 10th percentile (1.0: one framing)."""
-    idx = np.flatnonzero(track.usable)
-    if len(idx) < 2:
+    lines = _eye_lines(track) if lines is None else lines
+    if len(lines) < 2:
         return 1.0
-    lo, hi = np.percentile(np.linalg.norm(eye_line(track.landmarks_px(idx)), axis=1), [10, 90])
+    lo, hi = np.percentile(np.linalg.norm(lines, axis=1), [10, 90])
     return float(hi / max(lo, 1e-6))
 
 
@@ -301,12 +308,13 @@ def warn_framing(track: FaceTrack, path: str | os.PathLike) -> None:
 
     from engine.face.reference import MAX_TILT_DEG
 
-    tilt = eye_line_deg(track)
+    lines = _eye_lines(track)
+    tilt = eye_line_deg(track, lines)
     if abs(tilt) > MAX_TILT_DEG:  # the lip and lid seals run across the mouth and eyes of an upright face
         warnings.warn(f"{os.fspath(path)}: the face lies on its side in the picture ({tilt:.0f} degrees; the video's "
                       "rotation tag may be missing): turn the video upright first, or the mouth may not close right",
                       stacklevel=3)
-    zoom = size_spread(track)
+    zoom = size_spread(track, lines)
     if zoom > FRAMING_ZOOM:
         warnings.warn(f"{os.fspath(path)}: the face's size changes {zoom:.1f}x over the clip (a zoom or a cut): the "
                       "dub fits one face to the whole clip, so the new mouth may sit crooked or too wide on part of "

@@ -106,11 +106,17 @@ def _rotation(container, stream) -> int:
     return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) * 90
 
 
+def _decodable_stream(container, path: str | os.PathLike):
+    """The container's video stream, where FFmpeg has a decoder for it here (an SVG it demuxes has none)."""
+    stream = video_stream(container)
+    if stream.codec_context is None:
+        raise VideoReadError(f"cannot read {path}: FFmpeg has no decoder here for its pictures")
+    return stream
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     with open_video(path) as container:
-        stream = video_stream(container)
-        if stream.codec_context is None:  # a format FFmpeg demuxes but has no decoder for here (an SVG)
-            raise VideoReadError(f"cannot read {path}: FFmpeg has no decoder here for its pictures")
+        stream = _decodable_stream(container, path)
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         duration = float(stream.duration * stream.time_base) if stream.duration else float(container.duration or 0) / 1e6
         count = stream.frames or int(round(duration * fps))
@@ -161,9 +167,7 @@ def variable_rate_note(path: str | os.PathLike) -> str | None:
     variable frame rate): Talkline shows frame i at i / fps, so its head motion and blinks shift against the
     original timeline. None for a steady video. Reads the packets' times only (no decoding)."""
     with open_video(path) as container:
-        stream = video_stream(container)
-        if stream.codec_context is None:  # a format FFmpeg demuxes but has no decoder for here (an SVG)
-            raise VideoReadError(f"cannot read {path}: FFmpeg has no decoder here for its pictures")
+        stream = _decodable_stream(container, path)
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         times = np.sort([float(p.pts * stream.time_base) for p in container.demux(stream)
                          if p.pts is not None and p.size])

@@ -24,8 +24,8 @@ from functools import lru_cache
 import numpy as np
 
 from engine.easing import smoothstep
-from engine.face.contours import (LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER,
-                                  inner_lip_polygon, mouth_opening)
+from engine.face.contours import (EYE_OUTER_CORNERS as EYE_CORNERS, LIPS_INNER_LOWER, LIPS_INNER_UPPER,
+                                  LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, inner_lip_polygon, mouth_opening)
 from engine.render.paint import ContourFrame, blend_patch, padded_box, polygon_mask
 from engine.render.photo import PhotoLook, luma, sample
 
@@ -109,7 +109,6 @@ HAIR_DARKER = 0.25
 SEAL_INNER_SKIP = 0.25
 UPPER_LIP_SKIN = (164, 167, 393, 165, 391, 92, 322)  # skin between the nose and the upper lip
 GRAIN_SEED = 11
-EYE_CORNERS = (33, 263)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The audio source: the track the animation speaks to, and the print that tells it from another recording."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -67,12 +68,17 @@ class AudioSource:
     clip: AudioClip | None
     animated: AudioPrint | None = field(default=None, compare=False)
 
+    @functools.cached_property
+    def _clip_print(self) -> AudioPrint | None:
+        """The loaded clip's print, read once (every save, autosave and render asks; the clip never changes)."""
+        return AudioPrint.of(self.clip) if self.clip is not None else None
+
     def print(self) -> AudioPrint | None:
         """The print a saved project keeps: the animated recording's while the file is missing, else the file's."""
-        return AudioPrint.of(self.clip) if self.clip is not None else self.animated
+        return self._clip_print if self.clip is not None else self.animated
 
     def changed(self, fps: float) -> str | None:
         """How the file at the path differs from the recording the project was animated to, or None."""
         if self.clip is None or self.animated is None:
             return None
-        return self.animated.differs(AudioPrint.of(self.clip), fps)
+        return self.animated.differs(self._clip_print, fps)
