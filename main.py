@@ -144,7 +144,7 @@ def _add_motion_options(p: argparse.ArgumentParser, video: bool = False, project
     p.add_argument("--language", type=_language, default="en", metavar="CODE",
                    help="language of the speech as an espeak-ng code (en, de, fr, es, ja, cmn, ko, ...; default en). "
                         "Other than English: a transcript is aligned through espeak-ng phones, and without one the "
-                        "mouth follows the sound alone (neutral vowel / consonant labels)")
+                        "phones are recognised as IPA (hama's phoneme recogniser; no words)")
     p.add_argument("--denoise", action="store_true",
                    help="suppress background noise (RNNoise) before the lip-sync analysis: for speech under hiss or "
                         "steady background noise, where the mouth otherwise follows the noise; leave it off for "

@@ -251,14 +251,77 @@ def test_style_validation_and_new_fields_round_trip():
             config_from_json(EmbeddedConfig, bad)
 
 
-def test_other_languages_without_transcript_show_neutral_labels():
-    clip = load_audio(media("speech/dreamtalk__German1.wav"))
-    base = predict_embedded(clip, 25.0, EmbeddedConfig(language="de"))
+def test_other_languages_without_transcript_show_the_phones_heard():
+    """German speech without a transcript: the phone lane shows the IPA phones the recogniser heard (they were
+    neutral acoustic labels, "C" and five vowels), no words, and the mouth moves with them."""
+    from engine.a2l.visemes import viseme_of
+
+    base = predict_embedded(load_audio(media("speech/dreamtalk__German1.wav")), 25.0, EmbeddedConfig(language="de"))
+    spoken = [p for p in base.phonemes if p.label != "SIL"]
+    assert len(spoken) > 40 and not base.words
+    assert not any(p.label.isupper() for p in spoken)  # IPA, not pocketsphinx's ARPAbet nor the acoustic "C"
+    assert len({viseme_of(p.label) for p in spoken}) >= 10  # vowels and consonants of many kinds
+    jaw = base.weights["jawOpen"]
+    assert np.percentile(jaw, 90) > 0.25 and jaw.std() > 0.08
+
+
+def test_without_the_phoneme_recogniser_other_languages_show_neutral_labels(monkeypatch):
+    """Where hama's engine cannot run (it ships for Linux and macOS), the acoustic path labels the sound."""
+    from engine.a2l import ipa_phones
+
+    monkeypatch.setattr(ipa_phones, "ipa_status", lambda: (False, "no engine"))
+    base = predict_embedded(load_audio(media("speech/dreamtalk__German1.wav")), 25.0, EmbeddedConfig(language="de"))
     labels = {p.label for p in base.phonemes}
     assert labels <= {"SIL", "C", "a", "e", "i", "o", "u", "ə"} and {"SIL", "C"} < labels
     assert len(labels & {"a", "e", "i", "o", "u", "ə"}) >= 3  # vowel qualities, not one blob
     jaw = base.weights["jawOpen"]
     assert np.percentile(jaw, 90) > 0.25 and jaw.std() > 0.08  # the sound alone moves the mouth
+
+
+@needs_espeak
+def test_recognised_ipa_phones_fall_on_the_phones_spoken():
+    """espeak-ng French (its phones and their times known): the recognised phones tile the clip in order and show
+    the spoken phone's viseme on a large share of the speech (0.48 measured; a phone-blind guess of the most
+    frequent viseme gets 0.22)."""
+    from engine.a2l.espeak_align import synthesize_phones
+    from engine.a2l.ipa_phones import recognise_ipa
+    from engine.a2l.visemes import viseme_of
+    from engine.audio.decode import resample
+
+    synthesis = synthesize_phones("Mon père mange une pomme bien mûre. Le bébé boit du lait dans un beau bol blanc.",
+                                  "fr", words_per_minute=150)
+    x = resample(synthesis.samples, synthesis.rate, 16000)
+    phones = recognise_ipa(x)
+    assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(len(x) / 16000)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(phones, phones[1:]))
+
+    def visemes_at(segments, times):
+        return np.array([next((viseme_of(p.label) for p in segments if p.start <= t < p.end), "sil") for t in times])
+
+    times = np.arange(0.005, len(x) / 16000, 0.01)
+    truth, heard = visemes_at(synthesis.phones, times), visemes_at(phones, times)
+    speech = truth != "sil"
+    assert (truth[speech] == heard[speech]).mean() > 0.35
+    assert max(np.mean(truth[speech] == v) for v in set(truth[speech])) < 0.25
+
+
+@needs_espeak
+def test_spanish_without_transcript_narrows_the_lips_on_its_bilabials():
+    """The acoustic path has no bilabials, so Spanish without a transcript never closed its lips on m, p, b (the
+    lip gap there was 0.35 of the open vowels'); the phones heard bring them."""
+    from engine.a2l.espeak_align import synthesize_phones
+    from engine.a2l.visemes import viseme_of
+    from engine.audio.decode import resample
+
+    synthesis = synthesize_phones("Mi madre compró un mapa bonito para el viaje. Pablo no puede beber más porque "
+                                  "mañana empieza temprano.", "es", words_per_minute=160)
+    clip = AudioClip(samples=resample(synthesis.samples, synthesis.rate, 16000)[:, None].astype(np.float32), rate=16000)
+    gap = lip_gap(predict_embedded(clip, FPS, EmbeddedConfig(language="es")).offsets)
+    at_bilabials = [gap[max(0, int(p.start * FPS) - 2): int(np.ceil(p.end * FPS)) + 3].min()
+                    for p in synthesis.phones if viseme_of(p.label) == "PP"]
+    open_vowels = [gap[int((p.start + p.end) / 2 * FPS)] for p in synthesis.phones if viseme_of(p.label) in ("aa", "E", "O")]
+    assert len(at_bilabials) >= 12
+    assert np.median(at_bilabials) < 0.25 * np.median(open_vowels)
 
 
 @needs_espeak

@@ -3,7 +3,8 @@
 one acoustic analysis (engine.a2l.analysis: Silero VAD x noise floor -> speech presence; Praat pitch,
   voicing and F1/F2)
 phones (English: pocketsphinx forced alignment of a transcript, else the phones of recognised words; any
-  other language: espeak-ng phones of the transcript warped onto the audio by DTW, else acoustic labels)
+  other language: espeak-ng phones of the transcript warped onto the audio by DTW, else the IPA phones heard
+  by hama's phoneme recogniser (engine.a2l.ipa_phones), else language-neutral acoustic labels)
   -> visemes -> coarticulated mouth control tracks (anticipation, bilabial closures, anti-flicker)
   + the acoustic jaw (F1, F1 proxy, 1-3 kHz share) and lip shape (F2: spread vs rounding), blended with the
     phones by their confidence; sung notes hold their vowel and open with the note's loudness
@@ -93,8 +94,8 @@ class EmbeddedConfig:
     # away; "auto": sung stretches are found from the share of the voice held on steady notes.
     style: str = field(default="speech", metadata={"choices": STYLES})
     # Language of the speech (an espeak-ng voice code: "en", "de", "fr", "ja", "cmn", "ko", ...). English uses
-    # pocketsphinx; any other language aligns its transcript through espeak-ng phones, and without one is
-    # driven by the acoustic path alone (the phone lane shows neutral vowel / consonant labels).
+    # pocketsphinx; any other language aligns its transcript through espeak-ng phones, and without one its phones
+    # are recognised as IPA (no words; the phone lane shows the phones heard, not English words).
     language: str = "en"
     # "calm", "natural" or "lively": amplitude, nods on stress, slow drift
     head_style: str = field(default="natural", metadata={"choices": tuple(HEAD_STYLES)})
@@ -188,7 +189,8 @@ ACOUSTIC_VOWEL_OPENING = 0.4
 def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening: np.ndarray,
             report) -> tuple[list[Segment], list[Segment], str]:
     """The phone track, the words and where they came from: "aligned" (a transcript), "recognised" (English
-    words) or "acoustic" (language-neutral labels from the sound; no words)."""
+    words; in another language, IPA phones heard without words) or "acoustic" (language-neutral labels from the
+    sound, where the phoneme recogniser cannot run)."""
     transcript = s.transcript
     duration = len(mono16k) / ANALYSIS_RATE
     if transcript and len(transcript) > TRANSCRIPT_CHARS_PER_S * duration + TRANSCRIPT_SLACK_CHARS:
@@ -218,8 +220,12 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
             report(1.0)
             return phones, words, "aligned"
         except (RuntimeError, ValueError) as exc:
-            warnings.warn(f"the transcript could not be aligned ({exc}); the mouth follows the sound alone",
+            warnings.warn(f"the transcript could not be aligned ({exc}); its phones are recognised instead",
                           stacklevel=3)
+    from engine.a2l.ipa_phones import ipa_status, recognise_ipa
+
+    if ipa_status()[0]:
+        return recognise_ipa(mono16k, analysis.presence > 0.5, report), [], "recognised"
     report(1.0)
     return acoustic_phones(analysis, opening), [], "acoustic"
 

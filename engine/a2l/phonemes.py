@@ -145,11 +145,28 @@ Recognition = tuple[list[Segment], list[Segment]]
 Raw = list[tuple[str, int, int]]  # pocketsphinx (label, first frame, last frame)
 
 
+def speech_chunks(mono16k: np.ndarray, speech: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(first, end) sample ranges to recognise one at a time: the speech spans (`_speech_spans`), each cut at its
+    quietest 10 ms near every CHUNK_S."""
+    return [(first + a, first + b) for first, end in _speech_spans(speech, len(mono16k))
+            for cuts in [_cut_points(mono16k[first:end])] for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def phone_track(phones: list[Segment], duration: float) -> list[Segment]:
+    """Recognised phones (in time order, maybe with gaps) as a track from 0 to `duration`: silence before, between
+    and after them (all silence where there are none)."""
+    phones = list(phones)
+    if duration and (not phones or phones[0].start > 0.0):
+        phones.insert(0, Segment(0.0, phones[0].start if phones else duration, "SIL"))
+    if phones and phones[-1].end < duration:
+        phones.append(Segment(phones[-1].end, duration, "SIL"))
+    return merge_silence(phones)
+
+
 def _decode_chunks(mono16k: np.ndarray, decode, progress=None, speech: np.ndarray | None = None) -> Recognition:
     """Runs `decode(pcm) -> (phones, words)` (Raw each) on each chunk of the speech spans; the phones and words
     of the clip (silence between the spans)."""
-    chunks = [(first + a, first + b) for first, end in _speech_spans(speech, len(mono16k))
-              for cuts in [_cut_points(mono16k[first:end])] for a, b in zip(cuts[:-1], cuts[1:])]
+    chunks = speech_chunks(mono16k, speech)
     phones: list[Segment] = []
     words: list[Segment] = []
     for i, (a, b) in enumerate(chunks):
@@ -158,12 +175,7 @@ def _decode_chunks(mono16k: np.ndarray, decode, progress=None, speech: np.ndarra
         words += _segments(raw_words, a / ANALYSIS_RATE, b / ANALYSIS_RATE, clean=False)
         if progress:
             progress((i + 1) / len(chunks))
-    duration = len(mono16k) / ANALYSIS_RATE
-    if duration and (not phones or phones[0].start > 0.0):  # silence before the first span (or no speech at all)
-        phones.insert(0, Segment(0.0, phones[0].start if phones else duration, "SIL"))
-    if phones and phones[-1].end < duration:
-        phones.append(Segment(phones[-1].end, duration, "SIL"))
-    return merge_silence(phones), words
+    return phone_track(phones, len(mono16k) / ANALYSIS_RATE), words
 
 
 def _utterance(decoder, pcm: bytes) -> None:
