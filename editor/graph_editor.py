@@ -65,6 +65,14 @@ class GraphViewBox(pg.ViewBox):
             super().mouseClickEvent(ev)
 
 
+class _KeySpots(pg.ScatterPlotItem):
+    """The keys' diamonds. pyqtgraph's scatter takes a click on one of its spots for itself, so a click right on a
+    key never reached the view and did not select it (only a click a few pixels beside it did): clicks pass."""
+
+    def mouseClickEvent(self, ev):
+        ev.ignore()
+
+
 class GraphEditor(QWidget):
     def __init__(self, session: EditorSession, parent: QWidget | None = None):
         super().__init__(parent)
@@ -167,8 +175,11 @@ class GraphEditor(QWidget):
         y0, y1 = float(ys.min()), float(ys.max())
         if y0 >= lo and y1 <= hi:
             return
-        pad = max(0.08 * (y1 - y0), 0.05)
-        self.plot.setYRange(min(lo, y0 - pad), max(hi, y1 + pad), padding=0)
+        # the margin is a share of the range shown, not of the values' own spread: one key (no spread) sat on the
+        # view's edge with its diamond cut in half
+        lo, hi = min(lo, y0), max(hi, y1)
+        pad = 0.08 * (hi - lo)
+        self.plot.setYRange(lo - (pad if y0 <= lo else 0.0), hi + (pad if y1 >= hi else 0.0), padding=0)
 
     def base_track(self, name: str) -> np.ndarray | None:
         """The base layer's track of a channel: the pose always, a rig control where the backend gives it."""
@@ -262,7 +273,7 @@ class GraphEditor(QWidget):
                                    symbolBrush="#bbbbbb")
             self.plot.addItem(item)
             self._key_items.append(item)
-        scatter = pg.ScatterPlotItem(spots=spots, pxMode=True)
+        scatter = _KeySpots(spots=spots, pxMode=True)
         scatter.setZValue(10)
         self.plot.addItem(scatter)
         self._key_items.append(scatter)

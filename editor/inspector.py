@@ -368,6 +368,9 @@ class Inspector(QWidget):
     def _on_entered(self, row: ChannelRow) -> None:
         """Return in a value box: the value is keyed even when it is the one shown (holding a value is a key too;
         the box only signals a change), and the keyboard goes back to the editor's shortcuts."""
+        # the text as typed first: Return reaching the box's text field itself (not through the box) came before
+        # the box read it, so the old value was keyed, then the typed one: two undo steps
+        row.readout.interpretText()
         project = self.session.project
         value = row.readout.value()
         if project.channels[row.name].find(self.session.time) is None or \

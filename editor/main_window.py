@@ -54,6 +54,11 @@ LAYOUT_VERSION = 1
 TIMELINE_MIN_SHARE = 0.22
 GRAPH_MIN_SHARE = 0.14
 INSPECTOR_WIDTH = 440
+# ... and the top row (preview, 3D viewport) keeps this share of the height, the 3D viewport its opening width
+# (each up to a third of the window's): once made small and large again, the viewport stayed 297 px wide and the
+# top row 226 px high at 1600x1000 (it opens 520 and 376 px), the freed height all in an empty dope sheet.
+TOP_ROW_MIN_SHARE = 0.3
+VIEWPORT_WIDTH = 520
 AUTOSAVE_INTERVAL_MS = 60_000
 AUTOSAVE_DEBOUNCE_MS = 5_000
 MAX_RECENT = 8
@@ -120,7 +125,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["timeline"], self.docks["graph"], Qt.Vertical)
         self.setCorner(Qt.BottomLeftCorner, Qt.BottomDockWidgetArea)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-        self.resizeDocks([self.docks["viewport"]], [520], Qt.Horizontal)
+        self.resizeDocks([self.docks["viewport"]], [VIEWPORT_WIDTH], Qt.Horizontal)
         self.resizeDocks([self.docks["inspector"]], [INSPECTOR_WIDTH], Qt.Horizontal)
         self.resizeDocks([self.docks["timeline"], self.docks["graph"]], [340, 230], Qt.Vertical)
 
@@ -1071,16 +1076,25 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
-        inspector = self.docks["inspector"]
-        # (not on the first show, whose old size is invalid: a width restored from the last session stays)
-        if event.oldSize().isValid() and event.size().width() > event.oldSize().width() \
-                and inspector.width() < INSPECTOR_WIDTH:
-            self.resizeDocks([inspector], [min(INSPECTOR_WIDTH, event.size().width() // 3)], Qt.Horizontal)
-        if event.size().height() <= event.oldSize().height():
+        old, size = event.oldSize(), event.size()
+        # (not on the first show, whose old size is invalid: widths restored from the last session stay)
+        if old.isValid() and size.width() > old.width():
+            for dock, width in ((self.docks["inspector"], INSPECTOR_WIDTH), (self.docks["viewport"], VIEWPORT_WIDTH)):
+                if dock.isVisible() and dock.width() < width:
+                    self.resizeDocks([dock], [min(width, size.width() // 3)], Qt.Horizontal)
+        if size.height() == old.height():
             return
-        height = event.size().height()
+        height = size.height()
         docks = (self.docks["timeline"], self.docks["graph"])
-        wanted = [max(d.height(), int(share * height)) for d, share in zip(docks, (TIMELINE_MIN_SHARE, GRAPH_MIN_SHARE))]
+        least = [int(share * height) for share in (TIMELINE_MIN_SHARE, GRAPH_MIN_SHARE)]
+        wanted = [max(d.height(), m) for d, m in zip(docks, least)] if size.height() > old.height() \
+            else [d.height() for d in docks]
+        # the docks give back what the top row lacks, each down to its own least share
+        rows = height - self.menuBar().height() - (self.statusBar().height() if self.statusBar().isVisible() else 0)
+        excess = sum(wanted) - int((1.0 - TOP_ROW_MIN_SHARE) * rows)
+        spare = sum(w - m for w, m in zip(wanted, least))
+        if old.isValid() and excess > 0 and spare > 0:
+            wanted = [w - round(min(excess, spare) * (w - m) / spare) for w, m in zip(wanted, least)]
         if wanted != [d.height() for d in docks]:
             self.resizeDocks(list(docks), wanted, Qt.Vertical)
 

@@ -184,6 +184,26 @@ def test_inspector_key_changes_curve_mesh_and_render_with_undo(make_main_window,
     assert window.project.channels["jawOpen"].keys[0].value == pytest.approx(0.2 - base, abs=1e-3)
 
 
+def test_a_click_right_on_a_graph_key_selects_it(make_main_window, demo_project_file, qtbot):
+    """The keys' scatter took a click on a key for itself: only a click a few pixels beside it selected it, and a
+    Shift+click on one did not add it to the selection."""
+    window = make_main_window(demo_project_file)
+    graph = window.graph
+    for t, v in ((0.3, 0.0), (0.9, 0.6), (1.5, 0.1)):
+        _set_key(window, "browInnerUp", t, v)
+    window.session.set_selection(["browInnerUp"])
+    graph.frame_all()
+    qtbot.wait(50)
+    viewport = graph.plot.viewport()
+    qtbot.mouseClick(viewport, Qt.LeftButton, pos=_widget_pos(graph.plot, graph.key_scene_pos("browInnerUp", 1)))
+    assert graph.selected_keys == {("browInnerUp", 1)}
+    qtbot.mouseClick(viewport, Qt.LeftButton, Qt.ShiftModifier,
+                     pos=_widget_pos(graph.plot, graph.key_scene_pos("browInnerUp", 2)))
+    assert graph.selected_keys == {("browInnerUp", 1), ("browInnerUp", 2)}
+    qtbot.mouseClick(viewport, Qt.LeftButton, pos=_widget_pos(graph.plot, graph.scene_pos_of(0.45, 0.5)))
+    assert graph.selected_keys == set()  # a click on empty space clears it
+
+
 def test_graph_editor_drag_key_interpolation_and_clipboard(make_main_window, demo_project_file, qtbot):
     from engine.document.curves import Interpolation
 

@@ -92,7 +92,7 @@ def test_inspector_reads_and_sets_results_with_linked_sides(make_main_window, de
 def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file, qtbot):
     """Type a result into a channel's box: Enter keys it exactly (one undo step, the other side follows by the
     same amount); keystrokes alone key nothing; a pose past the slider's +-30 degrees can be typed."""
-    from engine.document.readout import channel_readout
+    from engine.document.readout import channel_readout, edit_for_result
 
     window = make_main_window(demo_project_file)
     project, rows, session = window.project, window.inspector.rows, window.session
@@ -148,6 +148,17 @@ def test_inspector_takes_a_typed_exact_value(make_main_window, demo_project_file
     assert channel_readout(project, frame)["jawOpen"][2] == pytest.approx(0.5, abs=1e-9)
     enter("jawOpen", "7")  # past the range: clamped to it, not dropped
     assert channel_readout(project, frame)["jawOpen"][2] == pytest.approx(rows["jawOpen"].readout.maximum())
+
+    # keys that reach the box's text field itself: one step, the typed value (the old one was keyed first)
+    steps = session.undo_stack.count()
+    field = rows["mouthFunnel"].readout.lineEdit()
+    rows["mouthFunnel"].readout.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, "0.3")
+    qtbot.keyClick(field, Qt.Key_Return)
+    assert session.undo_stack.count() == steps + 1
+    assert [k.value for k in project.channels["mouthFunnel"].keys] == [
+        pytest.approx(edit_for_result(project, "mouthFunnel", frame, 0.3))]
 
 
 def test_the_wheel_and_keys_do_not_edit_what_the_pointer_merely_passes(make_main_window, demo_project_file, qtbot):
@@ -484,6 +495,14 @@ def test_graph_editor_framing_normalised_axis_and_interpolation_menu(make_main_w
     _set_key(window, "ry", 2.0, 20.0)
     (_, _), (y0, y1) = graph.view.viewRange()
     assert y1 > 20.0 and y0 <= framed[1][0]
+    # a channel's only key is revealed with a margin (it sat on the view's very edge, its diamond cut in half)
+    session.set_selection(["ry", "jawOpen", "rx"])
+    graph.plot.setYRange(-1.0, 1.0, padding=0)
+    _set_key(window, "rx", 1.0, 8.0)
+    (_, _), (y0, y1) = graph.view.viewRange()
+    assert y1 - 8.0 > 0.05 * (y1 - y0)
+    window.actions_by_id["undo"].trigger()
+    session.set_selection(["ry", "jawOpen"])
 
     # The interpolation menus show the selected keys' mode.
     menu = graph.context_menu()

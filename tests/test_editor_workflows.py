@@ -564,6 +564,15 @@ def test_the_window_fits_a_laptop_screen_whatever_the_recent_list(make_main_wind
     height = window.height()
     assert window.docks["graph"].height() >= 0.12 * height and window.docks["timeline"].height() >= 0.2 * height
     assert window.docks["inspector"].width() >= 400  # the readouts fit again (it stayed at 339 px, cut off)
+    # ... and the top row gets its share back too: after a very large window and back, the 3D viewport stayed
+    # 297 px wide and the top row 226 px high at 1600x1000, the height all in the bottom docks
+    window.resize(3000, 2000)
+    qtbot.wait(50)
+    window.resize(1600, 1000)
+    qtbot.wait(50)
+    assert window.docks["viewport"].width() >= 500
+    assert window.docks["viewport"].height() >= 0.28 * window.height()
+    assert window.docks["graph"].height() >= 0.12 * window.height() and window.docks["timeline"].height() >= 0.2 * window.height()
 
 
 def test_the_layout_is_kept_between_sessions(make_main_window, qtbot):
