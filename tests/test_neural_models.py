@@ -3,6 +3,7 @@ neural plug-ins in the render job: audio -> mesh/pose -> pose images -> video on
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -77,21 +78,30 @@ def test_models_check_accepts_the_tiny_folder_and_names_what_is_wrong(weights, c
     out = capsys.readouterr().out
     assert "denoising_unet.pth" in out and "UNREADABLE" in out and "not a PyTorch weights file" in out
     assert out.count("UNREADABLE") == 1  # the good checkpoint reads
+    # a folder where a file belongs (an archive unpacked under the file's name) is said as such, not "missing"
+    (partial / "pose_guider.pth").mkdir()
+    assert main.main(["models", "check", str(partial)]) == 1
+    out = capsys.readouterr().out
+    assert "pose_guider.pth (a folder there, not a file)" in out
+    assert re.search(r"pose_guider\.pth +a folder, not a file", out)
 
 
-@pytest.mark.parametrize("overrides, problem", [
-    ("[" * 100_000 + "]" * 100_000, "not readable JSON (nested too deeply)"),  # a RecursionError traceback
-    ('{"motion_module": {"norm_num_groups": 0}}', "the configs cannot build the models"),  # ZeroDivisionError
-    ('{"pose_guider": "x"}', "section 'pose_guider' must be an object of settings, got str"),  # "unknown section"
+@pytest.mark.parametrize("name, overrides, problem", [
+    ("aniportrait.json", "[" * 100_000 + "]" * 100_000, "not readable JSON (nested too deeply)"),  # a RecursionError
+    ("aniportrait.json", '{"motion_module": {"norm_num_groups": 0}}', "the configs cannot build the models"),
+    ("aniportrait.json", '{"pose_guider": "x"}', "section 'pose_guider' must be an object of settings, got str"),
+    # 1e999 reads as inf: the build failed without naming the field
+    ("stable-diffusion-v1-5/unet/config.json", '{"in_channels": 4, "block_out_channels": [32, 1e999]}',
+     "block_out_channels[1] is not a finite number"),
 ])
-def test_models_check_names_a_broken_aniportrait_json(weights, tmp_path, capsys, overrides, problem):
+def test_models_check_names_a_broken_json_file(weights, tmp_path, capsys, name, overrides, problem):
     import shutil
 
     import main
 
     folder = tmp_path / "w"
     shutil.copytree(weights, folder)
-    (folder / "aniportrait.json").write_text(overrides)
+    (folder / name).write_text(overrides)
     assert main.main(["models", "check", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "NOT OK" in out and problem in out, out

@@ -158,8 +158,11 @@ def check_folder(folder: str | Path) -> dict:
         report["files"].append({"component": e.component, "path": str(path.relative_to(root)) if path else
                                 " | ".join(e.alternatives), "found": path is not None, "optional": e.optional,
                                 "bytes": path.stat().st_size if path else None, "used_by": list(e.users),
-                                "note": e.note})
-    gone = [f["path"] for f in report["files"] if not f["found"] and not f["optional"]]
+                                "note": e.note, "folder": path is None and any((root / rel).is_dir()
+                                                                               for rel in e.alternatives)})
+    # a folder where a file belongs (an archive unpacked into a folder of the file's name) was called "missing"
+    gone = [f["path"] + (" (a folder there, not a file)" if f["folder"] else "")
+            for f in report["files"] if not f["found"] and not f["optional"]]
     if gone:
         report["problems"].append(f"missing {', '.join(gone)}; {layout.LAYOUT_TEXT}")
     try:
@@ -205,7 +208,7 @@ def format_report(report: dict) -> str:
         lines.append(f"weights folder: {report['folder']}")
         for f in report["files"]:
             state = ("UNREADABLE" if f.get("unreadable") else "found") if f["found"] else (
-                "absent (optional)" if f["optional"] else "MISSING")
+                "a folder, not a file" if f["folder"] else "absent (optional)" if f["optional"] else "MISSING")
             size = f"  {f['bytes'] / 1e6:9.1f} MB" if f["bytes"] is not None else ""
             lines.append(f"  {f['path']:<58} {state}{size}" + (f"  ({f['note']})" if f["note"] else ""))
         if report["components"]:

@@ -18,6 +18,7 @@ so it is never loaded.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,13 +116,29 @@ def folder_problem(folder: str | None, user: str, *, optional: tuple[str, ...] =
 def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        field = _non_finite(data)
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path} is not readable JSON ({exc})") from None
     except RecursionError:
         raise ValueError(f"{path} is not readable JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object")
+    if field is not None:  # (1e999 reads as inf: the model build failed on it without naming the field)
+        raise ValueError(f"{path}: {field} is not a finite number")
     return data
+
+
+def _non_finite(value, where: str = "") -> str | None:
+    """The key path of the first infinite or NaN number in parsed JSON, None when there is none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "a value"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{key}" if where and isinstance(key, str) else
+                            f"{where}[{key}]" if where or not isinstance(key, str) else key)
+        if found is not None:
+            return found
+    return None
 
 
 def read_overrides(root: Path) -> dict:
