@@ -4,6 +4,7 @@ that runs out of memory."""
 from __future__ import annotations
 
 import math
+import os
 
 MIN_FPS, MAX_FPS = 1.0, 120.0  # below 1 fps nothing reads as speech; above 120 no display or codec profile gains
 MIN_SIZE, MAX_SIZE = 64, 4096  # px: below 64 the face mesh is sub-pixel; 4096 is H.264 level 5.1's width
@@ -64,3 +65,9 @@ def memory_shortfall(needed: int) -> int | None:
     free = free_memory_bytes()
     limit = MEMORY_BUDGET_BYTES if free is None else min(MEMORY_BUDGET_BYTES, free)
     return limit if needed > limit else None
+
+
+def special_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is a pipe, socket or device rather than a file or folder: reading one as an input waits for
+    a writer forever (a FIFO) or never ends (/dev/zero), so every input is refused with this said."""
+    return os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path)

@@ -112,6 +112,9 @@ def test_predict_writes_motion_and_mouth_cues(tmp_path, speech):
     (("dub", "CUTVIDEO", "AUDIO", "-o", "x.mp4"),  # said "[Errno 1094995529] ... 'avcodec_receive_frame()'"
      "cut.mp4: Invalid data found when processing input (the file is damaged or cut short)"),
     (("render", "FIFO", "AUDIO", "-o", "x.mp4"), "is not a file but a pipe or a device"),  # hung
+    (("dub", "FIFO", "AUDIO", "-o", "x.mp4"), "is not a file but a pipe or a device: save the video"),  # hung
+    (("reenact", "portraits/hallo__6.jpg", "FIFO", "-o", "x.mp4"), "is not a file but a pipe or a device"),  # hung
+    (("dub", "/dev/null", "AUDIO", "-o", "x.mp4"), "/dev/null is not a file but a pipe or a device"),
     (("render", "portraits/hallo__6.jpg", "AUDIO", "--transcript", "NULTEXT", "-o", "x.mp4"),
      "NULTEXT.txt is not a text file"),  # named the file's text, NUL and all
     (("render", "portraits/hallo__6.jpg", "/dev/zero", "-o", "x.mp4"),

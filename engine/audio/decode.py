@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import AudioReadError, reason
+from engine.limits import special_file
 
 ANALYSIS_RATE = 16_000
 SILENCE_DBFS = -60.0
@@ -106,7 +107,7 @@ def load_audio(path: str | os.PathLike, *, analysed: bool = True) -> AudioClip:
     path = str(path)
     if not os.path.exists(path):
         raise AudioReadError(f"audio file not found: {path}")
-    if not os.path.isdir(path) and not os.path.isfile(path):  # (said "empty (0 bytes)")
+    if special_file(path):  # (said "empty (0 bytes)")
         raise AudioReadError(f"{path} is not a file but a pipe or a device: save the audio to a file")
     if os.path.getsize(path) == 0:
         raise AudioReadError(f"audio file is empty (0 bytes): {path}")

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from engine.errors import ImageReadError
-from engine.limits import MAX_IMAGE_PIXELS
+from engine.limits import MAX_IMAGE_PIXELS, special_file
 
 MAX_SIDE = 4096  # larger photos are downscaled on load: detection gains nothing above this
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")  # what a portrait file is named
@@ -18,7 +18,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # the check below, from the header, says what to do in Talkline's words
-    if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
+    if special_file(path):
         raise ImageReadError(f"{path} is not a file but a pipe or a device: save the image to a file")  # (it hung)
     try:
         with Image.open(path) as im:  # reads the header only

@@ -8,6 +8,7 @@ from typing import Iterator
 import numpy as np
 
 from engine.errors import VideoReadError, reason
+from engine.limits import special_file
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def open_video(path: str | os.PathLike):
 
     if not os.path.exists(path):
         raise VideoReadError(f"video file not found: {path}")
+    if special_file(path):  # (a FIFO hung dub and reenact until killed)
+        raise VideoReadError(f"{path} is not a file but a pipe or a device: save the video to a file")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, ValueError, OSError) as exc:
