@@ -37,6 +37,8 @@ def main() -> None:
         del args[at:at + 2]
     if "--language" in args:
         at = args.index("--language")
+        if at + 1 == len(args):
+            sys.exit("--language needs a language code, e.g. --language de")
         language = args[at + 1]
         del args[at:at + 2]
     minutes = float(args[0]) if args else 3.0

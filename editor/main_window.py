@@ -54,10 +54,9 @@ LAYOUT_VERSION = 1
 TIMELINE_MIN_SHARE = 0.22
 GRAPH_MIN_SHARE = 0.14
 INSPECTOR_WIDTH = 440
-# ... and the top row (preview, 3D viewport) keeps this share of the height, the 3D viewport its opening width
-# (each up to a third of the window's): once made small and large again, the viewport stayed 297 px wide and the
-# top row 226 px high at 1600x1000 (it opens 520 and 376 px), the freed height all in an empty dope sheet.
-TOP_ROW_MIN_SHARE = 0.3
+# ... and so does the 3D viewport (up to a third of the window's width). When the window shrinks, the bottom docks
+# shrink with it in proportion (down to those shares): Qt took it all from the top row, so after a very large
+# window and back the viewport was 297 px wide and the top row 226 px high at 1600x1000 (it opens 520 and 376).
 VIEWPORT_WIDTH = 520
 AUTOSAVE_INTERVAL_MS = 60_000
 AUTOSAVE_DEBOUNCE_MS = 5_000
@@ -1085,18 +1084,21 @@ class MainWindow(QMainWindow):
         if size.height() == old.height():
             return
         height = size.height()
-        docks = (self.docks["timeline"], self.docks["graph"])
-        least = [int(share * height) for share in (TIMELINE_MIN_SHARE, GRAPH_MIN_SHARE)]
-        wanted = [max(d.height(), m) for d, m in zip(docks, least)] if size.height() > old.height() \
-            else [d.height() for d in docks]
-        # the docks give back what the top row lacks, each down to its own least share
-        rows = height - self.menuBar().height() - (self.statusBar().height() if self.statusBar().isVisible() else 0)
-        excess = sum(wanted) - int((1.0 - TOP_ROW_MIN_SHARE) * rows)
-        spare = sum(w - m for w, m in zip(wanted, least))
-        if old.isValid() and excess > 0 and spare > 0:
-            wanted = [w - round(min(excess, spare) * (w - m) / spare) for w, m in zip(wanted, least)]
-        if wanted != [d.height() for d in docks]:
-            self.resizeDocks(list(docks), wanted, Qt.Vertical)
+        shares = {"timeline": TIMELINE_MIN_SHARE, "graph": GRAPH_MIN_SHARE}
+        # (a hidden dock keeps a stale height and a floating one its own window's: neither takes the window's)
+        docks = [(d, max(int(share * height), d.minimumSizeHint().height())) for d, share in
+                 ((self.docks[n], share) for n, share in shares.items())
+                 if d.isVisible() and not d.isFloating()]
+        if not docks:
+            return
+        if size.height() > old.height():
+            wanted = [max(d.height(), least) for d, least in docks]
+        elif old.isValid():
+            wanted = [max(round(d.height() * height / old.height()), least) for d, least in docks]
+        else:
+            return
+        if wanted != [d.height() for d, _ in docks]:
+            self.resizeDocks([d for d, _ in docks], wanted, Qt.Vertical)
 
     # --- shutdown --------------------------------------------------------------------------------
     def closeEvent(self, event):

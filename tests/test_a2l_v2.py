@@ -266,11 +266,14 @@ def test_other_languages_without_transcript_show_the_phones_heard():
 
 
 def test_without_the_phoneme_recogniser_other_languages_show_neutral_labels(monkeypatch):
-    """Where hama's engine cannot run (it ships for Linux and macOS), the acoustic path labels the sound."""
+    """Where hama's engine cannot run (it ships for Linux and macOS), the acoustic path labels the sound, and says
+    why."""
     from engine.a2l import ipa_phones
 
     monkeypatch.setattr(ipa_phones, "ipa_status", lambda: (False, "no engine"))
-    base = predict_embedded(load_audio(media("speech/dreamtalk__German1.wav")), 25.0, EmbeddedConfig(language="de"))
+    with pytest.warns(UserWarning, match="no engine: the mouth follows the sound alone"):
+        base = predict_embedded(load_audio(media("speech/dreamtalk__German1.wav")), 25.0,
+                                EmbeddedConfig(language="de"))
     labels = {p.label for p in base.phonemes}
     assert labels <= {"SIL", "C", "a", "e", "i", "o", "u", "ə"} and {"SIL", "C"} < labels
     assert len(labels & {"a", "e", "i", "o", "u", "ə"}) >= 3  # vowel qualities, not one blob

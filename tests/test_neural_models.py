@@ -82,7 +82,7 @@ def test_models_check_accepts_the_tiny_folder_and_names_what_is_wrong(weights, c
     (partial / "pose_guider.pth").mkdir()
     assert main.main(["models", "check", str(partial)]) == 1
     out = capsys.readouterr().out
-    assert "pose_guider.pth (a folder there, not a file)" in out
+    assert "pose_guider.pth (pose_guider.pth is a folder, not a file)" in out
     assert re.search(r"pose_guider\.pth +a folder, not a file", out)
 
 
@@ -93,6 +93,8 @@ def test_models_check_accepts_the_tiny_folder_and_names_what_is_wrong(weights, c
     # 1e999 reads as inf: the build failed without naming the field
     ("stable-diffusion-v1-5/unet/config.json", '{"in_channels": 4, "block_out_channels": [32, 1e999]}',
      "block_out_channels[1] is not a finite number"),
+    ("stable-diffusion-v1-5/unet/config.json", '{"in_channels": 4}',  # a KeyError traceback
+     "a config lacks the field 'block_out_channels'"),
 ])
 def test_models_check_names_a_broken_json_file(weights, tmp_path, capsys, name, overrides, problem):
     import shutil

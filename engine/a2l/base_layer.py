@@ -31,8 +31,8 @@ class BaseLayer:
     phonemes: list[Segment] = field(default_factory=list)
     visemes: list[Segment] = field(default_factory=list)
     blinks: list[Segment] = field(default_factory=list)
-    # The words spoken (an aligned transcript's, or the recognised English words; empty where the phones come
-    # from the sound alone): the editor's word lane.
+    # The words spoken (an aligned transcript's, or the recognised English words; empty where the phones were
+    # recognised without words, in another language, or come from the sound alone): the editor's word lane.
     words: list[Segment] = field(default_factory=list)
 
     def __post_init__(self):

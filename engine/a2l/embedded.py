@@ -39,8 +39,8 @@ from engine.audio.decode import ANALYSIS_RATE, AudioClip
 # either alone). The 0.4 : 0.45 ratio is one of the constants tuned on the bench (v1).
 ACOUSTIC_JAW = 0.4
 PHONE_JAW = 0.45
-# Without phones (a language other than English and no transcript), the acoustic openness alone drives the
-# jaw at this gain: the sum of the two weights above, times the ratio of the phone-class opening to the
+# Without phones (a language other than English, no transcript, and hama's recogniser cannot run), the acoustic
+# openness alone drives the jaw at this gain: the sum of the two weights above, times the ratio of the phone-class opening to the
 # acoustic openness in speech (both ~0.4-0.5 on the median speech frame of the English clips): the same
 # typical opening as with phones, so switching the language does not make the mouth smaller or larger.
 ACOUSTIC_ONLY_JAW = ACOUSTIC_JAW + PHONE_JAW
@@ -55,7 +55,9 @@ BROW_ACCENT = 0.25
 LIP_PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthFunnel")
 # How far the phones' lip shapes are trusted against the formants' (F2 spread / rounding), by where the
 # phones come from: an aligned transcript knows the vowel; recognised English words are right about half
-# the time (pocketsphinx on real speech); acoustic labels carry no lip shape of their own.
+# the time (pocketsphinx on real speech), and hama's phones of other languages about as often (the right
+# viseme on 43 % of espeak-ng speech frames in 8 languages: engine.a2l.ipa_phones), so they share the value;
+# acoustic labels carry no lip shape of their own.
 PHONE_SHAPE_CONFIDENCE = {"aligned": 0.8, "recognised": 0.4, "acoustic": 0.0}
 # The formant lip shape at full spread / full rounding: the viseme table's own "I" (ee) and "U" (oo) shapes,
 # so formants and phones speak the same shape vocabulary.
@@ -224,8 +226,10 @@ def _phones(mono16k: np.ndarray, s: EmbeddedConfig, analysis: Analysis, opening:
                           stacklevel=3)
     from engine.a2l.ipa_phones import ipa_status, recognise_ipa
 
-    if ipa_status()[0]:
+    runs, why = ipa_status()
+    if runs:
         return recognise_ipa(mono16k, analysis.presence > 0.5, report), [], "recognised"
+    warnings.warn(f"{why}: the mouth follows the sound alone, without phones", stacklevel=3)
     report(1.0)
     return acoustic_phones(analysis, opening), [], "acoustic"
 
@@ -301,8 +305,9 @@ def animate(mono16k: np.ndarray, fps: float, n: int, s: EmbeddedConfig, analysis
     mouth = mouth * gate[:, None]  # lip shaping follows speech activity so the mouth rests in pauses
     mouth[:, col["jawOpen"]] = jaw * gate
     closed = bilabial_frames(phones, fps, lead, n, s.min_hold_frames)  # a one-frame seal pops
-    # Aligned bilabials really close the lips; recognised ones are often wrong (M/N, B/D confusions),
-    # so they only narrow the mouth (and hardly at all in song, where recognition is poorer still).
+    # Aligned bilabials really close the lips; recognised ones are often wrong (pocketsphinx's M/N, B/D
+    # confusions; hama finds 54-87 % of them), so they only narrow the mouth (and hardly at all in song, where
+    # recognition is poorer still).
     c = np.full(n, 1.0 if source == "aligned" else RECOGNISED_CLOSURE if source == "recognised" else 0.0)
     if source == "recognised":
         c = c * (1.0 - SINGING_PHONE_DAMP * sung)

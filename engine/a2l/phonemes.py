@@ -126,13 +126,14 @@ def _speech_spans(speech: np.ndarray | None, samples: int) -> list[tuple[int, in
     return [(max(0, a - pad) * hop, min(samples, (b + pad) * hop)) for a, b in runs if (a - pad) * hop < samples]
 
 
-def _cut_points(x: np.ndarray) -> list[int]:
-    """Sample indices where to split long audio: the quietest 10 ms near every CHUNK_S boundary."""
+def _cut_points(x: np.ndarray, chunk_s: float = CHUNK_S) -> list[int]:
+    """Sample indices where to split long audio: the quietest 10 ms near every `chunk_s` boundary."""
     n, hop = len(x), ANALYSIS_RATE // 100
+    search_s = min(CUT_SEARCH_S, chunk_s / 4)
     cuts = [0]
-    while n - cuts[-1] > CHUNK_S * ANALYSIS_RATE * 1.5:
-        lo = cuts[-1] + int((CHUNK_S - CUT_SEARCH_S) * ANALYSIS_RATE)
-        hi = cuts[-1] + int((CHUNK_S + CUT_SEARCH_S) * ANALYSIS_RATE)
+    while n - cuts[-1] > chunk_s * ANALYSIS_RATE * 1.5:
+        lo = cuts[-1] + int((chunk_s - search_s) * ANALYSIS_RATE)
+        hi = cuts[-1] + int((chunk_s + search_s) * ANALYSIS_RATE)
         frames = x[lo:hi][: (hi - lo) // hop * hop].reshape(-1, hop)
         cuts.append(lo + int(np.argmin((frames ** 2).mean(axis=1))) * hop)
     cuts.append(n)
@@ -145,11 +146,12 @@ Recognition = tuple[list[Segment], list[Segment]]
 Raw = list[tuple[str, int, int]]  # pocketsphinx (label, first frame, last frame)
 
 
-def speech_chunks(mono16k: np.ndarray, speech: np.ndarray | None = None) -> list[tuple[int, int]]:
+def speech_chunks(mono16k: np.ndarray, speech: np.ndarray | None = None,
+                  chunk_s: float = CHUNK_S) -> list[tuple[int, int]]:
     """(first, end) sample ranges to recognise one at a time: the speech spans (`_speech_spans`), each cut at its
-    quietest 10 ms near every CHUNK_S."""
+    quietest 10 ms near every `chunk_s`."""
     return [(first + a, first + b) for first, end in _speech_spans(speech, len(mono16k))
-            for cuts in [_cut_points(mono16k[first:end])] for a, b in zip(cuts[:-1], cuts[1:])]
+            for cuts in [_cut_points(mono16k[first:end], chunk_s)] for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def phone_track(phones: list[Segment], duration: float) -> list[Segment]:

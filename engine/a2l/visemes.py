@@ -84,7 +84,7 @@ def mouth_controls() -> tuple[str, ...]:
 # visemes, by the phone's leading symbol (length marks, tones, stress and secondary articulations follow it).
 # "C" is the acoustic path's consonant / narrowing label, "ə" its central vowel.
 IPA_TO_VISEME = {
-    "p": "PP", "b": "PP", "m": "PP", "ɸ": "FF", "β": "FF", "f": "FF", "v": "FF", "ʋ": "FF", "ɱ": "FF",
+    "p": "PP", "b": "PP", "m": "PP", "ɓ": "PP", "ʙ": "PP", "ɗ": "DD", "ɸ": "FF", "β": "FF", "f": "FF", "v": "FF", "ʋ": "FF", "ɱ": "FF",
     "θ": "TH", "ð": "TH", "t": "DD", "d": "DD", "ʈ": "DD", "ɖ": "DD", "ɾ": "DD", "ɽ": "DD",
     "k": "kk", "g": "kk", "ɡ": "kk", "ŋ": "kk", "q": "kk", "ɢ": "kk", "x": "kk", "ɣ": "kk", "χ": "kk", "ʁ": "RR",
     "h": "kk", "ɦ": "kk", "ʔ": "kk", "ħ": "kk", "ʕ": "kk", "ɰ": "kk",

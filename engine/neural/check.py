@@ -158,10 +158,8 @@ def check_folder(folder: str | Path) -> dict:
         report["files"].append({"component": e.component, "path": str(path.relative_to(root)) if path else
                                 " | ".join(e.alternatives), "found": path is not None, "optional": e.optional,
                                 "bytes": path.stat().st_size if path else None, "used_by": list(e.users),
-                                "note": e.note, "folder": path is None and any((root / rel).is_dir()
-                                                                               for rel in e.alternatives)})
-    # a folder where a file belongs (an archive unpacked into a folder of the file's name) was called "missing"
-    gone = [f["path"] + (" (a folder there, not a file)" if f["folder"] else "")
+                                "note": e.note, "folder": None if path else layout.folder_in_place(root, e.component)})
+    gone = [f["path"] + (f" ({f['folder']} is a folder, not a file)" if f["folder"] else "")
             for f in report["files"] if not f["found"] and not f["optional"]]
     if gone:
         report["problems"].append(f"missing {', '.join(gone)}; {layout.LAYOUT_TEXT}")
@@ -170,6 +168,9 @@ def check_folder(folder: str | Path) -> dict:
     except (ValueError, TypeError, ZeroDivisionError, CheckpointError) as exc:  # (a group count of 0 in torch)
         models = {}
         report["problems"].append(f"the configs cannot build the models: {exc}")
+    except KeyError as exc:  # (a traceback)
+        models = {}
+        report["problems"].append(f"the configs cannot build the models: a config lacks the field {exc.args[0]!r}")
     for name, (net, keys) in models.items():
         path = layout.find(root, FILES[name])
         row = {"component": name, "file": str(path.relative_to(root)) if path else None,

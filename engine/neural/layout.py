@@ -81,13 +81,20 @@ def find(root: Path, component: str) -> Path | None:
     return None
 
 
+def folder_in_place(root: Path, component: str) -> str | None:
+    """The relative path where a folder stands in place of the component's file (an archive unpacked under the
+    file's name: it was called missing), or None."""
+    return next((rel for rel in BY_NAME[component].alternatives if (root / rel).is_dir()), None)
+
+
 def missing(root: Path, user: str, *, optional: tuple[str, ...] = ()) -> list[str]:
-    """Relative paths of the required files `user` ("renderer"/"a2l") needs that are not in `root`;
-    `optional` names optional components that are required this time."""
+    """Relative paths of the required files `user` ("renderer"/"a2l") needs that are not in `root`, each with a
+    folder in its place said; `optional` names optional components that are required this time."""
     out = []
     for e in ENTRIES:
         if user in e.users and (not e.optional or e.component in optional) and find(root, e.component) is None:
-            out.append(" or ".join(e.alternatives))
+            folder = folder_in_place(root, e.component)
+            out.append(" or ".join(e.alternatives) + (f" ({folder} is a folder, not a file)" if folder else ""))
     return out
 
 
