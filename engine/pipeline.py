@@ -116,7 +116,7 @@ def _sound(request: ProjectRequest) -> AudioClip:
     driver = getattr(request.a2l.config, "video", None) if request.a2l.name == "performance" else None
     if not same_file_as_any(request.audio, [driver]):  # a voice of its own: the sound decides the length
         return load_audio(os.fspath(request.audio))
-    from engine.media.video_read import probe_video
+    from engine.media.video_read import probe_video, sound_lead
 
     info = probe_video(request.audio)
     try:
@@ -127,6 +127,9 @@ def _sound(request: ProjectRequest) -> AudioClip:
         rate = 48000
         return AudioClip(samples=np.zeros((int(info.duration * rate), 1), np.float32), rate=rate,
                          source=os.fspath(request.audio))
+    # the sound from the first picture on: where the streams start apart, it was muxed from its own first sample
+    # (a picture starting 0.48 s after its sound came out with the sound 0.48 s early)
+    clip = _from_first_picture(clip, sound_lead(request.audio))
     picture = info.frame_count / info.fps if info.frame_count else info.duration
     # shorter by under a frame: the last frame covers it; longer by any amount (an AAC encoder's padding) is cut
     if picture <= 0 or (picture - 1.0 / info.fps < clip.duration <= picture):
@@ -140,6 +143,23 @@ def _sound(request: ProjectRequest) -> AudioClip:
     # whole samples within the picture (rounding up made a 29.97 fps driver's 180 frames need a 181st)
     return AudioClip(samples=_fitted(clip.samples, int(picture * clip.rate)), rate=clip.rate,
                      source=clip.source, mono16k=_fitted(clip.mono16k, int(picture * ANALYSIS_RATE)))
+
+
+def _from_first_picture(clip: AudioClip, lead: float) -> AudioClip:
+    """The clip without its first `lead` seconds (sound before the picture), or after -`lead` seconds of silence
+    (a picture that starts first)."""
+    from engine.audio.decode import ANALYSIS_RATE
+
+    def shifted(samples: np.ndarray, rate: float) -> np.ndarray:
+        n = int(round(abs(lead) * rate))
+        if lead > 0:
+            return samples[n:]
+        return np.concatenate([np.zeros((n, *samples.shape[1:]), np.float32), samples])
+
+    if abs(lead) * clip.rate < 1.0:
+        return clip
+    return AudioClip(samples=shifted(clip.samples, clip.rate), rate=clip.rate, source=clip.source,
+                     mono16k=shifted(clip.mono16k, ANALYSIS_RATE))
 
 
 def _fitted(samples: np.ndarray, n: int) -> np.ndarray:

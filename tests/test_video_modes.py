@@ -782,6 +782,29 @@ def test_a_ntsc_drivers_sound_is_fitted_to_its_frames_exactly(tmp_path):
     assert clip.frame_count(float(fps)) == 180
 
 
+def test_a_drivers_sound_is_laid_from_its_first_picture(tmp_path):
+    """A driver whose picture starts 0.48 s after its sound (a camera's or an editor's stream offset): the
+    reenactment muxed the sound from its first sample, 0.48 s early (dub got it right)."""
+    from engine.a2l.performance import PerformanceConfig
+    from engine.pipeline import ProjectRequest, _sound
+    from engine.plugins import Choice
+
+    rate, fps = 16000, 25
+    frames = [f for _, f in iter_video_frames(VIDEO)][:50]
+    t = np.arange(int(2.5 * rate)) / rate
+    sound = (0.3 * np.sin(2 * np.pi * (200 * t + 300 * t**2))).astype(np.float32)  # a rising chirp
+    video = _with_sound(tmp_path / "late_picture.mp4", frames, sound, fps, rate, picture_delay=12)
+    request = ProjectRequest(portrait=media("portraits/hallo__6.jpg"), audio=video,
+                             a2l=Choice("performance", PerformanceConfig(video=video)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (its sound is cut to the picture)
+        clip = _sound(request)
+    laid, lead = clip.samples[:, 0], int(0.48 * rate)
+    corr = lambda x, y: float(np.corrcoef(x, y)[0, 1])  # noqa: E731
+    assert corr(laid[:rate], sound[lead:lead + rate]) > 0.99  # the sound at the first picture, not the first sample
+    assert len(laid) == 2 * rate  # as long as the 50 frames
+
+
 def test_a_performance_with_a_voice_of_its_own_keeps_that_voice(tmp_path):
     """The performance backend with a separate speech file (the face from a video, the sound from the voice-over):
     the reenactment fix measured the speech file as a video and failed with "has no video stream"."""
