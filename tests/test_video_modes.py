@@ -782,6 +782,30 @@ def test_a_ntsc_drivers_sound_is_fitted_to_its_frames_exactly(tmp_path):
     assert clip.frame_count(float(fps)) == 180
 
 
+def test_the_frames_at_the_edge_of_a_lost_face_count_as_lost():
+    """The tracker's last frames of a face sliding out of the picture and its first frames of one coming back are
+    half-found faces: reenacting them tore the portrait's eyes and mouth apart on the frame before and after the
+    gap. Frames within LOST_MARGIN_S of a lost stretch now rest with it; the clip's own first and last frames
+    (no gap beside them) stay."""
+    from types import SimpleNamespace
+
+    from engine.a2l.performance import LOST_MARGIN_S, in_picture
+
+    fps, n = 25.0, 60
+    landmarks = np.full((n, 478, 3), 0.5)
+    landmarks[30:40, :, 0] = 0.9 + np.linspace(0, 0.5, 478)  # most of the face out of the picture
+    usable = np.ones(n, bool)
+    usable[10:15] = False  # the tracker lost it
+    seen = in_picture(SimpleNamespace(landmarks=landmarks, usable=usable, fps=fps))
+    margin = int(round(LOST_MARGIN_S * fps))
+    assert margin >= 1
+    expected = np.ones(n, bool)
+    expected[10 - margin:15 + margin] = False
+    expected[30 - margin:40 + margin] = False
+    np.testing.assert_array_equal(seen, expected)
+    assert in_picture(SimpleNamespace(landmarks=np.full((n, 478, 3), 0.5), usable=np.ones(n, bool), fps=fps)).all()
+
+
 def test_a_drivers_sound_is_laid_from_its_first_picture(tmp_path):
     """A driver whose picture starts 0.48 s after its sound (a camera's or an editor's stream offset): the
     reenactment muxed the sound from its first sample, 0.48 s early (dub got it right)."""
