@@ -735,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         print(f"{PROG}: {'interrupted' if not exc.args else 'stopped by ' + exc.args[0]}", file=sys.stderr)
-        return 130
+        # the shell's code for a process ended by that signal: 128 + its number (SIGTERM 143; Ctrl+C 130)
+        return 128 + (signal.Signals[exc.args[0]].value if exc.args else signal.SIGINT.value)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

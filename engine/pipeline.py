@@ -85,6 +85,10 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
             raise VideoReadError(f"{request.video} is a still image, not a video: animate a portrait with "
                                  "`render PORTRAIT AUDIO` (or New Project's portrait field)")
         fps = info.fps
+    # the portrait first: a photo without a face is refused before the sound's notes are printed (its error came
+    # after a warning about the driver's sound: two lines for one mistake)
+    source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name) \
+        if request.video is None else None
     clip = _sound(request)
     frames = clip.frame_count(fps)
     if frames > MAX_FRAMES:  # the memory guard: a project keeps per-frame arrays of every frame
@@ -97,12 +101,16 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
 
         source = VideoSource.open(request.video, frames, request.fit, face_index=request.framing.face_index,
                                   cancel=cancel)
-    else:
-        source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
     template = load_template(request.pose_template)
     base = predict_base(clip, fps, request.a2l, template, source=source, progress=progress, cancel=cancel)
     return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), fps, base,
                    a2l=request.a2l, renderer=request.renderer, pose_template=template, gains=request.gains)
+
+
+# A driver's sound and picture this far apart in length are said (the output follows the picture either way):
+# an AAC encoder's padding and a last frame's duration leave up to ~50 ms that nobody chose ("lasts 4.0 s and its
+# picture 4.0 s ... its sound cut" on an ordinary 59.94 fps clip).
+SOUND_PICTURE_NOTE_S = 0.1
 
 
 def _sound(request: ProjectRequest) -> AudioClip:
@@ -134,8 +142,8 @@ def _sound(request: ProjectRequest) -> AudioClip:
     # shorter by under a frame: the last frame covers it; longer by any amount (an AAC encoder's padding) is cut
     if picture <= 0 or (picture - 1.0 / info.fps < clip.duration <= picture):
         return clip
-    if abs(clip.duration - picture) * info.fps >= 1.0:
-        warnings.warn(f"the sound of {request.audio} lasts {clip.duration:.1f} s and its picture {picture:.1f} s: "
+    if abs(clip.duration - picture) >= SOUND_PICTURE_NOTE_S:
+        warnings.warn(f"the sound of {request.audio} lasts {clip.duration:.2f} s and its picture {picture:.2f} s: "
                       "the reenactment follows the picture, its sound " + ("cut" if clip.duration > picture else
                                                                            "padded with silence"), stacklevel=3)
     from engine.audio.decode import ANALYSIS_RATE

@@ -755,11 +755,34 @@ def test_a_reenactment_lasts_as_long_as_the_drivers_picture_not_its_sound(tmp_pa
     for seconds, said in ((0.5, "padded with silence"), (4.0, "cut")):
         sound = 0.1 * np.sin(np.arange(int(seconds * 16000), dtype=np.float32) * 0.1)
         video = _with_sound(tmp_path / f"driver_{seconds}.mp4", frames, sound)
-        with pytest.warns(UserWarning, match=f"picture 2.0 s: the reenactment follows the picture, its sound {said}"):
+        with pytest.warns(UserWarning, match=f"picture 2.00 s: the reenactment follows the picture, its sound {said}"):
             project = create_project(ProjectRequest(
                 portrait=media("portraits/hallo__6.jpg"), audio=video, fps=25.0, framing=Framing(128),
                 a2l=Choice("performance", PerformanceConfig(video=video))))
         assert project.frame_count == 50 and abs(project.audio.duration - 2.0) < 1e-3
+
+
+def test_a_faceless_portrait_is_refused_before_the_drivers_sound_is_noted(tmp_path):
+    """reenact with a photo without a face printed a note about the driver's sound, then the error: two lines for
+    one mistake. And a sound longer than its picture by an encoder's padding (30 ms) is not noted at all."""
+    from engine.a2l.performance import PerformanceConfig
+    from engine.errors import NoFaceError
+    from engine.pipeline import ProjectRequest, _sound, create_project
+    from engine.plugins import Choice
+    from engine.sources.portrait import Framing
+
+    frames = [f for _, f in iter_video_frames(VIDEO)][:50]
+    short = _with_sound(tmp_path / "short_sound.mp4", frames, np.zeros(8000, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NoFaceError):
+            create_project(ProjectRequest(portrait=media("not_a_person/LivePortrait__s25.jpg"), audio=short,
+                                          fps=25.0, framing=Framing(128),
+                                          a2l=Choice("performance", PerformanceConfig(video=short))))
+        padded = _with_sound(tmp_path / "padded.mp4", frames, np.zeros(int(2.03 * 16000), np.float32))
+        clip = _sound(ProjectRequest(portrait=media("portraits/hallo__6.jpg"), audio=padded,
+                                     a2l=Choice("performance", PerformanceConfig(video=padded))))
+    assert clip.frame_count(25.0) == 50
 
 
 def test_a_ntsc_drivers_sound_is_fitted_to_its_frames_exactly(tmp_path):
