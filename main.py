@@ -724,6 +724,8 @@ def main(argv: list[str] | None = None) -> int:
     from engine.errors import TalklineError
 
     warnings.showwarning = _show_warning
+    if getattr(args, "size", None) and args.size % 2:  # (a 333 px render came out 332 px without a word)
+        warnings.warn(f"--size {args.size}: rendered {args.size - 1} px (H.264 needs even sides)")
     # Termination and hang-up unwind like Ctrl+C: writers abort, so no partial output is left behind.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     commands = {"render": cmd_render, "predict": cmd_predict, "demo": cmd_demo, "dub": cmd_dub, "reenact": cmd_reenact,

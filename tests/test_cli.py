@@ -486,3 +486,15 @@ def test_swapped_inputs_and_a_project_with_audio_say_what_render_takes(tmp_path,
     assert result.returncode == 2 and "is an image: render takes the portrait first, then the audio" in result.stderr
     result = run_cli("render", tmp_path / "p.talkline", speech, "-o", tmp_path / "a.mp4")
     assert result.returncode == 2 and "is a project: it renders alone" in result.stderr
+
+
+def test_an_odd_size_is_said_as_rendered(tmp_path, speech):
+    """`--size 333` wrote 332 x 332 frames without a word (H.264 needs even sides)."""
+    import av
+
+    out = tmp_path / "odd.mp4"
+    result = run_cli("render", media("portraits/hallo__6.jpg"), speech, "--size", "129", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "--size 129: rendered 128 px (H.264 needs even sides)" in result.stderr
+    with av.open(str(out)) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (128, 128)
