@@ -488,6 +488,17 @@ def test_swapped_inputs_and_a_project_with_audio_say_what_render_takes(tmp_path,
     assert result.returncode == 2 and "is a project: it renders alone" in result.stderr
 
 
+def test_an_output_that_is_a_pipe_is_refused_and_left_a_pipe(tmp_path, speech):
+    """-o naming a FIFO: the finished file was renamed over it (the pipe became a plain file), exit 0."""
+    import stat
+
+    fifo = tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    result = run_cli("render", media("portraits/hallo__6.jpg"), speech, "-o", fifo, timeout=120)
+    assert result.returncode == 2 and "is a pipe or a device: write it to a file" in result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 def test_an_odd_size_is_said_as_rendered(tmp_path, speech):
     """`--size 333` wrote 332 x 332 frames without a word (H.264 needs even sides)."""
     import av

@@ -9,6 +9,7 @@ import uuid
 from typing import Iterator, TypeVar
 
 from engine.errors import ExportError
+from engine.limits import special_file
 
 _Writer = TypeVar("_Writer", bound="CommitOnExit")
 
@@ -55,6 +56,8 @@ def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...], what: str
     path = os.path.abspath(given)
     if not path.lower().endswith(suffixes):
         raise ExportError(f"the {what} {path} must end in {' or '.join(suffixes)}")
+    if special_file(path):  # the finished file is renamed into place: a FIFO there was replaced by a plain file
+        raise ExportError(f"the {what} {path} is a pipe or a device: write it to a file")
     missing = _missing_folders(os.path.dirname(path))
     prepare_target(path)
     probe = temp_sibling(path)
