@@ -102,6 +102,7 @@ class GraphEditor(QWidget):
         self.view = GraphViewBox()
         self.plot = pg.PlotWidget(viewBox=self.view)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.hideButtons()  # pyqtgraph's stray "A" (auto-range) in a corner: Frame all and Home do that here
         # a backdrop so the curves passing under the legend do not cross its labels
         self.plot.addLegend(offset=(6, 6), labelTextSize="8pt", brush=pg.mkBrush(24, 26, 30, 210))
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)

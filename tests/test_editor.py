@@ -202,6 +202,11 @@ def test_a_click_right_on_a_graph_key_selects_it(make_main_window, demo_project_
     assert graph.selected_keys == {("browInnerUp", 1), ("browInnerUp", 2)}
     qtbot.mouseClick(viewport, Qt.LeftButton, pos=_widget_pos(graph.plot, graph.scene_pos_of(0.45, 0.5)))
     assert graph.selected_keys == set()  # a click on empty space clears it
+    # pyqtgraph's "A" (auto-range) button appeared in a corner under the pointer once the view was framed
+    item = graph.plot.getPlotItem()
+    item.mouseHovering = True
+    item.updateButtons()
+    assert not item.autoBtn.isVisible()
 
 
 def test_graph_editor_drag_key_interpolation_and_clipboard(make_main_window, demo_project_file, qtbot):
