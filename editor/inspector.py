@@ -31,6 +31,7 @@ from engine.plugins import A2L_BACKENDS
 from engine.rig import load_rig
 
 SLIDER_STEPS = 1000
+SLIDER_MIN_WIDTH = 80  # px: a tenth of the range is 8 px of drag
 POSE_RANGES = {"rx": (-30.0, 30.0), "ry": (-30.0, 30.0), "rz": (-30.0, 30.0),
                "tx": (-5.0, 5.0), "ty": (-5.0, 5.0), "tz": (-5.0, 5.0)}
 GAIN_SPECS = {"lip": (0.0, MAX_INTENSITY, 0.05, "Scales the base layer's mouth and expression motion"),
@@ -110,6 +111,9 @@ class ChannelRow:
         self.slider.setRange(0, SLIDER_STEPS)
         # mouse only: a slider kept the keyboard after a drag, and End or PgUp then set and keyed the channel
         self.slider.setFocusPolicy(Qt.NoFocus)
+        # room to drag at the window's smallest (each slider shrank to its bare handle there); the inspector
+        # scrolls sideways instead
+        self.slider.setMinimumWidth(SLIDER_MIN_WIDTH)
         self.slider.setToolTip(f"{name} at the playhead (base + edit). Drag to set it: a key stores the edit "
                                "that gives this value" + (". Its other side follows; hold Alt to move one side"
                                                            if partner(name) else ""))

@@ -559,6 +559,7 @@ def test_the_window_fits_a_laptop_screen_whatever_the_recent_list(make_main_wind
     # made small, then large again: the timeline and the graph editor grow back (the preview took it all)
     window.resize(hint)
     qtbot.wait(50)
+    assert window.inspector.rows["jawOpen"].slider.width() >= 60  # (they shrank to their bare handles)
     window.resize(1900, 1050)
     qtbot.wait(50)
     height = window.height()
