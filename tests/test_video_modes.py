@@ -73,6 +73,12 @@ def test_track_file_round_trip(track, tmp_path):
     np.testing.assert_allclose(again.landmarks, track.landmarks, atol=1e-6)
     np.testing.assert_array_equal(again.detected, track.detected)
     assert again.blendshape_names == track.blendshape_names and again.fps == track.fps
+    from dataclasses import replace
+
+    assert FaceTrack.load(replace(track, cuts=[1.2, 3.4]).save(tmp_path / "c.npz")).cuts == [1.2, 3.4]
+    arrays = dict(np.load(tmp_path / "t.npz"))
+    del arrays["cuts"]  # a track saved before cuts were found
+    assert FaceTrack.from_arrays(arrays).cuts == []
 
 
 def test_a_fresh_track_is_the_track_a_later_run_reads_from_the_cache(tmp_path):
@@ -819,14 +825,16 @@ def test_the_frames_at_the_edge_of_a_lost_face_count_as_lost():
     landmarks[30:40, :, 0] = 0.9 + np.linspace(0, 0.5, 478)  # most of the face out of the picture
     usable = np.ones(n, bool)
     usable[10:15] = False  # the tracker lost it
-    seen = in_picture(SimpleNamespace(landmarks=landmarks, usable=usable, fps=fps))
+    seen = in_picture(SimpleNamespace(landmarks=landmarks, usable=usable, fps=fps, cuts=[50 / fps]))
     margin = int(round(LOST_MARGIN_S * fps))
     assert margin >= 1
     expected = np.ones(n, bool)
     expected[10 - margin:15 + margin] = False
     expected[30 - margin:40 + margin] = False
+    expected[50 - margin:50 + margin + 1] = False  # a cut to another shot: its first frames blend two faces
     np.testing.assert_array_equal(seen, expected)
-    assert in_picture(SimpleNamespace(landmarks=np.full((n, 478, 3), 0.5), usable=np.ones(n, bool), fps=fps)).all()
+    assert in_picture(SimpleNamespace(landmarks=np.full((n, 478, 3), 0.5), usable=np.ones(n, bool), fps=fps,
+                                      cuts=[])).all()
 
 
 def test_a_drivers_sound_is_laid_from_its_first_picture(tmp_path):
@@ -888,6 +896,40 @@ def test_a_far_frame_of_an_indexed_video_is_reached_by_seeking_not_decoding_from
         assert abs(float(video[index].mean()) - index) < 3
         assert len(decoded) < 40, (index, len(decoded))  # a keyframe's worth back, not the whole file
     video.close()
+
+
+def test_a_cut_to_another_person_is_found_and_each_shot_drives_from_its_own_neutral_face(tmp_path, track):
+    """A driving video that cuts from one person to another: the frames at the cut blended the two faces (torn
+    eyes and mouth), and the second person's difference in shape from the first was taken for expression (the
+    portrait's eyes grew) and the new camera's angle for a head turn. Cuts are found from the picture (and said
+    by dub); each shot now drives from its own neutral face and first pose, and the cut's frames rest."""
+    import cv2
+
+    from engine.a2l.performance import performance_base
+
+    assert track.cuts == []  # one continuous shot
+    first = [rgb for _, (_, rgb) in zip(range(30), iter_video_frames(VIDEO))]
+    h, w = first[0].shape[:2]
+    other = media("talking_videos/Talking-Face_PC-AVS__00473.mp4")
+    second = [cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+              for _, (_, rgb) in zip(range(30), iter_video_frames(other))]
+    path = write_video(tmp_path / "cut.mp4", first + second)
+    cut = track_video(path)
+    assert cut.cuts == [pytest.approx(30 / 25)] and cut.shots() == [(0, 30), (30, 60)]
+    from engine.sources.video import VideoSource
+
+    with pytest.warns(UserWarning, match=r"cut\.mp4: the picture cuts to another shot at 1\.20 s: the dub fits one"):
+        VideoSource.open(path, 60, "pingpong")
+    ours = performance_base(cut, 25.0, 60)
+    shots = [performance_base(track_video(write_video(tmp_path / f"{i}.mp4", frames)), 25.0, 30)
+             for i, frames in enumerate((first, second))]
+    size = lambda offsets: float(np.abs(offsets).mean())  # noqa: E731
+    # each shot moves the portrait as that person alone would: the first shot's expression was measured against
+    # the second person's neutral face (2x too large), the second shot's head turned 29 degrees (3 alone)
+    assert size(ours.offsets[:28]) < 1.3 * size(shots[0].offsets[:28])
+    assert size(ours.offsets[36:]) < 1.3 * size(shots[1].offsets[6:])
+    assert np.abs(ours.pose[36:, :3]).max() < 1.5 * np.abs(shots[1].pose[6:, :3]).max() + 1.0
+    assert size(ours.offsets[28:33]) < 0.5 * size(ours.offsets[:28])  # the cut's frames rest
 
 
 def test_a_zoom_or_a_sideways_face_in_the_video_is_said_to_put_the_mouth_at_risk(tmp_path):

@@ -1,7 +1,7 @@
 """The `performance` Audio2Lmk backend (reenactment): the motion comes from a tracked driving video instead of
-the audio. Expression = the driver's canonical mesh relative to its most neutral frame, applied to the
-portrait's neutral mesh, except the lids: blinks go through the rig's blink (fitted to the portrait); head pose =
-the driver's relative to its first frame. The result is an ordinary base
+the audio. Expression = the driver's canonical mesh relative to its most neutral frame (in each shot between
+cuts), applied to the portrait's neutral mesh, except the lids: blinks go through the rig's blink (fitted to the
+portrait); head pose = the driver's relative to its first frame (of the shot). The result is an ordinary base
 layer (keys, gains and every renderer apply), with rig weights fitted to it so the lanes and the inspector
 show what the performer did."""
 from __future__ import annotations
@@ -104,12 +104,14 @@ LOST_MARGIN_S = 0.08
 
 def in_picture(track) -> np.ndarray:
     """(T,) bool: the face is tracked and (nearly all) inside the picture, and not at the edge of a stretch where it
-    is not."""
+    is not nor at a cut between shots (the first frames of a new shot were a blend of the two faces: torn)."""
     from scipy.ndimage import binary_erosion
 
     xy = np.asarray(track.landmarks)[..., :2]
     outside = ((xy < 0.0) | (xy > 1.0)).any(axis=-1).mean(axis=1)
     seen = np.asarray(track.usable, bool) & (outside <= EDGE_LOST_SHARE)
+    cuts = np.round(np.asarray(track.cuts, np.float64) * track.fps).astype(np.int64)
+    seen[cuts[(cuts >= 0) & (cuts < len(seen))]] = False
     margin = int(round(LOST_MARGIN_S * track.fps))
     if margin < 1 or seen.all():
         return seen
@@ -125,13 +127,19 @@ def performance_base(track, fps: float, frames: int, head_translation: float = 1
     from engine.timing import resample_frames
 
     rig = load_rig()
-    pose, scale = relative_pose(track.transforms[0], track.transforms)
+    # each shot against its own first frame (pose) and most neutral frame (expression): after a cut to another
+    # person, the two faces' difference in shape was taken for expression (the portrait's eyes grew by the new
+    # face's) and the new camera's angle for a turn of the head
+    pose, scale = np.zeros((track.frame_count, 6)), np.ones(track.frame_count)
+    neutral = np.empty_like(track.meshes)
+    for start, stop in track.shots():
+        pose[start:stop], scale[start:stop] = relative_pose(track.transforms[start], track.transforms[start:stop])
+        neutral[start:stop] = track.meshes[track.neutral_index(start, stop)]
     meshes = track.meshes * scale[:, None, None]
-    neutral = track.meshes[track.neutral_index()]
     usable = in_picture(track)
     lids = np.max([np.linalg.norm(rig.basis[rig.index(name)], axis=1) for name, _, _ in BLINKS], axis=0)
     keep = 1.0 - np.clip(lids / (LID_MASK_SATURATION * lids.max()), 0.0, 1.0)  # (468,)
-    expression = (meshes - neutral[None]) * keep[None, :, None]
+    expression = (meshes - neutral) * keep[None, :, None]
     expression = resample_frames(toward_rest(expression, usable, track.fps), track.fps, fps, frames).astype(np.float32)
     blinks = {name: resample_frames(toward_rest(w, usable, track.fps), track.fps, fps, frames).astype(np.float32)
               for name, w in blink_weights(meshes, usable).items()}

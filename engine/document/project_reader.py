@@ -106,6 +106,7 @@ _ARRAY_SPECS: dict[str, tuple[str, tuple]] = {
     "track/detected": ("b", ("S",)),
     "track/usable": ("b", ("S",)),
     "track/gaps": ("f", ("*", 2)),
+    "track/cuts": ("f", ("*",)),
     "track/source": ("U", ()),
     "source/frame_map": ("i", ("T",)),
 }

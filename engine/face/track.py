@@ -33,6 +33,14 @@ NORMALISED_FRAME_PX = 512.0
 MAX_TRACKED_FACES = 4
 NEUTRAL_CLOSED_SHARE = 0.1  # the neutral frame is sought among this share of frames with the most closed mouth  # faces looked for per frame when choosing one of several
 TRACK_VERSION = 1
+# How the tracker works, in the cache key only (a project's stored track keeps its TRACK_VERSION format): a cached
+# track made before a change of the tracking is tracked again. 3: shot cuts found, the filter restarted at them.
+TRACKER_REVISION = 3
+# A cut between shots: the picture changes by more than this from one frame to the next, as the mean absolute
+# change of its hue, saturation and value (0-255, on a 96 px thumbnail): PySceneDetect's ContentDetector measure
+# and its default threshold. Talking-head clips here change by at most 17 a frame (LivePortrait's d12, a fast
+# mover), cuts by 50-73.
+SHOT_CUT_CHANGE = 27.0
 
 
 @dataclass
@@ -49,22 +57,31 @@ class FaceTrack:
     usable: np.ndarray  # (T,) bool: detected, or inside a short filled gap
     source: str = ""
     gaps: list[tuple[float, float]] = field(default_factory=list)  # long gaps (start, end) in seconds
+    cuts: list[float] = field(default_factory=list)  # times (s) of the first frames of new shots (cuts)
 
     @property
     def frame_count(self) -> int:
         return int(self.landmarks.shape[0])
 
+    def shots(self) -> list[tuple[int, int]]:
+        """[start, stop) frame ranges of the shots between the cuts (the whole clip without cuts)."""
+        bounds = sorted({0, self.frame_count, *(min(max(int(round(t * self.fps)), 0), self.frame_count)
+                                                 for t in self.cuts)})
+        return list(zip(bounds[:-1], bounds[1:]))
+
     def landmarks_px(self, index: int | slice = slice(None)) -> np.ndarray:
         return self.landmarks[index, ..., :2] * np.array([self.width, self.height])
 
-    def neutral_index(self) -> int:
-        """The most neutral usable frame: among the frames with the most closed mouth (the lowest
-        NEUTRAL_CLOSED_SHARE by inner-lip gap), the one with the least expression (smallest sum of blendshape
-        scores other than the eyes', which blink). Blendshapes alone are not enough: some faces score near zero
-        with the jaw open."""
+    def neutral_index(self, start: int = 0, stop: int | None = None) -> int:
+        """The most neutral usable frame (of frames start..stop, when there is one there; else of the clip): among
+        the frames with the most closed mouth (the lowest NEUTRAL_CLOSED_SHARE by inner-lip gap), the one with the
+        least expression (smallest sum of blendshape scores other than the eyes', which blink). Blendshapes alone
+        are not enough: some faces score near zero with the jaw open."""
         from engine.face.contours import lip_gap_ratio
 
-        idx = np.nonzero(self.usable)[0]
+        idx = np.nonzero(self.usable[start:stop])[0] + start
+        if not len(idx):
+            idx = np.nonzero(self.usable)[0]
         gaps = lip_gap_ratio(self.landmarks_px(idx)[:, :468])
         closed = idx[gaps <= np.quantile(gaps, NEUTRAL_CLOSED_SHARE)]
         keep = [i for i, n in enumerate(self.blendshape_names) if not n.startswith("eye") and n != "_neutral"]
@@ -81,6 +98,7 @@ class FaceTrack:
                 f"{prefix}blendshape_names": np.asarray(self.blendshape_names, dtype=str),
                 f"{prefix}detected": self.detected, f"{prefix}usable": self.usable,
                 f"{prefix}gaps": np.asarray(self.gaps, dtype=np.float64).reshape(-1, 2),
+                f"{prefix}cuts": np.asarray(self.cuts, dtype=np.float64).reshape(-1),
                 f"{prefix}source": np.asarray(self.source)}
 
     @classmethod
@@ -94,7 +112,9 @@ class FaceTrack:
                     meshes=np.asarray(z[f"{prefix}meshes"], np.float64), blendshapes=np.asarray(z[f"{prefix}blendshapes"]),
                     blendshape_names=tuple(str(n) for n in z[f"{prefix}blendshape_names"]),
                     detected=np.asarray(z[f"{prefix}detected"], bool), usable=np.asarray(z[f"{prefix}usable"], bool),
-                    source=str(z[f"{prefix}source"]), gaps=[(float(a), float(b)) for a, b in z[f"{prefix}gaps"]])
+                    source=str(z[f"{prefix}source"]), gaps=[(float(a), float(b)) for a, b in z[f"{prefix}gaps"]],
+                    # (tracks saved before cuts were found have none)
+                    cuts=[float(c) for c in z[f"{prefix}cuts"]] if f"{prefix}cuts" in z else [])
         t = track.landmarks.shape[0]
         shapes = [track.landmarks.shape, track.transforms.shape, track.meshes.shape, track.detected.shape,
                   track.usable.shape, track.blendshapes.shape[:1]]
@@ -145,11 +165,26 @@ class OneEuro:
         return self.x
 
 
-def smooth_landmarks(landmarks: np.ndarray, fps: float, width: int, height: int) -> np.ndarray:
-    """(T, 478, 3) normalized landmarks through the one-euro filter, forwards (causal: no look-ahead needed)."""
+def smooth_landmarks(landmarks: np.ndarray, fps: float, width: int, height: int,
+                     restarts: np.ndarray | None = None) -> np.ndarray:
+    """(T, 478, 3) normalized landmarks through the one-euro filter, forwards (causal: no look-ahead needed); it
+    starts afresh at the frames of `restarts` (bool, T): smoothing across a cut blended two shots' faces."""
     scale = np.array([width, height, width]) * (NORMALISED_FRAME_PX / max(width, height))
-    f = OneEuro(fps, ONE_EURO_MIN_CUTOFF_HZ, ONE_EURO_BETA, ONE_EURO_DERIVATIVE_CUTOFF_HZ)
-    return np.stack([f(frame * scale) for frame in landmarks]) / scale
+    out = []
+    for i, frame in enumerate(landmarks):
+        if i == 0 or (restarts is not None and restarts[i]):
+            f = OneEuro(fps, ONE_EURO_MIN_CUTOFF_HZ, ONE_EURO_BETA, ONE_EURO_DERIVATIVE_CUTOFF_HZ)
+        out.append(f(frame * scale))
+    return np.stack(out) / scale
+
+
+def picture_change(rgb: np.ndarray, previous: np.ndarray | None) -> tuple[float, np.ndarray]:
+    """How much the picture changed from the previous frame (see SHOT_CUT_CHANGE; 0 for the first) and this frame's
+    thumbnail to compare the next with."""
+    import cv2
+
+    hsv = cv2.cvtColor(cv2.resize(rgb, (96, 96), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV).astype(np.float32)
+    return (0.0 if previous is None else float(np.abs(hsv - previous).mean())), hsv
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -197,7 +232,8 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
 
     info = probe_video(path)
     total = max(1, info.frame_count)
-    raw, transforms, blend, detected = [], [], [], []
+    raw, transforms, blend, detected, change = [], [], [], [], []
+    thumbnail = None
     names: tuple[str, ...] = ()
     centre = None
     most_faces = 0  # in any one frame: names an out-of-range face index
@@ -209,6 +245,8 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
             ms = max(int(round(t * 1000)), last_ms + 1)  # VIDEO mode needs strictly increasing timestamps
             last_ms = ms
             faces = session.detect(rgb, timestamp_s=ms / 1000.0)
+            step, thumbnail = picture_change(rgb, thumbnail)
+            change.append(step)
             most_faces = max(most_faces, len(faces))
             face = _choose(faces, centre, face_index) if faces else None
             if face is None:
@@ -241,7 +279,8 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
     max_gap = int(round(MAX_FILLED_GAP_S * info.fps))
     landmarks, usable = fill_gaps(np.stack(raw), detected_mask, max_gap)
     blend_arr, _ = fill_gaps(blend_arr, detected_mask, max_gap)
-    landmarks = smooth_landmarks(landmarks, info.fps, info.width, info.height)
+    cuts = np.asarray(change) > SHOT_CUT_CHANGE
+    landmarks = smooth_landmarks(landmarks, info.fps, info.width, info.height, cuts)
     model = load_canonical_model()
     meshes, mats = [], []
     for lm in landmarks:
@@ -252,7 +291,7 @@ def track_video(path: str | os.PathLike, *, face_index: int | None = None,
     return FaceTrack(fps=info.fps, width=info.width, height=info.height, landmarks=landmarks,
                      transforms=np.stack(mats), meshes=np.stack(meshes), blendshapes=blend_arr,
                      blendshape_names=names, detected=detected_mask, usable=usable, source=os.fspath(path),
-                     gaps=gaps)
+                     gaps=gaps, cuts=[i / info.fps for i in np.flatnonzero(cuts)])
 
 
 def warn_track_problems(track: FaceTrack, path: str | os.PathLike, in_gaps: str) -> None:
@@ -314,6 +353,11 @@ def warn_framing(track: FaceTrack, path: str | os.PathLike) -> None:
         warnings.warn(f"{os.fspath(path)}: the face lies on its side in the picture ({tilt:.0f} degrees; the video's "
                       "rotation tag may be missing): turn the video upright first, or the mouth may not close right",
                       stacklevel=3)
+    if track.cuts:
+        shown = ", ".join(f"{t:.2f} s" for t in track.cuts[:3]) + (" ..." if len(track.cuts) > 3 else "")
+        warnings.warn(f"{os.fspath(path)}: the picture cuts to another shot at {shown}: the dub fits one face to the "
+                      "whole clip, so the new mouth may sit crooked or take the wrong shape in another shot; dub each "
+                      "shot on its own", stacklevel=3)
     zoom = size_spread(track, lines)
     if zoom > FRAMING_ZOOM:
         warnings.warn(f"{os.fspath(path)}: the face's size changes {zoom:.1f}x over the clip (a zoom or a cut): the "
@@ -325,7 +369,7 @@ def track_cache_path(video: str | os.PathLike, face_index: int | None) -> Path:
     """Where a video's track is kept: the user's cache folder, keyed by the file's path, size and time and the
     face chosen (a changed file is tracked again)."""
     st = os.stat(video)
-    key = f"{os.path.abspath(video)}|{st.st_size}|{st.st_mtime_ns}|{face_index}|{TRACK_VERSION}"
+    key = f"{os.path.abspath(video)}|{st.st_size}|{st.st_mtime_ns}|{face_index}|{TRACK_VERSION}|{TRACKER_REVISION}"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "talkline" / "tracks" / f"{hashlib.sha1(key.encode()).hexdigest()}.npz"
 
