@@ -85,11 +85,11 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
             raise VideoReadError(f"{request.video} is a still image, not a video: animate a portrait with "
                                  "`render PORTRAIT AUDIO` (or New Project's portrait field)")
         fps = info.fps
-    # the portrait first: a photo without a face is refused before the sound's notes are printed (its error came
-    # after a warning about the driver's sound: two lines for one mistake)
-    source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name) \
-        if request.video is None else None
-    clip = _sound(request)
+    # the sound's notes are said after the portrait is analysed: a photo without a face is then refused in one line
+    # (its error came after a note about the driver's sound: two lines for one mistake)
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        clip = _sound(request)
     frames = clip.frame_count(fps)
     if frames > MAX_FRAMES:  # the memory guard: a project keeps per-frame arrays of every frame
         raise AudioReadError(
@@ -101,6 +101,10 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
 
         source = VideoSource.open(request.video, frames, request.fit, face_index=request.framing.face_index,
                                   cancel=cancel)
+    else:
+        source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
+    for note in notes:
+        warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
     template = load_template(request.pose_template)
     base = predict_base(clip, fps, request.a2l, template, source=source, progress=progress, cancel=cancel)
     return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), fps, base,
