@@ -679,9 +679,11 @@ def test_a_long_stretch_without_a_face_is_reported_with_its_times(tmp_path):
     for i in range(25, 50):
         frames[i] = np.zeros_like(frames[i])
     write_video(tmp_path / "gap.mp4", frames)
-    with pytest.warns(UserWarning, match=r"no face in 1 stretch\(es\) \(1\.0-2\.0 s\)"):
+    with pytest.warns(UserWarning, match=r"no face in 1 stretch\(es\) \(1\.0-2\.0 s\)") as said:
         source = VideoSource.open(tmp_path / "gap.mp4", 75, "pingpong")
     assert not source.usable(30) and source.usable(10) and source.usable(60)
+    # the cuts to and from the black frames change no face: not said as cuts between shots
+    assert source.track.cuts and not any("cuts to another shot" in str(w.message) for w in said)
 
 
 def test_frames_of_an_mpeg_ts_with_one_keyframe_are_found_forwards_and_backwards(tmp_path):

@@ -353,8 +353,11 @@ def warn_framing(track: FaceTrack, path: str | os.PathLike) -> None:
         warnings.warn(f"{os.fspath(path)}: the face lies on its side in the picture ({tilt:.0f} degrees; the video's "
                       "rotation tag may be missing): turn the video upright first, or the mouth may not close right",
                       stacklevel=3)
-    if track.cuts:
-        shown = ", ".join(f"{t:.2f} s" for t in track.cuts[:3]) + (" ..." if len(track.cuts) > 3 else "")
+    # (a cut to or from a stretch without the face, a cutaway, changes no face: the gap is said on its own)
+    faced = [t for t in track.cuts if 0 < round(t * track.fps) < track.frame_count
+             and track.usable[round(t * track.fps) - 1] and track.usable[round(t * track.fps)]]
+    if faced:
+        shown = ", ".join(f"{t:.2f} s" for t in faced[:3]) + (" ..." if len(faced) > 3 else "")
         warnings.warn(f"{os.fspath(path)}: the picture cuts to another shot at {shown}: the dub fits one face to the "
                       "whole clip, so the new mouth may sit crooked or take the wrong shape in another shot; dub each "
                       "shot on its own", stacklevel=3)
