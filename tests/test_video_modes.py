@@ -2,6 +2,7 @@
 new audio), reenactment (a portrait follows a driving video), lengths, rotation, bad videos."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import av
@@ -659,6 +660,9 @@ def test_a_variable_frame_rate_video_is_said_to_be_one(tmp_path):
             c.mux(packet)
     note = variable_rate_note(tmp_path / "vfr.mp4")
     assert note is not None and "variable frame rate" in note and "ms from their own times" in note
+    # the rate said is the rate written (a 24.048 fps output was said to be 24)
+    said = float(re.search(r"steady ([\d.]+) fps", note).group(1))
+    assert said == pytest.approx(probe_video(tmp_path / "vfr.mp4").fps, abs=5e-4)
     assert variable_rate_note(write_video(tmp_path / "steady.mp4", frames)) is None
     assert variable_rate_note(VIDEO) is None
 

@@ -179,7 +179,7 @@ def variable_rate_note(path: str | os.PathLike) -> str | None:
     drift = np.abs(times - times[0] - np.arange(len(times)) / fps).max()
     if drift <= 0.5 / fps:
         return None
-    return (f"{os.fspath(path)} has a variable frame rate: its frames are shown at a steady {fps:.3g} fps, up to "
+    return (f"{os.fspath(path)} has a variable frame rate: its frames are shown at a steady {fps:.6g} fps, up to "
             f"{1000 * drift:.0f} ms from their own times (convert it to a constant rate first for exact timing)")
 
 
