@@ -308,6 +308,19 @@ def test_recognised_ipa_phones_fall_on_the_phones_spoken():
     assert max(np.mean(truth[speech] == v) for v in set(truth[speech])) < 0.25
 
 
+def test_every_phone_emitted_near_a_chunks_start_is_kept(monkeypatch):
+    """Phones the model emits within its latency of a chunk's start all fell on the start, and all but the last
+    were dropped; and the implosives and the bilabial trill (Hausa, Vietnamese, Swahili) were dropped as silence."""
+    from engine.a2l import ipa_phones
+    from engine.a2l.visemes import viseme_of
+
+    monkeypatch.setattr(ipa_phones, "_emissions", lambda x: [(0.01, "a"), (0.05, "ɓ"), (0.09, "a")])
+    phones = ipa_phones.recognise_ipa(np.zeros(16000, np.float32))
+    assert [p.label for p in phones] == ["a", "ɓ", "a", "SIL"]
+    assert all(p.end > p.start for p in phones)
+    assert [viseme_of(p) for p in ("ɓ", "ʙ", "ɗ")] == ["PP", "PP", "DD"]
+
+
 @needs_espeak
 def test_spanish_without_transcript_narrows_the_lips_on_its_bilabials():
     """The acoustic path has no bilabials, so Spanish without a transcript never closed its lips on m, p, b (the
