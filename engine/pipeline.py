@@ -85,11 +85,11 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
             raise VideoReadError(f"{request.video} is a still image, not a video: animate a portrait with "
                                  "`render PORTRAIT AUDIO` (or New Project's portrait field)")
         fps = info.fps
-    # the sound's notes are said after the portrait is analysed: a photo without a face is then refused in one line
-    # (its error came after a note about the driver's sound: two lines for one mistake)
-    with warnings.catch_warnings(record=True) as notes:
-        warnings.simplefilter("always")
-        clip = _sound(request)
+    # the driver's sound is noted after the portrait is analysed: a photo without a face is then refused in one line
+    # (its error came after a note about the driver's sound: two lines for one mistake). A list, not
+    # warnings.catch_warnings: that swaps the process's warning state, and projects are made on worker threads.
+    notes: list[str] = []
+    clip = _sound(request, notes)
     frames = clip.frame_count(fps)
     if frames > MAX_FRAMES:  # the memory guard: a project keeps per-frame arrays of every frame
         raise AudioReadError(
@@ -104,7 +104,7 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
     else:
         source = PortraitSource.analyze(request.portrait, request.framing, request.portrait_name)
     for note in notes:
-        warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+        warnings.warn(note, stacklevel=2)
     template = load_template(request.pose_template)
     base = predict_base(clip, fps, request.a2l, template, source=source, progress=progress, cancel=cancel)
     return Project(source, AudioSource(os.path.abspath(os.fspath(request.audio)), clip), fps, base,
@@ -117,10 +117,11 @@ def create_project(request: ProjectRequest, *, progress: Progress | None = None,
 SOUND_PICTURE_NOTE_S = 0.1
 
 
-def _sound(request: ProjectRequest) -> AudioClip:
+def _sound(request: ProjectRequest, notes: list[str] | None = None) -> AudioClip:
     """The project's sound. A performance with the driving video's own sound (reenactment: the face drives, not a
     voice) lasts as long as its picture: a sound track that is shorter is padded with silence (none at all:
-    silence as long as the video) and a longer one is cut, so the output keeps every frame of the performance."""
+    silence as long as the video) and a longer one is cut, so the output keeps every frame of the performance.
+    What is said of that goes to `notes` when given, else is warned at once."""
     from engine.audio.decode import load_audio
     from engine.errors import AudioReadError
     from engine.export.atomic import same_file_as_any
@@ -147,9 +148,12 @@ def _sound(request: ProjectRequest) -> AudioClip:
     if picture <= 0 or (picture - 1.0 / info.fps < clip.duration <= picture):
         return clip
     if abs(clip.duration - picture) >= SOUND_PICTURE_NOTE_S:
-        warnings.warn(f"the sound of {request.audio} lasts {clip.duration:.2f} s and its picture {picture:.2f} s: "
-                      "the reenactment follows the picture, its sound " + ("cut" if clip.duration > picture else
-                                                                           "padded with silence"), stacklevel=3)
+        note = (f"the sound of {request.audio} lasts {clip.duration:.2f} s and its picture {picture:.2f} s: the "
+                f"reenactment follows the picture, its sound {'cut' if clip.duration > picture else 'padded with silence'}")
+        if notes is None:
+            warnings.warn(note, stacklevel=3)
+        else:
+            notes.append(note)
     from engine.audio.decode import ANALYSIS_RATE
 
     # whole samples within the picture (rounding up made a 29.97 fps driver's 180 frames need a 181st)

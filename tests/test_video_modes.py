@@ -831,7 +831,7 @@ def test_the_frames_at_the_edge_of_a_lost_face_count_as_lost():
     landmarks[30:40, :, 0] = 0.9 + np.linspace(0, 0.5, 478)  # most of the face out of the picture
     usable = np.ones(n, bool)
     usable[10:15] = False  # the tracker lost it
-    seen = in_picture(SimpleNamespace(landmarks=landmarks, usable=usable, fps=fps, cuts=[50 / fps]))
+    seen = in_picture(SimpleNamespace(landmarks=landmarks, usable=usable, fps=fps, cut_frames=lambda: [50]))
     margin = int(round(LOST_MARGIN_S * fps))
     assert margin >= 1
     expected = np.ones(n, bool)
@@ -840,7 +840,7 @@ def test_the_frames_at_the_edge_of_a_lost_face_count_as_lost():
     expected[50 - margin:50 + margin + 1] = False  # a cut to another shot: its first frames blend two faces
     np.testing.assert_array_equal(seen, expected)
     assert in_picture(SimpleNamespace(landmarks=np.full((n, 478, 3), 0.5), usable=np.ones(n, bool), fps=fps,
-                                      cuts=[])).all()
+                                      cut_frames=lambda: [])).all()
 
 
 def test_a_drivers_sound_is_laid_from_its_first_picture(tmp_path):

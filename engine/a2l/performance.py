@@ -110,8 +110,7 @@ def in_picture(track) -> np.ndarray:
     xy = np.asarray(track.landmarks)[..., :2]
     outside = ((xy < 0.0) | (xy > 1.0)).any(axis=-1).mean(axis=1)
     seen = np.asarray(track.usable, bool) & (outside <= EDGE_LOST_SHARE)
-    cuts = np.round(np.asarray(track.cuts, np.float64) * track.fps).astype(np.int64)
-    seen[cuts[(cuts >= 0) & (cuts < len(seen))]] = False
+    seen[track.cut_frames()] = False
     margin = int(round(LOST_MARGIN_S * track.fps))
     if margin < 1 or seen.all():
         return seen

@@ -63,10 +63,14 @@ class FaceTrack:
     def frame_count(self) -> int:
         return int(self.landmarks.shape[0])
 
+    def cut_frames(self) -> list[int]:
+        """The first frames of the new shots (the cuts' times as frames inside the clip)."""
+        frames = (int(round(t * self.fps)) for t in self.cuts)
+        return sorted({i for i in frames if 0 < i < self.frame_count})
+
     def shots(self) -> list[tuple[int, int]]:
         """[start, stop) frame ranges of the shots between the cuts (the whole clip without cuts)."""
-        bounds = sorted({0, self.frame_count, *(min(max(int(round(t * self.fps)), 0), self.frame_count)
-                                                 for t in self.cuts)})
+        bounds = [0, *self.cut_frames(), self.frame_count]
         return list(zip(bounds[:-1], bounds[1:]))
 
     def landmarks_px(self, index: int | slice = slice(None)) -> np.ndarray:
@@ -354,10 +358,9 @@ def warn_framing(track: FaceTrack, path: str | os.PathLike) -> None:
                       "rotation tag may be missing): turn the video upright first, or the mouth may not close right",
                       stacklevel=3)
     # (a cut to or from a stretch without the face, a cutaway, changes no face: the gap is said on its own)
-    faced = [t for t in track.cuts if 0 < round(t * track.fps) < track.frame_count
-             and track.usable[round(t * track.fps) - 1] and track.usable[round(t * track.fps)]]
+    faced = [i for i in track.cut_frames() if track.usable[i - 1] and track.usable[i]]
     if faced:
-        shown = ", ".join(f"{t:.2f} s" for t in faced[:3]) + (" ..." if len(faced) > 3 else "")
+        shown = ", ".join(f"{i / track.fps:.2f} s" for i in faced[:3]) + (" ..." if len(faced) > 3 else "")
         warnings.warn(f"{os.fspath(path)}: the picture cuts to another shot at {shown}: the dub fits one face to the "
                       "whole clip, so the new mouth may sit crooked or take the wrong shape in another shot; dub each "
                       "shot on its own", stacklevel=3)
